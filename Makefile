@@ -1,0 +1,84 @@
+# apflow: build, run, test.
+#
+#   make            installs what is missing, builds ./apflow (release, -O2)
+#   make run        ... and runs the whole flow on the bundled sample
+#   make test       ... builds the sanitizer build and runs every test
+#   make bench      runs the benchmarks in bench/
+#   make clean
+
+CC      ?= cc
+TOP     := $(CURDIR)
+DUCKDB  := $(TOP)/third_party/duckdb
+PKGS    := libcurl jansson libpcre2-8 libmicrohttpd tesseract lept libcrypto
+
+WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wno-missing-field-initializers
+CPPFLAGS_ALL = -D_GNU_SOURCE -Iinclude -Isrc -isystem $(DUCKDB)/include $(shell pkg-config --cflags $(PKGS) mupdf 2>/dev/null)
+LIBS_ALL = -L$(DUCKDB)/lib -Wl,-rpath,$(DUCKDB)/lib -lduckdb \
+           -lmupdf -lmupdf-third -lmujs -lgumbo -lopenjp2 -ljbig2dec -ljpeg -lfreetype -lharfbuzz -lpng16 -lz -lm \
+           $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+
+CORE_SRC := $(sort $(wildcard src/core/*.c src/server/*.c))
+CMD_SRC  := $(sort $(wildcard src/cmd/*.c)) src/main.c
+WEB      := $(sort $(wildcard web/*))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+
+REL := build/release
+SAN := build/asan
+REL_CFLAGS := -O2 -g $(WARN)
+SAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all $(WARN)
+
+.PHONY: all deps run test test-unit test-cli bench clean distclean
+all: apflow
+
+# install-deps.sh --check is cheap; the full script runs only when something is missing.
+deps:
+	@scripts/install-deps.sh --check || scripts/install-deps.sh
+
+# Static assets are compiled into the binary.
+build/gen/web_assets.c: $(WEB) scripts/embed.sh | deps
+	@mkdir -p $(@D)
+	scripts/embed.sh $@ $(WEB)
+
+$(REL)/%.o: %.c | deps
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	@$(CC) $(CPPFLAGS_ALL) $(REL_CFLAGS) -MMD -MP -c $< -o $@
+$(SAN)/%.o: %.c | deps
+	@mkdir -p $(@D)
+	@echo "  CC asan $<"
+	@$(CC) $(CPPFLAGS_ALL) $(SAN_CFLAGS) -MMD -MP -c $< -o $@
+
+$(REL)/libapflow.a: $(CORE_SRC:%.c=$(REL)/%.o) $(REL)/build/gen/web_assets.o
+	ar rcs $@ $^
+$(SAN)/libapflow.a: $(CORE_SRC:%.c=$(SAN)/%.o) $(SAN)/build/gen/web_assets.o
+	ar rcs $@ $^
+
+$(REL)/apflow: $(CMD_SRC:%.c=$(REL)/%.o) $(REL)/libapflow.a
+	$(CC) $(REL_CFLAGS) -o $@ $^ $(LIBS_ALL)
+$(SAN)/apflow: $(CMD_SRC:%.c=$(SAN)/%.o) $(SAN)/libapflow.a
+	$(CC) $(SAN_CFLAGS) -o $@ $^ $(LIBS_ALL)
+
+apflow: $(REL)/apflow
+	cp $< $@
+
+$(SAN)/tests/unit/%: $(SAN)/tests/unit/%.o $(SAN)/libapflow.a
+	$(CC) $(SAN_CFLAGS) -o $@ $^ $(LIBS_ALL) $(shell pkg-config --libs cmocka)
+
+UNIT_BIN := $(UNIT_SRC:%.c=$(SAN)/%)
+
+test: deps $(SAN)/apflow $(UNIT_BIN) apflow
+	@tests/run.sh
+
+run: deps apflow
+	@scripts/run-sample.sh
+
+bench: deps apflow
+	@for b in bench/*.sh; do echo "== $$b"; $$b || exit 1; done
+
+clean:
+	rm -rf build apflow
+distclean: clean
+	rm -rf third_party data
+
+-include $(shell find build -name '*.d' 2>/dev/null)

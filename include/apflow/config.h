@@ -1,0 +1,96 @@
+/*
+ * config.h: effective settings.
+ *
+ * Each setting is resolved, highest first, from a command-line flag
+ * (`-c key=value` or a dedicated flag), the environment (APFLOW_* and the
+ * standard names such as AWS_ACCESS_KEY_ID or motherduck_token), the
+ * optional config file (`apflow.conf`, `key = value` lines, # comments), and
+ * the built-in default.  The struct remembers where each value came from so
+ * that `apflow config` can say it.  Secret values are never printed: use
+ * apf_config_display() for anything shown to a person.
+ */
+#ifndef APFLOW_CONFIG_H
+#define APFLOW_CONFIG_H
+
+#include <stdint.h>
+
+#include "apflow/err.h"
+
+enum apf_config_source {
+	APF_SRC_DEFAULT = 0,
+	APF_SRC_FILE,
+	APF_SRC_ENV,
+	APF_SRC_FLAG,
+};
+
+/* The known keys; see config.c for names, environment variables and defaults. */
+#define APF_CONFIG_KEYS(X)                                                                    \
+	X(DATA_DIR, "data_dir", 0, "./data", "directory of the local warehouse files", "APFLOW_DATA_DIR", NULL) \
+	X(STORE, "store", 0, NULL, "object store root: file://DIR or s3://BUCKET[/PREFIX] (default file://<data_dir>/lake)", "APFLOW_STORE", NULL) \
+	X(WAREHOUSE, "warehouse", 0, "local", "local (DuckDB files in data_dir) or motherduck", "APFLOW_WAREHOUSE", NULL) \
+	X(MOTHERDUCK_TOKEN, "motherduck_token", 1, NULL, "MotherDuck access token", "motherduck_token", "MOTHERDUCK_TOKEN") \
+	X(LOCK_TIMEOUT, "lock_timeout", 0, "60", "seconds to wait for a warehouse file held by another process", "APFLOW_LOCK_TIMEOUT", NULL) \
+	X(S3_ENDPOINT, "s3_endpoint", 0, NULL, "S3 endpoint URL (R2, MinIO); empty means AWS", "AWS_ENDPOINT_URL", "APFLOW_S3_ENDPOINT") \
+	X(S3_REGION, "s3_region", 0, "us-east-1", "S3 region (R2: auto)", "AWS_REGION", "AWS_DEFAULT_REGION") \
+	X(S3_ACCESS_KEY_ID, "s3_access_key_id", 1, NULL, "S3 access key id", "AWS_ACCESS_KEY_ID", NULL) \
+	X(S3_SECRET_ACCESS_KEY, "s3_secret_access_key", 1, NULL, "S3 secret access key", "AWS_SECRET_ACCESS_KEY", NULL) \
+	X(S3_SESSION_TOKEN, "s3_session_token", 1, NULL, "S3 session token (temporary credentials)", "AWS_SESSION_TOKEN", NULL) \
+	X(S3_PATH_STYLE, "s3_path_style", 0, "auto", "path-style S3 URLs: yes, no or auto (yes when an endpoint is set)", "APFLOW_S3_PATH_STYLE", NULL) \
+	X(S3_MULTIPART_MB, "s3_multipart_mb", 0, "16", "upload in parts above this size, in MiB (part size too)", "APFLOW_S3_MULTIPART_MB", NULL) \
+	X(S3_RETRIES, "s3_retries", 0, "4", "retries on 5xx, timeouts and resets", "APFLOW_S3_RETRIES", NULL) \
+	X(S3_TIMEOUT, "s3_timeout", 0, "60", "seconds without progress before a request is abandoned", "APFLOW_S3_TIMEOUT", NULL) \
+	X(ARGILLA_API_URL, "argilla_api_url", 0, "http://localhost:6900", "Argilla server URL", "ARGILLA_API_URL", NULL) \
+	X(ARGILLA_API_KEY, "argilla_api_key", 1, NULL, "Argilla API key", "ARGILLA_API_KEY", NULL) \
+	X(ARGILLA_WORKSPACE, "argilla_workspace", 0, "argilla", "Argilla workspace name", "ARGILLA_WORKSPACE", "APFLOW_ARGILLA_WORKSPACE") \
+	X(OLLAMA_URL, "ollama_url", 0, "http://localhost:11434", "Ollama server URL", "APFLOW_OLLAMA_URL", "OLLAMA_HOST") \
+	X(UPLOAD_TOKEN, "upload_token", 1, NULL, "bearer token required by POST /upload when set", "APFLOW_UPLOAD_TOKEN", NULL) \
+	X(LISTEN, "listen", 0, "127.0.0.1:8080", "address the server listens on", "APFLOW_LISTEN", NULL) \
+	X(LOG_LEVEL, "log_level", 0, "info", "error, warn, info or debug", "APFLOW_LOG_LEVEL", NULL)
+
+enum apf_config_key {
+#define APF_CFG_ENUM(id, name, secret, def, help, env1, env2) APF_CFG_##id,
+	APF_CONFIG_KEYS(APF_CFG_ENUM)
+#undef APF_CFG_ENUM
+	APF_CFG_COUNT
+};
+
+struct apf_config_entry {
+	char *value;                  /* NULL when unset */
+	enum apf_config_source source;
+	char *origin;                 /* env var name, "file:line", "-c" ... */
+};
+
+struct apf_config {
+	struct apf_config_entry e[APF_CFG_COUNT];
+	char *file;                   /* the config file read, or NULL */
+};
+
+/*
+ * Loads defaults, then the file, then the environment.  file is the
+ * explicit --config path (must exist) or NULL (then APFLOW_CONFIG, then
+ * ./apflow.conf if present).  An unknown key or malformed line in the file
+ * is an error naming file:line.
+ */
+int apf_config_load(struct apf_config *cfg, const char *file, struct apf_err *err);
+void apf_config_release(struct apf_config *cfg);
+
+/* Sets a value from a flag; key is a config key name ("data_dir"). */
+int apf_config_set_flag(struct apf_config *cfg, const char *key, const char *value,
+			const char *origin, struct apf_err *err);
+
+/* The value, or NULL when unset.  STORE falls back to file://<data_dir>/lake. */
+const char *apf_config_get(const struct apf_config *cfg, enum apf_config_key key);
+int64_t apf_config_get_i64(const struct apf_config *cfg, enum apf_config_key key, int64_t dflt);
+int apf_config_get_bool(const struct apf_config *cfg, enum apf_config_key key, int dflt);
+
+const char *apf_config_name(enum apf_config_key key);
+const char *apf_config_help(enum apf_config_key key);
+int apf_config_is_secret(enum apf_config_key key);
+int apf_config_lookup(const char *name); /* key index or -1 */
+
+/* Writes into out a value safe to show: secrets become "(set, hidden)" or "(unset)". */
+void apf_config_display(const struct apf_config *cfg, enum apf_config_key key, char *out, size_t n);
+/* "flag -c", "env AWS_REGION", "file apflow.conf:3", "default". */
+void apf_config_origin(const struct apf_config *cfg, enum apf_config_key key, char *out, size_t n);
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * store.h: the object store.  One interface, two backends:
+ *
+ *   file://DIR             keys are files under DIR; writes go to a temp file
+ *                          in the same directory, are fsync'ed and renamed,
+ *                          so a key is either absent or whole.
+ *   s3://BUCKET[/PREFIX]   S3, R2 or MinIO over libcurl with AWS SigV4;
+ *                          path-style or virtual-host URLs; multipart upload
+ *                          above a threshold; retries with backoff and jitter
+ *                          on 5xx, 429, timeouts and connection resets.
+ *
+ * Keys are relative ('raw/ab12.pdf'): no leading '/', no '.' or '..'
+ * segments, no NUL, no backslash; apf_store_key_valid() checks this and
+ * every operation refuses other keys with APF_EINVAL.
+ * Errors name the operation, the bucket or directory, the key and the
+ * reason (for S3 the HTTP status and the S3 error code), and never contain
+ * credentials.  A missing key is APF_ENOTFOUND; refused credentials are
+ * APF_EAUTH; an unreachable or failing store is APF_ESTORE.
+ *
+ * A store handle may be used by several threads at once.
+ */
+#ifndef APFLOW_STORE_H
+#define APFLOW_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "apflow/config.h"
+#include "apflow/err.h"
+
+struct apf_store;
+
+struct apf_store_stat {
+	const char *key;      /* valid during the callback only (list) */
+	uint64_t size;
+	int64_t mtime;        /* seconds since the epoch, 0 when unknown */
+	char etag[80];        /* may be empty */
+};
+
+/* Opens the store named by cfg (apf_config_get(cfg, APF_CFG_STORE)). */
+int apf_store_open(const struct apf_config *cfg, struct apf_store **out, struct apf_err *err);
+/* Opens the store at url with cfg's credentials and settings. */
+int apf_store_open_url(const char *url, const struct apf_config *cfg, struct apf_store **out,
+		       struct apf_err *err);
+void apf_store_free(struct apf_store *st);
+
+/* The root URL, safe to show ("s3://bucket/prefix", "file:///data/lake"). */
+const char *apf_store_url(const struct apf_store *st);
+
+int apf_store_key_valid(const char *key);
+
+int apf_store_put_file(struct apf_store *st, const char *key, const char *path,
+		       const char *content_type, struct apf_err *err);
+int apf_store_put_buf(struct apf_store *st, const char *key, const void *data, size_t len,
+		      const char *content_type, struct apf_err *err);
+/* Writes the object to path atomically (temp + rename). */
+int apf_store_get_file(struct apf_store *st, const char *key, const char *path, struct apf_err *err);
+/* Reads the object into a malloc'ed buffer (NUL-terminated); more than max bytes is APF_ETOOBIG. */
+int apf_store_get_buf(struct apf_store *st, const char *key, size_t max, char **data, size_t *len,
+		      struct apf_err *err);
+int apf_store_head(struct apf_store *st, const char *key, struct apf_store_stat *out,
+		   struct apf_err *err);
+/* Calls fn for every key under prefix, in key order; fn returning non-zero stops the listing
+ * and that value is returned. */
+int apf_store_list(struct apf_store *st, const char *prefix,
+		   int (*fn)(const struct apf_store_stat *stat, void *arg), void *arg,
+		   struct apf_err *err);
+/* Deleting a missing key succeeds. */
+int apf_store_delete(struct apf_store *st, const char *key, struct apf_err *err);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * util.h: small helpers shared by the core: checked allocation, strings,
+ * files, time, hashing.
+ */
+#ifndef APFLOW_UTIL_H
+#define APFLOW_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "apflow/err.h"
+
+/* Allocation that aborts on failure; used for small fixed-size things only.
+ * Buffers sized by outside input go through struct apf_buf and its cap. */
+void *apf_xmalloc(size_t n);
+void *apf_xcalloc(size_t n, size_t size);
+void *apf_xrealloc(void *p, size_t n);
+char *apf_xstrdup(const char *s);
+char *apf_xstrndup(const char *s, size_t n);
+char *apf_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Copies at most size-1 bytes and always NUL-terminates; returns strlen(src). */
+size_t apf_strlcpy(char *dst, const char *src, size_t size);
+
+int apf_starts_with(const char *s, const char *prefix);
+int apf_ends_with(const char *s, const char *suffix);
+
+/* Parses a whole decimal integer; returns 0 or -1 (trailing junk, range). */
+int apf_parse_i64(const char *s, int64_t *out);
+/* "yes/true/on/1" and "no/false/off/0"; returns 0 or -1. */
+int apf_parse_bool(const char *s, int *out);
+
+/* Constant-time equality of two strings (time depends only on lengths). */
+int apf_secret_eq(const char *a, const char *b);
+
+/* Hex SHA-256 (65 bytes with NUL). */
+#define APF_SHA256_HEX 65
+void apf_sha256_hex(const void *data, size_t len, char out[APF_SHA256_HEX]);
+int apf_sha256_file(const char *path, char out[APF_SHA256_HEX], uint64_t *size,
+		    struct apf_err *err);
+struct apf_sha256; /* incremental hashing, opaque */
+struct apf_sha256 *apf_sha256_new(void);
+void apf_sha256_update(struct apf_sha256 *h, const void *data, size_t len);
+void apf_sha256_final_hex(struct apf_sha256 *h, char out[APF_SHA256_HEX]); /* frees h */
+void apf_hex(const unsigned char *in, size_t n, char *out); /* out: 2n+1 bytes */
+
+/* Reads a whole file (at most max bytes) into a NUL-terminated buffer. */
+int apf_read_file(const char *path, size_t max, char **out, size_t *len, struct apf_err *err);
+
+/* Writes atomically: temp file in the same directory, fsync, rename, fsync dir. */
+int apf_write_file_atomic(const char *path, const void *data, size_t len, struct apf_err *err);
+
+/* mkdir -p; returns 0 or an error. */
+int apf_mkdirs(const char *path, int mode, struct apf_err *err);
+
+/* Monotonic milliseconds and wall-clock microseconds since the epoch. */
+int64_t apf_now_ms(void);
+int64_t apf_wall_us(void);
+void apf_sleep_ms(int64_t ms);
+
+/* Thread-safe random 64 bits (for jitter and temp names, not for secrets). */
+uint64_t apf_rand64(void);
+
+#include "apflow/banned.h"
+
+#endif

@@ -1,0 +1,391 @@
+/* util.c: allocation, strings, files, time, hashing (see util.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "apflow/util.h"
+
+static void oom(void)
+{
+	fputs("apflow: fatal: out of memory\n", stderr);
+	abort();
+}
+
+void *apf_xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *apf_xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *apf_xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+char *apf_xstrdup(const char *s)
+{
+	char *p = strdup(s);
+	if (!p)
+		oom();
+	return p;
+}
+
+char *apf_xstrndup(const char *s, size_t n)
+{
+	char *p = strndup(s, n);
+	if (!p)
+		oom();
+	return p;
+}
+
+char *apf_xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p = NULL;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&p, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		oom();
+	return p;
+}
+
+size_t apf_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t n = strlen(src);
+
+	if (size) {
+		size_t c = n < size - 1 ? n : size - 1;
+		memcpy(dst, src, c);
+		dst[c] = '\0';
+	}
+	return n;
+}
+
+int apf_starts_with(const char *s, const char *prefix)
+{
+	return !strncmp(s, prefix, strlen(prefix));
+}
+
+int apf_ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && !strcmp(s + a - b, suffix);
+}
+
+int apf_parse_i64(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int apf_parse_bool(const char *s, int *out)
+{
+	static const char *yes[] = { "1", "yes", "true", "on" };
+	static const char *no[] = { "0", "no", "false", "off" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (!strcasecmp(s, yes[i])) {
+			*out = 1;
+			return 0;
+		}
+		if (!strcasecmp(s, no[i])) {
+			*out = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int apf_secret_eq(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned char diff = (unsigned char)(la != lb);
+
+	/* Walk the expected secret's length whatever the input, so the time
+	 * depends only on the lengths, never on where the first mismatch is. */
+	for (size_t i = 0; i < lb; i++)
+		diff |= (unsigned char)(b[i] ^ (i < la ? a[i] : 0));
+	return diff == 0;
+}
+
+void apf_hex(const unsigned char *in, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+struct apf_sha256 {
+	EVP_MD_CTX *ctx;
+};
+
+struct apf_sha256 *apf_sha256_new(void)
+{
+	struct apf_sha256 *h = apf_xmalloc(sizeof(*h));
+
+	h->ctx = EVP_MD_CTX_new();
+	if (!h->ctx || EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1)
+		oom();
+	return h;
+}
+
+void apf_sha256_update(struct apf_sha256 *h, const void *data, size_t len)
+{
+	EVP_DigestUpdate(h->ctx, data, len);
+}
+
+void apf_sha256_final_hex(struct apf_sha256 *h, char out[APF_SHA256_HEX])
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+
+	EVP_DigestFinal_ex(h->ctx, md, &n);
+	apf_hex(md, 32, out);
+	EVP_MD_CTX_free(h->ctx);
+	free(h);
+}
+
+void apf_sha256_hex(const void *data, size_t len, char out[APF_SHA256_HEX])
+{
+	struct apf_sha256 *h = apf_sha256_new();
+
+	apf_sha256_update(h, data, len);
+	apf_sha256_final_hex(h, out);
+}
+
+int apf_sha256_file(const char *path, char out[APF_SHA256_HEX], uint64_t *size, struct apf_err *err)
+{
+	unsigned char buf[1 << 16];
+	struct apf_sha256 *h;
+	uint64_t total = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return apf_error(err, APF_EIO, "cannot open '%s': %s", path, strerror(errno));
+	h = apf_sha256_new();
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			close(fd);
+			apf_sha256_final_hex(h, out);
+			return apf_error(err, APF_EIO, "cannot read '%s': %s", path, strerror(e));
+		}
+		apf_sha256_update(h, buf, (size_t)n);
+		total += (uint64_t)n;
+	}
+	close(fd);
+	apf_sha256_final_hex(h, out);
+	if (size)
+		*size = total;
+	return 0;
+}
+
+int apf_read_file(const char *path, size_t max, char **out, size_t *len, struct apf_err *err)
+{
+	FILE *f = fopen(path, "rb");
+	char *data = NULL;
+	size_t n = 0, alloc = 0;
+	int rc = 0;
+
+	if (!f)
+		return apf_error(err, errno == ENOENT ? APF_ENOTFOUND : APF_EIO, "cannot open '%s': %s",
+				 path, strerror(errno));
+	for (;;) {
+		if (n + 4096 + 1 > alloc) {
+			alloc = alloc ? alloc * 2 : 8192;
+			data = apf_xrealloc(data, alloc);
+		}
+		size_t got = fread(data + n, 1, alloc - n - 1, f);
+		n += got;
+		if (n > max) {
+			rc = apf_error(err, APF_ETOOBIG, "cannot read '%s': larger than %zu bytes", path, max);
+			goto out;
+		}
+		if (got == 0) {
+			if (ferror(f))
+				rc = apf_error(err, APF_EIO, "cannot read '%s': %s", path, strerror(errno));
+			break;
+		}
+	}
+out:
+	fclose(f);
+	if (rc) {
+		free(data);
+		return rc;
+	}
+	data[n] = '\0';
+	*out = data;
+	if (len)
+		*len = n;
+	return 0;
+}
+
+static int fsync_dir_of(const char *path)
+{
+	char *copy = apf_xstrdup(path);
+	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+
+	free(copy);
+	if (fd < 0)
+		return -1;
+	if (fsync(fd) && errno != EINVAL)
+		rc = -1;
+	close(fd);
+	return rc;
+}
+
+int apf_write_file_atomic(const char *path, const void *data, size_t len, struct apf_err *err)
+{
+	char *tmp = apf_xasprintf("%s.tmp.%d.%016" PRIx64, path, (int)getpid(), apf_rand64());
+	const char *p = data;
+	int fd, rc = 0;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rc = apf_error(err, APF_EIO, "cannot create '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	while (len) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = apf_error(err, APF_EIO, "cannot write '%s': %s", tmp, strerror(errno));
+			goto out;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	if (fsync(fd)) {
+		rc = apf_error(err, APF_EIO, "cannot sync '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (close(fd)) {
+		fd = -1;
+		rc = apf_error(err, APF_EIO, "cannot write '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path)) {
+		rc = apf_error(err, APF_EIO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+		goto out;
+	}
+	fsync_dir_of(path);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (rc)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+int apf_mkdirs(const char *path, int mode, struct apf_err *err)
+{
+	char *p = apf_xstrdup(path);
+	int rc = 0;
+
+	for (char *s = p + 1; ; s++) {
+		char c = *s;
+		if (c != '/' && c != '\0')
+			continue;
+		*s = '\0';
+		if (mkdir(p, (mode_t)mode) && errno != EEXIST) {
+			rc = apf_error(err, APF_EIO, "cannot create directory '%s': %s", p, strerror(errno));
+			break;
+		}
+		*s = c;
+		if (!c)
+			break;
+	}
+	free(p);
+	return rc;
+}
+
+int64_t apf_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t apf_wall_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void apf_sleep_ms(int64_t ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+uint64_t apf_rand64(void)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static uint64_t state;
+	uint64_t z;
+
+	pthread_mutex_lock(&lock);
+	if (!state)
+		state = (uint64_t)apf_wall_us() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ULL;
+	state += 0x9e3779b97f4a7c15ULL; /* splitmix64 */
+	z = state;
+	pthread_mutex_unlock(&lock);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
