@@ -13,7 +13,6 @@
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 out="$top/build/test-out"
-rm -rf "$out"
 mkdir -p "$out"
 pattern=${1:-}
 
@@ -32,6 +31,8 @@ failed_names=()
 run_one() {	# name, command...
 	local name=$1; shift
 	local log="$out/$name.log" rc p f start
+	mkdir -p "$(dirname "$log")"
+	rm -f "$log"
 	start=$(date +%s)
 	"$@" >"$log" 2>&1 </dev/null
 	rc=$?
@@ -79,4 +80,4 @@ if [ ${#failed_names[@]} -gt 0 ]; then
 	echo "failed: ${failed_names[*]}"
 fi
 echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

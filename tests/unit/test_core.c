@@ -1,0 +1,228 @@
+/* test_core.c: error table, capped buffers, helpers, configuration. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "apflow/buf.h"
+#include "apflow/config.h"
+#include "apflow/err.h"
+#include "apflow/util.h"
+
+static void test_err_table(void **state)
+{
+	struct apf_err err;
+
+	(void)state;
+	assert_int_equal(apf_error(&err, APF_EAUTH, "cannot put '%s': HTTP %d", "raw/x.pdf", 403), APF_EAUTH);
+	assert_string_equal(err.msg, "cannot put 'raw/x.pdf': HTTP 403");
+	assert_int_equal(apf_err_http_status(APF_EAUTH), 401);
+	assert_int_equal(apf_err_http_status(APF_ETOOBIG), 413);
+	assert_int_equal(apf_err_http_status(APF_ESTORE), 503);
+	assert_int_equal(apf_err_exit_code(APF_EUSAGE), 2);
+	assert_int_equal(apf_err_exit_code(APF_EIO), 1);
+	assert_int_equal(apf_err_exit_code(APF_EOK), 0);
+	assert_string_equal(apf_err_name(APF_ENOTFOUND), "ENOTFOUND");
+	/* An error never reads as success, and out-of-range codes are internal. */
+	assert_int_equal(apf_error(&err, APF_EOK, "x"), APF_EINTERNAL);
+	assert_string_equal(apf_err_name(9999), "EINTERNAL");
+
+	apf_error(&err, APF_EIO, "disk full");
+	apf_error_prefix(&err, "cannot save '%s'", "a.pdf");
+	assert_string_equal(err.msg, "cannot save 'a.pdf': disk full");
+	assert_int_equal(err.code, APF_EIO);
+
+	/* A prefix too long for the message keeps the buffer terminated. */
+	char longp[2000];
+	memset(longp, 'p', sizeof(longp) - 1);
+	longp[sizeof(longp) - 1] = '\0';
+	apf_error(&err, APF_EIO, "tail");
+	apf_error_prefix(&err, "%s", longp);
+	assert_true(strlen(err.msg) < APF_ERR_MSG_MAX);
+}
+
+static void test_buf_cap(void **state)
+{
+	struct apf_buf b;
+	size_t len;
+	char *p;
+
+	(void)state;
+	apf_buf_init(&b, 10);
+	assert_int_equal(apf_buf_adds(&b, "hello"), 0);
+	assert_int_equal(apf_buf_addf(&b, "%d", 1234), 0);
+	assert_string_equal(b.data, "hello1234");
+	/* 9 + 2 > 10: refused, buffer unchanged. */
+	assert_int_equal(apf_buf_adds(&b, "xy"), -1);
+	assert_string_equal(b.data, "hello1234");
+	assert_int_equal(apf_buf_adds(&b, "z"), 0);
+	assert_int_equal(b.len, 10);
+	assert_int_equal(apf_buf_add(&b, "", 0), 0);
+	assert_int_equal(apf_buf_addf(&b, "%s", "q"), -1);
+	p = apf_buf_detach(&b, &len);
+	assert_int_equal(len, 10);
+	assert_string_equal(p, "hello1234z");
+	free(p);
+	assert_null(b.data);
+	p = apf_buf_detach(&b, &len); /* an empty buffer detaches as "" */
+	assert_string_equal(p, "");
+	free(p);
+	apf_buf_release(&b);
+}
+
+static void test_util_parse(void **state)
+{
+	int64_t v;
+	int b;
+
+	(void)state;
+	assert_int_equal(apf_parse_i64("42", &v), 0);
+	assert_int_equal(v, 42);
+	assert_int_equal(apf_parse_i64("-7", &v), 0);
+	assert_int_equal(v, -7);
+	assert_int_equal(apf_parse_i64("4x", &v), -1);
+	assert_int_equal(apf_parse_i64("", &v), -1);
+	assert_int_equal(apf_parse_i64("99999999999999999999", &v), -1);
+	assert_int_equal(apf_parse_bool("Yes", &b), 0);
+	assert_int_equal(b, 1);
+	assert_int_equal(apf_parse_bool("off", &b), 0);
+	assert_int_equal(b, 0);
+	assert_int_equal(apf_parse_bool("maybe", &b), -1);
+	assert_true(apf_secret_eq("s3cr3t", "s3cr3t"));
+	assert_false(apf_secret_eq("s3cr3", "s3cr3t"));
+	assert_false(apf_secret_eq("s3cr3tt", "s3cr3t"));
+	assert_false(apf_secret_eq("S3cr3t", "s3cr3t"));
+	assert_false(apf_secret_eq("", "s3cr3t"));
+	assert_true(apf_secret_eq("", ""));
+}
+
+static void test_sha256(void **state)
+{
+	char hex[APF_SHA256_HEX];
+
+	(void)state;
+	apf_sha256_hex("", 0, hex);
+	assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	apf_sha256_hex("abc", 3, hex);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+static void test_atomic_write(void **state)
+{
+	char dir[] = "/tmp/apflow-unit.XXXXXX";
+	char *path, *data = NULL, *sub;
+	struct apf_err err;
+	char hex[APF_SHA256_HEX];
+	uint64_t size = 0;
+	size_t len;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	sub = apf_xasprintf("%s/a/b/c", dir);
+	assert_int_equal(apf_mkdirs(sub, 0755, &err), 0);
+	path = apf_xasprintf("%s/file.txt", sub);
+	assert_int_equal(apf_write_file_atomic(path, "abc", 3, &err), 0);
+	assert_int_equal(apf_write_file_atomic(path, "abc", 3, &err), 0); /* replaces */
+	assert_int_equal(apf_read_file(path, 100, &data, &len, &err), 0);
+	assert_int_equal(len, 3);
+	assert_string_equal(data, "abc");
+	free(data);
+	assert_int_equal(apf_read_file(path, 2, &data, &len, &err), APF_ETOOBIG);
+	assert_int_equal(apf_sha256_file(path, hex, &size, &err), 0);
+	assert_int_equal(size, 3);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	/* No temp file is left beside the target. */
+	char *cmd = apf_xasprintf("test $(ls -A '%s' | wc -l) -eq 1", sub);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	/* A missing file is ENOTFOUND and names the path. */
+	char *missing = apf_xasprintf("%s/nope", dir);
+	assert_int_equal(apf_read_file(missing, 100, &data, &len, &err), APF_ENOTFOUND);
+	assert_non_null(strstr(err.msg, "nope"));
+	free(missing);
+	cmd = apf_xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	free(path);
+	free(sub);
+}
+
+static void test_config_precedence(void **state)
+{
+	char dir[] = "/tmp/apflow-unit.XXXXXX";
+	struct apf_config cfg;
+	struct apf_err err;
+	char *file, shown[256], origin[256];
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	file = apf_xasprintf("%s/apflow.conf", dir);
+	const char *text = "# settings\n"
+			   "data_dir = /srv/apflow\n"
+			   "s3_region = eu-west-1\n"
+			   "argilla_api_key = \"argilla.secret-key\"\n"
+			   "lock_timeout = 5\n";
+	assert_int_equal(apf_write_file_atomic(file, text, strlen(text), &err), 0);
+
+	setenv("AWS_REGION", "auto", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI-very-secret", 1);
+	assert_int_equal(apf_config_load(&cfg, file, &err), 0);
+	/* file beats default, env beats file, flag beats env */
+	assert_string_equal(apf_config_get(&cfg, APF_CFG_DATA_DIR), "/srv/apflow");
+	assert_string_equal(apf_config_get(&cfg, APF_CFG_S3_REGION), "auto");
+	assert_int_equal(apf_config_set_flag(&cfg, "s3_region", "us-west-2", "-c", &err), 0);
+	assert_string_equal(apf_config_get(&cfg, APF_CFG_S3_REGION), "us-west-2");
+	apf_config_origin(&cfg, APF_CFG_S3_REGION, origin, sizeof(origin));
+	assert_string_equal(origin, "flag -c");
+	apf_config_origin(&cfg, APF_CFG_DATA_DIR, origin, sizeof(origin));
+	assert_non_null(strstr(origin, "apflow.conf:2"));
+	assert_int_equal(apf_config_get_i64(&cfg, APF_CFG_LOCK_TIMEOUT, 60), 5);
+	/* The default store follows data_dir. */
+	assert_string_equal(apf_config_get(&cfg, APF_CFG_STORE), "file:///srv/apflow/lake");
+	/* Secrets are never shown. */
+	assert_string_equal(apf_config_get(&cfg, APF_CFG_ARGILLA_API_KEY), "argilla.secret-key");
+	apf_config_display(&cfg, APF_CFG_ARGILLA_API_KEY, shown, sizeof(shown));
+	assert_string_equal(shown, "(set, hidden)");
+	apf_config_display(&cfg, APF_CFG_S3_SECRET_ACCESS_KEY, shown, sizeof(shown));
+	assert_string_equal(shown, "(set, hidden)");
+	apf_config_display(&cfg, APF_CFG_MOTHERDUCK_TOKEN, shown, sizeof(shown));
+	assert_string_equal(shown, "(unset)");
+	assert_int_equal(apf_config_set_flag(&cfg, "no_such_key", "1", "-c", &err), APF_EUSAGE);
+	assert_non_null(strstr(err.msg, "no_such_key"));
+	apf_config_release(&cfg);
+	unsetenv("AWS_REGION");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+
+	/* An unknown key in the file is an error naming file:line. */
+	const char *bad = "data_dir = x\nbogus = 1\n";
+	assert_int_equal(apf_write_file_atomic(file, bad, strlen(bad), &err), 0);
+	assert_int_equal(apf_config_load(&cfg, file, &err), APF_ECONFIG);
+	assert_non_null(strstr(err.msg, "apflow.conf:2: unknown setting 'bogus'"));
+	const char *noeq = "data_dir\n";
+	assert_int_equal(apf_write_file_atomic(file, noeq, strlen(noeq), &err), 0);
+	assert_int_equal(apf_config_load(&cfg, file, &err), APF_ECONFIG);
+	assert_non_null(strstr(err.msg, "apflow.conf:1: expected 'key = value'"));
+
+	unlink(file);
+	rmdir(dir);
+	free(file);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_err_table),
+		cmocka_unit_test(test_buf_cap),
+		cmocka_unit_test(test_util_parse),
+		cmocka_unit_test(test_sha256),
+		cmocka_unit_test(test_atomic_write),
+		cmocka_unit_test(test_config_precedence),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
