@@ -1,12 +1,18 @@
 /*
  * pdf.h: PDF documents through MuPDF.  pdf.c is the only file that calls
  * MuPDF; every fz_try/fz_catch stays inside it and is turned into APF_EPDF
- * (damaged, encrypted, unsupported) or APF_ENOMEM/APF_EIO.
+ * (damaged, encrypted, unsupported), APF_ENOMEM or APF_ETOOBIG.
  *
  * Threads: one struct apf_pdf_ctx per thread.  Make the first with
- * apf_pdf_ctx_new() and the others with apf_pdf_ctx_clone(); they share
- * MuPDF's caches under locks.  A document belongs to the context that
- * opened it.
+ * apf_pdf_ctx_new() and one per worker with apf_pdf_ctx_clone(); clones
+ * share MuPDF's resource store (256 MB, FZ_STORE_DEFAULT) and font and
+ * glyph caches under process-wide locks.  A document belongs to the
+ * context that opened it and is used by one thread at a time; two threads
+ * that read the same file each open it with their own context.
+ *
+ * Pages are numbered from 1, as page_num is in the warehouse.  Every page
+ * function loads the page, does its work and drops it, so memory does not
+ * grow with the number of pages read.
  */
 #ifndef APFLOW_PDF_H
 #define APFLOW_PDF_H
@@ -14,27 +20,134 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "apflow/buf.h"
 #include "apflow/err.h"
+#include "apflow/utf8.h"
 
 struct apf_pdf_ctx;
 struct apf_pdf;
+
 
 /*
  * Checks that path is a PDF apflow can work with: it starts with "%PDF-"
  * (after at most 1024 bytes of leading junk, as readers allow), MuPDF opens
  * it, it is not password-protected, and it has at least one page.  Sets
  * *pages.  Errors are APF_EPDF with a plain reason ("not a PDF",
- * "damaged PDF: ...", "encrypted PDF", "PDF has no pages").
+ * "damaged PDF: ...", "encrypted PDF", "PDF has no pages"), or APF_EIO.
  * Safe to call from any thread (uses its own context).
  */
 int apf_pdf_probe(const char *path, int *pages, struct apf_err *err);
 
+/* A base context, with the locks that make it clonable. */
 int apf_pdf_ctx_new(struct apf_pdf_ctx **out, struct apf_err *err);
+/*
+ * A context for another thread, sharing base's caches.  Call it from the
+ * thread that owns base, or while base is idle (MuPDF copies base's state);
+ * the clone may then be handed to any thread.  base may be freed before its
+ * clones.
+ */
 int apf_pdf_ctx_clone(struct apf_pdf_ctx *base, struct apf_pdf_ctx **out, struct apf_err *err);
+/* Frees a context; every document it opened must be closed first.  NULL is fine. */
 void apf_pdf_ctx_free(struct apf_pdf_ctx *ctx);
 
+/*
+ * Opens the PDF at path, with the PDF handler whatever the file is called.
+ * Makes the checks of apf_pdf_probe() and fails with its messages, as the
+ * whole of err->msg: "not a PDF (no %PDF- signature)", "empty file",
+ * "damaged PDF: <MuPDF's reason>", "encrypted PDF: a password is needed to
+ * read it", "PDF has no pages" (APF_EPDF), "cannot open '<path>': <errno
+ * text>" (APF_EIO).  A damaged file that MuPDF can repair (a broken
+ * cross-reference table, a truncated tail) opens; apf_pdf_was_repaired()
+ * then says so.  A file encrypted with an empty user password (only an
+ * owner password, common for "no copying" PDFs) opens.
+ */
 int apf_pdf_open(struct apf_pdf_ctx *ctx, const char *path, struct apf_pdf **out, struct apf_err *err);
-void apf_pdf_close(struct apf_pdf *pdf);
-int apf_pdf_page_count(struct apf_pdf *pdf);
+void apf_pdf_close(struct apf_pdf *pdf); /* NULL is fine */
+int apf_pdf_page_count(const struct apf_pdf *pdf); /* >= 1 */
+int apf_pdf_was_repaired(const struct apf_pdf *pdf);
+
+/*
+ * The first problem MuPDF reported, and worked around, while the last
+ * successful apf_pdf_page_text() or render of this document read its page,
+ * or NULL if there was none.  MuPDF is lenient: a page whose objects are
+ * missing (a truncated file) reads as an empty page, a broken font as no
+ * glyphs, and this note is the only sign of it.  Callers record it with
+ * the page (e.g. "object out of range (12 0 R); xref size 12").
+ */
+const char *apf_pdf_page_note(const struct apf_pdf *pdf);
+
+/*
+ * The text layer of page page_num (1-based), from MuPDF's structured text,
+ * normalised by apf_textnorm (utf8.h): out is reset, then holds well-formed
+ * UTF-8 in which the lines of a text block are joined by '\n' and blocks
+ * are separated by one blank line; *stats describes it.
+ *
+ * Blocks and lines come in the order of the page's content stream, which is
+ * reading order for the PDFs that word processors and scanners write (MuPDF
+ * 1.21 has no layout analysis that would reorder columns).  Ligatures are
+ * expanded (U+FB01 gives "fi"), hyphens at line ends are kept (no
+ * dehyphenation: the text is what the page shows), characters entirely
+ * outside the media box are ignored, glyphs that map to no Unicode become
+ * U+FFFD and count as garbage.
+ *
+ * Errors: APF_EINVAL (page out of range), APF_EPDF (MuPDF cannot read the
+ * page: its reason), APF_ETOOBIG (the text passes out's cap), APF_ENOMEM.
+ * out's contents are unspecified after an error.
+ */
+int apf_pdf_page_text(struct apf_pdf *pdf, int page_num, struct apf_buf *out,
+		      struct apf_text_stats *stats, struct apf_err *err);
+
+/*
+ * Whether a text layer with these statistics is real text, for the `auto`
+ * engine (otherwise the page is rendered and OCRed).  The thresholds:
+ *
+ *   - at least APF_PDF_TEXT_MIN_CHARS (16) non-space code points: a scanned
+ *     page often carries a stamp, a page number or a header in real text,
+ *     and such a page still needs OCR;
+ *   - garbage (U+FFFD, private-use) under APF_PDF_TEXT_MAX_GARBAGE_PCT (10)
+ *     percent of the non-space code points: fonts without a Unicode mapping
+ *     give text that looks long but is not text.
+ */
+#define APF_PDF_TEXT_MIN_CHARS 16
+#define APF_PDF_TEXT_MAX_GARBAGE_PCT 10
+int apf_pdf_text_is_real(const struct apf_text_stats *stats);
+
+/*
+ * A rendered page: 8-bit grayscale, one byte per pixel (0 black, 255
+ * white), rows top to bottom, stride bytes apart.  dpi is the resolution
+ * actually rendered (see APF_PDF_MAX_PIXELS).  The caller owns data and
+ * frees it with apf_pixmap_release().
+ */
+struct apf_pixmap {
+	int w, h;
+	int stride;
+	int dpi;
+	unsigned char *data;
+};
+
+/*
+ * Renderings are capped at APF_PDF_MAX_PIXELS pixels (64 Mpx: A4 at
+ * 300 dpi is 8.7 Mpx, A0 at 200 dpi 48 Mpx).  A page that would pass the
+ * cap at the dpi asked for is rendered at the highest dpi that fits, which
+ * the result reports; one that would not fit even at APF_PDF_MIN_DPI is
+ * APF_ETOOBIG.
+ */
+#define APF_PDF_MAX_PIXELS ((int64_t)64 << 20)
+#define APF_PDF_MIN_DPI 36
+#define APF_PDF_MAX_DPI 1200
+
+/* Renders page page_num at dpi (APF_PDF_MIN_DPI..APF_PDF_MAX_DPI) into *out. */
+int apf_pdf_render_gray(struct apf_pdf *pdf, int page_num, int dpi, struct apf_pixmap *out,
+			struct apf_err *err);
+void apf_pixmap_release(struct apf_pixmap *pm);
+
+/*
+ * Renders page page_num at dpi as a PNG (grayscale when gray is non-zero,
+ * RGB otherwise) into out, which is reset first; *dpi_out (if not NULL)
+ * gets the resolution rendered.  Errors as apf_pdf_render_gray(), and
+ * APF_ETOOBIG when the PNG passes out's cap.
+ */
+int apf_pdf_render_png(struct apf_pdf *pdf, int page_num, int dpi, int gray, struct apf_buf *out,
+		       int *dpi_out, struct apf_err *err);
 
 #endif

@@ -2,11 +2,153 @@
  * ocr.c: the Tesseract adapter.  Every call into Tesseract's C API lives
  * in this file.
  */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include <tesseract/capi.h>
 
+#include "apflow/ocr.h"
+#include "apflow/utf8.h"
+#include "apflow/util.h"
 #include "apflow/version.h"
+
+struct apf_ocr {
+	TessBaseAPI *api;
+	int timeout_ms;
+};
 
 const char *apf_ocr_library_version(void)
 {
 	return TessVersion();
+}
+
+static pthread_once_t openmp_once = PTHREAD_ONCE_INIT;
+static int openmp_limited;
+
+/* See ocr.h for why this, and not setenv("OMP_THREAD_LIMIT"). */
+static void limit_openmp(void)
+{
+	void (*set_max_active_levels)(int);
+
+	if (getenv("OMP_THREAD_LIMIT")) {
+		openmp_limited = 2;
+		return;
+	}
+	set_max_active_levels = (void (*)(int))dlsym(RTLD_DEFAULT, "omp_set_max_active_levels");
+	if (set_max_active_levels) {
+		set_max_active_levels(0);
+		openmp_limited = 1;
+	}
+}
+
+int apf_ocr_openmp_limited(void)
+{
+	return openmp_limited;
+}
+
+int apf_ocr_new(const char *lang, const char *datapath, struct apf_ocr **out, struct apf_err *err)
+{
+	TessBaseAPI *api;
+	struct apf_ocr *ocr;
+
+	pthread_once(&openmp_once, limit_openmp);
+	if (!lang || !*lang)
+		lang = "eng";
+	api = TessBaseAPICreate();
+	if (!api)
+		return apf_error(err, APF_ENOMEM, "cannot create a Tesseract instance");
+	/* Tesseract's tprintf() writes to stderr (warnings about missing
+	 * files, empty pages); a core function does not.  debug_file is a
+	 * global parameter, settable before Init. */
+	TessBaseAPISetVariable(api, "debug_file", "/dev/null");
+	if (TessBaseAPIInit3(api, datapath, lang) != 0) {
+		TessBaseAPIDelete(api);
+		return apf_error(err, APF_EOCR,
+				 "cannot load Tesseract language '%s'%s%s%s: is its traineddata installed "
+				 "(tesseract-ocr-%s)?",
+				 lang, datapath ? " from '" : "", datapath ? datapath : "",
+				 datapath ? "'" : "", lang);
+	}
+	TessBaseAPISetPageSegMode(api, PSM_AUTO);
+	ocr = apf_xcalloc(1, sizeof(*ocr));
+	ocr->api = api;
+	*out = ocr;
+	return 0;
+}
+
+void apf_ocr_set_timeout(struct apf_ocr *ocr, int ms)
+{
+	ocr->timeout_ms = ms > 0 ? ms : 0;
+}
+
+int apf_ocr_page(struct apf_ocr *ocr, const struct apf_pixmap *pm, int dpi, struct apf_buf *out,
+		 int *mean_conf, struct apf_text_stats *stats, struct apf_err *err)
+{
+	ETEXT_DESC *monitor = NULL;
+	char *text = NULL;
+	struct apf_textnorm n;
+	struct apf_text_stats st;
+	int64_t start;
+	int rc = 0, conf;
+
+	if (!pm || !pm->data || pm->w <= 0 || pm->h <= 0 || pm->stride < pm->w)
+		return apf_error(err, APF_EINVAL, "no page image to recognise");
+	if (dpi <= 0)
+		dpi = pm->dpi;
+	TessBaseAPISetImage(ocr->api, pm->data, pm->w, pm->h, 1, pm->stride);
+	if (dpi > 0)
+		TessBaseAPISetSourceResolution(ocr->api, dpi);
+	if (ocr->timeout_ms) {
+		monitor = TessMonitorCreate();
+		TessMonitorSetDeadlineMSecs(monitor, ocr->timeout_ms);
+	}
+	start = apf_now_ms();
+	if (TessBaseAPIRecognize(ocr->api, monitor) != 0) {
+		int64_t took = apf_now_ms() - start;
+		if (ocr->timeout_ms && took >= ocr->timeout_ms)
+			rc = apf_error(err, APF_EOCR, "recognition timed out after %lld ms",
+				       (long long)took);
+		else
+			rc = apf_error(err, APF_EOCR, "recognition failed");
+		goto out;
+	}
+	/* Recognize() has run, so these read its results without redoing it. */
+	text = TessBaseAPIGetUTF8Text(ocr->api);
+	if (!text) {
+		rc = apf_error(err, APF_EOCR, "recognition gave no result");
+		goto out;
+	}
+	conf = TessBaseAPIMeanTextConf(ocr->api);
+
+	apf_buf_reset(out);
+	apf_textnorm_init(&n, out);
+	apf_textnorm_put_utf8(&n, text, strlen(text));
+	if (apf_textnorm_finish(&n, &st)) {
+		rc = apf_error(err, APF_ETOOBIG, "the recognised text passes %zu bytes", out->cap);
+		goto out;
+	}
+	if (mean_conf)
+		*mean_conf = st.chars ? (conf < 0 ? 0 : conf > 100 ? 100 : conf) : 0;
+	if (stats)
+		*stats = st;
+out:
+	if (text)
+		TessDeleteText(text);
+	if (monitor)
+		TessMonitorDelete(monitor);
+	/* Frees the page's results and image reference; the model stays. */
+	TessBaseAPIClear(ocr->api);
+	return rc;
+}
+
+void apf_ocr_free(struct apf_ocr *ocr)
+{
+	if (!ocr)
+		return;
+	TessBaseAPIEnd(ocr->api);
+	TessBaseAPIDelete(ocr->api);
+	free(ocr);
 }
