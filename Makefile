@@ -21,6 +21,7 @@ LIBS_ALL = -L$(DUCKDB)/lib -Wl,-rpath,$(DUCKDB)/lib -lduckdb \
 CORE_SRC := $(sort $(wildcard src/core/*.c src/server/*.c))
 CMD_SRC  := $(sort $(wildcard src/cmd/*.c)) src/main.c
 WEB      := $(sort $(wildcard web/*))
+SQL      := $(sort $(wildcard sql/motherduck/*.sql))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 
 REL := build/release
@@ -39,6 +40,14 @@ deps:
 build/gen/web_assets.c: $(WEB) scripts/embed.sh | deps
 	@mkdir -p $(@D)
 	scripts/embed.sh $@ $(WEB)
+# ... and so are the SQL files (apflow init applies sql/motherduck/V*.sql).
+# The list file changes when a file is added, renamed or removed.
+build/gen/sql_assets.list: FORCE
+	@mkdir -p $(@D)
+	@echo '$(SQL)' | cmp -s - $@ || echo '$(SQL)' >$@
+build/gen/sql_assets.c: $(SQL) build/gen/sql_assets.list scripts/embed.sh | deps
+	scripts/embed.sh --table apf_sql_assets --type apf_sql_asset --header apflow/sqlfile.h $@ $(SQL)
+FORCE:
 
 $(REL)/%.o: %.c | deps
 	@mkdir -p $(@D)
@@ -49,9 +58,9 @@ $(SAN)/%.o: %.c | deps
 	@echo "  CC asan $<"
 	@$(CC) $(CPPFLAGS_ALL) $(SAN_CFLAGS) -MMD -MP -c $< -o $@
 
-$(REL)/libapflow.a: $(CORE_SRC:%.c=$(REL)/%.o) $(REL)/build/gen/web_assets.o
+$(REL)/libapflow.a: $(CORE_SRC:%.c=$(REL)/%.o) $(REL)/build/gen/web_assets.o $(REL)/build/gen/sql_assets.o
 	ar rcs $@ $^
-$(SAN)/libapflow.a: $(CORE_SRC:%.c=$(SAN)/%.o) $(SAN)/build/gen/web_assets.o
+$(SAN)/libapflow.a: $(CORE_SRC:%.c=$(SAN)/%.o) $(SAN)/build/gen/web_assets.o $(SAN)/build/gen/sql_assets.o
 	ar rcs $@ $^
 
 $(REL)/apflow: $(CMD_SRC:%.c=$(REL)/%.o) $(REL)/libapflow.a

@@ -34,6 +34,12 @@ unset APFLOW_CONFIG APFLOW_STORE APFLOW_DATA_DIR APFLOW_WAREHOUSE AWS_ACCESS_KEY
 
 _t_report() {	# status desc
 	T_NUM=$((T_NUM + 1))
+	# A sanitizer report on the command's stderr fails the check whatever it exited with.
+	if [ -s "$T_ERR" ] && grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T_ERR"; then
+		echo "# sanitizer report:"; sed 's/^/#   /' "$T_ERR" | head -40
+		set -- 1 "$2"
+		: >"$T_ERR"
+	fi
 	if [ "$1" -eq 0 ]; then
 		echo "ok $T_NUM - $2"
 	else

@@ -18,9 +18,10 @@ pattern=${1:-}
 
 export APFLOW_TOP="$top"
 export APFLOW_BIN="$top/build/asan/apflow"
-export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1:detect_stack_use_after_return=0:strict_string_checks=1"
+export ASAN_OPTIONS="exitcode=99:detect_leaks=1:abort_on_error=0:halt_on_error=1:detect_stack_use_after_return=0:strict_string_checks=1"
 export LSAN_OPTIONS="suppressions=$top/tests/lsan.supp:print_suppressions=0"
-export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export UBSAN_OPTIONS="exitcode=99:print_stacktrace=1:halt_on_error=1"
+# A sanitizer abort exits 99, so no test can mistake it for an expected failure.
 export CMOCKA_MESSAGE_OUTPUT=TAP
 export TEST_OUT="$out"
 

@@ -13,6 +13,11 @@
  * APF_ELOCKED and DuckDB's message (which names the other process).
  *
  * One struct apf_db is one connection; it is not shared between threads.
+ * Several apf_db in one process (threads) share one DuckDB instance, so the
+ * files are attached once per process however many connections use them;
+ * the last apf_db_close() detaches them.  Every connection runs with
+ * TimeZone 'UTC'.  Statements without a database name go to the in-memory
+ * scratch database ("memory"), which is private to the process.
  */
 #ifndef APFLOW_DB_H
 #define APFLOW_DB_H
@@ -28,44 +33,91 @@ struct apf_db_stmt;
 struct apf_db_result;
 
 int apf_db_open(const struct apf_config *cfg, struct apf_db **out, struct apf_err *err);
-void apf_db_close(struct apf_db *db);
+void apf_db_close(struct apf_db *db); /* NULL is a no-op */
+
+enum {
+	/* Attach read-only (a shared lock: writers wait, other readers do not).
+	 * A warehouse file that does not exist yet is attached as an empty
+	 * in-memory database of the same name, so readers see an empty
+	 * warehouse and nothing is created on disk.  Ignored for MotherDuck. */
+	APF_DB_READONLY = 1 << 0,
+};
+/* apf_db_open() with flags (APF_DB_*).  Errors: APF_ECONFIG (unknown
+ * warehouse, bad lock_timeout, MotherDuck without a token), APF_ELOCKED,
+ * APF_EDB, APF_EIO (data_dir). */
+int apf_db_open_ex(const struct apf_config *cfg, unsigned flags, struct apf_db **out,
+		   struct apf_err *err);
+/* A private in-memory DuckDB with empty in-memory md_raw_ocr and md_annotated
+ * attached: the same names as the warehouse, nothing on disk (for tests). */
+int apf_db_open_memory(struct apf_db **out, struct apf_err *err);
 
 /* Runs one or more statements without parameters. */
 int apf_db_exec(struct apf_db *db, const char *sql, struct apf_err *err);
 /* Runs a query and keeps its result; the caller frees it. */
 int apf_db_query(struct apf_db *db, const char *sql, struct apf_db_result **out, struct apf_err *err);
+/* Runs a query and returns the first column of its first row as an integer;
+ * no row or NULL is APF_ENOTFOUND. */
+int apf_db_query_i64(struct apf_db *db, const char *sql, int64_t *out, struct apf_err *err);
 
 int apf_db_begin(struct apf_db *db, struct apf_err *err);
 int apf_db_commit(struct apf_db *db, struct apf_err *err);
 void apf_db_rollback(struct apf_db *db); /* best effort, never fails */
 
-/* Prepared statements: parameters are 1-based ($1, ? ...). */
+/*
+ * Errors of the functions above: APF_ESQL for what the statement got wrong
+ * (syntax, names, types, constraints), APF_EDB for the database failing
+ * (I/O, transaction conflicts, interrupts), APF_ENOMEM; the message is
+ * DuckDB's ("Catalog Error: Table with name x does not exist!...").
+ */
+
+/* Prepared statements: parameters are 1-based ($1, ? ...).  A bind that
+ * fails (index out of range) is reported by apf_db_stmt_exec(). */
 int apf_db_prepare(struct apf_db *db, const char *sql, struct apf_db_stmt **out, struct apf_err *err);
 int apf_db_bind_text(struct apf_db_stmt *st, int idx, const char *s);  /* NULL binds NULL */
 int apf_db_bind_i64(struct apf_db_stmt *st, int idx, int64_t v);
 int apf_db_bind_double(struct apf_db_stmt *st, int idx, double v);
 int apf_db_bind_null(struct apf_db_stmt *st, int idx);
 int apf_db_stmt_exec(struct apf_db_stmt *st, struct apf_db_result **out, struct apf_err *err); /* out may be NULL */
-void apf_db_stmt_free(struct apf_db_stmt *st);
+void apf_db_stmt_free(struct apf_db_stmt *st); /* NULL is a no-op */
 
-/* Sets a DuckDB variable: SET VARIABLE name = value (value bound, never pasted). */
+/* Sets a DuckDB variable: SET VARIABLE name = 'value' (a VARCHAR; NULL sets
+ * NULL).  DuckDB does not take prepared parameters in SET VARIABLE, so the
+ * value is quoted by apf_db_quote_literal(); name must be
+ * [A-Za-z_][A-Za-z0-9_]* (else APF_EUSAGE). */
 int apf_db_set_variable(struct apf_db *db, const char *name, const char *value, struct apf_err *err);
 
-/* Results. */
+/* Results.  The whole result is held in memory; rows and columns are
+ * 0-based. */
+enum apf_db_coltype {
+	APF_DB_COL_OTHER = 0, /* dates, times, blobs, nested types ... */
+	APF_DB_COL_TEXT,      /* VARCHAR */
+	APF_DB_COL_INT,       /* all integer types */
+	APF_DB_COL_REAL,      /* FLOAT, DOUBLE, DECIMAL */
+	APF_DB_COL_BOOL,
+};
 uint64_t apf_db_result_rows(const struct apf_db_result *r);
 uint64_t apf_db_result_cols(const struct apf_db_result *r);
 const char *apf_db_result_colname(const struct apf_db_result *r, uint64_t col);
+enum apf_db_coltype apf_db_result_coltype(const struct apf_db_result *r, uint64_t col);
+/* 1 when the statement produced a result set (SELECT, SHOW, RETURNING ...),
+ * 0 for a change count (INSERT, COPY) or nothing (DDL, SET). */
+int apf_db_result_is_query(const struct apf_db_result *r);
 int apf_db_result_is_null(struct apf_db_result *r, uint64_t col, uint64_t row);
-/* A malloc'ed text rendering of the value, or NULL for NULL. */
+/* A malloc'ed text rendering of the value as DuckDB casts it to VARCHAR
+ * ([1, 2], {'a': 1}, 2024-01-02 10:00:00+00), or NULL for NULL. */
 char *apf_db_result_text(struct apf_db_result *r, uint64_t col, uint64_t row);
+/* The value as an integer (0 for NULL or text that is not a number). */
 int64_t apf_db_result_i64(struct apf_db_result *r, uint64_t col, uint64_t row);
 uint64_t apf_db_result_changes(struct apf_db_result *r); /* rows changed by DML */
-void apf_db_result_free(struct apf_db_result *r);
+void apf_db_result_free(struct apf_db_result *r); /* NULL is a no-op */
 
-/* Quotes s as a SQL string literal ('it''s'); the one place literals are made. */
+/* Quotes s as a SQL string literal ('it''s'); the one place literals are
+ * made.  malloc'ed; NULL gives "NULL". */
 char *apf_db_quote_literal(const char *s);
-/* Quotes s as an identifier ("a""b"). */
+/* Quotes s as an identifier ("a""b"); malloc'ed. */
 char *apf_db_quote_ident(const char *s);
+/* 1 when s is a plain name: [A-Za-z_][A-Za-z0-9_]* */
+int apf_db_name_valid(const char *s);
 
 /* "v1.4.4" */
 const char *apf_db_library_version(void);

@@ -31,6 +31,17 @@ struct apf_sql_stats {
 /*
  * Runs file (a path) on db.  When stats is not NULL it is filled; when
  * keep_last is set, stats->last_result holds the last result (caller frees).
+ *
+ * Before any statement runs, every parameter name is checked
+ * ([A-Za-z_][A-Za-z0-9_]*, else APF_EUSAGE) and every ${name} is resolved
+ * (an unknown one is APF_EUSAGE "FILE:LINE: unknown parameter 'name'"), so a
+ * file with a mistake in it changes nothing.  Then each parameter is set as
+ * a VARCHAR variable and the statements run in order, each on its own (in
+ * autocommit unless the file or the caller opened a transaction); the
+ * first that fails stops the run with APF_ESQL "FILE:LINE: DuckDB's
+ * message", where LINE is the file line the statement starts on (and
+ * DuckDB's own "LINE n:" is turned into a file line too).  On failure
+ * stats->last_result is NULL.
  */
 int apf_sql_run_file(struct apf_db *db, const char *path, const struct apf_sql_param *params,
 		     size_t nparams, int keep_last, struct apf_sql_stats *stats, struct apf_err *err);
@@ -41,7 +52,37 @@ int apf_sql_run_text(struct apf_db *db, const char *name, const char *text,
 		     struct apf_sql_stats *stats, struct apf_err *err);
 
 /* Splits text into statements; for tests.  Calls fn with each statement
- * (NUL-terminated, trimmed) and the 1-based line it starts on. */
+ * (NUL-terminated, trimmed) and the 1-based line it starts on.  Returns 0,
+ * or the first non-zero value fn returned (which stops the split).
+ *
+ * The rules, shared by the runner:
+ *  - ';' ends a statement except inside '...' strings ('' is a quote, and
+ *    E'...' strings take backslash escapes), "..." identifiers, -- and
+ *    (nested) block comments, and $$...$$ or $tag$...$tag$ strings;
+ *  - comments and blank lines before a statement are dropped, and its
+ *    line is that of its first token; a piece holding only comments is no
+ *    statement;
+ *  - text that is never closed (a quote, a comment) runs to the end and is
+ *    left for DuckDB to report.
+ * ${name} is left alone here; the runner replaces it (only in SQL text,
+ * never inside strings or comments).
+ */
 int apf_sql_split(const char *text, int (*fn)(const char *stmt, int line, void *arg), void *arg);
+
+/*
+ * SQL files compiled into the binary (every .sql file in sql/motherduck/,
+ * by scripts/embed.sh into build/gen/sql_assets.c), so that `apflow init` and the stages find them
+ * wherever the binary runs.  The table ends with an entry whose name is NULL.
+ */
+struct apf_sql_asset {
+	const char *name;          /* "V001__raw_ocr.sql" */
+	const char *content_type;
+	const unsigned char *data; /* NUL-terminated after size bytes */
+	size_t size;
+};
+extern const struct apf_sql_asset apf_sql_assets[];
+
+/* The compiled-in file called name, or NULL. */
+const struct apf_sql_asset *apf_sql_asset_find(const char *name);
 
 #endif
