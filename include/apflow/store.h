@@ -11,7 +11,11 @@
  *
  * Keys are relative ('raw/ab12.pdf'): no leading '/', no '.' or '..'
  * segments, no NUL, no backslash; apf_store_key_valid() checks this and
- * every operation refuses other keys with APF_EINVAL.
+ * every operation refuses other keys with APF_EINVAL.  It also refuses
+ * empty segments ('a//b', 'a/'), control characters, invalid UTF-8, keys
+ * over 1024 bytes (S3's limit) and segments starting with ".apflow-tmp-"
+ * (the file backend's temp files), so that every valid key means the same
+ * object on both backends.
  * Errors name the operation, the bucket or directory, the key and the
  * reason (for S3 the HTTP status and the S3 error code), and never contain
  * credentials.  A missing key is APF_ENOTFOUND; refused credentials are

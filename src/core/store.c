@@ -1,0 +1,310 @@
+/* store.c: the object store's front: URL dispatch, key checks, atomic get (see store.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/store_impl.h"
+#include "apflow/log.h"
+#include "apflow/util.h"
+
+#define KEY_MAX 1024
+
+int apf_store_open(const struct apf_config *cfg, struct apf_store **out, struct apf_err *err)
+{
+	return apf_store_open_url(apf_config_get(cfg, APF_CFG_STORE), cfg, out, err);
+}
+
+int apf_store_open_url(const char *url, const struct apf_config *cfg, struct apf_store **out,
+		       struct apf_err *err)
+{
+	const char *colon;
+
+	if (!url || !*url)
+		return apf_error(err, APF_ECONFIG, "no object store configured (set 'store' to file://DIR or s3://BUCKET)");
+	if (apf_starts_with(url, "file://"))
+		return apf_store_file_open(url, url + 7, out, err);
+	if (apf_starts_with(url, "s3://")) {
+		if (!cfg)
+			return apf_error(err, APF_ECONFIG, "cannot open store '%s': no configuration for S3", url);
+		return apf_store_s3_open(url, url + 5, cfg, out, err);
+	}
+	/* Show the scheme only: the rest of an unknown URL may hold a password. */
+	colon = strstr(url, "://");
+	return apf_error(err, APF_ECONFIG, "unsupported object store '%.*s://': use file://DIR or s3://BUCKET[/PREFIX]",
+			 colon && colon - url < 16 ? (int)(colon - url) : 0, url);
+}
+
+void apf_store_free(struct apf_store *st)
+{
+	if (st)
+		st->ops->free(st);
+}
+
+const char *apf_store_url(const struct apf_store *st)
+{
+	return st->url;
+}
+
+/* Whether s[0, n) is valid UTF-8 without overlong forms or surrogates. */
+static int utf8_ok(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned c = s[i];
+		size_t len;
+		uint32_t cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			len = 2;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			len = 3;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			len = 4;
+			cp = c & 0x07;
+		} else {
+			return 0;
+		}
+		if (i + len > n)
+			return 0;
+		for (size_t j = 1; j < len; j++) {
+			if ((s[i + j] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i + j] & 0x3f);
+		}
+		if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+			return 0;
+		i += len;
+	}
+	return 1;
+}
+
+/* Why key is not valid, or NULL when it is. */
+static const char *key_problem(const char *key)
+{
+	size_t len;
+	const char *seg;
+
+	if (!key || !*key)
+		return "empty key";
+	len = strlen(key);
+	if (len > KEY_MAX)
+		return "longer than 1024 bytes";
+	if (key[0] == '/')
+		return "absolute key (keys are relative, e.g. 'raw/ab12.pdf')";
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
+		if (*p == '\\')
+			return "backslash in key";
+		if (*p < 0x20 || *p == 0x7f)
+			return "control character in key";
+	}
+	if (!utf8_ok((const unsigned char *)key, len))
+		return "key is not valid UTF-8";
+	for (seg = key;;) {
+		const char *slash = strchr(seg, '/');
+		size_t n = slash ? (size_t)(slash - seg) : strlen(seg);
+
+		if (n == 0)
+			return "empty path segment in key";
+		if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+			return "'.' or '..' segment in key";
+		if (n >= strlen(APF_STORE_TMP_PREFIX) && !memcmp(seg, APF_STORE_TMP_PREFIX, strlen(APF_STORE_TMP_PREFIX)))
+			return "segment reserved for temporary files";
+		if (!slash)
+			break;
+		seg = slash + 1;
+	}
+	return NULL;
+}
+
+int apf_store_key_valid(const char *key)
+{
+	return key_problem(key) == NULL;
+}
+
+/* Copies s for a message, with anything unprintable as '?'. */
+static void printable(char *out, size_t n, const char *s)
+{
+	size_t j = 0;
+
+	for (; s && *s && j + 1 < n; s++)
+		out[j++] = ((unsigned char)*s < 0x20 || *s == 0x7f) ? '?' : *s;
+	if (n)
+		out[j] = '\0';
+}
+
+static int check_key(const char *op, const char *key, struct apf_err *err)
+{
+	const char *why = key_problem(key);
+	char shown[256];
+
+	if (!why)
+		return 0;
+	printable(shown, sizeof(shown), key ? key : "");
+	return apf_error(err, APF_EINVAL, "cannot %s '%s': invalid key: %s", op, shown, why);
+}
+
+int apf_store_put_file(struct apf_store *st, const char *key, const char *path,
+		       const char *content_type, struct apf_err *err)
+{
+	struct apf_store_body body = { NULL, 0, path };
+	int rc = check_key("put", key, err);
+
+	return rc ? rc : st->ops->put(st, key, &body, content_type, err);
+}
+
+int apf_store_put_buf(struct apf_store *st, const char *key, const void *data, size_t len,
+		      const char *content_type, struct apf_err *err)
+{
+	struct apf_store_body body = { data ? data : "", len, NULL };
+	int rc = check_key("put", key, err);
+
+	return rc ? rc : st->ops->put(st, key, &body, content_type, err);
+}
+
+int apf_store_tmp_beside(const char *path, char **tmp, struct apf_err *err)
+{
+	char *copy = apf_xstrdup(path);
+	char *name;
+	int fd;
+
+	for (int tries = 0;; tries++) {
+		name = apf_xasprintf("%s/%s%d-%016" PRIx64, dirname(copy), APF_STORE_TMP_PREFIX, (int)getpid(),
+				     apf_rand64());
+		fd = open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (fd >= 0 || errno != EEXIST || tries == 10)
+			break;
+		free(name);
+		free(copy);
+		copy = apf_xstrdup(path);
+	}
+	free(copy);
+	if (fd < 0) {
+		int e = errno;
+		apf_error(err, APF_EIO, "cannot create a temporary file beside '%s': %s", path, strerror(e));
+		free(name);
+		errno = e;
+		return -1;
+	}
+	*tmp = name;
+	return fd;
+}
+
+int apf_store_fsync_dir_of(const char *path)
+{
+	char *copy = apf_xstrdup(path);
+	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+
+	free(copy);
+	if (fd < 0)
+		return -1;
+	/* Some file systems cannot sync a directory (EINVAL); rename is then
+	 * as durable as they make it. */
+	if (fsync(fd) && errno != EINVAL)
+		rc = -1;
+	close(fd);
+	return rc;
+}
+
+int apf_store_get_file(struct apf_store *st, const char *key, const char *path, struct apf_err *err)
+{
+	char *tmp = NULL;
+	int fd, rc = check_key("get", key, err);
+
+	if (rc)
+		return rc;
+	fd = apf_store_tmp_beside(path, &tmp, err);
+	if (fd < 0)
+		return err ? err->code : APF_EIO;
+	rc = st->ops->get_fd(st, key, fd, err);
+	if (!rc && fsync(fd))
+		rc = apf_error(err, APF_EIO, "cannot sync '%s': %s", tmp, strerror(errno));
+	if (close(fd) && !rc)
+		rc = apf_error(err, APF_EIO, "cannot write '%s': %s", tmp, strerror(errno));
+	if (!rc && rename(tmp, path))
+		rc = apf_error(err, APF_EIO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+	if (!rc && apf_store_fsync_dir_of(path))
+		apf_log_warn("cannot sync the directory of '%s': %s", path, strerror(errno));
+	if (rc)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+int apf_store_get_buf(struct apf_store *st, const char *key, size_t max, char **data, size_t *len,
+		      struct apf_err *err)
+{
+	int rc = check_key("get", key, err);
+
+	return rc ? rc : st->ops->get_buf(st, key, max, data, len, err);
+}
+
+int apf_store_head(struct apf_store *st, const char *key, struct apf_store_stat *out, struct apf_err *err)
+{
+	int rc = check_key("head", key, err);
+
+	return rc ? rc : st->ops->head(st, key, out, err);
+}
+
+int apf_store_list(struct apf_store *st, const char *prefix,
+		   int (*fn)(const struct apf_store_stat *stat, void *arg), void *arg, struct apf_err *err)
+{
+	if (!prefix)
+		prefix = "";
+	if (*prefix) {
+		/* A prefix is valid when some key could start with it. */
+		char *probe = apf_xasprintf("%sx", prefix);
+		const char *why = key_problem(probe);
+		char shown[256];
+
+		free(probe);
+		if (why) {
+			printable(shown, sizeof(shown), prefix);
+			return apf_error(err, APF_EINVAL, "cannot list '%s': invalid prefix: %s", shown, why);
+		}
+	}
+	return st->ops->list(st, prefix, fn, arg, err);
+}
+
+int apf_store_delete(struct apf_store *st, const char *key, struct apf_err *err)
+{
+	int rc = check_key("delete", key, err);
+
+	return rc ? rc : st->ops->del(st, key, err);
+}
+
+const char *apf_store_guess_type(const char *key)
+{
+	static const struct {
+		const char *ext;
+		const char *type;
+	} types[] = {
+		{ ".pdf", "application/pdf" },
+		{ ".parquet", "application/vnd.apache.parquet" },
+		{ ".json", "application/json" },
+		{ ".jsonl", "application/x-ndjson" },
+		{ ".csv", "text/csv" },
+		{ ".txt", "text/plain; charset=utf-8" },
+		{ ".md", "text/markdown; charset=utf-8" },
+		{ ".html", "text/html; charset=utf-8" },
+		{ ".png", "image/png" },
+	};
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (apf_ends_with(key, types[i].ext))
+			return types[i].type;
+	return NULL;
+}

@@ -1,0 +1,638 @@
+/*
+ * test_store.c: the object store's pieces that need no server: the SigV4
+ * signer against AWS's published examples, key checks, the S3 XML parser,
+ * the retry arithmetic, and the file:// backend end to end.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "apflow/config.h"
+#include "apflow/http.h"
+#include "apflow/store.h"
+#include "apflow/util.h"
+#include "core/s3xml.h"
+#include "core/sigv4.h"
+#include "core/store_impl.h"
+
+/* The example credentials of AWS's SigV4 documentation for S3
+ * ("Signature Calculations for the Authorization Header"). */
+#define AK "AKIAIOSFODNN7EXAMPLE"
+#define SK "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+#define HOST "examplebucket.s3.amazonaws.com"
+#define DATE "20130524T000000Z"
+
+static void sign(const char *method, const char *uri, const char *query, const struct apf_sigv4_pair *h,
+		 size_t n, const char *payload, struct apf_buf *auth, struct apf_buf *creq)
+{
+	struct apf_sigv4_input in;
+
+	memset(&in, 0, sizeof(in));
+	in.method = method;
+	in.canonical_uri = uri;
+	in.canonical_query = query;
+	in.headers = h;
+	in.nheaders = n;
+	in.payload_hash = payload;
+	in.amz_date = DATE;
+	in.region = "us-east-1";
+	in.service = "s3";
+	in.access_key_id = AK;
+	in.secret_access_key = SK;
+	assert_int_equal(apf_sigv4_authorization(&in, auth, creq, NULL), 0);
+}
+
+static void test_sigv4_get_object(void **state)
+{
+	/* GET /test.txt with Range: bytes=0-9. */
+	struct apf_sigv4_pair h[] = {
+		{ "Host", HOST },
+		{ "Range", "bytes=0-9" },
+		{ "x-amz-content-sha256", APF_SIGV4_EMPTY_SHA256 },
+		{ "x-amz-date", DATE },
+	};
+	struct apf_buf auth = APF_BUF_INIT, creq = APF_BUF_INIT;
+
+	(void)state;
+	sign("GET", "/test.txt", "", h, 4, APF_SIGV4_EMPTY_SHA256, &auth, &creq);
+	assert_string_equal(creq.data,
+			    "GET\n/test.txt\n\n"
+			    "host:examplebucket.s3.amazonaws.com\n"
+			    "range:bytes=0-9\n"
+			    "x-amz-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n"
+			    "x-amz-date:20130524T000000Z\n"
+			    "\n"
+			    "host;range;x-amz-content-sha256;x-amz-date\n"
+			    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	assert_string_equal(auth.data,
+			    "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "
+			    "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
+			    "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+	apf_buf_release(&auth);
+	apf_buf_release(&creq);
+}
+
+static void test_sigv4_put_object(void **state)
+{
+	/* PUT /test$file.text, body "Welcome to Amazon S3.", with a Date and a storage class. */
+	struct apf_sigv4_pair h[] = {
+		{ "Host", HOST },
+		{ "Date", "Fri, 24 May 2013 00:00:00 GMT" },
+		{ "x-amz-date", DATE },
+		{ "x-amz-storage-class", "REDUCED_REDUNDANCY" },
+		{ "x-amz-content-sha256", "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072" },
+	};
+	struct apf_buf auth = APF_BUF_INIT, uri = APF_BUF_INIT;
+	char hash[APF_SHA256_HEX];
+
+	(void)state;
+	apf_sha256_hex("Welcome to Amazon S3.", 21, hash);
+	assert_string_equal(hash, h[4].value);
+	apf_buf_add(&uri, "/", 1);
+	assert_int_equal(apf_sigv4_encode(&uri, "test$file.text", 1), 0);
+	assert_string_equal(uri.data, "/test%24file.text");
+	sign("PUT", uri.data, "", h, 5, hash, &auth, NULL);
+	assert_non_null(strstr(auth.data, "SignedHeaders=date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class, "
+					  "Signature=98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd"));
+	apf_buf_release(&auth);
+	apf_buf_release(&uri);
+}
+
+static void test_sigv4_bucket_queries(void **state)
+{
+	struct apf_sigv4_pair h[] = {
+		{ "host", HOST },
+		{ "x-amz-date", DATE },
+		{ "x-amz-content-sha256", APF_SIGV4_EMPTY_SHA256 },
+	};
+	/* Given out of order: the canonical query sorts them. */
+	struct apf_sigv4_pair list_q[] = { { "prefix", "J" }, { "max-keys", "2" } };
+	struct apf_sigv4_pair lifecycle_q[] = { { "lifecycle", "" } };
+	struct apf_buf auth = APF_BUF_INIT, q = APF_BUF_INIT;
+
+	(void)state;
+	assert_int_equal(apf_sigv4_query(&q, lifecycle_q, 1), 0);
+	assert_string_equal(q.data, "lifecycle=");
+	sign("GET", "/", q.data, h, 3, APF_SIGV4_EMPTY_SHA256, &auth, NULL);
+	assert_non_null(strstr(auth.data, "Signature=fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543"));
+	apf_buf_reset(&auth);
+	apf_buf_reset(&q);
+	assert_int_equal(apf_sigv4_query(&q, list_q, 2), 0);
+	assert_string_equal(q.data, "max-keys=2&prefix=J");
+	sign("GET", "/", q.data, h, 3, APF_SIGV4_EMPTY_SHA256, &auth, NULL);
+	assert_non_null(strstr(auth.data, "Signature=34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7"));
+	apf_buf_release(&auth);
+	apf_buf_release(&q);
+}
+
+static void test_sigv4_encoding(void **state)
+{
+	struct apf_buf b = APF_BUF_INIT;
+	struct apf_sigv4_pair q[] = {
+		{ "uploadId", "a+b/c=" },
+		{ "partNumber", "10" },
+		{ "continuation-token", "1/2 3" },
+	};
+	char date[17];
+
+	(void)state;
+	/* Unreserved characters stay; '/' stays in paths only; the rest, UTF-8 bytes included, is %XX. */
+	assert_int_equal(apf_sigv4_encode(&b, "raw/a b+c~d_e.f-g!*'()=&%\xc3\xa9", 1), 0);
+	assert_string_equal(b.data, "raw/a%20b%2Bc~d_e.f-g%21%2A%27%28%29%3D%26%25%C3%A9");
+	apf_buf_reset(&b);
+	assert_int_equal(apf_sigv4_encode(&b, "a/b", 0), 0);
+	assert_string_equal(b.data, "a%2Fb");
+	apf_buf_reset(&b);
+	assert_int_equal(apf_sigv4_query(&b, q, 3), 0);
+	assert_string_equal(b.data, "continuation-token=1%2F2%203&partNumber=10&uploadId=a%2Bb%2Fc%3D");
+	apf_buf_release(&b);
+	apf_sigv4_amz_date((time_t)1369353600, date);
+	assert_string_equal(date, DATE);
+}
+
+static void test_sigv4_header_values(void **state)
+{
+	/* Values are trimmed and inner runs of spaces collapsed; names lower-cased. */
+	struct apf_sigv4_pair h[] = { { "X-Amz-Meta-Note", "  two   spaces  here " }, { "HOST", "h" }, { "x-amz-date", DATE } };
+	struct apf_buf auth = APF_BUF_INIT, creq = APF_BUF_INIT;
+
+	(void)state;
+	sign("GET", "/k", "", h, 3, "UNSIGNED-PAYLOAD", &auth, &creq);
+	assert_non_null(strstr(creq.data, "\nhost:h\nx-amz-date:" DATE "\nx-amz-meta-note:two spaces here\n\n"
+					  "host;x-amz-date;x-amz-meta-note\nUNSIGNED-PAYLOAD"));
+	apf_buf_release(&auth);
+	apf_buf_release(&creq);
+}
+
+static void test_key_valid(void **state)
+{
+	static const char *good[] = { "raw/ab12.pdf", "a", "a/b/c", "a/.hidden", "..a", "a..", "x/...",
+				      "argilla/in/ds/pages/doc_id=0123/part-0.parquet", "caf\xc3\xa9/\xe2\x82\xac.txt",
+				      "a b+c" };
+	static const char *bad[] = { "", "/abs", "../x", "a/../b", "a/..", "./a", "a/./b", "a/.", "a//b", "a/",
+				     "a\\b", "a\nb", "a\x7f", "\xff", "\xc0\xaf", "\xed\xa0\x80", ".apflow-tmp-1-2",
+				     "a/.apflow-tmp-x", ".." };
+	char *longkey;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_true(apf_store_key_valid(good[i]));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_false(apf_store_key_valid(bad[i]));
+	assert_false(apf_store_key_valid(NULL));
+	longkey = apf_xmalloc(1026);
+	memset(longkey, 'k', 1025);
+	longkey[1025] = '\0';
+	assert_false(apf_store_key_valid(longkey));
+	longkey[1024] = '\0';
+	assert_true(apf_store_key_valid(longkey));
+	free(longkey);
+}
+
+static const char list_page[] =
+	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	"<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+	"<Name>bucket</Name><Prefix>raw/</Prefix><KeyCount>3</KeyCount><MaxKeys>3</MaxKeys>"
+	"<IsTruncated>true</IsTruncated>"
+	"<NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=</NextContinuationToken>"
+	"<Contents><Key>raw/a&amp;b &lt;1&gt;.pdf</Key><LastModified>2009-10-12T17:50:30.000Z</LastModified>"
+	"<ETag>&quot;fba9dede5f27731c9771645a39863328&quot;</ETag><Size>434234</Size>"
+	"<StorageClass>STANDARD</StorageClass></Contents>"
+	"<Contents>\n  <Key>raw/caf&#233;&#x20AC;</Key>\n  <Size>0</Size>\n"
+	"  <Owner><ID>x</ID><DisplayName>y</DisplayName></Owner></Contents>"
+	"<Contents><Key><![CDATA[raw/<cdata>]]></Key><ETag>\"abc-3\"</ETag><Size>18446744073709551615</Size></Contents>"
+	"</ListBucketResult>";
+
+static void test_xml_list(void **state)
+{
+	struct apf_s3_list_page page;
+
+	(void)state;
+	assert_int_equal(apf_s3_parse_list(list_page, strlen(list_page), &page), 0);
+	assert_true(page.truncated);
+	assert_string_equal(page.next_token, "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=");
+	assert_int_equal(page.n, 3);
+	assert_string_equal(page.objects[0].key, "raw/a&b <1>.pdf");
+	assert_int_equal(page.objects[0].size, 434234);
+	assert_int_equal(page.objects[0].mtime, 1255369830);
+	assert_string_equal(page.objects[0].etag, "fba9dede5f27731c9771645a39863328");
+	assert_string_equal(page.objects[1].key, "raw/caf\xc3\xa9\xe2\x82\xac");
+	assert_int_equal(page.objects[1].size, 0);
+	assert_int_equal(page.objects[1].mtime, 0);
+	assert_string_equal(page.objects[1].etag, "");
+	assert_string_equal(page.objects[2].key, "raw/<cdata>");
+	assert_true(page.objects[2].size == UINT64_MAX);
+	assert_string_equal(page.objects[2].etag, "abc-3");
+	apf_s3_list_page_release(&page);
+}
+
+static void test_xml_list_last_and_bad(void **state)
+{
+	static const char last[] = "<ListBucketResult><IsTruncated>false</IsTruncated><KeyCount>0</KeyCount></ListBucketResult>";
+	static const char *bad[] = {
+		"<Error><Code>AccessDenied</Code></Error>",
+		"<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>", /* no token */
+		"<ListBucketResult><Contents><Key>a&bogus;</Key></Contents></ListBucketResult>",
+		"<ListBucketResult><Contents><Key>a&#0;</Key></Contents></ListBucketResult>",
+		"<ListBucketResult><Contents><Size>1</Size></Contents></ListBucketResult>", /* no key */
+		"<ListBucketResult><Contents><Key>a</Key><Size>-1</Size></Contents></ListBucketResult>",
+		"<ListBucketResult><Contents><Key>a</Key><Size>99999999999999999999</Size></Contents></ListBucketResult>",
+		"<ListBucketResult><Contents><Key>a</Key>", /* cut short */
+		"",
+	};
+	struct apf_s3_list_page page;
+
+	(void)state;
+	assert_int_equal(apf_s3_parse_list(last, strlen(last), &page), 0);
+	assert_false(page.truncated);
+	assert_int_equal(page.n, 0);
+	assert_null(page.next_token);
+	apf_s3_list_page_release(&page);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(apf_s3_parse_list(bad[i], strlen(bad[i]), &page), -1);
+}
+
+static void test_xml_error_and_upload_id(void **state)
+{
+	static const char err_doc[] =
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SignatureDoesNotMatch</Code>"
+		"<Message>The request signature we calculated does not match\x01 the signature you provided.</Message>"
+		"<StringToSign>AWS4-HMAC-SHA256...</StringToSign><RequestId>4442587FB7D0A2F9</RequestId></Error>";
+	static const char created[] =
+		"<InitiateMultipartUploadResult><Bucket>b</Bucket><Key>k</Key>"
+		"<UploadId>VXBsb2FkIElEIGZvciA2aWWpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA</UploadId>"
+		"</InitiateMultipartUploadResult>";
+	char code[64], msg[256], *id = NULL;
+
+	(void)state;
+	apf_s3_parse_error(err_doc, strlen(err_doc), code, sizeof(code), msg, sizeof(msg));
+	assert_string_equal(code, "SignatureDoesNotMatch");
+	assert_string_equal(msg, "The request signature we calculated does not match the signature you provided.");
+	apf_s3_parse_error("not xml", 7, code, sizeof(code), msg, sizeof(msg));
+	assert_string_equal(code, "");
+	assert_string_equal(msg, "");
+	assert_int_equal(apf_xml_text(created, strlen(created), "UploadId", &id), 0);
+	assert_string_equal(id, "VXBsb2FkIElEIGZvciA2aWWpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA");
+	free(id);
+	assert_int_equal(apf_xml_text(created, strlen(created), "ETag", &id), 1);
+}
+
+static void test_http_retry_arithmetic(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 200; i++) {
+		long d = apf_http_backoff_ms(200, 20000, i % 12);
+		long cap = (i % 12) < 7 ? 200L << (i % 12) : 20000;
+		assert_true(d >= 0 && d <= cap);
+	}
+	assert_int_equal(apf_http_backoff_ms(200, 20000, 60) <= 20000, 1);
+	assert_true(apf_http_status_retryable(500));
+	assert_true(apf_http_status_retryable(503));
+	assert_true(apf_http_status_retryable(408));
+	assert_true(apf_http_status_retryable(429));
+	assert_false(apf_http_status_retryable(400));
+	assert_false(apf_http_status_retryable(403));
+	assert_false(apf_http_status_retryable(404));
+	assert_false(apf_http_status_retryable(200));
+	assert_int_equal(apf_http_parse_retry_after("3", 0), 3000);
+	assert_int_equal(apf_http_parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784111770), 7000);
+	assert_int_equal(apf_http_parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784111777 + 60), 0);
+	assert_int_equal(apf_http_parse_retry_after("soon", 0), -1);
+	assert_int_equal(apf_http_parse_retry_after("-1", 0), -1);
+	assert_int_equal(apf_http_parse_date("Sun, 06 Nov 1994 08:49:37 GMT"), 784111777);
+	assert_int_equal(apf_http_parse_date("06 Nov 1994"), -1);
+	assert_int_equal(apf_s3_parse_time("1994-11-06T08:49:37.000Z"), 784111777);
+}
+
+/* ---- file:// backend ---- */
+
+struct fixture {
+	char dir[256];
+	struct apf_store *st;
+};
+
+static int setup_store(void **state)
+{
+	struct fixture *f = apf_xcalloc(1, sizeof(*f));
+	const char *tmp = getenv("TMPDIR");
+	char *url;
+	struct apf_err err;
+
+	snprintf(f->dir, sizeof(f->dir), "%s/apflow-unit-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(f->dir))
+		return -1;
+	url = apf_xasprintf("file://%s/lake/", f->dir);
+	if (apf_store_open_url(url, NULL, &f->st, &err)) {
+		free(url);
+		return -1;
+	}
+	free(url);
+	*state = f;
+	return 0;
+}
+
+static void rm_rf(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+
+	if (d) {
+		while ((de = readdir(d))) {
+			char *p;
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			p = apf_xasprintf("%s/%s", path, de->d_name);
+			rm_rf(p);
+			free(p);
+		}
+		closedir(d);
+		rmdir(path);
+	} else {
+		unlink(path);
+	}
+}
+
+static int teardown_store(void **state)
+{
+	struct fixture *f = *state;
+
+	apf_store_free(f->st);
+	rm_rf(f->dir);
+	free(f);
+	return 0;
+}
+
+static void test_file_url(void **state)
+{
+	struct fixture *f = *state;
+	char *want = apf_xasprintf("file://%s/lake", f->dir);
+
+	assert_string_equal(apf_store_url(f->st), want); /* no trailing slash */
+	free(want);
+}
+
+static void test_file_roundtrip_buf(void **state)
+{
+	struct fixture *f = *state;
+	struct apf_store_stat s;
+	struct apf_err err;
+	char *data = NULL;
+	size_t len = 99;
+
+	assert_int_equal(apf_store_put_buf(f->st, "raw/empty", "", 0, NULL, &err), 0);
+	assert_int_equal(apf_store_get_buf(f->st, "raw/empty", 10, &data, &len, &err), 0);
+	assert_int_equal(len, 0);
+	assert_string_equal(data, "");
+	free(data);
+	assert_int_equal(apf_store_put_buf(f->st, "raw/one", "x", 1, "text/plain", &err), 0);
+	assert_int_equal(apf_store_get_buf(f->st, "raw/one", 1, &data, &len, &err), 0);
+	assert_int_equal(len, 1);
+	assert_string_equal(data, "x");
+	free(data);
+	/* Overwrite, then a cap too small. */
+	assert_int_equal(apf_store_put_buf(f->st, "raw/one", "hello", 5, NULL, &err), 0);
+	assert_int_equal(apf_store_head(f->st, "raw/one", &s, &err), 0);
+	assert_int_equal(s.size, 5);
+	assert_true(s.mtime > 0);
+	assert_int_equal(apf_store_get_buf(f->st, "raw/one", 4, &data, &len, &err), APF_ETOOBIG);
+	assert_int_equal(apf_store_get_buf(f->st, "raw/none", 4, &data, &len, &err), APF_ENOTFOUND);
+	assert_non_null(strstr(err.msg, "raw/none"));
+	assert_int_equal(apf_store_head(f->st, "raw", &s, &err), APF_ENOTFOUND); /* a directory is no object */
+	assert_int_equal(apf_store_put_buf(f->st, "../escape", "x", 1, NULL, &err), APF_EINVAL);
+	assert_non_null(strstr(err.msg, "invalid key"));
+	assert_int_equal(apf_store_get_buf(f->st, "/etc/passwd", 10, &data, &len, &err), APF_EINVAL);
+}
+
+static void test_file_roundtrip_file(void **state)
+{
+	struct fixture *f = *state;
+	char *src = apf_xasprintf("%s/src.bin", f->dir), *dst = apf_xasprintf("%s/dst.bin", f->dir);
+	size_t n = (1 << 20) + 7, len;
+	char *data = apf_xmalloc(n), *back = NULL;
+	struct apf_err err;
+
+	for (size_t i = 0; i < n; i++)
+		data[i] = (char)(i * 31 + 7);
+	assert_int_equal(apf_write_file_atomic(src, data, n, &err), 0);
+	assert_int_equal(apf_store_put_file(f->st, "big/one.bin", src, NULL, &err), 0);
+	assert_int_equal(apf_store_get_file(f->st, "big/one.bin", dst, &err), 0);
+	assert_int_equal(apf_read_file(dst, n, &back, &len, &err), 0);
+	assert_int_equal(len, n);
+	assert_memory_equal(back, data, n);
+	free(back);
+	assert_int_equal(apf_store_put_file(f->st, "big/two", "/nonexistent/file", NULL, &err), APF_ENOTFOUND);
+	assert_non_null(strstr(err.msg, "/nonexistent/file"));
+	assert_int_equal(apf_store_get_file(f->st, "big/none", dst, &err), APF_ENOTFOUND);
+	/* A failed get leaves the old file and no temp beside it. */
+	assert_int_equal(apf_read_file(dst, n, &back, &len, &err), 0);
+	assert_int_equal(len, n);
+	free(back);
+	free(data);
+	free(src);
+	free(dst);
+}
+
+struct collected {
+	char keys[16][64];
+	size_t n;
+	int stop_at;
+};
+
+static int collect(const struct apf_store_stat *s, void *arg)
+{
+	struct collected *c = arg;
+
+	if (c->n < 16)
+		apf_strlcpy(c->keys[c->n], s->key, sizeof(c->keys[0]));
+	c->n++;
+	return c->stop_at && (int)c->n == c->stop_at ? 42 : 0;
+}
+
+static void test_file_list_order(void **state)
+{
+	struct fixture *f = *state;
+	/* Byte order of whole keys: '-' (0x2d) < '.' < '/' (0x2f) < '0', so
+	 * "a-c" and "a.b" come before everything under "a/". */
+	static const char *keys[] = { "a/b", "a-c", "a.b", "a/b0", "a/a/z", "b", "a0", "A" };
+	static const char *want[] = { "A", "a-c", "a.b", "a/a/z", "a/b", "a/b0", "a0", "b" };
+	struct collected c;
+	struct apf_err err;
+	char *tmp;
+	FILE *fp;
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		assert_int_equal(apf_store_put_buf(f->st, keys[i], keys[i], strlen(keys[i]), NULL, &err), 0);
+	/* A temp file left by a killed put is not listed. */
+	tmp = apf_xasprintf("%s/lake/a/" APF_STORE_TMP_PREFIX "123-0000000000000000", f->dir);
+	fp = fopen(tmp, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	free(tmp);
+
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(apf_store_list(f->st, "", collect, &c, &err), 0);
+	assert_int_equal(c.n, 8);
+	for (size_t i = 0; i < 8; i++)
+		assert_string_equal(c.keys[i], want[i]);
+
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(apf_store_list(f->st, "a/b", collect, &c, &err), 0);
+	assert_int_equal(c.n, 2);
+	assert_string_equal(c.keys[0], "a/b");
+	assert_string_equal(c.keys[1], "a/b0");
+
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(apf_store_list(f->st, "a/", collect, &c, &err), 0);
+	assert_int_equal(c.n, 3);
+
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(apf_store_list(f->st, "zzz/", collect, &c, &err), 0);
+	assert_int_equal(c.n, 0);
+
+	memset(&c, 0, sizeof(c));
+	c.stop_at = 2;
+	assert_int_equal(apf_store_list(f->st, "", collect, &c, &err), 42);
+	assert_int_equal(c.n, 2);
+
+	assert_int_equal(apf_store_list(f->st, "../", collect, &c, &err), APF_EINVAL);
+}
+
+static void test_file_delete(void **state)
+{
+	struct fixture *f = *state;
+	struct apf_store_stat s;
+	struct apf_err err;
+	struct stat sb;
+	char *dir = apf_xasprintf("%s/lake/x", f->dir);
+
+	assert_int_equal(apf_store_put_buf(f->st, "x/y/z", "1", 1, NULL, &err), 0);
+	assert_int_equal(apf_store_delete(f->st, "x/y/z", &err), 0);
+	assert_int_equal(apf_store_head(f->st, "x/y/z", &s, &err), APF_ENOTFOUND);
+	assert_int_equal(stat(dir, &sb), -1); /* emptied directories go too */
+	assert_int_equal(apf_store_delete(f->st, "x/y/z", &err), 0); /* missing is fine */
+	assert_int_equal(apf_store_delete(f->st, "a/../b", &err), APF_EINVAL);
+	/* The store root stays. */
+	free(dir);
+	dir = apf_xasprintf("%s/lake", f->dir);
+	assert_int_equal(stat(dir, &sb), 0);
+	free(dir);
+}
+
+struct worker {
+	struct apf_store *st;
+	int id;
+	int failures;
+};
+
+/* Threads share one handle; their keys share parent directories, so
+ * deletes that prune directories race with puts that need them. */
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	struct apf_err err;
+
+	for (int i = 0; i < 40; i++) {
+		char key[64], val[64], *data = NULL;
+		size_t len = 0;
+
+		snprintf(key, sizeof(key), "mt/shared/t%d/k%d", w->id, i % 3);
+		snprintf(val, sizeof(val), "thread %d round %d", w->id, i);
+		if (apf_store_put_buf(w->st, key, val, strlen(val), NULL, &err) ||
+		    apf_store_get_buf(w->st, key, 64, &data, &len, &err) || strcmp(data, val) ||
+		    apf_store_delete(w->st, key, &err))
+			w->failures++;
+		free(data);
+	}
+	return NULL;
+}
+
+static void test_file_threads(void **state)
+{
+	struct fixture *f = *state;
+	struct worker w[4];
+	pthread_t t[4];
+	struct collected c;
+	struct apf_err err;
+
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct worker){ f->st, i, 0 };
+		assert_int_equal(pthread_create(&t[i], NULL, work, &w[i]), 0);
+	}
+	/* Join all before any assertion: a failed one must not free the store
+	 * under running threads. */
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(w[i].failures, 0);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(apf_store_list(f->st, "mt/", collect, &c, &err), 0);
+	assert_int_equal(c.n, 0);
+}
+
+static void test_open_errors(void **state)
+{
+	struct apf_config cfg;
+	struct apf_store *st = NULL;
+	struct apf_err err;
+
+	(void)state;
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	unsetenv("AWS_ENDPOINT_URL");
+	unsetenv("APFLOW_CONFIG");
+	assert_int_equal(apf_config_load(&cfg, "/dev/null", &err), 0);
+	assert_int_equal(apf_store_open_url("s3://bucket", &cfg, &st, &err), APF_ECONFIG);
+	assert_non_null(strstr(err.msg, "no credentials"));
+	assert_int_equal(apf_store_open_url("s3://Bad_Bucket", &cfg, &st, &err), APF_ECONFIG);
+	assert_int_equal(apf_store_open_url("https://user:secret@host/x", &cfg, &st, &err), APF_ECONFIG);
+	assert_null(strstr(err.msg, "secret"));
+	assert_int_equal(apf_config_set_flag(&cfg, "s3_access_key_id", "AKID", "-c", &err), 0);
+	assert_int_equal(apf_config_set_flag(&cfg, "s3_secret_access_key", "s3cr3t", "-c", &err), 0);
+	assert_int_equal(apf_config_set_flag(&cfg, "s3_endpoint", "http://u:s3cr3t@127.0.0.1:9", "-c", &err), 0);
+	assert_int_equal(apf_store_open_url("s3://bucket", &cfg, &st, &err), APF_ECONFIG);
+	assert_null(strstr(err.msg, "s3cr3t"));
+	assert_int_equal(apf_config_set_flag(&cfg, "s3_endpoint", "http://127.0.0.1:9", "-c", &err), 0);
+	assert_int_equal(apf_store_open_url("s3://bucket/some/prefix/", &cfg, &st, &err), 0);
+	assert_string_equal(apf_store_url(st), "s3://bucket/some/prefix");
+	apf_store_free(st);
+	assert_int_equal(apf_config_set_flag(&cfg, "s3_multipart_mb", "1", "-c", &err), 0);
+	assert_int_equal(apf_store_open_url("s3://bucket", &cfg, &st, &err), APF_ECONFIG);
+	apf_config_release(&cfg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sigv4_get_object),
+		cmocka_unit_test(test_sigv4_put_object),
+		cmocka_unit_test(test_sigv4_bucket_queries),
+		cmocka_unit_test(test_sigv4_encoding),
+		cmocka_unit_test(test_sigv4_header_values),
+		cmocka_unit_test(test_key_valid),
+		cmocka_unit_test(test_xml_list),
+		cmocka_unit_test(test_xml_list_last_and_bad),
+		cmocka_unit_test(test_xml_error_and_upload_id),
+		cmocka_unit_test(test_http_retry_arithmetic),
+		cmocka_unit_test_setup_teardown(test_file_url, setup_store, teardown_store),
+		cmocka_unit_test_setup_teardown(test_file_roundtrip_buf, setup_store, teardown_store),
+		cmocka_unit_test_setup_teardown(test_file_roundtrip_file, setup_store, teardown_store),
+		cmocka_unit_test_setup_teardown(test_file_list_order, setup_store, teardown_store),
+		cmocka_unit_test_setup_teardown(test_file_delete, setup_store, teardown_store),
+		cmocka_unit_test_setup_teardown(test_file_threads, setup_store, teardown_store),
+		cmocka_unit_test(test_open_errors),
+	};
+
+	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
