@@ -45,6 +45,7 @@ enum apf_config_source {
 	X(OLLAMA_URL, "ollama_url", 0, "http://localhost:11434", "Ollama server URL", "APFLOW_OLLAMA_URL", "OLLAMA_HOST") \
 	X(UPLOAD_TOKEN, "upload_token", 1, NULL, "bearer token required by POST /upload when set", "APFLOW_UPLOAD_TOKEN", NULL) \
 	X(LISTEN, "listen", 0, "127.0.0.1:8080", "address the server listens on", "APFLOW_LISTEN", NULL) \
+	X(MAX_UPLOAD_MB, "max_upload_mb", 0, "100", "largest request body POST /upload accepts, in MiB", "APFLOW_MAX_UPLOAD_MB", NULL) \
 	X(LOG_LEVEL, "log_level", 0, "info", "error, warn, info or debug", "APFLOW_LOG_LEVEL", NULL)
 
 enum apf_config_key {

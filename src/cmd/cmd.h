@@ -47,6 +47,8 @@ APF_CMD_DECLARE(config);
 APF_CMD_DECLARE(init);
 APF_CMD_DECLARE(sql);
 APF_CMD_DECLARE(store);
+APF_CMD_DECLARE(serve);
+APF_CMD_DECLARE(ingest);
 
 const struct apf_cmd *apf_cmd_find(const char *name);
 extern const struct apf_cmd apf_commands[];

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# bench/upload.sh: upload throughput of `apflow serve` against s3rver.
+#
+# 16 concurrent clients (bench/upload-load.js, keep-alive) send 1,000
+# distinct ~200 KB PDFs over loopback: first as POST /upload to apflow serve
+# (release build, file:// store and local DuckDB warehouse, so every upload
+# is probed by MuPDF, fsync'ed into the store and committed to the
+# warehouse), then as plain PUTs of the same files to s3rver in the same
+# run.  For each it prints uploads/s, p50/p99 latency and the server's peak
+# RSS (VmHWM), plus eight RSS samples spread over the run to show that it
+# stays flat.  Nothing leaves 127.0.0.1.
+#
+#   bench/upload.sh [N] [CLIENTS]      defaults 1000 and 16
+# The PDFs are made once (tests/lib/mkpdf.sh, mkpdf_pad) and kept in
+# build/bench/pdfs.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+n=${1:-1000}
+clients=${2:-16}
+apflow=$top/apflow
+corpus=$top/build/bench/pdfs
+work=$(mktemp -d "${TMPDIR:-/tmp}/apflow-bench.XXXXXX")
+pids=()
+cleanup() {
+	for p in "${pids[@]+"${pids[@]}"}"; do kill "$p" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+export NO_PROXY=127.0.0.1 no_proxy=127.0.0.1
+
+[ -x "$apflow" ] || { echo "bench/upload.sh: build apflow first (make)" >&2; exit 1; }
+
+# ---- the corpus: N distinct one-page PDFs of about 200 KB ----
+mkdir -p "$corpus"
+have=$(find "$corpus" -name 'bench-*.pdf' | wc -l)
+if [ "$have" -lt "$n" ]; then
+	echo "making $n PDFs of ~200 KB in $corpus (once) ..."
+	export corpus
+	seq 1 "$n" | xargs -P "$(nproc)" -n 25 bash -c '
+		. "'"$top"'/tests/lib/mkpdf.sh"
+		for i in "$@"; do
+			f=$(printf "%s/bench-%05d.pdf" "$corpus" "$i")
+			[ -s "$f" ] || mkpdf_pad "$f" 165 "apflow bench document $i" || exit 1
+		done' _
+fi
+files=()
+for i in $(seq 1 "$n"); do files+=("$(printf '%s/bench-%05d.pdf' "$corpus" "$i")"); done
+avg_kb=$(du -cb "${files[@]}" | tail -1 | awk -v n="$n" '{printf "%.0f", $1 / n / 1000}')
+
+free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+kb() { awk '/^'"$2"':/ {print $2}' "/proc/$1/status"; }
+
+# Runs the load against a server PID while sampling its RSS every 0.2 s.
+run_load() {	# label pid mode url
+	local label=$1 pid=$2 mode=$3 url=$4 sampler
+	(
+		while kill -0 "$pid" 2>/dev/null; do
+			kb "$pid" VmRSS
+			sleep 0.2
+		done
+	) >"$work/$label.rss-samples" 2>/dev/null &
+	sampler=$!
+	node "$top/bench/upload-load.js" "$mode" "$url" "$clients" "${files[@]}" \
+		>"$work/$label.json" 2>"$work/$label.errors"
+	kb "$pid" VmHWM >"$work/$label.hwm"
+	kill "$sampler" 2>/dev/null || true
+	wait "$sampler" 2>/dev/null || true
+	# Eight samples spread over the run, in MiB: flat means no growth per upload.
+	awk '{v[NR] = $1} END {for (i = 1; i <= 8; i++) {k = int((NR - 1) * (i - 1) / 7) + 1; printf "%d ", v[k] / 1024}}' \
+		"$work/$label.rss-samples" >"$work/$label.rss"
+}
+
+# ---- apflow serve ----
+export APFLOW_DATA_DIR=$work/apflow
+"$apflow" init >/dev/null
+port=$(free_port)
+"$apflow" serve --listen "127.0.0.1:$port" 2>"$work/serve.log" &
+apid=$!
+pids+=("$apid")
+for _ in $(seq 100); do grep -q '^listening' "$work/serve.log" && break; sleep 0.1; done
+run_load apflow "$apid" apflow "http://127.0.0.1:$port"
+stored=$(ls "$work/apflow/lake/raw" | wc -l)
+kill -TERM "$apid"
+wait "$apid" || true
+echo "SELECT count(*) AS n FROM md_raw_ocr.main.documents" >"$work/q.sql"
+rows=$("$apflow" sql "$work/q.sql" --csv | tr -d '\r' | tail -1)
+
+# ---- s3rver, the same files ----
+s3port=$(free_port)
+mkdir -p "$work/s3"
+node "$top/third_party/npm/node_modules/s3rver/bin/s3rver.js" -d "$work/s3" -a 127.0.0.1 -p "$s3port" -s \
+	--configure-bucket bench >"$work/s3rver.log" 2>&1 &
+spid=$!
+pids+=("$spid")
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$s3port/" && break; sleep 0.1; done
+run_load s3rver "$spid" s3 "http://127.0.0.1:$s3port/bench"
+
+# ---- report ----
+echo
+echo "upload benchmark: $n PDFs of ~${avg_kb} KB, $clients concurrent clients, loopback, $(nproc) CPUs"
+printf '%-14s %10s %10s %10s %8s %14s  %s\n' server "uploads/s" "p50 ms" "p99 ms" errors "peak RSS MiB" "RSS during the run, MiB"
+for label in apflow s3rver; do
+	node -e '
+		const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+		const hwm = Number(process.argv[2]) / 1024;
+		const line = [process.argv[3].padEnd(14), String(r.rate).padStart(10), String(r.p50_ms).padStart(10),
+			String(r.p99_ms).padStart(10), String(r.errors).padStart(8), hwm.toFixed(1).padStart(14)].join(" ");
+		console.log(line + "  " + process.argv[4].trim());
+	' "$work/$label.json" "$(cat "$work/$label.hwm")" "$label" "$(cat "$work/$label.rss")"
+done
+node -e '
+	const a = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+	const s = JSON.parse(require("fs").readFileSync(process.argv[2], "utf8"));
+	console.log(`apflow/s3rver throughput: ${(a.rate / s.rate).toFixed(2)}x (target >= 2x)`);
+' "$work/apflow.json" "$work/s3rver.json"
+echo "apflow stored $stored objects, documents table has $rows rows"
+errs=$(cat "$work/apflow.errors" "$work/s3rver.errors" | wc -l)
+if [ "$errs" -gt 0 ]; then
+	echo "errors:"; head -20 "$work/apflow.errors" "$work/s3rver.errors"
+fi
+[ "$(jq .errors "$work/apflow.json")" -eq 0 ] && [ "$stored" -eq "$n" ] && [ "$rows" -eq "$n" ]

@@ -1,0 +1,76 @@
+/*
+ * dbwriter.h: group commit to the warehouse.
+ *
+ * A local DuckDB file takes one writing process at a time, so no process
+ * keeps the warehouse open between units of work.  Opening costs 10-30 ms,
+ * which would cap a server at a few dozen uploads a second if every request
+ * opened it.  Instead, threads hand their work to one writer thread: it
+ * opens the warehouse, runs every job queued so far in one transaction,
+ * commits and wakes the waiting threads.  It keeps the warehouse open only
+ * while work keeps coming (up to 30 ms between batches, 1 s at most in a
+ * row), then closes it.  Under load the batches grow by themselves; when
+ * idle nothing is open and other processes (a CLI stage) can take the file.
+ *
+ * Invariants:
+ *  - apf_dbwriter_run() returns only after its job's transaction committed
+ *    (0) or failed (the error of that job, or of opening/committing).
+ *  - A job that fails does not sink the others: the batch is rolled back and
+ *    each of its jobs is run again in a transaction of its own.  So a job
+ *    may run more than once and must start from scratch each time (reset
+ *    whatever it reports before writing it).
+ *  - Reads may be jobs too; in a server every warehouse access goes through
+ *    the one writer thread, so the process never has the files attached
+ *    twice.
+ *  - apf_dbwriter_free() runs what is queued, then stops the thread.
+ */
+#ifndef APFLOW_DBWRITER_H
+#define APFLOW_DBWRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "apflow/config.h"
+#include "apflow/db.h"
+#include "apflow/err.h"
+
+struct apf_dbwriter;
+
+/* A job: runs inside an open transaction on db; returns 0 or an APF_E* code. */
+typedef int (*apf_dbwriter_fn)(struct apf_db *db, void *arg, struct apf_err *err);
+
+struct apf_dbwriter_stats {
+	uint64_t batches;   /* transactions committed */
+	uint64_t jobs;      /* jobs committed */
+	uint64_t max_batch; /* largest batch so far */
+	uint64_t failures;  /* jobs that returned an error */
+};
+
+/* Starts the writer thread; the warehouse is opened only when work arrives.
+ * cfg must outlive the writer.  max_batch caps the jobs per transaction
+ * (0: 256). */
+int apf_dbwriter_new(const struct apf_config *cfg, size_t max_batch, struct apf_dbwriter **out,
+		     struct apf_err *err);
+
+/* Queues fn(db, arg) and waits for its transaction.  Thread-safe.  After
+ * apf_dbwriter_free() has begun, new jobs fail with APF_EDB. */
+int apf_dbwriter_run(struct apf_dbwriter *w, apf_dbwriter_fn fn, void *arg, struct apf_err *err);
+
+/*
+ * A job that can share one call with its neighbours: consecutive queued
+ * jobs of the same fn are handed over together (args[0..n-1], in queue
+ * order), so a batch of 16 uploads costs a few statements, not 48.  fn
+ * returns an error only when the statements failed, which fails every job
+ * of the call (they are then run again one by one, n = 1); a verdict about
+ * one job (a doc_id collision) goes into that job's own arg.
+ */
+typedef int (*apf_dbwriter_batch_fn)(struct apf_db *db, void *const *args, size_t n,
+				     struct apf_err *err);
+int apf_dbwriter_run_batch(struct apf_dbwriter *w, apf_dbwriter_batch_fn fn, void *arg,
+			   struct apf_err *err);
+
+void apf_dbwriter_stats(struct apf_dbwriter *w, struct apf_dbwriter_stats *out);
+
+/* Finishes the queued jobs, stops the thread and frees w.  NULL is a no-op. */
+void apf_dbwriter_free(struct apf_dbwriter *w);
+
+#endif

@@ -1,0 +1,220 @@
+/* cmd_ingest.c: apflow ingest FILE.pdf... | DIR, the upload path from the command line. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "apflow/dbwriter.h"
+#include "apflow/ingest.h"
+#include "apflow/store.h"
+#include "apflow/util.h"
+#include "cmd/cmd.h"
+
+const char cmd_ingest_usage[] =
+	"usage: apflow ingest [--json] FILE.pdf... | DIR...\n"
+	"\n"
+	"Ingests PDFs exactly as POST /upload does: checks that each is a PDF\n"
+	"MuPDF can open, stores it at raw/<doc_id>.pdf (doc_id = the first 20 hex\n"
+	"digits of its SHA-256) and records it in md_raw_ocr (documents, uploads).\n"
+	"A DIR stands for the files in it whose names end in .pdf (not recursive).\n"
+	"Known bytes are reported as duplicates; the upload event is still recorded.\n"
+	"\n"
+	"  --json    one JSON object per file on stdout: {doc_id, filename, pages,\n"
+	"            bytes, sha256, duplicate, uploaded_at, upload_id} or\n"
+	"            {filename, error, code, status}; the summary goes to stderr\n"
+	"\n"
+	"Ends with the line 'N ingested, N duplicates, N failed'.  Exits 1 when a\n"
+	"file failed, after naming it and the reason on stderr.\n";
+
+struct list {
+	char **v;
+	size_t n;
+};
+
+static void list_add(struct list *l, char *s)
+{
+	l->v = apf_xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+	l->v[l->n++] = s;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int add_dir(struct list *l, const char *dir, struct apf_err *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t first = l->n;
+
+	if (!d)
+		return apf_error(err, APF_EIO, "cannot read directory '%s': %s", dir, strerror(errno));
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		if (e->d_name[0] == '.' || n < 4 || strcasecmp(e->d_name + n - 4, ".pdf"))
+			continue;
+		char *path = apf_xasprintf("%s/%s", dir, e->d_name);
+		struct stat sb;
+		if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+			list_add(l, path);
+		else
+			free(path);
+	}
+	closedir(d);
+	qsort(l->v + first, l->n - first, sizeof(*l->v), cmp_str);
+	return 0;
+}
+
+/* Copies path into a spool (hashing it), so the bytes checked, hashed and
+ * stored are one snapshot even if the file changes meanwhile. */
+static int spool_file(struct apf_ingest *ing, const char *path, struct apf_ingest_spool *sp,
+		      struct apf_err *err)
+{
+	char buf[1 << 16];
+	ssize_t n;
+	int fd, rc;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return apf_error(err, errno == ENOENT ? APF_ENOTFOUND : APF_EIO, "cannot open '%s': %s", path,
+				 strerror(errno));
+	rc = apf_ingest_spool_open(ing, 0, sp, err);
+	while (!rc && (n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = apf_error(err, APF_EIO, "cannot read '%s': %s", path, strerror(errno));
+			break;
+		}
+		rc = apf_ingest_spool_write(sp, buf, (size_t)n, err);
+	}
+	close(fd);
+	if (!rc)
+		rc = apf_ingest_spool_finish(sp, err);
+	return rc;
+}
+
+static void progress(size_t i, size_t n, const char *name)
+{
+	int width = 30, filled = n ? (int)(i * (size_t)width / n) : width;
+	const char *base = strrchr(name, '/');
+
+	fprintf(stderr, "\r\033[K[%.*s%*s] %zu/%zu %.40s", filled, "##############################",
+		width - filled, "", i, n, base ? base + 1 : name);
+	fflush(stderr);
+}
+
+int cmd_ingest(int argc, char **argv, struct apf_ctx *ctx)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct apf_store *store = NULL;
+	struct apf_dbwriter *writer = NULL;
+	struct apf_ingest *ing = NULL;
+	struct list files = { NULL, 0 };
+	struct apf_err err;
+	size_t added = 0, dups = 0, failed = 0;
+	int json = 0, c, rc = 0;
+	int bar;
+
+	apf_err_clear(&err);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'j')
+			json = 1;
+		else
+			return apf_cmd_usage_error("ingest", "unknown option '%s'", argv[optind - 1]);
+	}
+	if (optind >= argc)
+		return apf_cmd_usage_error("ingest", "name at least one PDF file or directory");
+
+	for (int i = optind; i < argc; i++) {
+		struct stat sb;
+		if (stat(argv[i], &sb) == 0 && S_ISDIR(sb.st_mode)) {
+			if (add_dir(&files, argv[i], &err)) {
+				rc = apf_cmd_fail(&err);
+				goto out;
+			}
+		} else {
+			list_add(&files, apf_xstrdup(argv[i]));
+		}
+	}
+
+	if ((rc = apf_store_open(&ctx->cfg, &store, &err)) ||
+	    (rc = apf_dbwriter_new(&ctx->cfg, 0, &writer, &err)) ||
+	    (rc = apf_ingest_new(&ctx->cfg, store, writer, &ing, &err))) {
+		rc = apf_cmd_fail(&err);
+		goto out;
+	}
+
+	bar = ctx->stderr_tty && files.n > 1;
+	for (size_t i = 0; i < files.n; i++) {
+		const char *path = files.v[i];
+		const char *base = strrchr(path, '/');
+		struct apf_ingest_spool sp;
+		struct apf_ingest_result res;
+		int frc;
+
+		base = base ? base + 1 : path;
+		if (bar)
+			progress(i, files.n, path);
+		memset(&sp, 0, sizeof(sp));
+		sp.fd = -1;
+		apf_err_clear(&err);
+		frc = spool_file(ing, path, &sp, &err);
+		if (!frc)
+			frc = apf_ingest_file(ing, &sp, base, strlen(base), "cli", NULL, &res, &err);
+		apf_ingest_spool_discard(&sp);
+		if (bar)
+			fputs("\r\033[K", stderr);
+		if (frc) {
+			failed++;
+			fprintf(stderr, "apflow: error: '%s': %s\n", path, err.msg);
+			if (json) {
+				json_t *o = apf_ingest_error_json(base, strlen(base), &err);
+				json_object_set_new(o, "path", json_string(path));
+				json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+				fputc('\n', stdout);
+				json_decref(o);
+			}
+			continue;
+		}
+		if (res.duplicate)
+			dups++;
+		else
+			added++;
+		if (json) {
+			json_t *o = apf_ingest_result_json(&res);
+			json_object_set_new(o, "path", json_string(path));
+			json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+			fputc('\n', stdout);
+			json_decref(o);
+		} else {
+			printf("%s  %3d page%s  %s%s\n", res.doc_id, res.pages, res.pages == 1 ? " " : "s", path,
+			       res.duplicate ? "  (duplicate)" : "");
+		}
+		fflush(stdout);
+		apf_ingest_result_release(&res);
+	}
+	fprintf(json ? stderr : stdout, "%zu ingested, %zu duplicates, %zu failed\n", added, dups, failed);
+	rc = failed ? 1 : 0;
+out:
+	apf_ingest_free(ing);
+	apf_dbwriter_free(writer);
+	apf_store_free(store);
+	for (size_t i = 0; i < files.n; i++)
+		free(files.v[i]);
+	free(files.v);
+	return rc;
+}

@@ -1,0 +1,306 @@
+/*
+ * dbwriter.c: one thread that group-commits the warehouse work of many
+ * (see dbwriter.h).
+ *
+ * Jobs wait in a FIFO.  The writer takes everything queued (up to
+ * max_batch), opens the warehouse, runs the jobs in one transaction and
+ * closes it again; the threads that queued them sleep on one condition
+ * variable until their job is marked done.  While a batch runs, new jobs
+ * pile up, so the next batch is as large as the load makes it.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "apflow/dbwriter.h"
+#include "apflow/log.h"
+#include "apflow/util.h"
+
+struct job {
+	apf_dbwriter_fn fn;           /* one of fn and bfn is set */
+	apf_dbwriter_batch_fn bfn;
+	void *arg;
+	int rc;
+	int done;
+	struct apf_err err;
+	struct job *next;
+};
+
+struct apf_dbwriter {
+	const struct apf_config *cfg;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t work;   /* signalled when a job is queued or stop is asked */
+	pthread_cond_t done;   /* broadcast when a batch is finished */
+	struct job *head, *tail;
+	size_t max_batch;
+	int stopping;
+	struct apf_dbwriter_stats stats;
+};
+
+/* Runs one job in a transaction of its own. */
+static void run_alone(struct apf_db *db, struct job *j)
+{
+	apf_err_clear(&j->err);
+	j->rc = apf_db_begin(db, &j->err);
+	if (j->rc)
+		return;
+	j->rc = j->fn ? j->fn(db, j->arg, &j->err) : j->bfn(db, &j->arg, 1, &j->err);
+	if (j->rc) {
+		apf_db_rollback(db);
+		return;
+	}
+	j->rc = apf_db_commit(db, &j->err);
+	if (j->rc)
+		apf_db_rollback(db);
+}
+
+/* Runs a batch on db; returns 0 when all went as planned, -1 when some
+ * job or the transaction failed (the connection is then best closed). */
+static int run_batch(struct apf_db *db, struct job *batch, size_t n)
+{
+	struct apf_err err;
+	struct job *j;
+	int rc, failed = 0;
+
+	apf_err_clear(&err);
+	rc = apf_db_begin(db, &err);
+	for (j = batch; !rc && j;) {
+		struct job *end = j->next;
+
+		apf_err_clear(&j->err);
+		if (j->fn) {
+			j->rc = j->fn(db, j->arg, &j->err);
+		} else {
+			/* Consecutive jobs of one batch function: one call. */
+			size_t k = 1;
+			while (end && end->bfn == j->bfn) {
+				end = end->next;
+				k++;
+			}
+			void **args = apf_xmalloc(k * sizeof(*args));
+			k = 0;
+			for (struct job *x = j; x != end; x = x->next)
+				args[k++] = x->arg;
+			j->rc = j->bfn(db, (void *const *)args, k, &j->err);
+			free(args);
+		}
+		if (j->rc) {
+			failed = 1;
+			break;
+		}
+		j = end;
+	}
+	if (!rc && !failed)
+		rc = apf_db_commit(db, &err);
+	if (!rc && !failed)
+		return 0;
+	apf_db_rollback(db);
+	if (n > 1 || rc) {
+		/* One bad job must not sink the others, nor a failed
+		 * BEGIN/COMMIT the whole batch: each job gets a transaction
+		 * of its own and its own answer. */
+		for (j = batch; j; j = j->next)
+			run_alone(db, j);
+	}
+	return -1;
+}
+
+static void fail_batch(struct job *batch, int rc, const struct apf_err *err)
+{
+	for (struct job *j = batch; j; j = j->next) {
+		j->rc = rc;
+		j->err = *err;
+	}
+}
+
+/*
+ * The writer keeps the warehouse open only while work keeps coming: after
+ * a batch it waits up to LINGER_MS for the next one, and it closes at the
+ * latest HOLD_MS after opening, so that another process (a CLI stage)
+ * waiting for the file gets its turn even under a steady stream of
+ * uploads.  Opening and closing cost 10-30 ms each, a commit a few: the
+ * linger is what lets a loaded server commit far more often than it opens.
+ */
+#define LINGER_MS 30
+#define HOLD_MS 1000
+
+static void *writer_main(void *arg)
+{
+	struct apf_dbwriter *w = arg;
+	struct apf_db *db = NULL;
+	int64_t opened_at = 0;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		struct job *batch, *last;
+		size_t n = 1;
+
+		while (!w->head && !w->stopping) {
+			if (!db) {
+				pthread_cond_wait(&w->work, &w->lock);
+				continue;
+			}
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += LINGER_MS * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			if (pthread_cond_timedwait(&w->work, &w->lock, &until) == ETIMEDOUT && !w->head)
+				break;
+		}
+		if (!w->head) {
+			if (db) {
+				/* Idle: give the file back. */
+				pthread_mutex_unlock(&w->lock);
+				apf_db_close(db);
+				db = NULL;
+				pthread_mutex_lock(&w->lock);
+				continue;
+			}
+			break; /* stopping, nothing queued, nothing open */
+		}
+		batch = last = w->head;
+		while (last->next && n < w->max_batch) {
+			last = last->next;
+			n++;
+		}
+		w->head = last->next;
+		if (!w->head)
+			w->tail = NULL;
+		last->next = NULL;
+		pthread_mutex_unlock(&w->lock);
+
+		if (db && apf_now_ms() - opened_at > HOLD_MS) {
+			apf_db_close(db);
+			db = NULL;
+		}
+		if (!db) {
+			struct apf_err err;
+			int rc;
+
+			apf_err_clear(&err);
+			rc = apf_db_open(w->cfg, &db, &err);
+			if (rc) {
+				db = NULL;
+				fail_batch(batch, rc, &err);
+			}
+			opened_at = apf_now_ms();
+		}
+		if (db && run_batch(db, batch, n)) {
+			/* Start the next batch on a fresh connection. */
+			apf_db_close(db);
+			db = NULL;
+		}
+
+		pthread_mutex_lock(&w->lock);
+		w->stats.batches++;
+		if (n > w->stats.max_batch)
+			w->stats.max_batch = n;
+		for (struct job *j = batch, *next; j; j = next) {
+			next = j->next;
+			if (j->rc)
+				w->stats.failures++;
+			else
+				w->stats.jobs++;
+			j->done = 1; /* j belongs to its waiter from here on */
+		}
+		pthread_cond_broadcast(&w->done);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+int apf_dbwriter_new(const struct apf_config *cfg, size_t max_batch, struct apf_dbwriter **out,
+		     struct apf_err *err)
+{
+	struct apf_dbwriter *w = apf_xcalloc(1, sizeof(*w));
+	int e;
+
+	w->cfg = cfg;
+	w->max_batch = max_batch ? max_batch : 256;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->work, NULL);
+	pthread_cond_init(&w->done, NULL);
+	e = pthread_create(&w->thread, NULL, writer_main, w);
+	if (e) {
+		pthread_cond_destroy(&w->done);
+		pthread_cond_destroy(&w->work);
+		pthread_mutex_destroy(&w->lock);
+		free(w);
+		return apf_error(err, APF_EINTERNAL, "cannot start the warehouse writer: %s", strerror(e));
+	}
+	*out = w;
+	return 0;
+}
+
+static int enqueue_and_wait(struct apf_dbwriter *w, apf_dbwriter_fn fn, apf_dbwriter_batch_fn bfn,
+			    void *arg, struct apf_err *err)
+{
+	struct job j;
+
+	memset(&j, 0, sizeof(j));
+	j.fn = fn;
+	j.bfn = bfn;
+	j.arg = arg;
+	pthread_mutex_lock(&w->lock);
+	if (w->stopping) {
+		pthread_mutex_unlock(&w->lock);
+		return apf_error(err, APF_EDB, "cannot write to the warehouse: shutting down");
+	}
+	if (w->tail)
+		w->tail->next = &j;
+	else
+		w->head = &j;
+	w->tail = &j;
+	pthread_cond_signal(&w->work);
+	while (!j.done)
+		pthread_cond_wait(&w->done, &w->lock);
+	pthread_mutex_unlock(&w->lock);
+	if (j.rc) {
+		if (err)
+			*err = j.err;
+		return j.rc;
+	}
+	return 0;
+}
+
+int apf_dbwriter_run(struct apf_dbwriter *w, apf_dbwriter_fn fn, void *arg, struct apf_err *err)
+{
+	return enqueue_and_wait(w, fn, NULL, arg, err);
+}
+
+int apf_dbwriter_run_batch(struct apf_dbwriter *w, apf_dbwriter_batch_fn fn, void *arg,
+			   struct apf_err *err)
+{
+	return enqueue_and_wait(w, NULL, fn, arg, err);
+}
+
+void apf_dbwriter_stats(struct apf_dbwriter *w, struct apf_dbwriter_stats *out)
+{
+	pthread_mutex_lock(&w->lock);
+	*out = w->stats;
+	pthread_mutex_unlock(&w->lock);
+}
+
+void apf_dbwriter_free(struct apf_dbwriter *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stopping = 1;
+	pthread_cond_signal(&w->work);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	apf_log_debug("warehouse writer: %llu jobs in %llu transactions, largest %llu",
+		      (unsigned long long)w->stats.jobs, (unsigned long long)w->stats.batches,
+		      (unsigned long long)w->stats.max_batch);
+	pthread_cond_destroy(&w->done);
+	pthread_cond_destroy(&w->work);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}

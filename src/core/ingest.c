@@ -1,0 +1,582 @@
+/*
+ * ingest.c: the shared path from a spooled temp file to a stored, recorded
+ * document (see ingest.h).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "apflow/buf.h"
+#include "apflow/db.h"
+#include "apflow/ingest.h"
+#include "apflow/log.h"
+#include "apflow/pdf.h"
+#include "apflow/util.h"
+
+#define TMP_PREFIX "apflow-upload-"
+
+struct apf_ingest {
+	const struct apf_config *cfg;
+	struct apf_store *store;
+	struct apf_dbwriter *writer;
+	char *tmpdir;
+};
+
+void apf_ingest_result_release(struct apf_ingest_result *res)
+{
+	free(res->filename);
+	res->filename = NULL;
+}
+
+int apf_ingest_doc_id_valid(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < APF_DOC_ID_LEN; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return s[i] == '\0';
+}
+
+/*
+ * Temp files are named apflow-upload-<pid>-<random>.  A file whose process
+ * is gone was left by a crash or a kill; one whose process lives belongs to
+ * a neighbour (a server and a CLI share the data dir) and is left alone.
+ */
+static void remove_stale_temps(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		int64_t pid;
+		char num[24];
+		const char *p, *dash;
+
+		if (!apf_starts_with(e->d_name, TMP_PREFIX))
+			continue;
+		p = e->d_name + strlen(TMP_PREFIX);
+		dash = strchr(p, '-');
+		if (!dash || (size_t)(dash - p) >= sizeof(num))
+			continue;
+		memcpy(num, p, (size_t)(dash - p));
+		num[dash - p] = '\0';
+		if (apf_parse_i64(num, &pid) || pid <= 0)
+			continue;
+		if (pid != (int64_t)getpid() && kill((pid_t)pid, 0) && errno == ESRCH) {
+			char *path = apf_xasprintf("%s/%s", dir, e->d_name);
+			if (!unlink(path))
+				apf_log_debug("removed stale temp file '%s'", path);
+			free(path);
+		}
+	}
+	closedir(d);
+}
+
+int apf_ingest_new(const struct apf_config *cfg, struct apf_store *store,
+		   struct apf_dbwriter *writer, struct apf_ingest **out, struct apf_err *err)
+{
+	const char *data_dir = apf_config_get(cfg, APF_CFG_DATA_DIR);
+	struct apf_ingest *ing;
+	int rc;
+
+	if (!data_dir || !*data_dir)
+		return apf_error(err, APF_ECONFIG, "data_dir is not set");
+	ing = apf_xcalloc(1, sizeof(*ing));
+	ing->cfg = cfg;
+	ing->store = store;
+	ing->writer = writer;
+	ing->tmpdir = apf_xasprintf("%s/tmp", data_dir);
+	rc = apf_mkdirs(ing->tmpdir, 0700, err);
+	if (rc) {
+		apf_ingest_free(ing);
+		return rc;
+	}
+	remove_stale_temps(ing->tmpdir);
+	*out = ing;
+	return 0;
+}
+
+void apf_ingest_free(struct apf_ingest *ing)
+{
+	if (!ing)
+		return;
+	free(ing->tmpdir);
+	free(ing);
+}
+
+int apf_ingest_spool_open(struct apf_ingest *ing, uint64_t max, struct apf_ingest_spool *sp,
+			  struct apf_err *err)
+{
+	memset(sp, 0, sizeof(*sp));
+	sp->fd = -1;
+	sp->max = max;
+	sp->path = apf_xasprintf("%s/" TMP_PREFIX "%d-%016" PRIx64, ing->tmpdir, (int)getpid(),
+				 apf_rand64());
+	sp->fd = open(sp->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (sp->fd < 0) {
+		int rc = apf_error(err, APF_EIO, "cannot create '%s': %s", sp->path, strerror(errno));
+		free(sp->path);
+		sp->path = NULL;
+		return rc;
+	}
+	sp->hash = apf_sha256_new();
+	return 0;
+}
+
+int apf_ingest_spool_write(struct apf_ingest_spool *sp, const void *data, size_t n,
+			   struct apf_err *err)
+{
+	const char *p = data;
+
+	if (sp->fd < 0)
+		return apf_error(err, APF_EINTERNAL, "spool is not open");
+	if (sp->max && (n > sp->max || sp->bytes > sp->max - n))
+		return apf_error(err, APF_ETOOBIG, "file larger than %" PRIu64 " bytes", sp->max);
+	apf_sha256_update(sp->hash, data, n);
+	sp->bytes += n;
+	while (n) {
+		ssize_t w = write(sp->fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return apf_error(err, APF_EIO, "cannot write '%s': %s", sp->path, strerror(errno));
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int apf_ingest_spool_finish(struct apf_ingest_spool *sp, struct apf_err *err)
+{
+	int fd = sp->fd;
+
+	if (fd < 0 || !sp->hash)
+		return apf_error(err, APF_EINTERNAL, "spool is not open");
+	apf_sha256_final_hex(sp->hash, sp->sha256);
+	sp->hash = NULL;
+	sp->fd = -1;
+	/* No fsync: the temp file is read back at once and never kept; the
+	 * store makes its own durable copy. */
+	if (close(fd))
+		return apf_error(err, APF_EIO, "cannot write '%s': %s", sp->path, strerror(errno));
+	return 0;
+}
+
+void apf_ingest_spool_discard(struct apf_ingest_spool *sp)
+{
+	if (sp->fd >= 0)
+		close(sp->fd);
+	sp->fd = -1;
+	if (sp->hash) {
+		char dummy[APF_SHA256_HEX];
+		apf_sha256_final_hex(sp->hash, dummy); /* frees it */
+		sp->hash = NULL;
+	}
+	if (sp->path) {
+		unlink(sp->path);
+		free(sp->path);
+		sp->path = NULL;
+	}
+}
+
+/* Decodes one UTF-8 sequence strictly; returns its length, or 0 when invalid. */
+static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	uint32_t c;
+	size_t len, i;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	} else if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		c = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		c = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		c = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+	    (c >= 0xd800 && c <= 0xdfff))
+		return 0; /* overlong, out of range or a surrogate */
+	*cp = c;
+	return len;
+}
+
+/* Characters that are invisible, reorder text, or break lines: dropped. */
+static int unwanted(uint32_t c)
+{
+	return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x2028 || c == 0x2029 ||
+	       (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069) || c == 0xfeff;
+}
+
+char *apf_ingest_sanitize_filename(const char *name, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)name;
+	char out[APF_FILENAME_MAX + 4];
+	size_t start = 0, o = 0, i, lo, hi;
+
+	if (!name)
+		len = 0;
+	/* The last path component only, whichever separator the client used. */
+	for (i = 0; i < len; i++)
+		if (s[i] == '/' || s[i] == '\\')
+			start = i + 1;
+	for (i = start; i < len;) {
+		uint32_t c;
+		size_t n = utf8_decode(s + i, len - i, &c);
+		const unsigned char *src = s + i;
+		static const unsigned char repl[] = { 0xef, 0xbf, 0xbd };
+
+		if (n == 0) {
+			src = repl;
+			n = 1;
+			c = 0xfffd;
+		}
+		i += n;
+		if (unwanted(c))
+			continue;
+		if (c == 0xfffd && src == repl)
+			n = 3;
+		if (o + n > APF_FILENAME_MAX)
+			break; /* whole characters only */
+		memcpy(out + o, src, n);
+		o += n;
+	}
+	/* No leading dots or spaces (no "..", no hidden names), no trailing spaces. */
+	lo = 0;
+	while (lo < o && (out[lo] == '.' || out[lo] == ' '))
+		lo++;
+	hi = o;
+	while (hi > lo && out[hi - 1] == ' ')
+		hi--;
+	if (hi == lo)
+		return apf_xstrdup("upload.pdf");
+	return apf_xstrndup(out + lo, hi - lo);
+}
+
+static void format_utc(int64_t us, char *out, size_t n)
+{
+	time_t secs = (time_t)(us / 1000000);
+	struct tm tm;
+	char base[24];
+
+	gmtime_r(&secs, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, n, "%s.%06dZ", base, (int)(us % 1000000));
+}
+
+/* The warehouse part of one ingest: runs in the writer's transaction,
+ * usually together with the other uploads of the moment (record_rows). */
+struct record_job {
+	const struct apf_ingest_result *res;
+	const char *source;
+	const char *client;
+	int64_t now_us;
+	/* out, reset on every run */
+	int duplicate;
+	int64_t upload_id;
+	int rc;              /* a verdict about this upload alone */
+	struct apf_err err;
+};
+
+static void add_literal(struct apf_buf *sql, const char *s)
+{
+	char *q = apf_db_quote_literal(s);
+
+	apf_buf_adds(sql, q);
+	free(q);
+}
+
+static int run_sql(struct apf_db *db, struct apf_buf *sql, struct apf_db_result **out, struct apf_err *err)
+{
+	if (!sql->data)
+		return apf_error(err, APF_ENOMEM, "statement too large");
+	return out ? apf_db_query(db, sql->data, out, err) : apf_db_exec(db, sql->data, err);
+}
+
+/*
+ * Records n uploads with four statements whatever n is: which doc_ids are
+ * known, the new documents rows, n upload ids, the uploads rows.  Values
+ * are quoted by apf_db_quote_literal(), the one place literals are made.
+ * An upload whose doc_id is known with another SHA-256 (two files sharing
+ * 80 bits of hash) is refused alone, in its job.
+ */
+static int record_rows(struct apf_db *db, void *const *args, size_t n, struct apf_err *err)
+{
+	struct record_job *const *jobs = (struct record_job *const *)args;
+	struct apf_buf sql = APF_BUF_INIT;
+	struct apf_db_result *r = NULL;
+	size_t fresh = 0, live = 0;
+	int rc;
+
+	apf_buf_init(&sql, 0);
+	for (size_t i = 0; i < n; i++) {
+		jobs[i]->duplicate = 0;
+		jobs[i]->upload_id = -1;
+		jobs[i]->rc = 0;
+		apf_err_clear(&jobs[i]->err);
+	}
+
+	/* 1. Known doc_ids. */
+	apf_buf_adds(&sql, "SELECT doc_id, sha256 FROM md_raw_ocr.main.documents WHERE doc_id IN (");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			apf_buf_adds(&sql, ", ");
+		add_literal(&sql, jobs[i]->res->doc_id);
+	}
+	apf_buf_adds(&sql, ")");
+	rc = run_sql(db, &sql, &r, err);
+	if (rc)
+		goto out;
+	for (uint64_t row = 0; row < apf_db_result_rows(r); row++) {
+		char *id = apf_db_result_text(r, 0, row), *sha = apf_db_result_text(r, 1, row);
+		for (size_t i = 0; id && i < n; i++) {
+			struct record_job *j = jobs[i];
+			if (strcmp(j->res->doc_id, id))
+				continue;
+			if (sha && strcmp(sha, j->res->sha256))
+				j->rc = apf_error(&j->err, APF_EEXISTS,
+						  "doc_id '%s' is taken by a file with another SHA-256", id);
+			else
+				j->duplicate = 1;
+		}
+		free(id);
+		free(sha);
+	}
+	apf_db_result_free(r);
+	r = NULL;
+	/* ... and doc_ids that came twice in this batch: the first one is new. */
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < i && !jobs[i]->rc && !jobs[i]->duplicate; k++) {
+			if (jobs[k]->rc || strcmp(jobs[k]->res->doc_id, jobs[i]->res->doc_id))
+				continue;
+			if (strcmp(jobs[k]->res->sha256, jobs[i]->res->sha256))
+				jobs[i]->rc = apf_error(&jobs[i]->err, APF_EEXISTS,
+							"doc_id '%s' is taken by a file with another SHA-256",
+							jobs[i]->res->doc_id);
+			else
+				jobs[i]->duplicate = 1;
+		}
+		if (!jobs[i]->rc) {
+			live++;
+			if (!jobs[i]->duplicate)
+				fresh++;
+		}
+	}
+	if (!live)
+		goto out;
+
+	/* 2. The new documents. */
+	if (fresh) {
+		apf_buf_reset(&sql);
+		apf_buf_adds(&sql, "INSERT INTO md_raw_ocr.main.documents "
+				   "(doc_id, sha256, filename, bytes, pages, uploaded_at, status) VALUES ");
+		for (size_t i = 0, k = 0; i < n; i++) {
+			const struct apf_ingest_result *res = jobs[i]->res;
+			if (jobs[i]->rc || jobs[i]->duplicate)
+				continue;
+			apf_buf_adds(&sql, k++ ? ", (" : "(");
+			add_literal(&sql, res->doc_id);
+			apf_buf_adds(&sql, ", ");
+			add_literal(&sql, res->sha256);
+			apf_buf_adds(&sql, ", ");
+			add_literal(&sql, res->filename);
+			apf_buf_addf(&sql, ", %" PRIu64 ", %d, make_timestamp(%" PRId64 "), 'uploaded')", res->bytes,
+				     res->pages, jobs[i]->now_us);
+		}
+		rc = run_sql(db, &sql, NULL, err);
+		if (rc)
+			goto out;
+	}
+
+	/* 3. Upload ids, in queue order. */
+	apf_buf_reset(&sql);
+	apf_buf_addf(&sql, "SELECT nextval('md_raw_ocr.main.upload_id_seq') AS id FROM range(%zu) ORDER BY id",
+		     live);
+	rc = run_sql(db, &sql, &r, err);
+	if (rc)
+		goto out;
+	if (apf_db_result_rows(r) != live) {
+		rc = apf_error(err, APF_EDB, "the upload id sequence gave %llu ids for %zu uploads",
+			       (unsigned long long)apf_db_result_rows(r), live);
+		goto out;
+	}
+	for (size_t i = 0, k = 0; i < n; i++)
+		if (!jobs[i]->rc)
+			jobs[i]->upload_id = apf_db_result_i64(r, 0, k++);
+	apf_db_result_free(r);
+	r = NULL;
+
+	/* 4. Every upload event, duplicates included. */
+	apf_buf_reset(&sql);
+	apf_buf_adds(&sql, "INSERT INTO md_raw_ocr.main.uploads (upload_id, doc_id, filename, bytes, sha256, "
+			   "duplicate, source, client, uploaded_at) VALUES ");
+	for (size_t i = 0, k = 0; i < n; i++) {
+		const struct record_job *j = jobs[i];
+		if (j->rc)
+			continue;
+		apf_buf_addf(&sql, "%s(%" PRId64 ", ", k++ ? ", " : "", j->upload_id);
+		add_literal(&sql, j->res->doc_id);
+		apf_buf_adds(&sql, ", ");
+		add_literal(&sql, j->res->filename);
+		apf_buf_addf(&sql, ", %" PRIu64 ", ", j->res->bytes);
+		add_literal(&sql, j->res->sha256);
+		apf_buf_addf(&sql, ", %s, ", j->duplicate ? "true" : "false");
+		add_literal(&sql, j->source);
+		apf_buf_adds(&sql, ", ");
+		add_literal(&sql, j->client);
+		apf_buf_addf(&sql, ", make_timestamp(%" PRId64 "))", j->now_us);
+	}
+	rc = run_sql(db, &sql, NULL, err);
+out:
+	apf_db_result_free(r);
+	apf_buf_release(&sql);
+	return rc;
+}
+
+/*
+ * MuPDF repairs a truncated file quietly (it rebuilds the cross-reference
+ * table from whatever objects survive), so a PDF cut short by a failed
+ * upload would pass the probe with pages missing.  A complete PDF ends
+ * with "%%EOF", which readers look for in the last 1024 bytes.
+ */
+static int check_complete(const char *path, uint64_t size, struct apf_err *err)
+{
+	char tail[1024];
+	size_t want = size < sizeof(tail) ? (size_t)size : sizeof(tail);
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return apf_error(err, APF_EIO, "cannot open '%s': %s", path, strerror(errno));
+	n = pread(fd, tail, want, (off_t)(size - want));
+	close(fd);
+	if (n < 0 || (size_t)n != want)
+		return apf_error(err, APF_EIO, "cannot read '%s'", path);
+	for (size_t i = want >= 5 ? want - 5 + 1 : 0; i-- > 0;)
+		if (!memcmp(tail + i, "%%EOF", 5))
+			return 0;
+	return apf_error(err, APF_EPDF, "damaged PDF: truncated (no %%%%EOF marker at the end)");
+}
+
+int apf_ingest_file(struct apf_ingest *ing, const struct apf_ingest_spool *sp, const char *filename,
+		    size_t filename_len, const char *source, const char *client,
+		    struct apf_ingest_result *res, struct apf_err *err)
+{
+	struct apf_ingest_result r;
+	struct apf_store_stat stat;
+	struct record_job job;
+	char key[64];
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.upload_id = -1;
+	if (!sp->path || sp->fd >= 0 || !sp->sha256[0])
+		return apf_error(err, APF_EINTERNAL, "ingest of an unfinished spool");
+	if (sp->bytes == 0)
+		return apf_error(err, APF_EPDF, "empty file");
+
+	rc = apf_pdf_probe(sp->path, &r.pages, err);
+	if (!rc)
+		rc = check_complete(sp->path, sp->bytes, err);
+	if (rc)
+		return rc;
+	memcpy(r.sha256, sp->sha256, sizeof(r.sha256));
+	memcpy(r.doc_id, sp->sha256, APF_DOC_ID_LEN);
+	r.doc_id[APF_DOC_ID_LEN] = '\0';
+	r.bytes = sp->bytes;
+	r.filename = apf_ingest_sanitize_filename(filename, filename ? filename_len : 0);
+	snprintf(key, sizeof(key), "raw/%s.pdf", r.doc_id);
+
+	/* Content-addressed: bytes already stored under this key need no second PUT. */
+	memset(&stat, 0, sizeof(stat));
+	rc = apf_store_head(ing->store, key, &stat, err);
+	if (rc == APF_ENOTFOUND) {
+		apf_err_clear(err);
+		rc = apf_store_put_file(ing->store, key, sp->path, "application/pdf", err);
+	} else if (!rc && stat.size != r.bytes) {
+		rc = apf_error(err, APF_EEXISTS, "'%s' exists with %" PRIu64 " bytes, not %" PRIu64, key,
+			       stat.size, r.bytes);
+	}
+	if (rc)
+		goto fail;
+
+	memset(&job, 0, sizeof(job));
+	job.res = &r;
+	job.source = source;
+	job.client = client;
+	job.now_us = apf_wall_us();
+	rc = apf_dbwriter_run_batch(ing->writer, record_rows, &job, err);
+	if (!rc && job.rc) {
+		rc = job.rc;
+		if (err)
+			*err = job.err;
+	}
+	if (rc == APF_ESQL) {
+		/* Our own statements failing means a warehouse that is not
+		 * set up, not a bad request: the client cannot fix it. */
+		rc = APF_EDB;
+		if (err)
+			err->code = rc;
+		apf_error_prefix(err, "cannot record '%s' (has 'apflow init' run?)", key);
+	}
+	if (rc)
+		goto fail;
+	r.duplicate = job.duplicate;
+	r.upload_id = job.upload_id;
+	format_utc(job.now_us, r.uploaded_at, sizeof(r.uploaded_at));
+	*res = r;
+	return 0;
+fail:
+	apf_ingest_result_release(&r);
+	return rc;
+}
+
+json_t *apf_ingest_result_json(const struct apf_ingest_result *r)
+{
+	json_t *o = json_pack("{s:s, s:s, s:i, s:I, s:s, s:b, s:s}", "doc_id", r->doc_id, "filename",
+			      r->filename ? r->filename : "", "pages", r->pages, "bytes", (json_int_t)r->bytes,
+			      "sha256", r->sha256, "duplicate", r->duplicate, "uploaded_at", r->uploaded_at);
+
+	if (o && r->upload_id >= 0)
+		json_object_set_new(o, "upload_id", json_integer(r->upload_id));
+	return o;
+}
+
+json_t *apf_ingest_error_json(const char *filename, size_t filename_len, const struct apf_err *err)
+{
+	char *name = apf_ingest_sanitize_filename(filename, filename ? filename_len : 0);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:i}", "filename", name, "error",
+			      err->msg[0] ? err->msg : apf_err_desc(err->code), "code", apf_err_name(err->code),
+			      "status", apf_err_http_status(err->code));
+
+	free(name);
+	return o;
+}

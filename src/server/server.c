@@ -1,0 +1,547 @@
+/*
+ * server.c: the daemon, the route table and the checks every request goes
+ * through before its handler (see server.h).
+ *
+ * Life of a request (MHD calls access() several times per request):
+ *   1. headers: a struct req is made, route_check() picks the route and
+ *      applies method, token and Content-Length; a refusal is answered at
+ *      once, before any body is read (MHD then closes the connection).
+ *   2. body chunks: counted against the route's max body, handed to the
+ *      route's data().  Past the limit the rest is discarded, up to a
+ *      bound, and 413 is the answer (MHD cannot answer in the middle of a
+ *      body); a client that keeps sending past the bound is cut off.
+ *   3. end of body: the route's end() answers, or names work to run on a
+ *      worker thread; the connection is suspended until the worker has set
+ *      the answer and resumes it.
+ *   4. completed: request_completed() frees the request; when the client
+ *      went away mid-upload the handler's cleanup deletes its temp files.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "apflow/log.h"
+#include "apflow/util.h"
+#include "apflow/web.h"
+#include "server/server.h"
+
+/* After the limit, this much more is read and dropped so the client can
+ * see the 413; beyond it the connection is closed. */
+#define DISCARD_MAX ((uint64_t)64 << 20)
+
+static const struct route routes[] = {
+	{ "GET", "/", 0, 0, 0, api_page_begin, NULL, NULL, NULL },
+	{ "GET", "/upload.html", 0, 0, 0, api_page_begin, NULL, NULL, NULL },
+	{ "POST", "/upload", 0, 1, -1, upload_begin, upload_data, upload_end, upload_cleanup },
+	{ "GET", "/api/documents", 0, 1, 0, NULL, NULL, api_documents_end, api_documents_cleanup },
+	{ "GET", "/api/documents/", 1, 1, 0, NULL, NULL, api_document_end, NULL },
+	{ "GET", "/healthz", 0, 0, 0, NULL, NULL, api_healthz_end, NULL },
+};
+
+struct apf_server {
+	const struct apf_config *cfg;
+	struct apf_server_opts opts;
+	char *token;
+	struct MHD_Daemon *daemon;
+	unsigned port;
+	struct apf_store *store;
+	struct apf_dbwriter *writer;
+	struct apf_ingest *ingest;
+
+	/* Worker pool. */
+	pthread_t *workers;
+	unsigned nworkers;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct req *queue_head, *queue_tail;
+	int stopping;
+	long active; /* requests between their first call and completion */
+};
+
+struct apf_ingest *server_ingest(struct apf_server *srv) { return srv->ingest; }
+struct apf_store *server_store(struct apf_server *srv) { return srv->store; }
+struct apf_dbwriter *server_writer(struct apf_server *srv) { return srv->writer; }
+uint64_t server_max_upload(struct apf_server *srv) { return srv->opts.max_upload; }
+unsigned apf_server_port(const struct apf_server *srv) { return srv->port; }
+
+int req_has_reply(const struct req *rq)
+{
+	return rq->status != 0;
+}
+
+void req_reply_json(struct req *rq, unsigned status, json_t *doc)
+{
+	char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	json_decref(doc);
+	free(rq->body);
+	if (!text) {
+		text = apf_xstrdup("{\"error\":\"out of memory\",\"code\":\"ENOMEM\"}");
+		status = 500;
+	}
+	rq->body_len = strlen(text);
+	rq->body = text;
+	rq->status = status;
+	rq->content_type = "application/json";
+}
+
+void req_reply_error(struct req *rq, unsigned status, const char *code, const char *fmt, ...)
+{
+	char msg[APF_ERR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	req_reply_json(rq, status, json_pack("{s:s, s:s}", "error", msg, "code", code));
+}
+
+void req_reply_err(struct req *rq, const struct apf_err *err)
+{
+	req_reply_error(rq, (unsigned)apf_err_http_status(err->code), apf_err_name(err->code), "%s",
+			err->msg[0] ? err->msg : apf_err_desc(err->code));
+}
+
+/* ---- worker pool ---- */
+
+static void *worker_main(void *arg)
+{
+	struct apf_server *srv = arg;
+
+	pthread_mutex_lock(&srv->lock);
+	for (;;) {
+		struct req *rq;
+
+		while (!srv->queue_head && !srv->stopping)
+			pthread_cond_wait(&srv->cond, &srv->lock);
+		rq = srv->queue_head;
+		if (!rq)
+			break; /* stopping and nothing left */
+		srv->queue_head = rq->next_work;
+		if (!srv->queue_head)
+			srv->queue_tail = NULL;
+		pthread_mutex_unlock(&srv->lock);
+
+		rq->work(rq);
+		if (!req_has_reply(rq))
+			req_reply_error(rq, 500, "EINTERNAL", "request finished without an answer");
+		rq->work = NULL;
+		MHD_resume_connection(rq->conn);
+
+		pthread_mutex_lock(&srv->lock);
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return NULL;
+}
+
+/* Suspends rq's connection and queues its work; when the pool is stopping,
+ * answers 503 instead. */
+static void submit_work(struct apf_server *srv, struct req *rq)
+{
+	MHD_suspend_connection(rq->conn);
+	pthread_mutex_lock(&srv->lock);
+	if (srv->stopping) {
+		pthread_mutex_unlock(&srv->lock);
+		rq->work = NULL;
+		req_reply_error(rq, 503, "EINTERNAL", "the server is shutting down");
+		MHD_resume_connection(rq->conn);
+		return;
+	}
+	rq->next_work = NULL;
+	if (srv->queue_tail)
+		srv->queue_tail->next_work = rq;
+	else
+		srv->queue_head = rq;
+	srv->queue_tail = rq;
+	pthread_cond_signal(&srv->cond);
+	pthread_mutex_unlock(&srv->lock);
+}
+
+/* ---- responses ---- */
+
+static enum MHD_Result queue_reply(struct req *rq)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	if (rq->asset) {
+		resp = MHD_create_response_from_buffer(rq->asset->size, (void *)rq->asset->data,
+						       MHD_RESPMEM_PERSISTENT);
+	} else {
+		resp = MHD_create_response_from_buffer(rq->body_len, rq->body, MHD_RESPMEM_MUST_FREE);
+		if (resp)
+			rq->body = NULL; /* MHD frees it now */
+	}
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", rq->asset ? rq->asset->content_type : rq->content_type);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	if (rq->asset) {
+		/* The page is self-contained: nothing may load from elsewhere. */
+		MHD_add_response_header(resp, "Content-Security-Policy",
+					"default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+					"img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+					"frame-ancestors 'none'");
+		MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	} else {
+		MHD_add_response_header(resp, "Cache-Control", "no-store");
+	}
+	if (rq->allow[0])
+		MHD_add_response_header(resp, "Allow", rq->allow);
+	if (rq->www_auth)
+		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"apflow\"");
+	ret = MHD_queue_response(rq->conn, rq->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* ---- routing ---- */
+
+static int path_matches(const struct route *r, const char *url)
+{
+	if (r->prefix)
+		return apf_starts_with(url, r->path) && url[strlen(r->path)] != '\0';
+	return !strcmp(url, r->path);
+}
+
+/* Bearer token from the Authorization header, compared in constant time. */
+static int token_ok(struct apf_server *srv, struct MHD_Connection *conn)
+{
+	const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+
+	if (!srv->token)
+		return 1;
+	if (!h || strncasecmp(h, "Bearer ", 7))
+		return 0;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	return apf_secret_eq(h, srv->token);
+}
+
+/*
+ * The one place that decides whether a request reaches a handler: route
+ * by path and method, then the token, then the declared body size.
+ * Answers the refusal itself and returns -1, or returns 0.
+ */
+static int route_check(struct req *rq, const char *method)
+{
+	const struct route *path_hit = NULL;
+	const char *cl;
+	int64_t len;
+
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (!path_matches(&routes[i], rq->url))
+			continue;
+		path_hit = &routes[i];
+		if (!strcmp(routes[i].method, method) ||
+		    (!strcmp(method, "HEAD") && !strcmp(routes[i].method, "GET"))) {
+			rq->route = &routes[i];
+			break;
+		}
+	}
+	if (!rq->route) {
+		if (path_hit) {
+			apf_strlcpy(rq->allow, path_hit->method, sizeof(rq->allow));
+			req_reply_error(rq, 405, "EUSAGE", "method %s not allowed on '%s'", method, rq->url);
+		} else {
+			req_reply_error(rq, 404, "ENOTFOUND", "no such page '%s'", rq->url);
+		}
+		return -1;
+	}
+	if (rq->route->auth && !token_ok(rq->srv, rq->conn)) {
+		rq->www_auth = 1;
+		req_reply_error(rq, 401, "EAUTH", "missing or wrong upload token (Authorization: Bearer ...)");
+		return -1;
+	}
+	rq->max_body = rq->route->max_body < 0 ? (int64_t)rq->srv->opts.max_upload : rq->route->max_body;
+	cl = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Content-Length");
+	if (cl) {
+		if (apf_parse_i64(cl, &len) || len < 0) {
+			req_reply_error(rq, 400, "EUSAGE", "bad Content-Length '%.40s'", cl);
+			return -1;
+		}
+		if (len > rq->max_body) {
+			req_reply_error(rq, 413, "ETOOBIG", "request body of %lld bytes is over the limit of %lld bytes",
+					(long long)len, (long long)rq->max_body);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
+				 const char *method, const char *version, const char *upload_data,
+				 size_t *upload_data_size, void **con_cls)
+{
+	struct apf_server *srv = cls;
+	struct req *rq = *con_cls;
+
+	(void)version;
+	if (!rq) {
+		rq = apf_xcalloc(1, sizeof(*rq));
+		rq->srv = srv;
+		rq->conn = conn;
+		rq->url = url;
+		*con_cls = rq;
+		pthread_mutex_lock(&srv->lock);
+		srv->active++;
+		pthread_mutex_unlock(&srv->lock);
+		if (route_check(rq, method) == 0 && rq->route->begin)
+			rq->route->begin(rq);
+		if (req_has_reply(rq))
+			return queue_reply(rq);
+		return MHD_YES;
+	}
+
+	if (*upload_data_size) {
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		rq->received += n;
+		if (!rq->too_big && !req_has_reply(rq) && rq->received > (uint64_t)rq->max_body) {
+			rq->too_big = 1;
+			req_reply_error(rq, 413, "ETOOBIG", "request body is over the limit of %lld bytes",
+					(long long)rq->max_body);
+		}
+		/* Whatever the answer already is, a body that goes on this far
+		 * past the limit will not stop: cut it off. */
+		if (rq->received > (uint64_t)rq->max_body + DISCARD_MAX)
+			return MHD_NO;
+		if (!req_has_reply(rq)) {
+			if (rq->route->data)
+				rq->route->data(rq, upload_data, n);
+			else
+				req_reply_error(rq, 413, "ETOOBIG", "this request takes no body");
+		}
+		return MHD_YES;
+	}
+
+	/* The body is complete (or there was none). */
+	if (!req_has_reply(rq) && !rq->work && rq->route->end) {
+		rq->route->end(rq);
+		if (rq->work && !req_has_reply(rq)) {
+			submit_work(srv, rq);
+			return MHD_YES;
+		}
+	}
+	if (!req_has_reply(rq))
+		req_reply_error(rq, 500, "EINTERNAL", "no handler answered");
+	return queue_reply(rq);
+}
+
+static void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			      enum MHD_RequestTerminationCode toe)
+{
+	struct apf_server *srv = cls;
+	struct req *rq = *con_cls;
+
+	(void)conn;
+	if (!rq)
+		return;
+	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		apf_log_debug("request '%s' ended early (code %d)", rq->url, (int)toe);
+	if (rq->route && rq->route->cleanup)
+		rq->route->cleanup(rq);
+	free(rq->body);
+	free(rq);
+	*con_cls = NULL;
+	pthread_mutex_lock(&srv->lock);
+	srv->active--;
+	pthread_cond_broadcast(&srv->cond);
+	pthread_mutex_unlock(&srv->lock);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	apf_log_debug("http: %s", line);
+}
+
+/* "HOST:PORT" or "[V6]:PORT" into a socket address. */
+static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len, struct apf_err *err)
+{
+	char host[128];
+	const char *colon, *h = s;
+	size_t hl;
+	int64_t port;
+
+	memset(ss, 0, sizeof(*ss));
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+		if (!end || end[1] != ':')
+			goto bad;
+		h = s + 1;
+		hl = (size_t)(end - h);
+		colon = end + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			goto bad;
+		hl = (size_t)(colon - s);
+	}
+	if (hl >= sizeof(host) || apf_parse_i64(colon + 1, &port) || port < 0 || port > 65535)
+		goto bad;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	if (!hl)
+		apf_strlcpy(host, "127.0.0.1", sizeof(host));
+	if (!strcmp(host, "localhost"))
+		apf_strlcpy(host, "127.0.0.1", sizeof(host));
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)port);
+		*len = sizeof(*in4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*in6);
+		return 0;
+	}
+bad:
+	return apf_error(err, APF_EUSAGE, "bad listen address '%s': expected HOST:PORT (an IP address)", s);
+}
+
+static void stop_workers(struct apf_server *srv)
+{
+	pthread_mutex_lock(&srv->lock);
+	srv->stopping = 1;
+	pthread_cond_broadcast(&srv->cond);
+	pthread_mutex_unlock(&srv->lock);
+	for (unsigned i = 0; i < srv->nworkers; i++)
+		pthread_join(srv->workers[i], NULL);
+	srv->nworkers = 0;
+}
+
+static void server_free(struct apf_server *srv)
+{
+	if (srv->nworkers)
+		stop_workers(srv);
+	if (srv->daemon)
+		MHD_stop_daemon(srv->daemon);
+	apf_ingest_free(srv->ingest);
+	apf_dbwriter_free(srv->writer);
+	apf_store_free(srv->store);
+	pthread_cond_destroy(&srv->cond);
+	pthread_mutex_destroy(&srv->lock);
+	free(srv->workers);
+	free(srv->token);
+	free(srv);
+}
+
+int apf_server_start(const struct apf_config *cfg, const struct apf_server_opts *opts,
+		     struct apf_server **out, struct apf_err *err)
+{
+	struct apf_server *srv = apf_xcalloc(1, sizeof(*srv));
+	struct sockaddr_storage ss;
+	socklen_t sslen = 0;
+	const union MHD_DaemonInfo *info;
+	unsigned flags;
+	int rc;
+
+	srv->cfg = cfg;
+	srv->opts = *opts;
+	srv->opts.listen = NULL;
+	if (!srv->opts.threads)
+		srv->opts.threads = 4;
+	if (!srv->opts.workers)
+		srv->opts.workers = 16;
+	if (opts->upload_token && *opts->upload_token)
+		srv->token = apf_xstrdup(opts->upload_token);
+	pthread_mutex_init(&srv->lock, NULL);
+	pthread_cond_init(&srv->cond, NULL);
+
+	rc = parse_listen(opts->listen, &ss, &sslen, err);
+	if (rc)
+		goto fail;
+	rc = apf_store_open(cfg, &srv->store, err);
+	if (rc)
+		goto fail;
+	rc = apf_dbwriter_new(cfg, 0, &srv->writer, err);
+	if (rc)
+		goto fail;
+	rc = apf_ingest_new(cfg, srv->store, srv->writer, &srv->ingest, err);
+	if (rc)
+		goto fail;
+
+	srv->workers = apf_xcalloc(srv->opts.workers, sizeof(*srv->workers));
+	for (unsigned i = 0; i < srv->opts.workers; i++) {
+		int e = pthread_create(&srv->workers[i], NULL, worker_main, srv);
+		if (e) {
+			rc = apf_error(err, APF_EINTERNAL, "cannot start a worker thread: %s", strerror(e));
+			goto fail;
+		}
+		srv->nworkers++;
+	}
+
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, srv,
+				       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				       MHD_OPTION_THREAD_POOL_SIZE, srv->opts.threads,
+				       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+				       MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+				       MHD_OPTION_NOTIFY_COMPLETED, request_completed, srv,
+				       MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				       MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+				       MHD_OPTION_END);
+	if (!srv->daemon) {
+		rc = apf_error(err, APF_EIO, "cannot listen on '%s': %s", opts->listen,
+			       errno ? strerror(errno) : "libmicrohttpd refused to start");
+		goto fail;
+	}
+	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = info ? info->port : 0;
+	*out = srv;
+	return 0;
+fail:
+	server_free(srv);
+	return rc;
+}
+
+void apf_server_stop(struct apf_server *srv, int64_t grace_ms)
+{
+	MHD_socket fd;
+	int64_t deadline = apf_now_ms() + grace_ms;
+
+	if (!srv)
+		return;
+	/* Stop accepting: new clients see a refused connection. */
+	fd = MHD_quiesce_daemon(srv->daemon);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	pthread_mutex_lock(&srv->lock);
+	while (srv->active > 0 && apf_now_ms() < deadline) {
+		pthread_mutex_unlock(&srv->lock);
+		apf_sleep_ms(20);
+		pthread_mutex_lock(&srv->lock);
+	}
+	if (srv->active > 0)
+		apf_log_warn("stopping with %ld request(s) unfinished; they are dropped", srv->active);
+	pthread_mutex_unlock(&srv->lock);
+	/* Work already handed to workers finishes (an upload whose body was
+	 * received is stored and recorded); then the daemon closes what is
+	 * left and the writer commits what is queued. */
+	server_free(srv);
+}
