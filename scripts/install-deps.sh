@@ -20,7 +20,8 @@ APT_PACKAGES="build-essential pkg-config ca-certificates curl
  libjpeg-dev libfreetype-dev libharfbuzz-dev zlib1g-dev
  libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng
  libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libpcre2-dev libssl-dev
- libcmocka-dev chromium poppler-utils fonts-dejavu-core"
+ libcmocka-dev chromium poppler-utils fonts-dejavu-core
+ jq file time procps"
 
 check=0
 [ "${1:-}" = "--check" ] && check=1
