@@ -59,20 +59,23 @@ $(SAN)/%.o: %.c | deps
 	@$(CC) $(CPPFLAGS_ALL) $(SAN_CFLAGS) -MMD -MP -c $< -o $@
 
 $(REL)/libapflow.a: $(CORE_SRC:%.c=$(REL)/%.o) $(REL)/build/gen/web_assets.o $(REL)/build/gen/sql_assets.o
-	ar rcs $@ $^
+	@ar rcs $@ $^
 $(SAN)/libapflow.a: $(CORE_SRC:%.c=$(SAN)/%.o) $(SAN)/build/gen/web_assets.o $(SAN)/build/gen/sql_assets.o
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 $(REL)/apflow: $(CMD_SRC:%.c=$(REL)/%.o) $(REL)/libapflow.a
-	$(CC) $(REL_CFLAGS) -o $@ $^ $(LIBS_ALL)
+	@echo "  LD      $@"
+	@$(CC) $(REL_CFLAGS) -o $@ $^ $(LIBS_ALL)
 $(SAN)/apflow: $(CMD_SRC:%.c=$(SAN)/%.o) $(SAN)/libapflow.a
-	$(CC) $(SAN_CFLAGS) -o $@ $^ $(LIBS_ALL)
+	@echo "  LD asan $@"
+	@$(CC) $(SAN_CFLAGS) -o $@ $^ $(LIBS_ALL)
 
 apflow: $(REL)/apflow
 	cp $< $@
 
 $(SAN)/tests/unit/%: $(SAN)/tests/unit/%.o $(SAN)/libapflow.a
-	$(CC) $(SAN_CFLAGS) -o $@ $^ $(LIBS_ALL) $(shell pkg-config --libs cmocka)
+	@echo "  LD asan $@"
+	@$(CC) $(SAN_CFLAGS) -o $@ $^ $(LIBS_ALL) $(shell pkg-config --libs cmocka)
 
 UNIT_BIN := $(UNIT_SRC:%.c=$(SAN)/%)
 
@@ -91,3 +94,6 @@ distclean: clean
 	rm -rf third_party data
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# Keep intermediate objects (unit-test .o files) so rebuilds stay incremental.
+.SECONDARY:

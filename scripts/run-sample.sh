@@ -19,6 +19,12 @@ step "sample PDFs ($sample)"
 mkdir -p "$sample"
 mkpdf "$sample/nordic-star-survey.pdf" 3 "Survey report MV Nordic Star IMO 9321483 flag Malta port Valletta"
 mkpdf "$sample/baltic-trader-psc.pdf" 2 "PSC inspection Baltic Trader IMO 9187629 Panama Rotterdam"
+# A multi-script report and a document mixing text pages with scanned ones,
+# from the test corpus generator.
+scripts/gen-corpus.sh "$sample/corpus" >/dev/null
+cp "$sample/corpus/scripts.pdf" "$sample/multiscript-report.pdf"
+cp "$sample/corpus/mixed.pdf" "$sample/mixed-scanned.pdf"
+rm -rf "$sample/corpus"
 ls -l "$sample"
 
 step "warehouse: apflow init"
@@ -32,6 +38,13 @@ $apflow store ls raw/ -l
 
 step "documents in the warehouse"
 echo "SELECT doc_id, filename, pages, bytes FROM md_raw_ocr.main.documents ORDER BY filename;" |
+	$apflow sql -
+
+step "ocr: page text into md_raw_ocr.main.pages (a re-run has nothing to do)"
+$apflow ocr
+
+step "pages as Argilla will see them (vw_argilla_pages)"
+echo "SELECT doc_id, page_num, engine, chars, left(text, 60) AS text FROM md_raw_ocr.main.vw_argilla_pages ORDER BY doc_id, page_num;" |
 	$apflow sql -
 
 step "settings in effect"

@@ -43,6 +43,12 @@ enum apf_config_source {
 	X(ARGILLA_API_KEY, "argilla_api_key", 1, NULL, "Argilla API key", "ARGILLA_API_KEY", NULL) \
 	X(ARGILLA_WORKSPACE, "argilla_workspace", 0, "argilla", "Argilla workspace name", "ARGILLA_WORKSPACE", "APFLOW_ARGILLA_WORKSPACE") \
 	X(OLLAMA_URL, "ollama_url", 0, "http://localhost:11434", "Ollama server URL", "APFLOW_OLLAMA_URL", "OLLAMA_HOST") \
+	X(DEEPSEEK_URL, "deepseek_url", 0, "http://localhost:8000", "DeepSeek-OCR server for 'apflow ocr --engine deepseek' (vLLM or Ollama)", "APFLOW_DEEPSEEK_URL", NULL) \
+	X(DEEPSEEK_API, "deepseek_api", 0, "openai", "the DeepSeek server's API: openai (vLLM's /v1/chat/completions) or ollama (/api/chat)", "APFLOW_DEEPSEEK_API", NULL) \
+	X(DEEPSEEK_MODEL, "deepseek_model", 0, NULL, "DeepSeek model name (default deepseek-ai/DeepSeek-OCR for openai, deepseek-ocr for ollama)", "APFLOW_DEEPSEEK_MODEL", NULL) \
+	X(DEEPSEEK_API_KEY, "deepseek_api_key", 1, NULL, "bearer token the DeepSeek server wants, if any", "APFLOW_DEEPSEEK_API_KEY", NULL) \
+	X(DEEPSEEK_TIMEOUT, "deepseek_timeout", 0, "300", "seconds without an answer before a DeepSeek request is retried", "APFLOW_DEEPSEEK_TIMEOUT", NULL) \
+	X(DEEPSEEK_RETRIES, "deepseek_retries", 0, "4", "retries of a DeepSeek request (408, 429, 5xx, timeouts, resets)", "APFLOW_DEEPSEEK_RETRIES", NULL) \
 	X(UPLOAD_TOKEN, "upload_token", 1, NULL, "bearer token required by POST /upload when set", "APFLOW_UPLOAD_TOKEN", NULL) \
 	X(LISTEN, "listen", 0, "127.0.0.1:8080", "address the server listens on", "APFLOW_LISTEN", NULL) \
 	X(MAX_UPLOAD_MB, "max_upload_mb", 0, "100", "largest request body POST /upload accepts, in MiB", "APFLOW_MAX_UPLOAD_MB", NULL) \

@@ -50,6 +50,10 @@ struct apf_dbwriter_stats {
  * (0: 256). */
 int apf_dbwriter_new(const struct apf_config *cfg, size_t max_batch, struct apf_dbwriter **out,
 		     struct apf_err *err);
+/* The same, opening the warehouse with apf_db_open_ex(db_flags) (e.g.
+ * APF_DB_ONE_THREAD for a server whose jobs are all small). */
+int apf_dbwriter_new_ex(const struct apf_config *cfg, size_t max_batch, unsigned db_flags,
+			struct apf_dbwriter **out, struct apf_err *err);
 
 /* Queues fn(db, arg) and waits for its transaction.  Thread-safe.  After
  * apf_dbwriter_free() has begun, new jobs fail with APF_EDB. */

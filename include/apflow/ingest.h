@@ -2,14 +2,19 @@
  * ingest.h: the one path by which a PDF enters apflow, shared by
  * POST /upload and `apflow ingest`.
  *
- * The caller spools the bytes to a temp file under <data_dir>/tmp while
- * hashing them (struct apf_ingest_spool), so the bytes checked, hashed and
- * stored are the same bytes, and no request is ever held in memory.  Then
+ * The caller spools the bytes to a temp file while hashing them (struct
+ * apf_ingest_spool), so the bytes checked, hashed and stored are the same
+ * bytes, and no request is ever held in memory.  The spool lies in the
+ * store's temp area when it has one (file://: apf_store_tmp_dir()), so that
+ * storing it is a rename, else under <data_dir>/tmp.  Then
  * apf_ingest_file():
  *   1. probes the file with apf_pdf_probe() (%PDF- signature, MuPDF opens
- *      it, not encrypted, at least one page),
+ *      it, not encrypted, at least one page); a file MuPDF had to repair
+ *      is refused as truncated unless it ends with "%%EOF" and, at most,
+ *      junk that holds no PDF structure,
  *   2. doc_id = the first 20 hex digits of its SHA-256,
- *   3. puts it at raw/<doc_id>.pdf unless a head shows it is already there,
+ *   3. moves it to raw/<doc_id>.pdf (apf_store_put_file_move()) unless a
+ *      head shows it is already there,
  *   4. in one warehouse transaction (group-committed with other uploads,
  *      see dbwriter.h) inserts the md_raw_ocr.main.documents row if the
  *      doc_id is new and always an uploads row.
@@ -63,8 +68,8 @@ struct apf_ingest_spool {
 
 /*
  * Sets up the shared path.  store and writer are borrowed (they must
- * outlive ing).  Creates <data_dir>/tmp and removes the temp files a killed
- * process left there (apflow-upload-*).
+ * outlive ing).  Makes the spool directory (see above) and removes the
+ * temp files a killed process left there (apflow-upload-<pid>-*).
  */
 int apf_ingest_new(const struct apf_config *cfg, struct apf_store *store,
 		   struct apf_dbwriter *writer, struct apf_ingest **out, struct apf_err *err);
@@ -81,7 +86,9 @@ int apf_ingest_spool_finish(struct apf_ingest_spool *sp, struct apf_err *err);
 void apf_ingest_spool_discard(struct apf_ingest_spool *sp);
 
 /*
- * Ingests the finished spool (see above).  filename is the name the client
+ * Ingests the finished spool (see above); the spool's file may be gone
+ * afterwards (moved into the store), apf_ingest_spool_discard() still
+ * applies.  filename is the name the client
  * gave (any bytes, may be NULL), source says who called ("http", "cli"),
  * client who it was (remote address, user; may be NULL).  Fills res on
  * success.  Errors: APF_EPDF (not a PDF, damaged, empty), APF_ESTORE /

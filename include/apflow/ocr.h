@@ -12,10 +12,11 @@
  * process start, because libgomp reads its variables in a constructor that
  * runs when the library is loaded, before main(); a setenv() afterwards has
  * no effect (measured: 4 threads either way).  So, unless OMP_THREAD_LIMIT
- * was set at start (then the user's choice stands), apf_ocr_new() calls
- * libgomp's omp_set_max_active_levels(0) once (pthread_once), which makes
- * every OpenMP parallel region in the process run on the calling thread
- * alone.  It is looked up with dlsym, so apflow needs no OpenMP at build
+ * was set at start (then the user's choice stands), apf_ocr_new() and
+ * apf_ocr_page() call libgomp's omp_set_max_active_levels(0), once per
+ * thread (libgomp 11 and later keep that setting per thread), which makes
+ * every OpenMP parallel region run on the calling thread alone.  It is
+ * looked up with dlsym, so apflow needs no OpenMP at build
  * time and nothing happens with a Tesseract built without OpenMP.  No other
  * library in apflow uses OpenMP.
  *

@@ -57,6 +57,31 @@ int apf_store_put_file(struct apf_store *st, const char *key, const char *path,
 		       const char *content_type, struct apf_err *err);
 int apf_store_put_buf(struct apf_store *st, const char *key, const void *data, size_t len,
 		      const char *content_type, struct apf_err *err);
+
+/*
+ * Moving a local file in, for bytes that had to be spooled to disk anyway
+ * (an upload), so that they are written once and never copied.
+ *
+ * apf_store_tmp_dir() names the directory to make such files in: for
+ * file:// the store's reserved temp area <root>/.apflow-tmp-spool (made
+ * here, mode 0700; no key can name it and listings skip it), on the file
+ * system of the keys; *dir is malloc'ed.  Stores without one (s3://) set
+ * *dir to NULL: any directory will do.
+ *
+ * apf_store_put_file_move() then makes the object key from the regular
+ * file at path, as apf_store_put_file() would, and removes path.  On
+ * file:// with path on the store's file system it fsyncs the file, renames
+ * it to the key and fsyncs the key's directory: one write of the bytes,
+ * one fsync, no temp copy.  Otherwise (another file system, s3://) it puts
+ * a copy and unlinks path once the put succeeded.  Either way the key is
+ * absent, the old object or the whole new one at every moment, a crash or
+ * kill included, and the call returns only once the object is durable.
+ * On failure path is left for the caller to delete (or, if the rename
+ * happened and only the directory's fsync failed, is gone).
+ */
+int apf_store_tmp_dir(struct apf_store *st, char **dir, struct apf_err *err);
+int apf_store_put_file_move(struct apf_store *st, const char *key, const char *path,
+			    const char *content_type, struct apf_err *err);
 /* Writes the object to path atomically (temp + rename). */
 int apf_store_get_file(struct apf_store *st, const char *key, const char *path, struct apf_err *err);
 /* Reads the object into a malloc'ed buffer (NUL-terminated); more than max bytes is APF_ETOOBIG. */

@@ -157,6 +157,7 @@ enum target_kind { TARGET_LOCAL, TARGET_MOTHERDUCK, TARGET_MEMORY };
 struct target {
 	enum target_kind kind;
 	int readonly;
+	int one_thread;     /* local: the new instance runs queries on one thread */
 	const char *data_dir;
 	const char *token;
 	char *paths[NDBS];  /* local: <data_dir>/<name>.duckdb */
@@ -209,6 +210,8 @@ static int make_instance(const struct target *t, duckdb_database *out, int *lock
 	 */
 	if (t->kind == TARGET_MOTHERDUCK && t->token)
 		duckdb_set_config(config, "motherduck_token", t->token);
+	if (t->kind == TARGET_LOCAL && t->one_thread)
+		duckdb_set_config(config, "threads", "1");
 	if (duckdb_open_ext(NULL, &ddb, config, &open_error) == DuckDBError) {
 		rc = apf_error(err, APF_EDB, "cannot start DuckDB: %s",
 			       open_error ? open_error : "unknown error");
@@ -414,6 +417,7 @@ int apf_db_open_ex(const struct apf_config *cfg, unsigned flags, struct apf_db *
 
 	memset(&t, 0, sizeof(t));
 	t.readonly = !!(flags & APF_DB_READONLY);
+	t.one_thread = !!(flags & APF_DB_ONE_THREAD);
 	t.data_dir = apf_config_get(cfg, APF_CFG_DATA_DIR);
 	if (!t.data_dir)
 		t.data_dir = "./data";

@@ -36,6 +36,7 @@ struct apf_dbwriter {
 	pthread_cond_t done;   /* broadcast when a batch is finished */
 	struct job *head, *tail;
 	size_t max_batch;
+	unsigned db_flags;     /* for apf_db_open_ex() */
 	int stopping;
 	struct apf_dbwriter_stats stats;
 };
@@ -184,7 +185,7 @@ static void *writer_main(void *arg)
 			int rc;
 
 			apf_err_clear(&err);
-			rc = apf_db_open(w->cfg, &db, &err);
+			rc = apf_db_open_ex(w->cfg, w->db_flags, &db, &err);
 			if (rc) {
 				db = NULL;
 				fail_batch(batch, rc, &err);
@@ -218,11 +219,18 @@ static void *writer_main(void *arg)
 int apf_dbwriter_new(const struct apf_config *cfg, size_t max_batch, struct apf_dbwriter **out,
 		     struct apf_err *err)
 {
+	return apf_dbwriter_new_ex(cfg, max_batch, 0, out, err);
+}
+
+int apf_dbwriter_new_ex(const struct apf_config *cfg, size_t max_batch, unsigned db_flags,
+			struct apf_dbwriter **out, struct apf_err *err)
+{
 	struct apf_dbwriter *w = apf_xcalloc(1, sizeof(*w));
 	int e;
 
 	w->cfg = cfg;
 	w->max_batch = max_batch ? max_batch : 256;
+	w->db_flags = db_flags;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->work, NULL);
 	pthread_cond_init(&w->done, NULL);

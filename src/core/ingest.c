@@ -7,9 +7,11 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -91,7 +93,8 @@ int apf_ingest_new(const struct apf_config *cfg, struct apf_store *store,
 {
 	const char *data_dir = apf_config_get(cfg, APF_CFG_DATA_DIR);
 	struct apf_ingest *ing;
-	int rc;
+	char *old_dir;
+	int rc = 0;
 
 	if (!data_dir || !*data_dir)
 		return apf_error(err, APF_ECONFIG, "data_dir is not set");
@@ -99,13 +102,25 @@ int apf_ingest_new(const struct apf_config *cfg, struct apf_store *store,
 	ing->cfg = cfg;
 	ing->store = store;
 	ing->writer = writer;
-	ing->tmpdir = apf_xasprintf("%s/tmp", data_dir);
-	rc = apf_mkdirs(ing->tmpdir, 0700, err);
+	/* Spooled where the store can rename the file into place (file://),
+	 * so that an upload's bytes are written once; else in <data_dir>/tmp. */
+	if (store)
+		rc = apf_store_tmp_dir(store, &ing->tmpdir, err);
+	old_dir = apf_xasprintf("%s/tmp", data_dir);
+	if (!rc && !ing->tmpdir) {
+		ing->tmpdir = old_dir;
+		old_dir = NULL;
+		rc = apf_mkdirs(ing->tmpdir, 0700, err);
+	}
 	if (rc) {
+		free(old_dir);
 		apf_ingest_free(ing);
 		return rc;
 	}
 	remove_stale_temps(ing->tmpdir);
+	if (old_dir)
+		remove_stale_temps(old_dir); /* left there by an older apflow */
+	free(old_dir);
 	*out = ing;
 	return 0;
 }
@@ -126,7 +141,10 @@ int apf_ingest_spool_open(struct apf_ingest *ing, uint64_t max, struct apf_inges
 	sp->max = max;
 	sp->path = apf_xasprintf("%s/" TMP_PREFIX "%d-%016" PRIx64, ing->tmpdir, (int)getpid(),
 				 apf_rand64());
-	sp->fd = open(sp->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	/* 0666 less the umask, as the store makes objects: this file may
+	 * become one by a rename.  The directory (0700) keeps it private
+	 * meanwhile. */
+	sp->fd = open(sp->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 	if (sp->fd < 0) {
 		int rc = apf_error(err, APF_EIO, "cannot create '%s': %s", sp->path, strerror(errno));
 		free(sp->path);
@@ -170,8 +188,9 @@ int apf_ingest_spool_finish(struct apf_ingest_spool *sp, struct apf_err *err)
 	apf_sha256_final_hex(sp->hash, sp->sha256);
 	sp->hash = NULL;
 	sp->fd = -1;
-	/* No fsync: the temp file is read back at once and never kept; the
-	 * store makes its own durable copy. */
+	/* No fsync here, on the server's network thread: the store syncs
+	 * the file when it moves it in (or makes its own durable copy), and
+	 * a file that is refused or already stored never needs it. */
 	if (close(fd))
 		return apf_error(err, APF_EIO, "cannot write '%s': %s", sp->path, strerror(errno));
 	return 0;
@@ -299,6 +318,9 @@ struct record_job {
 	const char *source;
 	const char *client;
 	int64_t now_us;
+	int presumed_new;    /* the store had no object: presume the doc_id new */
+	int look_up;         /* presuming failed: look the doc_id up (kept across runs) */
+	int looked_up;       /* a run did look it up */
 	/* out, reset on every run */
 	int duplicate;
 	int64_t upload_id;
@@ -321,20 +343,34 @@ static int run_sql(struct apf_db *db, struct apf_buf *sql, struct apf_db_result 
 	return out ? apf_db_query(db, sql->data, out, err) : apf_db_exec(db, sql->data, err);
 }
 
+static int same_text(const char *a, const char *b)
+{
+	return a && b ? !strcmp(a, b) : a == b;
+}
+
 /*
- * Records n uploads with four statements whatever n is: which doc_ids are
- * known, the new documents rows, n upload ids, the uploads rows.  Values
+ * Records n uploads in two statements whatever n is: the new documents
+ * rows, then the uploads rows, whose ids come back by RETURNING.  Values
  * are quoted by apf_db_quote_literal(), the one place literals are made.
- * An upload whose doc_id is known with another SHA-256 (two files sharing
- * 80 bits of hash) is refused alone, in its job.
+ *
+ * Which doc_ids the warehouse knows takes a third statement, run first,
+ * unless every job's object was new to the store: such a doc_id is new to
+ * the warehouse too (rows are written after their object), bar a race with
+ * another process or an object deleted by hand, and then the documents
+ * insert itself is the check.  If it fails, the jobs are marked to look
+ * their doc_ids up and the statement's error goes back: the writer runs
+ * each job of a failed batch again alone, and apf_ingest_file() runs a
+ * job that failed alone once more.  An upload whose doc_id is known with
+ * another SHA-256 (two files sharing 80 bits of hash) is refused alone,
+ * in its job.
  */
 static int record_rows(struct apf_db *db, void *const *args, size_t n, struct apf_err *err)
 {
 	struct record_job *const *jobs = (struct record_job *const *)args;
 	struct apf_buf sql = APF_BUF_INIT;
 	struct apf_db_result *r = NULL;
-	size_t fresh = 0, live = 0;
-	int rc;
+	size_t fresh = 0, live = 0, got = 0, next = 0;
+	int rc = 0, look = 0;
 
 	apf_buf_init(&sql, 0);
 	for (size_t i = 0; i < n; i++) {
@@ -342,36 +378,41 @@ static int record_rows(struct apf_db *db, void *const *args, size_t n, struct ap
 		jobs[i]->upload_id = -1;
 		jobs[i]->rc = 0;
 		apf_err_clear(&jobs[i]->err);
+		if (!jobs[i]->presumed_new || jobs[i]->look_up)
+			look = 1;
 	}
 
-	/* 1. Known doc_ids. */
-	apf_buf_adds(&sql, "SELECT doc_id, sha256 FROM md_raw_ocr.main.documents WHERE doc_id IN (");
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			apf_buf_adds(&sql, ", ");
-		add_literal(&sql, jobs[i]->res->doc_id);
-	}
-	apf_buf_adds(&sql, ")");
-	rc = run_sql(db, &sql, &r, err);
-	if (rc)
-		goto out;
-	for (uint64_t row = 0; row < apf_db_result_rows(r); row++) {
-		char *id = apf_db_result_text(r, 0, row), *sha = apf_db_result_text(r, 1, row);
-		for (size_t i = 0; id && i < n; i++) {
-			struct record_job *j = jobs[i];
-			if (strcmp(j->res->doc_id, id))
-				continue;
-			if (sha && strcmp(sha, j->res->sha256))
-				j->rc = apf_error(&j->err, APF_EEXISTS,
-						  "doc_id '%s' is taken by a file with another SHA-256", id);
-			else
-				j->duplicate = 1;
+	/* 1. Known doc_ids, unless all are presumed new (above). */
+	if (look) {
+		apf_buf_adds(&sql, "SELECT doc_id, sha256 FROM md_raw_ocr.main.documents WHERE doc_id IN (");
+		for (size_t i = 0; i < n; i++) {
+			if (i)
+				apf_buf_adds(&sql, ", ");
+			add_literal(&sql, jobs[i]->res->doc_id);
+			jobs[i]->looked_up = 1;
 		}
-		free(id);
-		free(sha);
+		apf_buf_adds(&sql, ")");
+		rc = run_sql(db, &sql, &r, err);
+		if (rc)
+			goto out;
+		for (uint64_t row = 0; row < apf_db_result_rows(r); row++) {
+			char *id = apf_db_result_text(r, 0, row), *sha = apf_db_result_text(r, 1, row);
+			for (size_t i = 0; id && i < n; i++) {
+				struct record_job *j = jobs[i];
+				if (strcmp(j->res->doc_id, id))
+					continue;
+				if (sha && strcmp(sha, j->res->sha256))
+					j->rc = apf_error(&j->err, APF_EEXISTS,
+							  "doc_id '%s' is taken by a file with another SHA-256", id);
+				else
+					j->duplicate = 1;
+			}
+			free(id);
+			free(sha);
+		}
+		apf_db_result_free(r);
+		r = NULL;
 	}
-	apf_db_result_free(r);
-	r = NULL;
 	/* ... and doc_ids that came twice in this batch: the first one is new. */
 	for (size_t i = 0; i < n; i++) {
 		for (size_t k = 0; k < i && !jobs[i]->rc && !jobs[i]->duplicate; k++) {
@@ -412,37 +453,30 @@ static int record_rows(struct apf_db *db, void *const *args, size_t n, struct ap
 				     res->pages, jobs[i]->now_us);
 		}
 		rc = run_sql(db, &sql, NULL, err);
-		if (rc)
+		if (rc) {
+			if (!look)
+				for (size_t i = 0; i < n; i++)
+					jobs[i]->look_up = 1;
 			goto out;
+		}
 	}
 
-	/* 3. Upload ids, in queue order. */
+	/*
+	 * 3. Every upload event, duplicates included.  The ids come from the
+	 * column's default (the sequence) and come back by RETURNING, in the
+	 * order of the VALUES list (DuckDB keeps insertion order).  Each row's
+	 * columns are checked against its job all the same; a row found out
+	 * of place goes to the first job it matches, and rows that match
+	 * several jobs are the same upload event but for a few microseconds.
+	 */
 	apf_buf_reset(&sql);
-	apf_buf_addf(&sql, "SELECT nextval('md_raw_ocr.main.upload_id_seq') AS id FROM range(%zu) ORDER BY id",
-		     live);
-	rc = run_sql(db, &sql, &r, err);
-	if (rc)
-		goto out;
-	if (apf_db_result_rows(r) != live) {
-		rc = apf_error(err, APF_EDB, "the upload id sequence gave %llu ids for %zu uploads",
-			       (unsigned long long)apf_db_result_rows(r), live);
-		goto out;
-	}
-	for (size_t i = 0, k = 0; i < n; i++)
-		if (!jobs[i]->rc)
-			jobs[i]->upload_id = apf_db_result_i64(r, 0, k++);
-	apf_db_result_free(r);
-	r = NULL;
-
-	/* 4. Every upload event, duplicates included. */
-	apf_buf_reset(&sql);
-	apf_buf_adds(&sql, "INSERT INTO md_raw_ocr.main.uploads (upload_id, doc_id, filename, bytes, sha256, "
+	apf_buf_adds(&sql, "INSERT INTO md_raw_ocr.main.uploads (doc_id, filename, bytes, sha256, "
 			   "duplicate, source, client, uploaded_at) VALUES ");
 	for (size_t i = 0, k = 0; i < n; i++) {
 		const struct record_job *j = jobs[i];
 		if (j->rc)
 			continue;
-		apf_buf_addf(&sql, "%s(%" PRId64 ", ", k++ ? ", " : "", j->upload_id);
+		apf_buf_adds(&sql, k++ ? ", (" : "(");
 		add_literal(&sql, j->res->doc_id);
 		apf_buf_adds(&sql, ", ");
 		add_literal(&sql, j->res->filename);
@@ -454,36 +488,114 @@ static int record_rows(struct apf_db *db, void *const *args, size_t n, struct ap
 		add_literal(&sql, j->client);
 		apf_buf_addf(&sql, ", make_timestamp(%" PRId64 "))", j->now_us);
 	}
-	rc = run_sql(db, &sql, NULL, err);
+	apf_buf_adds(&sql, " RETURNING upload_id, doc_id, duplicate::INTEGER, filename, source, client");
+	rc = run_sql(db, &sql, &r, err);
+	if (rc)
+		goto out;
+	for (uint64_t row = 0; row < apf_db_result_rows(r); row++) {
+		char *id = apf_db_result_text(r, 1, row), *name = apf_db_result_text(r, 3, row);
+		char *source = apf_db_result_text(r, 4, row), *client = apf_db_result_text(r, 5, row);
+		int64_t dup = apf_db_result_i64(r, 2, row);
+		struct record_job *hit = NULL;
+
+		/* next: the job whose VALUES row this would be. */
+		while (next < n && jobs[next]->rc)
+			next++;
+		for (size_t t = 0; !hit && t <= n; t++) {
+			size_t i = t == 0 ? next : t - 1;
+			struct record_job *j = i < n ? jobs[i] : NULL;
+			if (j && !j->rc && j->upload_id < 0 && same_text(id, j->res->doc_id) &&
+			    dup == j->duplicate && same_text(name, j->res->filename) &&
+			    same_text(source, j->source) && same_text(client, j->client))
+				hit = j;
+		}
+		if (hit) {
+			hit->upload_id = apf_db_result_i64(r, 0, row);
+			got++;
+		}
+		next++;
+		free(id);
+		free(name);
+		free(source);
+		free(client);
+	}
+	if (got != live)
+		rc = apf_error(err, APF_EDB, "recording %zu uploads gave back %zu of their ids", live, got);
 out:
 	apf_db_result_free(r);
 	apf_buf_release(&sql);
 	return rc;
 }
 
+/* The last occurrence of needle (m bytes) in hay[0, n), or NULL. */
+static const char *find_last(const char *hay, size_t n, const char *needle, size_t m)
+{
+	for (size_t i = n >= m ? n - m + 1 : 0; i-- > 0;)
+		if (hay[i] == needle[0] && !memcmp(hay + i, needle, m))
+			return hay + i;
+	return NULL;
+}
+
+static int is_pdf_space(char c)
+{
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f' || c == '\0';
+}
+
+/* Whether p[0, n) holds PDF structure: an object ("12 0 obj"), the end of
+ * one or of a stream, a cross-reference section or a trailer. */
+static int holds_pdf_structure(const char *p, size_t n)
+{
+	static const char *const words[] = { "endobj", "endstream", "xref", "trailer" };
+	const char *q, *end = p + n;
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (memmem(p, n, words[i], strlen(words[i])))
+			return 1;
+	for (q = p; (q = memmem(q, (size_t)(end - q), "obj", 3)); q += 3) {
+		const char *b = q;
+		if (b == p || !is_pdf_space(b[-1]))
+			continue;
+		while (b > p && is_pdf_space(b[-1]))
+			b--;
+		if (b > p && b[-1] >= '0' && b[-1] <= '9')
+			return 1;
+	}
+	return 0;
+}
+
 /*
- * MuPDF repairs a truncated file quietly (it rebuilds the cross-reference
- * table from whatever objects survive), so a PDF cut short by a failed
- * upload would pass the probe with pages missing.  A complete PDF ends
- * with "%%EOF", which readers look for in the last 1024 bytes.
+ * Whether a PDF that MuPDF had to repair was cut short.  MuPDF repairs a
+ * truncated file quietly (it rebuilds the cross-reference table from
+ * whatever objects survive), so a PDF cut short by a failed upload would
+ * pass the probe with pages missing.  But it repairs a complete file
+ * followed by junk, too, as soon as the junk pushes "startxref" out of the
+ * last 1 KiB, where MuPDF looks for it; readers accept such files.  A
+ * complete PDF (each revision of it) ends with "%%EOF".  So a repaired
+ * file is complete when it has a "%%EOF" and what follows the last one
+ * holds no PDF structure (it is junk, not a later revision that was cut);
+ * otherwise it is truncated.  Files MuPDF opens without repair never get
+ * here: their cross-reference table is where the trailer says.
  */
 static int check_complete(const char *path, uint64_t size, struct apf_err *err)
 {
-	char tail[1024];
-	size_t want = size < sizeof(tail) ? (size_t)size : sizeof(tail);
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	const char *map, *eof;
+	int fd, truncated;
 
+	if (size > SIZE_MAX)
+		return apf_error(err, APF_ETOOBIG, "cannot read '%s': too large", path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return apf_error(err, APF_EIO, "cannot open '%s': %s", path, strerror(errno));
-	n = pread(fd, tail, want, (off_t)(size - want));
+	map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
-	if (n < 0 || (size_t)n != want)
-		return apf_error(err, APF_EIO, "cannot read '%s'", path);
-	for (size_t i = want >= 5 ? want - 5 + 1 : 0; i-- > 0;)
-		if (!memcmp(tail + i, "%%EOF", 5))
-			return 0;
-	return apf_error(err, APF_EPDF, "damaged PDF: truncated (no %%%%EOF marker at the end)");
+	if (map == MAP_FAILED)
+		return apf_error(err, APF_EIO, "cannot read '%s': %s", path, strerror(errno));
+	eof = find_last(map, (size_t)size, "%%EOF", 5);
+	truncated = !eof || holds_pdf_structure(eof + 5, (size_t)(map + size - (eof + 5)));
+	munmap((void *)map, (size_t)size);
+	if (truncated)
+		return apf_error(err, APF_EPDF, "damaged PDF: truncated (no %%%%EOF marker at the end)");
+	return 0;
 }
 
 int apf_ingest_file(struct apf_ingest *ing, const struct apf_ingest_spool *sp, const char *filename,
@@ -494,7 +606,7 @@ int apf_ingest_file(struct apf_ingest *ing, const struct apf_ingest_spool *sp, c
 	struct apf_store_stat stat;
 	struct record_job job;
 	char key[64];
-	int rc;
+	int rc, repaired = 0;
 
 	memset(&r, 0, sizeof(r));
 	r.upload_id = -1;
@@ -503,8 +615,8 @@ int apf_ingest_file(struct apf_ingest *ing, const struct apf_ingest_spool *sp, c
 	if (sp->bytes == 0)
 		return apf_error(err, APF_EPDF, "empty file");
 
-	rc = apf_pdf_probe(sp->path, &r.pages, err);
-	if (!rc)
+	rc = apf_pdf_probe_ex(sp->path, &r.pages, &repaired, err);
+	if (!rc && repaired)
 		rc = check_complete(sp->path, sp->bytes, err);
 	if (rc)
 		return rc;
@@ -517,10 +629,13 @@ int apf_ingest_file(struct apf_ingest *ing, const struct apf_ingest_spool *sp, c
 
 	/* Content-addressed: bytes already stored under this key need no second PUT. */
 	memset(&stat, 0, sizeof(stat));
+	memset(&job, 0, sizeof(job));
 	rc = apf_store_head(ing->store, key, &stat, err);
 	if (rc == APF_ENOTFOUND) {
+		job.presumed_new = 1;
 		apf_err_clear(err);
-		rc = apf_store_put_file(ing->store, key, sp->path, "application/pdf", err);
+		/* The spool becomes the object: moved, not copied, on file://. */
+		rc = apf_store_put_file_move(ing->store, key, sp->path, "application/pdf", err);
 	} else if (!rc && stat.size != r.bytes) {
 		rc = apf_error(err, APF_EEXISTS, "'%s' exists with %" PRIu64 " bytes, not %" PRIu64, key,
 			       stat.size, r.bytes);
@@ -528,12 +643,17 @@ int apf_ingest_file(struct apf_ingest *ing, const struct apf_ingest_spool *sp, c
 	if (rc)
 		goto fail;
 
-	memset(&job, 0, sizeof(job));
 	job.res = &r;
 	job.source = source;
 	job.client = client;
 	job.now_us = apf_wall_us();
 	rc = apf_dbwriter_run_batch(ing->writer, record_rows, &job, err);
+	if (rc && job.look_up && !job.looked_up) {
+		/* Presumed new, it was not (see record_rows()); the writer
+		 * runs a failed batch of one only once. */
+		apf_err_clear(err);
+		rc = apf_dbwriter_run_batch(ing->writer, record_rows, &job, err);
+	}
 	if (!rc && job.rc) {
 		rc = job.rc;
 		if (err)

@@ -27,20 +27,34 @@ const char *apf_ocr_library_version(void)
 
 static pthread_once_t openmp_once = PTHREAD_ONCE_INIT;
 static int openmp_limited;
+static void (*set_max_active_levels)(int);
 
 /* See ocr.h for why this, and not setenv("OMP_THREAD_LIMIT"). */
 static void limit_openmp(void)
 {
-	void (*set_max_active_levels)(int);
-
 	if (getenv("OMP_THREAD_LIMIT")) {
 		openmp_limited = 2;
 		return;
 	}
 	set_max_active_levels = (void (*)(int))dlsym(RTLD_DEFAULT, "omp_set_max_active_levels");
-	if (set_max_active_levels) {
-		set_max_active_levels(0);
+	if (set_max_active_levels)
 		openmp_limited = 1;
+}
+
+/*
+ * max-active-levels is a per-thread ICV in libgomp 11 and later (OpenMP
+ * 5.1 made it part of the data environment): a new thread starts from the
+ * process default, whatever another thread set.  So the limit is applied
+ * on every thread that runs Tesseract, once per thread.
+ */
+static void limit_openmp_this_thread(void)
+{
+	static _Thread_local int done;
+
+	pthread_once(&openmp_once, limit_openmp);
+	if (set_max_active_levels && !done) {
+		set_max_active_levels(0);
+		done = 1;
 	}
 }
 
@@ -54,7 +68,7 @@ int apf_ocr_new(const char *lang, const char *datapath, struct apf_ocr **out, st
 	TessBaseAPI *api;
 	struct apf_ocr *ocr;
 
-	pthread_once(&openmp_once, limit_openmp);
+	limit_openmp_this_thread();
 	if (!lang || !*lang)
 		lang = "eng";
 	api = TessBaseAPICreate();
@@ -96,6 +110,7 @@ int apf_ocr_page(struct apf_ocr *ocr, const struct apf_pixmap *pm, int dpi, stru
 
 	if (!pm || !pm->data || pm->w <= 0 || pm->h <= 0 || pm->stride < pm->w)
 		return apf_error(err, APF_EINVAL, "no page image to recognise");
+	limit_openmp_this_thread();
 	if (dpi <= 0)
 		dpi = pm->dpi;
 	TessBaseAPISetImage(ocr->api, pm->data, pm->w, pm->h, 1, pm->stride);

@@ -4,6 +4,7 @@
  * fz_try or fz_always block: set a flag and act after fz_catch.
  */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 
 #include <mupdf/fitz.h>
 #include <mupdf/pdf.h>
+#include <mupdf/ucdn.h>
 
 #include "apflow/log.h"
 #include "apflow/pdf.h"
@@ -19,8 +21,12 @@
 #include "apflow/util.h"
 #include "apflow/version.h"
 
+struct lockset;
+
 struct apf_pdf_ctx {
 	fz_context *ctx;
+	struct lockset *locks; /* a private base's lock set, or NULL (the process-wide one) */
+	int single;            /* no locks at all: one thread, never cloned */
 	/* What MuPDF reported and worked around since the last reset_notes():
 	 * the first message, and how many. */
 	char note[256];
@@ -68,6 +74,49 @@ static void on_mupdf_unlock(void *user, int lock)
 }
 
 static const fz_locks_context mupdf_locks = { NULL, on_mupdf_lock, on_mupdf_unlock };
+
+/*
+ * A lock set of its own, for a base that shares nothing with the others
+ * (apf_pdf_ctx_new_private()), so that its thread does not wait on the
+ * others' allocations.  The base and its clones each hold a reference:
+ * the set outlives whichever of them goes last.
+ */
+struct lockset {
+	pthread_mutex_t m[FZ_LOCK_MAX];
+	int refs; /* under lockset_refs */
+};
+static pthread_mutex_t lockset_refs = PTHREAD_MUTEX_INITIALIZER;
+
+static void on_lockset_lock(void *user, int lock)
+{
+	pthread_mutex_lock(&((struct lockset *)user)->m[lock]);
+}
+
+static void on_lockset_unlock(void *user, int lock)
+{
+	pthread_mutex_unlock(&((struct lockset *)user)->m[lock]);
+}
+
+static void lockset_ref(struct lockset *ls)
+{
+	pthread_mutex_lock(&lockset_refs);
+	ls->refs++;
+	pthread_mutex_unlock(&lockset_refs);
+}
+
+static void lockset_unref(struct lockset *ls)
+{
+	int left;
+
+	pthread_mutex_lock(&lockset_refs);
+	left = --ls->refs;
+	pthread_mutex_unlock(&lockset_refs);
+	if (left)
+		return;
+	for (int i = 0; i < FZ_LOCK_MAX; i++)
+		pthread_mutex_destroy(&ls->m[i]);
+	free(ls);
+}
 
 /*
  * MuPDF prints errors and warnings to stderr by default; a core function
@@ -127,15 +176,31 @@ static int caught(fz_context *ctx, struct apf_err *err, int code, const char *wh
 
 int apf_pdf_ctx_new(struct apf_pdf_ctx **out, struct apf_err *err)
 {
+	return apf_pdf_ctx_new_ex(FZ_STORE_DEFAULT, out, err);
+}
+
+/* A base context over the locks given (MuPDF copies the struct): ls, or
+ * the process-wide set, or none at all (single). */
+static int new_base(size_t store_max, struct lockset *ls, int single, struct apf_pdf_ctx **out,
+		    struct apf_err *err)
+{
+	fz_locks_context own = { ls, on_lockset_lock, on_lockset_unlock };
 	fz_context *ctx;
 	int failed = 0;
 	struct apf_pdf_ctx *pc;
 
-	ctx = fz_new_context(NULL, &mupdf_locks, FZ_STORE_DEFAULT);
-	if (!ctx)
+	/* MuPDF's default lock functions (locks NULL) do nothing. */
+	ctx = fz_new_context(NULL, single ? NULL : ls ? &own : &mupdf_locks,
+			     store_max ? store_max : FZ_STORE_DEFAULT);
+	if (!ctx) {
+		if (ls)
+			lockset_unref(ls);
 		return apf_error(err, APF_ENOMEM, "cannot create a MuPDF context");
+	}
 	pc = apf_xcalloc(1, sizeof(*pc));
 	pc->ctx = ctx;
+	pc->locks = ls;
+	pc->single = single;
 	set_callbacks(pc);
 	fz_try(ctx)
 		fz_register_document_handlers(ctx);
@@ -149,15 +214,41 @@ int apf_pdf_ctx_new(struct apf_pdf_ctx **out, struct apf_err *err)
 	return 0;
 }
 
+int apf_pdf_ctx_new_ex(size_t store_max, struct apf_pdf_ctx **out, struct apf_err *err)
+{
+	return new_base(store_max, NULL, 0, out, err);
+}
+
+int apf_pdf_ctx_new_single(size_t store_max, struct apf_pdf_ctx **out, struct apf_err *err)
+{
+	return new_base(store_max, NULL, 1, out, err);
+}
+
+int apf_pdf_ctx_new_private(size_t store_max, struct apf_pdf_ctx **out, struct apf_err *err)
+{
+	struct lockset *ls = apf_xcalloc(1, sizeof(*ls));
+
+	for (int i = 0; i < FZ_LOCK_MAX; i++)
+		pthread_mutex_init(&ls->m[i], NULL);
+	ls->refs = 1;
+	return new_base(store_max, ls, 0, out, err);
+}
+
 int apf_pdf_ctx_clone(struct apf_pdf_ctx *base, struct apf_pdf_ctx **out, struct apf_err *err)
 {
 	struct apf_pdf_ctx *pc;
-	fz_context *ctx = fz_clone_context(base->ctx);
+	fz_context *ctx;
 
+	if (base->single)
+		return apf_error(err, APF_EINTERNAL, "a single-thread MuPDF context cannot be cloned");
+	ctx = fz_clone_context(base->ctx);
 	if (!ctx)
 		return apf_error(err, APF_ENOMEM, "cannot clone a MuPDF context");
 	pc = apf_xcalloc(1, sizeof(*pc));
 	pc->ctx = ctx;
+	pc->locks = base->locks;
+	if (pc->locks)
+		lockset_ref(pc->locks);
 	set_callbacks(pc); /* the clone copied base's, user pointer included */
 	*out = pc;
 	return 0;
@@ -168,6 +259,8 @@ void apf_pdf_ctx_free(struct apf_pdf_ctx *pc)
 	if (!pc)
 		return;
 	fz_drop_context(pc->ctx);
+	if (pc->locks)
+		lockset_unref(pc->locks);
 	free(pc);
 }
 
@@ -265,6 +358,11 @@ const char *apf_pdf_page_note(const struct apf_pdf *pdf)
 
 int apf_pdf_probe(const char *path, int *pages, struct apf_err *err)
 {
+	return apf_pdf_probe_ex(path, pages, NULL, err);
+}
+
+int apf_pdf_probe_ex(const char *path, int *pages, int *repaired, struct apf_err *err)
+{
 	struct apf_pdf_ctx *pc = NULL;
 	struct apf_pdf *pdf = NULL;
 	int rc;
@@ -276,8 +374,11 @@ int apf_pdf_probe(const char *path, int *pages, struct apf_err *err)
 	if (rc)
 		return rc;
 	rc = apf_pdf_open(pc, path, &pdf, err);
-	if (!rc)
+	if (!rc) {
 		*pages = pdf->pages;
+		if (repaired)
+			*repaired = pdf->repaired;
+	}
 	apf_pdf_close(pdf);
 	apf_pdf_ctx_free(pc);
 	return rc;
@@ -291,8 +392,363 @@ static int check_page(const struct apf_pdf *pdf, int page_num, struct apf_err *e
 	return 0;
 }
 
-/* Feeds the structured text to the normaliser: characters of a line in
- * order, '\n' after each line, a blank line after each block. */
+/*
+ * The text layer, read by a device of our own that streams what MuPDF's
+ * structured-text device (stext-device.c, 1.21) would build straight into
+ * the normaliser.  MuPDF's device keeps every character with its quad, a
+ * font reference and a colour, computes the bounding boxes of every line
+ * and block on close, and tests every glyph against the media box with a
+ * fresh glyph bound; we then walked it and threw it all away.  Taking the
+ * text as it is made, with the glyph bounds of the media-box test cached,
+ * reads born-digital pages in about two thirds of the time.
+ *
+ * The text is the same, character for character: the decisions below (a
+ * new block, a new line, a synthetic space, a character dropped as fake
+ * bold or outside the media box) are MuPDF 1.21's, made from the same
+ * values by the same MuPDF functions in the same order, with its default
+ * options (ligatures expanded, white space as ' ', no dehyphenation, no
+ * images, media-box clip).  A character goes to the end of the last line
+ * of the last block, so the order in which they come is the order of the
+ * page MuPDF would build; a new line is a '\n' before its first
+ * character, a new block one more, as the walk of that page gave.
+ * tests/unit/test_pdf.c compares the two on every page of the corpus.
+ */
+#define PARAGRAPH_DIST 1.5f
+#define SPACE_DIST 0.15f
+#define SPACE_MAX_DIST 0.8f
+#define BOX_CACHE 128
+
+/* A glyph's bounds under a text matrix, as fz_bound_glyph() gives them. */
+struct glyph_box {
+	fz_font *font;  /* a reference, so the address is not reused meanwhile */
+	int gid;
+	float a, b, c, d, e, f;
+	fz_rect r;
+};
+
+struct text_dev {
+	fz_device super;
+	struct apf_textnorm *n;
+	fz_rect mediabox;
+	fz_point pen, start;
+	int new_obj, curdir, lastchar;
+	int in_line;       /* a line (in a block) is open */
+	fz_point line_dir; /* the open line's direction, normalised */
+	int line_wmode;
+	fz_text *lasttext;
+	struct glyph_box box[BOX_CACHE];
+};
+
+static fz_rect glyph_bound(fz_context *ctx, struct text_dev *td, fz_font *font, int gid, fz_matrix trm)
+{
+	struct glyph_box *g = &td->box[((unsigned)gid ^ (unsigned)((uintptr_t)font >> 4)) % BOX_CACHE];
+
+	if (g->font != font || g->gid != gid || g->a != trm.a || g->b != trm.b || g->c != trm.c ||
+	    g->d != trm.d || g->e != trm.e || g->f != trm.f) {
+		fz_rect r = fz_bound_glyph(ctx, font, gid, trm);
+		if (g->font != font) {
+			fz_drop_font(ctx, g->font);
+			g->font = fz_keep_font(ctx, font);
+		}
+		g->gid = gid;
+		g->a = trm.a, g->b = trm.b, g->c = trm.c, g->d = trm.d, g->e = trm.e, g->f = trm.f;
+		g->r = r;
+	}
+	return g->r;
+}
+
+/* fz_glyph_entirely_outside_box() (glyphbox.c), with the bound cached. */
+static int glyph_outside(fz_context *ctx, struct text_dev *td, fz_matrix ctm, const fz_text_span *span,
+			 const fz_text_item *item)
+{
+	fz_rect r = glyph_bound(ctx, td, span->font, item->gid, span->trm);
+	const fz_rect *box = &td->mediabox;
+
+	r.x0 += item->x;
+	r.y0 += item->y;
+	r.x1 += item->x;
+	r.y1 += item->y;
+	r = fz_transform_rect(r, ctm);
+	return r.x1 <= box->x0 || r.y1 <= box->y0 || r.x0 >= box->x1 || r.y0 >= box->y1;
+}
+
+static int direction_from_bidi_class(int bidiclass, int curdir)
+{
+	switch (bidiclass) {
+	case UCDN_BIDI_CLASS_L:
+		return 1;
+	case UCDN_BIDI_CLASS_R:
+	case UCDN_BIDI_CLASS_AL:
+		return -1;
+	case UCDN_BIDI_CLASS_EN:
+	case UCDN_BIDI_CLASS_ES:
+	case UCDN_BIDI_CLASS_ET:
+	case UCDN_BIDI_CLASS_AN:
+	case UCDN_BIDI_CLASS_CS:
+	case UCDN_BIDI_CLASS_NSM:
+	case UCDN_BIDI_CLASS_BN:
+	case UCDN_BIDI_CLASS_B:
+	case UCDN_BIDI_CLASS_S:
+	case UCDN_BIDI_CLASS_WS:
+	case UCDN_BIDI_CLASS_ON:
+		return curdir;
+	default:
+		return 0; /* embeddings, overrides: not supported */
+	}
+}
+
+/* fz_add_stext_char_imp() */
+static void add_char_imp(struct text_dev *td, int c, int glyph, fz_matrix trm, float adv, int wmode)
+{
+	int new_para = 0, new_line = 1, add_space = 0;
+	fz_point dir, ndir, p, q, delta;
+	float size, spacing, base_offset;
+
+	td->curdir = direction_from_bidi_class(ucdn_get_bidi_class((uint32_t)c), td->curdir);
+	if (wmode == 0) {
+		dir.x = 1;
+		dir.y = 0;
+	} else {
+		dir.x = 0;
+		dir.y = -1;
+	}
+	dir = fz_transform_vector(dir, trm);
+	ndir = fz_normalize_vector(dir);
+	size = fz_matrix_expansion(trm);
+	if (wmode == 0) {
+		p.x = trm.e;
+		p.y = trm.f;
+		q.x = trm.e + adv * dir.x;
+		q.y = trm.f + adv * dir.y;
+	} else {
+		p.x = trm.e - adv * dir.x;
+		p.y = trm.f - adv * dir.y;
+		q.x = trm.e;
+		q.y = trm.f;
+	}
+
+	if (td->in_line && glyph < 0) {
+		/* A character of a cluster: no pen motion, no break. */
+		apf_textnorm_put(td->n, c);
+		td->lastchar = c;
+		return;
+	}
+	if (!td->in_line || td->line_wmode != wmode ||
+	    td->line_dir.x * ndir.x + td->line_dir.y * ndir.y < 0.999f) {
+		new_para = 1;
+		new_line = 1;
+	} else {
+		/* Fake bold: the same character printed again in place. */
+		delta.x = fabsf(q.x - td->pen.x);
+		delta.y = fabsf(q.y - td->pen.y);
+		if (delta.x < FLT_EPSILON && delta.y < FLT_EPSILON && c == td->lastchar)
+			return;
+		delta.x = p.x - td->pen.x;
+		delta.y = p.y - td->pen.y;
+		spacing = ndir.x * delta.x + ndir.y * delta.y;
+		base_offset = -ndir.y * delta.x + ndir.x * delta.y;
+		if (fabsf(base_offset) < size * 0.8f) {
+			if (td->curdir >= 0) {
+				if (fabsf(spacing) < size * SPACE_DIST) {
+					new_line = 0;
+				} else if (fabsf(spacing) > size * SPACE_MAX_DIST) {
+					new_line = 1;
+				} else if (spacing < 0) {
+					new_line = 0;
+				} else {
+					if (td->lastchar != ' ' && wmode == 0)
+						add_space = 1;
+					new_line = 0;
+				}
+			} else {
+				new_line = 0;
+			}
+		} else if (fabsf(base_offset) <= size * PARAGRAPH_DIST) {
+			if (wmode == 0 && td->new_obj && fabsf(p.x - td->start.x) > size * 0.5f)
+				new_para = 1;
+			new_line = 1;
+		} else {
+			new_para = 1;
+			new_line = 1;
+		}
+	}
+
+	if (new_para || !td->in_line) {
+		/* The walk ended each line with '\n' and each block with
+		 * another; the normaliser drops them at the start. */
+		apf_textnorm_put(td->n, '\n');
+		apf_textnorm_put(td->n, '\n');
+		td->in_line = 0;
+	}
+	if (new_line || !td->in_line) {
+		if (td->in_line)
+			apf_textnorm_put(td->n, '\n');
+		td->in_line = 1;
+		td->line_dir = ndir;
+		td->line_wmode = wmode;
+		td->start = p;
+	}
+	if (add_space)
+		apf_textnorm_put(td->n, ' ');
+	apf_textnorm_put(td->n, c);
+	td->lastchar = c;
+	td->pen = q;
+	td->new_obj = 0;
+}
+
+/* fz_add_stext_char(): ligatures expanded, white space as ' '. */
+static void add_char(struct text_dev *td, int c, int glyph, fz_matrix trm, float adv, int wmode)
+{
+	static const struct {
+		int lig;
+		char a, b, c;
+	} ligs[] = {
+		{ 0xFB00, 'f', 'f', 0 }, { 0xFB01, 'f', 'i', 0 }, { 0xFB02, 'f', 'l', 0 },
+		{ 0xFB03, 'f', 'f', 'i' }, { 0xFB04, 'f', 'f', 'l' }, { 0xFB05, 's', 't', 0 },
+		{ 0xFB06, 's', 't', 0 },
+	};
+
+	if (c == -1)
+		return; /* one character drawn with several glyphs */
+	if (c >= 0xFB00 && c <= 0xFB06) {
+		const int k = c - 0xFB00;
+		add_char_imp(td, ligs[k].a, glyph, trm, adv, wmode);
+		add_char_imp(td, ligs[k].b, -1, trm, 0, wmode);
+		if (ligs[k].c)
+			add_char_imp(td, ligs[k].c, -1, trm, 0, wmode);
+		return;
+	}
+	switch (c) {
+	case 0x0009: case 0x0020: case 0x00A0: case 0x1680: case 0x180E: case 0x2000: case 0x2001:
+	case 0x2002: case 0x2003: case 0x2004: case 0x2005: case 0x2006: case 0x2007: case 0x2008:
+	case 0x2009: case 0x200A: case 0x202F: case 0x205F: case 0x3000:
+		c = ' ';
+		break;
+	}
+	add_char_imp(td, c, glyph, trm, adv, wmode);
+}
+
+/* fz_stext_extract() */
+static void extract_span(fz_context *ctx, struct text_dev *td, const fz_text_span *span, fz_matrix ctm)
+{
+	fz_matrix tm = span->trm, trm;
+	float adv;
+
+	for (int i = 0; i < span->len; i++) {
+		const fz_text_item *it = &span->items[i];
+
+		tm.e = it->x;
+		tm.f = it->y;
+		trm = fz_concat(tm, ctm);
+		if (glyph_outside(ctx, td, ctm, span, it))
+			continue;
+		adv = it->gid >= 0 ? fz_advance_glyph(ctx, span->font, it->gid, span->wmode) : 0;
+		add_char(td, it->ucs, it->gid, trm, adv, span->wmode);
+	}
+}
+
+/* fill, stroke, clip and ignore text all read the text alike; a text
+ * object shown again (a fill then a stroke of it) counts once. */
+static void text_dev_text(fz_context *ctx, struct text_dev *td, const fz_text *text, fz_matrix ctm)
+{
+	if (text == td->lasttext)
+		return;
+	td->new_obj = 1;
+	for (const fz_text_span *span = text->head; span; span = span->next)
+		extract_span(ctx, td, span, ctm);
+	fz_drop_text(ctx, td->lasttext);
+	td->lasttext = fz_keep_text(ctx, text);
+}
+
+static void text_dev_fill(fz_context *ctx, fz_device *dev, const fz_text *text, fz_matrix ctm,
+			  fz_colorspace *cs, const float *color, float alpha, fz_color_params cp)
+{
+	(void)cs, (void)color, (void)alpha, (void)cp;
+	text_dev_text(ctx, (struct text_dev *)dev, text, ctm);
+}
+
+static void text_dev_stroke(fz_context *ctx, fz_device *dev, const fz_text *text, const fz_stroke_state *stroke,
+			    fz_matrix ctm, fz_colorspace *cs, const float *color, float alpha, fz_color_params cp)
+{
+	(void)stroke, (void)cs, (void)color, (void)alpha, (void)cp;
+	text_dev_text(ctx, (struct text_dev *)dev, text, ctm);
+}
+
+static void text_dev_clip(fz_context *ctx, fz_device *dev, const fz_text *text, fz_matrix ctm, fz_rect scissor)
+{
+	(void)scissor;
+	text_dev_text(ctx, (struct text_dev *)dev, text, ctm);
+}
+
+static void text_dev_clip_stroke(fz_context *ctx, fz_device *dev, const fz_text *text,
+				 const fz_stroke_state *stroke, fz_matrix ctm, fz_rect scissor)
+{
+	(void)stroke, (void)scissor;
+	text_dev_text(ctx, (struct text_dev *)dev, text, ctm);
+}
+
+static void text_dev_ignore(fz_context *ctx, fz_device *dev, const fz_text *text, fz_matrix ctm)
+{
+	text_dev_text(ctx, (struct text_dev *)dev, text, ctm);
+}
+
+static void text_dev_drop(fz_context *ctx, fz_device *dev)
+{
+	struct text_dev *td = (struct text_dev *)dev;
+
+	fz_drop_text(ctx, td->lasttext);
+	for (int i = 0; i < BOX_CACHE; i++)
+		fz_drop_font(ctx, td->box[i].font);
+}
+
+static fz_device *new_text_dev(fz_context *ctx, struct apf_textnorm *n, fz_rect mediabox)
+{
+	struct text_dev *td = fz_new_derived_device(ctx, struct text_dev);
+
+	td->super.drop_device = text_dev_drop;
+	td->super.fill_text = text_dev_fill;
+	td->super.stroke_text = text_dev_stroke;
+	td->super.clip_text = text_dev_clip;
+	td->super.clip_stroke_text = text_dev_clip_stroke;
+	td->super.ignore_text = text_dev_ignore;
+	td->n = n;
+	td->mediabox = mediabox;
+	td->lastchar = ' ';
+	td->curdir = 1;
+	for (int i = 0; i < BOX_CACHE; i++)
+		td->box[i].gid = -2; /* matches no glyph */
+	return &td->super;
+}
+
+/* Reads the text of page with the text device above; MuPDF's exceptions
+ * become APF_EPDF (what) or APF_ENOMEM. */
+static int read_text(struct apf_pdf *pdf, int page_num, struct apf_textnorm *n, const char *what,
+		     struct apf_err *err)
+{
+	fz_context *ctx = pdf->pc->ctx;
+	fz_page *page = NULL;
+	fz_device *dev = NULL;
+	int rc = 0;
+
+	fz_var(page);
+	fz_var(dev);
+	fz_try(ctx) {
+		page = fz_load_page(ctx, pdf->doc, page_num - 1);
+		dev = new_text_dev(ctx, n, fz_bound_page(ctx, page));
+		fz_run_page_contents(ctx, page, dev, fz_identity, NULL);
+		fz_close_device(ctx, dev);
+	}
+	fz_always(ctx) {
+		fz_drop_device(ctx, dev);
+		fz_drop_page(ctx, page);
+	}
+	fz_catch(ctx)
+		rc = caught(ctx, err, APF_EPDF, what);
+	return rc;
+}
+
+/* The same text through MuPDF's own structured text (stext_to_text()),
+ * for tests. */
 static void stext_to_text(fz_stext_page *st, struct apf_textnorm *n)
 {
 	for (fz_stext_block *b = st->first_block; b; b = b->next) {
@@ -307,16 +763,37 @@ static void stext_to_text(fz_stext_page *st, struct apf_textnorm *n)
 	}
 }
 
-int apf_pdf_page_text(struct apf_pdf *pdf, int page_num, struct apf_buf *out,
-		      struct apf_text_stats *stats, struct apf_err *err)
+static int read_stext(struct apf_pdf *pdf, int page_num, struct apf_textnorm *n, const char *what,
+		      struct apf_err *err)
 {
 	fz_context *ctx = pdf->pc->ctx;
 	fz_page *page = NULL;
 	fz_stext_page *st = NULL;
-	/* No PRESERVE_LIGATURES (expand them), no PRESERVE_WHITESPACE (tabs and
-	 * odd spaces become ' '), no DEHYPHENATE, no PRESERVE_IMAGES (a scan's
-	 * image is not text and would only cost memory). */
+	/* MuPDF's defaults, as above. */
 	fz_stext_options opts = { FZ_STEXT_MEDIABOX_CLIP, 1.0f };
+	int rc = 0;
+
+	fz_var(page);
+	fz_var(st);
+	fz_var(rc);
+	fz_try(ctx) {
+		page = fz_load_page(ctx, pdf->doc, page_num - 1);
+		st = fz_new_stext_page_from_page(ctx, page, &opts);
+	}
+	fz_always(ctx)
+		fz_drop_page(ctx, page);
+	fz_catch(ctx)
+		rc = caught(ctx, err, APF_EPDF, what);
+	if (!rc) {
+		stext_to_text(st, n);
+		fz_drop_stext_page(ctx, st);
+	}
+	return rc;
+}
+
+static int page_text(struct apf_pdf *pdf, int page_num, int stext, struct apf_buf *out,
+		     struct apf_text_stats *stats, struct apf_err *err)
+{
 	struct apf_textnorm n;
 	struct apf_text_stats st_stats;
 	char what[64];
@@ -327,30 +804,30 @@ int apf_pdf_page_text(struct apf_pdf *pdf, int page_num, struct apf_buf *out,
 		return rc;
 	snprintf(what, sizeof(what), "cannot read the text of page %d", page_num);
 	reset_notes(pdf->pc);
-	fz_var(page);
-	fz_var(st);
-	fz_try(ctx) {
-		page = fz_load_page(ctx, pdf->doc, page_num - 1);
-		st = fz_new_stext_page_from_page(ctx, page, &opts);
-	}
-	fz_always(ctx)
-		fz_drop_page(ctx, page);
-	fz_catch(ctx)
-		rc = caught(ctx, err, APF_EPDF, what);
-	if (rc)
-		return rc;
-
-	keep_page_note(pdf);
 	apf_buf_reset(out);
 	apf_textnorm_init(&n, out);
-	stext_to_text(st, &n);
-	fz_drop_stext_page(ctx, st);
+	rc = stext ? read_stext(pdf, page_num, &n, what, err) : read_text(pdf, page_num, &n, what, err);
+	if (rc)
+		return rc;
+	keep_page_note(pdf);
 	if (apf_textnorm_finish(&n, &st_stats))
 		return apf_error(err, APF_ETOOBIG, "the text of page %d passes %zu bytes",
 				 page_num, out->cap);
 	if (stats)
 		*stats = st_stats;
 	return 0;
+}
+
+int apf_pdf_page_text(struct apf_pdf *pdf, int page_num, struct apf_buf *out,
+		      struct apf_text_stats *stats, struct apf_err *err)
+{
+	return page_text(pdf, page_num, 0, out, stats, err);
+}
+
+int apf_pdf_page_text_stext(struct apf_pdf *pdf, int page_num, struct apf_buf *out,
+			    struct apf_text_stats *stats, struct apf_err *err)
+{
+	return page_text(pdf, page_num, 1, out, stats, err);
 }
 
 int apf_pdf_text_is_real(const struct apf_text_stats *s)

@@ -174,6 +174,32 @@ int apf_store_put_buf(struct apf_store *st, const char *key, const void *data, s
 	return rc ? rc : st->ops->put(st, key, &body, content_type, err);
 }
 
+int apf_store_tmp_dir(struct apf_store *st, char **dir, struct apf_err *err)
+{
+	if (!st->ops->tmp_dir) {
+		*dir = NULL;
+		return 0;
+	}
+	return st->ops->tmp_dir(st, dir, err);
+}
+
+int apf_store_put_file_move(struct apf_store *st, const char *key, const char *path,
+			    const char *content_type, struct apf_err *err)
+{
+	int rc = check_key("put", key, err);
+
+	if (rc)
+		return rc;
+	if (st->ops->put_move)
+		return st->ops->put_move(st, key, path, content_type, err);
+	rc = apf_store_put_file(st, key, path, content_type, err);
+	/* The object is durable: a source that will not go away is litter,
+	 * not a failed put. */
+	if (!rc && unlink(path) && errno != ENOENT)
+		apf_log_warn("cannot remove '%s' after storing it: %s", path, strerror(errno));
+	return rc;
+}
+
 int apf_store_tmp_beside(const char *path, char **tmp, struct apf_err *err)
 {
 	char *copy = apf_xstrdup(path);

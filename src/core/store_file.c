@@ -3,7 +3,9 @@
  * directory.  A put writes a hidden temp file in the key's directory,
  * fsyncs it, renames it over the key and fsyncs the directory, so a key is
  * either absent, the old object or the new one, never a part; a crash
- * leaves at most a temp file, which listings skip.
+ * leaves at most a temp file, which listings skip.  A move (for uploads)
+ * renames a file made in the reserved area <root>/.apflow-tmp-spool into
+ * place instead of copying it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -216,6 +218,100 @@ out:
 	free(path);
 	free(url);
 	return rc;
+}
+
+/* A move that cannot be a rename: a put of a copy, then the source goes. */
+static int put_copy_unlink(struct apf_store *st, const char *key, const char *path,
+			   const char *content_type, struct apf_err *err)
+{
+	struct apf_store_body body = { NULL, 0, path };
+	int rc = file_put(st, key, &body, content_type, err);
+
+	/* The object is durable: a source that will not go away is litter,
+	 * not a failed put. */
+	if (!rc && unlink(path) && errno != ENOENT)
+		apf_log_warn("cannot remove '%s' after storing it: %s", path, strerror(errno));
+	return rc;
+}
+
+/*
+ * A move: the source is fsync'ed where it lies and renamed to the key, so
+ * its bytes are written once.  A rename is atomic, so the key is never
+ * partly there; the fsync before it makes sure the name never outlives a
+ * crash with data missing, the one after it (of the key's directory) that
+ * the name survives.  Only a regular file on the store's file system can
+ * be renamed in; anything else is copied (put_copy_unlink()).
+ */
+static int file_put_move(struct apf_store *st, const char *key, const char *path,
+			 const char *content_type, struct apf_err *err)
+{
+	struct file_store *fs = (struct file_store *)st;
+	struct stat sb, root;
+	char *dst = NULL, *url = NULL;
+	int fd, e, rc = 0, copy = 0;
+
+	/* stat() first: opening a FIFO, even without blocking, would count
+	 * as a reader for its writer. */
+	if (stat(path, &sb))
+		return apf_error(err, errno_code(errno), "cannot open '%s': %s", path, strerror(errno));
+	if (!S_ISREG(sb.st_mode) || stat(fs->root, &root) || sb.st_dev != root.st_dev)
+		return put_copy_unlink(st, key, path, content_type, err);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return apf_error(err, errno_code(errno), "cannot open '%s': %s", path, strerror(errno));
+	url = apf_xasprintf("%s/%s", st->url, key);
+	e = fsync(fd) ? errno : 0;
+	close(fd);
+	if (e) {
+		rc = apf_error(err, APF_EIO, "cannot put '%s': fsync of '%s': %s", url, path, strerror(e));
+		goto out;
+	}
+	dst = key_path(fs, key);
+	/* A concurrent delete may remove an emptied directory between mkdir
+	 * and rename: make it again a few times. */
+	for (int tries = 0;; tries++) {
+		rc = make_parent_dirs(fs, dst, url, err);
+		if (rc)
+			goto out;
+		if (!rename(path, dst))
+			break;
+		e = errno;
+		if (e == ENOENT && tries < 10 && access(path, F_OK) == 0)
+			continue;
+		if (e == EXDEV) {
+			copy = 1; /* another file system after all (a bind mount) */
+			goto out;
+		}
+		rc = apf_error(err, e == ENOENT ? APF_ENOTFOUND : APF_EIO, "cannot put '%s': %s", url,
+			       e == EISDIR || e == ENOTEMPTY ? "a directory of other keys has that name"
+			       : e == ENOENT ? "the file to move is gone" : put_reason(e));
+		goto out;
+	}
+	if (apf_store_fsync_dir_of(dst))
+		rc = apf_error(err, APF_EIO, "cannot put '%s': fsync of the directory: %s", url, strerror(errno));
+out:
+	free(dst);
+	free(url);
+	return copy ? put_copy_unlink(st, key, path, content_type, err) : rc;
+}
+
+/* The reserved temp area, <root>/.apflow-tmp-spool: a segment no key may
+ * have, and one that listings skip. */
+static int file_tmp_dir(struct apf_store *st, char **dir, struct apf_err *err)
+{
+	struct file_store *fs = (struct file_store *)st;
+	char *path = key_path(fs, APF_STORE_SPOOL_DIR);
+	int e = mkdir_p(fs->root);
+
+	if (!e && mkdir(path, 0700) && errno != EEXIST)
+		e = errno;
+	if (e) {
+		int rc = apf_error(err, APF_EIO, "cannot make the temp area '%s': %s", path, strerror(e));
+		free(path);
+		return rc;
+	}
+	*dir = path;
+	return 0;
 }
 
 /* Opens the object for reading; a directory or a missing file is APF_ENOTFOUND. */
@@ -467,6 +563,7 @@ static void file_free(struct apf_store *st)
 
 static const struct apf_store_ops file_ops = {
 	file_put, file_get_fd, file_get_buf, file_head, file_list, file_del, file_free,
+	file_put_move, file_tmp_dir,
 };
 
 int apf_store_file_open(const char *url, const char *dir, struct apf_store **out, struct apf_err *err)

@@ -34,6 +34,11 @@ struct apf_store_ops {
 		    int (*fn)(const struct apf_store_stat *stat, void *arg), void *arg, struct apf_err *err);
 	int (*del)(struct apf_store *st, const char *key, struct apf_err *err);
 	void (*free)(struct apf_store *st);
+	/* Optional (NULL: a put, then unlink(path)): see apf_store_put_file_move(). */
+	int (*put_move)(struct apf_store *st, const char *key, const char *path,
+			const char *content_type, struct apf_err *err);
+	/* Optional (NULL: none): see apf_store_tmp_dir(). */
+	int (*tmp_dir)(struct apf_store *st, char **dir, struct apf_err *err);
 };
 
 struct apf_store {
@@ -43,6 +48,8 @@ struct apf_store {
 
 /* The prefix of temporary files; keys may not have a segment starting with it. */
 #define APF_STORE_TMP_PREFIX ".apflow-tmp-"
+/* The file backend's temp area for files that will be moved in (apf_store_tmp_dir()). */
+#define APF_STORE_SPOOL_DIR APF_STORE_TMP_PREFIX "spool"
 
 int apf_store_file_open(const char *url, const char *dir, struct apf_store **out, struct apf_err *err);
 int apf_store_s3_open(const char *url, const char *rest, const struct apf_config *cfg,

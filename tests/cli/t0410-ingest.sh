@@ -59,7 +59,10 @@ t_eq "one documents row per distinct file" "doc_id,pages,filename
 $(sha20 b.pdf),1,b.pdf
 $(sha20 a.pdf),2,a.pdf
 $(sha20 in/c.pdf),3,c.pdf" "$(tr -d '\r' <docs.csv)"
-t_eq "no temp file is left" "" "$(ls data/tmp)"
+t_eq "no temp file is left" "" "$(find data/tmp data/lake/.apflow-tmp-spool -type f 2>/dev/null)"
+t_eq "the spool is the store's hidden temp area" "0700" "$(stat -c %a data/lake/.apflow-tmp-spool | sed 's/^/0/')"
+t_eq "... which listings skip" "$(printf 'raw/%s.pdf\n' "$(sha20 a.pdf)" "$(sha20 b.pdf)" "$(sha20 in/c.pdf)" | sort)" \
+	"$("$APFLOW" store ls | sort)"
 
 # Beside a running server: neither keeps the warehouse open between units
 # of work, so both write to it.
@@ -81,5 +84,22 @@ kill -TERM "$srv"
 wait "$srv"
 t_eq "the server stops cleanly" 0 "$?"
 sed 's/^/# server: /' serve.log
+
+# ---- completeness: junk after the end is fine, a cut revision is not ----
+# More than 1 KiB of junk hides "startxref" from MuPDF, which then repairs
+# the file; it is still whole, as its "%%EOF" followed by junk shows.
+mkpdf h.pdf 1 hotel
+{ cat h.pdf; head -c 1024 /dev/zero; head -c 1024 /dev/zero | tr '\0' x; } >junk.pdf
+t_rc 0 "a PDF followed by 2 KiB of junk is accepted" "$APFLOW" ingest junk.pdf
+t_match "... with its page" "^$(sha20 junk.pdf)  +1 page   junk\.pdf$" "$(cat "$T_OUT")"
+t_ok "... and stored as sent, junk included" cmp junk.pdf "data/lake/raw/$(sha20 junk.pdf).pdf"
+# An incremental update cut in its first object: "%%EOF" is there, but
+# what follows it is PDF, not junk.
+{ cat h.pdf; printf '9 0 obj\n<</Length 3000>>\nstream\n'; head -c 2500 /dev/zero | tr '\0' q; } >cutrev.pdf
+t_rc 1 "a PDF whose last revision was cut short is refused" "$APFLOW" ingest cutrev.pdf
+t_match "... as truncated" "'cutrev\.pdf': damaged PDF: truncated" "$(cat "$T_ERR")"
+head -c $(($(stat -c %s h.pdf) - 6)) h.pdf >noeof.pdf
+t_rc 0 "a PDF missing only its %%EOF line opens without repair: accepted" "$APFLOW" ingest noeof.pdf
+t_eq "no temp file is left at the end" "" "$(find data/tmp data/lake/.apflow-tmp-spool -type f 2>/dev/null)"
 
 t_done

@@ -467,6 +467,177 @@ static void threads_body(void **state)
 }
 ISOLATED(threads)
 
+/*
+ * apf_pdf_page_text() reads the text with a device of its own that must
+ * give what MuPDF's structured text gives (apf_pdf_page_text_stext()),
+ * character for character.  Compared on every page of the corpus and of
+ * two files made here for the device's corner cases: text clipped by the
+ * media box (partly, wholly, on a rotated page with an offset box), every
+ * text render mode (fill, stroke, fill and stroke of one object, invisible,
+ * clip), TJ kerning forwards and backwards, overprinting, rotated,
+ * mirrored, scaled, risen, spaced and stretched text, right-to-left
+ * letters with digits, a ligature, one glyph for two characters, odd
+ * spaces (ToUnicode), and vertical CJK.
+ */
+static const char edge_content[] =
+	"BT /F1 12 Tf 20 170 Td (Inside the box) Tj ET\n"
+	"BT /F1 12 Tf -60 150 Td (Half out on the left side) Tj ET\n"
+	"BT /F1 12 Tf 240 130 Td (Running off the right edge) Tj ET\n"
+	"BT /F1 12 Tf 20 260 Td (Entirely above the page) Tj ET\n"
+	"BT /F1 12 Tf 20 196 Td (Straddling the top) Tj ET\n"
+	"BT /F1 12 Tf 2 Tr 20 110 Td (Fill and stroke) Tj ET\n"
+	"BT /F1 12 Tf 1 Tr 150 110 Td (Stroke only) Tj ET\n"
+	"BT /F1 12 Tf 3 Tr 20 95 Td (Invisible text) Tj ET\n"
+	"BT /F1 12 Tf 7 Tr 150 95 Td (Clip text) Tj ET\n"
+	"BT /F1 12 Tf 0 Tr 20 80 Td [(Kern) -200 (ed) 300 (Text) -2000 (far) 900 (back)] TJ ET\n"
+	"BT /F1 12 Tf 20 65 Td (Bold) Tj ET BT /F1 12 Tf 20 65 Td (Bold) Tj ET\n"
+	"BT /F1 12 Tf 20 50 Td (AA) Tj -8.004 0 Td (A) Tj ET\n"
+	"BT /F1 10 Tf 0.7071 0.7071 -0.7071 0.7071 200 20 Tm (Rotated text) Tj ET\n"
+	"BT /F1 12 Tf 20 35 Td 14 TL (line one) Tj T* (line two) Tj 0 -30 Td (far below) Tj ET\n"
+	"BT /F1 12 Tf 40 20 Td (indented) Tj ET BT /F1 12 Tf 20 8 Td (next obj) Tj ET\n"
+	"BT /F2 12 Tf 100 150 Td (abcde) Tj ET\n"
+	"BT /F2 12 Tf 100 140 Td (ab 12 cd) Tj ( e) Tj ET\n"
+	"BT /F2 12 Tf 100 180 Td (fghijk) Tj ET\n"
+	"BT /F1 12 Tf 3 Ts 20 125 Td (rise) Tj ET\n"
+	"BT /F1 12 Tf 200 Tz 150 125 Td (wide) Tj ET\n"
+	"BT /F1 12 Tf -1 0 0 1 280 60 Tm (mirrored) Tj ET\n"
+	"BT /F1 12 Tf 5 Tc 20 185 Td (spaced out) Tj ET\n"
+	"BT /F1 12 Tf 0 Tc 8 Tw 150 185 Td (word spaced) Tj ET\n"
+	"q 0.5 0 0 0.5 0 0 cm BT /F1 12 Tf 400 300 Td (scaled by cm) Tj ET Q";
+
+/* a..e: Hebrew letters; f: U+FB01; g: "AB"; h, i, j: tab, no-break space,
+ * ideographic space; k: U+FB03. */
+static const char edge_cmap[] =
+	"/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n"
+	"/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n"
+	"/CMapName /Test def /CMapType 2 def\n"
+	"1 begincodespacerange <00> <FF> endcodespacerange\n"
+	"11 beginbfchar\n"
+	"<61> <05D0> <62> <05D1> <63> <05D2> <64> <05D3> <65> <05D4>\n"
+	"<66> <FB01> <67> <00410042> <68> <0009> <69> <00A0> <6A> <3000> <6B> <FB03>\n"
+	"endbfchar\n"
+	"endcmap CMapName currentdict /CMap defineresource pop end end";
+
+/* Writes a PDF of the given objects (1: the catalog) with its xref. */
+static void write_pdf(const char *path, const char *const *objs, int n)
+{
+	long offs[16];
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_true(n < 16);
+	fputs("%PDF-1.7\n", f);
+	for (int i = 0; i < n; i++) {
+		offs[i] = ftell(f);
+		fprintf(f, "%d 0 obj\n%s\nendobj\n", i + 1, objs[i]);
+	}
+	long xref = ftell(f);
+	fprintf(f, "xref\n0 %d\n0000000000 65535 f \n", n + 1);
+	for (int i = 0; i < n; i++)
+		fprintf(f, "%010ld 00000 n \n", offs[i]);
+	fprintf(f, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%ld\n%%%%EOF\n", n + 1, xref);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Compares the two readings on every page of path; returns the pages. */
+static int compare_readings(struct apf_pdf_ctx *pc, const char *path)
+{
+	struct apf_pdf *pdf = NULL;
+	struct apf_err err = { 0 }, err2 = { 0 };
+	struct apf_buf a, b;
+	struct apf_text_stats sa, sb;
+	int n;
+
+	if (apf_pdf_open(pc, path, &pdf, &err))
+		return 0; /* the corpus's damaged, encrypted ... files */
+	n = apf_pdf_page_count(pdf);
+	apf_buf_init(&a, 0);
+	apf_buf_init(&b, 0);
+	for (int p = 1; p <= n; p++) {
+		char note[256];
+		int ra = apf_pdf_page_text(pdf, p, &a, &sa, &err);
+
+		apf_strlcpy(note, apf_pdf_page_note(pdf) ? apf_pdf_page_note(pdf) : "", sizeof(note));
+		int rb = apf_pdf_page_text_stext(pdf, p, &b, &sb, &err2);
+
+		assert_int_equal(ra, rb);
+		if (ra) {
+			assert_string_equal(err.msg, err2.msg);
+			continue;
+		}
+		if (a.len != b.len || memcmp(a.data, b.data, a.len))
+			fail_msg("%s page %d:\n--- MuPDF's structured text\n%s\n--- ours\n%s\n---", path, p,
+				 b.data, a.data);
+		assert_int_equal(sa.chars, sb.chars);
+		assert_int_equal(sa.nonspace, sb.nonspace);
+		assert_int_equal(sa.garbage, sb.garbage);
+		assert_int_equal(sa.words, sb.words);
+		assert_string_equal(apf_pdf_page_note(pdf) ? apf_pdf_page_note(pdf) : "", note);
+	}
+	apf_buf_release(&a);
+	apf_buf_release(&b);
+	apf_pdf_close(pdf);
+	return n;
+}
+
+static void text_device_body(void **state)
+{
+	static const char *const corpus[] = { "scripts.pdf", "mixed.pdf", "garbage.pdf", "badxref.pdf",
+					      "truncated.pdf", "owneronly.pdf", "scan.pdf", "huge.pdf" };
+	const char *tmp = getenv("TMPDIR");
+	char dir[PATH_MAX], edge[PATH_MAX + 16], vert[PATH_MAX + 16], src[PATH_MAX + 16], cmd[3 * PATH_MAX];
+	char content[2048], cmap[1024];
+	struct apf_pdf_ctx *pc;
+	struct apf_err err = { 0 };
+	int pages = 0;
+	FILE *f;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/apflow-textdev.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	snprintf(edge, sizeof(edge), "%s/edge.pdf", dir);
+	snprintf(vert, sizeof(vert), "%s/vert.pdf", dir);
+	snprintf(src, sizeof(src), "%s/vert.txt", dir);
+	snprintf(content, sizeof(content), "<< /Length %zu >>\nstream\n%s\nendstream", strlen(edge_content),
+		 edge_content);
+	snprintf(cmap, sizeof(cmap), "<< /Length %zu >>\nstream\n%s\nendstream", strlen(edge_cmap), edge_cmap);
+	const char *objs[] = {
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R 8 0 R] /Count 2 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 200] "
+		"/Resources << /Font << /F1 5 0 R /F2 6 0 R >> >> /Contents 4 0 R >>",
+		content,
+		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 7 0 R >>",
+		cmap,
+		"<< /Type /Page /Parent 2 0 R /MediaBox [100 50 400 250] /Rotate 90 "
+		"/Resources << /Font << /F1 5 0 R /F2 6 0 R >> >> /Contents 4 0 R >>",
+	};
+	write_pdf(edge, objs, 8);
+	/* Vertical CJK, as mutool makes it (gen-corpus.sh needs mutool too). */
+	f = fopen(src, "w");
+	assert_non_null(f);
+	fputs("%%MediaBox 0 0 300 300\n%%CJKFont V1 ja V sans\n%%CJKFont H1 ja H sans\n"
+	      "BT /V1 14 Tf 250 280 Td <6771 4EAC 6E2F> Tj 30 0 Td <30B3 30F3> Tj ET\n"
+	      "BT /H1 14 Tf 20 280 Td <6771 4EAC> Tj ET\n",
+	      f);
+	assert_int_equal(fclose(f), 0);
+	snprintf(cmd, sizeof(cmd), "mutool create -o '%s' '%s' >/dev/null 2>&1", vert, src);
+	assert_int_equal(system(cmd), 0);
+
+	assert_int_equal(apf_pdf_ctx_new_single(0, &pc, &err), 0);
+	assert_int_equal(compare_readings(pc, edge), 2);
+	assert_int_equal(compare_readings(pc, vert), 1);
+	pages = 3;
+	for (size_t i = 0; i < sizeof(corpus) / sizeof(corpus[0]); i++)
+		pages += compare_readings(pc, corpus_path(corpus[i]));
+	apf_pdf_ctx_free(pc);
+	print_message("# %d pages: the text device reads what MuPDF's structured text reads\n", pages);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+ISOLATED(text_device)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -480,6 +651,7 @@ int main(void)
 		cmocka_unit_test(render),
 		cmocka_unit_test(render_cap),
 		cmocka_unit_test(threads),
+		cmocka_unit_test(text_device),
 	};
 
 	return cmocka_run_group_tests(tests, corpus_setup, corpus_teardown);

@@ -5,8 +5,10 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -581,6 +584,245 @@ static void test_file_threads(void **state)
 	assert_int_equal(c.n, 0);
 }
 
+/* ---- moves: apf_store_tmp_dir() and apf_store_put_file_move() ---- */
+
+/* Writes n bytes of a pattern that depends on seed to path, without
+ * syncing them (as a spool is written), so a move's fsync has work to do. */
+static void write_pattern(const char *path, size_t n, int seed)
+{
+	char *data = apf_xmalloc(n);
+	FILE *fp = fopen(path, "wb");
+
+	assert_non_null(fp);
+	for (size_t i = 0; i < n; i++)
+		data[i] = (char)(i * 131 + (size_t)seed * 7 + (i >> 12));
+	assert_int_equal(fwrite(data, 1, n, fp), n);
+	assert_int_equal(fclose(fp), 0);
+	free(data);
+}
+
+/* Whether the object key holds exactly the pattern. */
+static int object_is_pattern(struct apf_store *st, const char *key, size_t n, int seed)
+{
+	char *data = NULL;
+	size_t len = 0;
+	struct apf_err err;
+	int ok;
+
+	if (apf_store_get_buf(st, key, n, &data, &len, &err))
+		return 0;
+	ok = len == n;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = data[i] == (char)(i * 131 + (size_t)seed * 7 + (i >> 12));
+	free(data);
+	return ok;
+}
+
+static void test_file_move(void **state)
+{
+	struct fixture *f = *state;
+	char *tmp = NULL, *src, *want;
+	struct stat sb, before;
+	struct apf_store_stat s;
+	struct collected c;
+	struct apf_err err;
+
+	assert_int_equal(apf_store_tmp_dir(f->st, &tmp, &err), 0);
+	want = apf_xasprintf("%s/lake/.apflow-tmp-spool", f->dir);
+	assert_string_equal(tmp, want);
+	assert_int_equal(stat(tmp, &sb), 0);
+	assert_true(S_ISDIR(sb.st_mode));
+	assert_int_equal(sb.st_mode & 0777, 0700);
+	free(want);
+	assert_int_equal(apf_store_tmp_dir(f->st, &want, &err), 0); /* again: it exists */
+	free(want);
+
+	/* A move is a rename: the object is the very file, and the source is gone. */
+	src = apf_xasprintf("%s/a", tmp);
+	write_pattern(src, (1 << 20) + 7, 1);
+	assert_int_equal(stat(src, &before), 0);
+	assert_int_equal(apf_store_put_file_move(f->st, "raw/a.pdf", src, "application/pdf", &err), 0);
+	assert_int_not_equal(access(src, F_OK), 0);
+	assert_true(object_is_pattern(f->st, "raw/a.pdf", (1 << 20) + 7, 1));
+	want = apf_xasprintf("%s/lake/raw/a.pdf", f->dir);
+	assert_int_equal(stat(want, &sb), 0);
+	assert_int_equal(sb.st_ino, before.st_ino);
+	free(want);
+
+	/* It replaces an object whole, as a put does. */
+	write_pattern(src, 1000, 2);
+	assert_int_equal(apf_store_put_file_move(f->st, "raw/a.pdf", src, NULL, &err), 0);
+	assert_true(object_is_pattern(f->st, "raw/a.pdf", 1000, 2));
+
+	/* The temp area never lists, and only the key does. */
+	write_pattern(src, 10, 3);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(apf_store_list(f->st, "", collect, &c, &err), 0);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.keys[0], "raw/a.pdf");
+
+	/* Failures leave the source for the caller. */
+	assert_int_equal(apf_store_put_file_move(f->st, "../x", src, NULL, &err), APF_EINVAL);
+	assert_int_equal(apf_store_put_file_move(f->st, ".apflow-tmp-spool/x", src, NULL, &err), APF_EINVAL);
+	assert_int_equal(apf_store_put_file_move(f->st, "raw", src, NULL, &err), APF_EIO);
+	assert_non_null(strstr(err.msg, "a directory of other keys"));
+	assert_int_equal(access(src, F_OK), 0);
+	assert_int_equal(apf_store_head(f->st, "raw", &s, &err), APF_ENOTFOUND);
+	assert_int_equal(apf_store_put_file_move(f->st, "raw/b.pdf", "/nonexistent/file", NULL, &err),
+			 APF_ENOTFOUND);
+	assert_non_null(strstr(err.msg, "/nonexistent/file"));
+
+	/* From another file system it is a copy, then the source goes. */
+	if (stat("/dev/shm", &sb) == 0 && stat(tmp, &before) == 0 && sb.st_dev != before.st_dev) {
+		char *far = apf_xasprintf("/dev/shm/apflow-unit-move-%d", (int)getpid());
+		write_pattern(far, 300000, 4);
+		assert_int_equal(apf_store_put_file_move(f->st, "other/fs.bin", far, NULL, &err), 0);
+		assert_int_not_equal(access(far, F_OK), 0);
+		assert_true(object_is_pattern(f->st, "other/fs.bin", 300000, 4));
+		unlink(far);
+		free(far);
+	}
+	free(src);
+	free(tmp);
+}
+
+/* A backend with only put (as s3:// is): a move is a put, then an unlink. */
+static int fake_puts;
+static int fake_put(struct apf_store *st, const char *key, const struct apf_store_body *body,
+		    const char *content_type, struct apf_err *err)
+{
+	(void)st;
+	(void)content_type;
+	if (access(body->path, R_OK))
+		return apf_error(err, APF_ENOTFOUND, "cannot open '%s'", body->path);
+	if (!strcmp(key, "fail"))
+		return apf_error(err, APF_ESTORE, "cannot put '%s': HTTP 503", key);
+	fake_puts++;
+	return 0;
+}
+
+static void test_move_fallback(void **state)
+{
+	static const struct apf_store_ops ops = { .put = fake_put };
+	struct apf_store fake = { &ops, "fake://" };
+	char path[] = "/tmp/apflow-unit-fallback-XXXXXX";
+	char *dir = (char *)1;
+	struct apf_err err;
+	int fd;
+
+	(void)state;
+	assert_int_equal(apf_store_tmp_dir(&fake, &dir, &err), 0);
+	assert_null(dir); /* no temp area: any directory will do */
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(apf_store_put_file_move(&fake, "fail", path, NULL, &err), APF_ESTORE);
+	assert_int_equal(access(path, F_OK), 0); /* a failed put keeps the source */
+	assert_int_equal(apf_store_put_file_move(&fake, "raw/x.pdf", path, NULL, &err), 0);
+	assert_int_equal(fake_puts, 1);
+	assert_int_not_equal(access(path, F_OK), 0);
+	assert_int_equal(apf_store_put_file_move(&fake, "a//b", path, NULL, &err), APF_EINVAL);
+}
+
+/* Counts the entries of dir whose names start with prefix and whose size is at least min. */
+static int count_files(const char *dir, const char *prefix, off_t min)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		struct stat sb;
+		if (strncmp(de->d_name, prefix, strlen(prefix)) ||
+		    fstatat(dirfd(d), de->d_name, &sb, 0) || sb.st_size < min)
+			continue;
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * A move killed at any moment leaves the key absent (and the source whole)
+ * or the key whole: never a part of it.
+ */
+static void test_file_move_killed(void **state)
+{
+	struct fixture *f = *state;
+	char *tmp = NULL, *fifo, *kdir;
+	struct apf_store_stat s;
+	struct collected c;
+	struct apf_err err;
+	int landed = 0, kept = 0;
+	pid_t pid;
+
+	assert_int_equal(apf_store_tmp_dir(f->st, &tmp, &err), 0);
+
+	/* A source that cannot be renamed in (a FIFO) is copied: kill the
+	 * copy half-way, when its temp file beside the key has 1 MiB. */
+	fifo = apf_xasprintf("%s/fifo", tmp);
+	kdir = apf_xasprintf("%s/lake/killed", f->dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(apf_store_put_file_move(f->st, "killed/fifo", fifo, NULL, NULL) ? 1 : 0);
+	{
+		int fd = open(fifo, O_WRONLY);
+		char chunk[65536];
+		assert_true(fd >= 0);
+		memset(chunk, 'x', sizeof(chunk));
+		for (int i = 0; i < 16; i++)
+			assert_int_equal(write(fd, chunk, sizeof(chunk)), (ssize_t)sizeof(chunk));
+		for (int i = 0; i < 200 && count_files(kdir, ".apflow-tmp-", 1 << 20) == 0; i++)
+			usleep(10000);
+		assert_int_equal(count_files(kdir, ".apflow-tmp-", 1 << 20), 1);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		close(fd);
+	}
+	assert_int_equal(apf_store_head(f->st, "killed/fifo", &s, &err), APF_ENOTFOUND);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(apf_store_list(f->st, "killed/", collect, &c, &err), 0);
+	assert_int_equal(c.n, 0); /* the temp file is there, but hidden */
+
+	/* Renames, killed at spread-out moments around their fsync. */
+	for (int i = 0; i < 12; i++) {
+		char key[32], *src = apf_xasprintf("%s/r%d", tmp, i);
+		size_t n = (size_t)8 << 20;
+
+		snprintf(key, sizeof(key), "killed/r%d", i);
+		write_pattern(src, n, 10 + i);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0)
+			_exit(apf_store_put_file_move(f->st, key, src, NULL, NULL) ? 1 : 0);
+		usleep((useconds_t)(i * 700));
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		if (apf_store_head(f->st, key, &s, &err) == 0) {
+			assert_true(object_is_pattern(f->st, key, n, 10 + i));
+			assert_int_not_equal(access(src, F_OK), 0);
+			landed++;
+		} else {
+			/* Not moved: the source is still all there. */
+			struct stat sb;
+			assert_int_equal(stat(src, &sb), 0);
+			assert_int_equal((size_t)sb.st_size, n);
+			kept++;
+		}
+		unlink(src);
+		free(src);
+	}
+	print_message("# killed moves: %d landed whole, %d left the key absent\n", landed, kept);
+	assert_int_equal(landed + kept, 12);
+	free(fifo);
+	free(kdir);
+	free(tmp);
+}
+
 static void test_open_errors(void **state)
 {
 	struct apf_config cfg;
@@ -631,6 +873,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_file_list_order, setup_store, teardown_store),
 		cmocka_unit_test_setup_teardown(test_file_delete, setup_store, teardown_store),
 		cmocka_unit_test_setup_teardown(test_file_threads, setup_store, teardown_store),
+		cmocka_unit_test_setup_teardown(test_file_move, setup_store, teardown_store),
+		cmocka_unit_test(test_move_fallback),
+		cmocka_unit_test_setup_teardown(test_file_move_killed, setup_store, teardown_store),
 		cmocka_unit_test(test_open_errors),
 	};
 

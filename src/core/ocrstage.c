@@ -1,0 +1,1646 @@
+/*
+ * ocrstage.c: the OCR stage (see ocrstage.h).
+ *
+ * Threads and who owns what:
+ *   - workers (opt->jobs): claim documents and pages, read pages with
+ *     their own MuPDF context and Tesseract handle, write page records to
+ *     the document's spool;
+ *   - senders (deepseek only, opt->concurrency): take rendered pages off a
+ *     bounded queue and ask the DeepSeek server;
+ *   - the committer: takes finished documents, in the order they finish,
+ *     to the group-commit writer.
+ * A struct doc lives from the moment a worker claims it until its last
+ * reference goes: the claiming worker, each helping worker, each queued or
+ * in-flight DeepSeek request, and the commit each hold one.  The last
+ * release deletes its temp files.  st->lock guards scheduling (which
+ * document and page comes next, the lists, the totals); d->lock guards a
+ * document's spool and counts; st->cb_lock serialises the callbacks.
+ * Neither lock is held while calling out (store, MuPDF, Tesseract, HTTP,
+ * warehouse, callbacks).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "apflow/buf.h"
+#include "apflow/deepseek.h"
+#include "apflow/ingest.h"
+#include "apflow/log.h"
+#include "apflow/ocr.h"
+#include "apflow/ocrstage.h"
+#include "apflow/pdf.h"
+#include "apflow/utf8.h"
+#include "apflow/util.h"
+#include "apflow/version.h"
+#include "core/ocrstage_db.h"
+
+#define TMP_PREFIX "apflow-ocr-"
+#define MAX_JOBS 64
+#define MAX_CONCURRENCY 256
+#define SPOOL_BUF ((size_t)1 << 16)
+#define WARM_US 20000
+
+enum { PE_TEXT = 0, PE_TESSERACT, PE_DEEPSEEK, PE_COUNT };
+static const char *const page_engine_names[PE_COUNT] = { "text", "tesseract", "deepseek" };
+
+static const char *const engine_names[] = { "auto", "text", "tesseract", "deepseek" };
+
+int apf_ocrstage_engine_parse(const char *s, enum apf_ocrstage_engine *out)
+{
+	for (size_t i = 0; s && i < sizeof(engine_names) / sizeof(engine_names[0]); i++) {
+		if (!strcmp(s, engine_names[i])) {
+			*out = (enum apf_ocrstage_engine)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *apf_ocrstage_engine_name(enum apf_ocrstage_engine e)
+{
+	return (unsigned)e < sizeof(engine_names) / sizeof(engine_names[0]) ? engine_names[e] : "?";
+}
+
+uint64_t apf_ocrstage_shard_hash(const char *doc_id)
+{
+	char hex[APF_SHA256_HEX];
+	uint64_t v = 0;
+
+	apf_sha256_hex(doc_id, strlen(doc_id), hex);
+	for (int i = 0; i < 16; i++) {
+		char c = hex[i];
+		v = (v << 4) | (uint64_t)(c <= '9' ? c - '0' : c - 'a' + 10);
+	}
+	return v;
+}
+
+int apf_ocrstage_parse_shard(const char *s, int *k, int *n)
+{
+	const char *slash = s ? strchr(s, '/') : NULL;
+	char num[24];
+	int64_t kk, nn;
+
+	if (!slash || (size_t)(slash - s) >= sizeof(num) || slash == s)
+		return -1;
+	memcpy(num, s, (size_t)(slash - s));
+	num[slash - s] = '\0';
+	if (apf_parse_i64(num, &kk) || apf_parse_i64(slash + 1, &nn))
+		return -1;
+	if (nn < 1 || nn > 1000000 || kk < 0 || kk >= nn)
+		return -1;
+	*k = (int)kk;
+	*n = (int)nn;
+	return 0;
+}
+
+/* A document the plan picked, or (speculative start) one of the caller's
+ * doc_ids that the plan is yet to confirm. */
+struct pick {
+	char id[APF_DOC_ID_LEN + 1];
+	int fresh;          /* no rows at all when planned */
+	int64_t pages;      /* documents.pages (an estimate for progress) */
+	int dropped;        /* the plan did not take it: read no more, commit nothing (st->lock) */
+};
+
+/* A document from claim to last release. */
+struct doc {
+	const struct pick *pick;
+	const char *id;
+	int refs;            /* under st->lock */
+	int npages;          /* 0 until opened */
+	int next_page;       /* the next page to claim (under st->lock) */
+	int in_active;       /* on st->active (under st->lock) */
+	struct doc *next_active;
+	struct doc *next_commit;
+	char *pdf_path;
+	int pdf_is_temp;     /* pdf_path is our copy (delete it), not the store's own file */
+	int64_t started_ms;
+	int64_t read_us;     /* when its pages began to be read (now_us()) */
+
+	pthread_mutex_t lock; /* the rest */
+	char *spool_path;
+	FILE *spool;
+	char *spool_buf;     /* its stdio buffer */
+	int spool_errno;     /* a write failed: the document is recorded as failed */
+	int finished;        /* pages done (stored or failed) */
+	int warmed;          /* the warehouse was asked to open for its commit (warm_soon()) */
+	int stored;
+	int by_engine[PE_COUNT];
+	int failed_pages;
+	char *doc_error;     /* the whole document failed */
+	int committed;
+	int skipped;
+};
+
+struct stage;
+
+struct worker {
+	struct stage *st;
+	int index;
+	pthread_t thread;
+	struct apf_pdf_ctx *ctx;
+	struct apf_ocr *ocr;
+	struct apf_buf text;
+	struct apf_buf png;
+};
+
+/* A rendered page waiting for the DeepSeek server. */
+struct dsreq {
+	struct doc *d;
+	int page;
+	struct apf_buf png;
+	struct dsreq *next;
+};
+
+struct stage {
+	const struct apf_config *cfg;
+	struct apf_store *store;
+	struct apf_dbwriter *writer;
+	const struct apf_ocrstage_options *opt;
+	struct apf_ocrstage_result *res;
+	enum apf_ocrstage_engine engine;
+	int jobs, dpi, concurrency;
+	const char *lang;
+	int64_t run_id;
+	int64_t t0;
+	char *tmpdir;
+	char *model_text;
+	char *model_tesseract;
+	struct apf_deepseek *ds;
+
+	pthread_mutex_t lock;
+	pthread_cond_t work_cond;     /* a document was published or released, or the run's state changed */
+	pthread_cond_t commit_cond;   /* the commit queue got a document, the run started, or stop */
+	pthread_cond_t dq_cond;       /* the DeepSeek queue changed */
+	/*
+	 * The run's state, in order: picks known (speculative: the caller's
+	 * doc_ids, before the plan; else the plan's), planned (the plan's
+	 * verdict is in), started (the run's row exists).  Workers read pages
+	 * as soon as picks are known; Tesseract and DeepSeek pages, commits
+	 * and failure reports wait for what they need.  norun: no run will
+	 * be made (nothing to do, or an error before it).
+	 */
+	int speculative, picks_known, planned, started, norun;
+	int ended;                    /* the last commit also ended the run */
+	int warm;                     /* a document is near its end: have the warehouse opened */
+	struct pick *picks;
+	size_t npicks, next_pick;
+	size_t nselected;             /* picks not dropped */
+	struct doc *active;           /* opened documents with pages to claim */
+	int fetching;                 /* documents being fetched and opened */
+	int inflight, max_inflight;   /* documents claimed and not yet released */
+	struct doc *cq_head, *cq_tail;
+	int committer_stop;
+	struct dsreq *dq_head, *dq_tail;
+	int dq_len, dq_cap, senders_stop;
+	int stopping;                 /* fatal error or cancel: start nothing more */
+	int fatal;
+	struct apf_err fatal_err;
+	uint64_t pages_done, docs_done, pages_planned;
+	int64_t read_us;              /* workers' time on documents, summed */
+
+	pthread_mutex_t cb_lock;
+	int64_t last_progress_ms;
+};
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- temp files ---- */
+
+/*
+ * Temp files are apflow-ocr-<pid>-<random>.{pdf,jsonl}.  Those of a
+ * process that is gone (killed mid-run) are removed; a live neighbour's
+ * (another `apflow ocr` on the same data dir) are left alone.
+ */
+static void remove_stale_temps(const char *dir)
+{
+	DIR *dd = opendir(dir);
+	struct dirent *e;
+
+	if (!dd)
+		return;
+	while ((e = readdir(dd))) {
+		const char *p, *dash;
+		char num[24];
+		int64_t pid;
+
+		if (!apf_starts_with(e->d_name, TMP_PREFIX))
+			continue;
+		p = e->d_name + strlen(TMP_PREFIX);
+		dash = strchr(p, '-');
+		if (!dash || (size_t)(dash - p) >= sizeof(num))
+			continue;
+		memcpy(num, p, (size_t)(dash - p));
+		num[dash - p] = '\0';
+		if (apf_parse_i64(num, &pid) || pid <= 0)
+			continue;
+		if (pid != (int64_t)getpid() && kill((pid_t)pid, 0) && errno == ESRCH) {
+			char *path = apf_xasprintf("%s/%s", dir, e->d_name);
+			if (!unlink(path))
+				apf_log_debug("removed stale temp file '%s'", path);
+			free(path);
+		}
+	}
+	closedir(dd);
+}
+
+static char *temp_name(const struct stage *st, const char *ext)
+{
+	return apf_xasprintf("%s/" TMP_PREFIX "%d-%016" PRIx64 ".%s", st->tmpdir, (int)getpid(), apf_rand64(),
+			     ext);
+}
+
+/* ---- callbacks ---- */
+
+static void snapshot(struct stage *st, struct apf_ocrstage_progress *p)
+{
+	pthread_mutex_lock(&st->lock);
+	p->docs_total = st->nselected;
+	p->docs_done = st->docs_done;
+	p->pages_planned = st->pages_planned;
+	p->pages_done = st->pages_done;
+	pthread_mutex_unlock(&st->lock);
+	p->elapsed_ms = apf_now_ms() - st->t0;
+}
+
+static void maybe_progress(struct stage *st, int force)
+{
+	const struct apf_ocrstage_options *opt = st->opt;
+	int every = opt->progress_ms > 0 ? opt->progress_ms : 500;
+	struct apf_ocrstage_progress p;
+	int64_t now;
+
+	if (!opt->on_progress)
+		return;
+	/* Pages read ahead of the plan may be dropped: no news before it. */
+	pthread_mutex_lock(&st->lock);
+	if (!st->planned || st->norun) {
+		pthread_mutex_unlock(&st->lock);
+		return;
+	}
+	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_lock(&st->cb_lock);
+	now = apf_now_ms();
+	if (force || now - st->last_progress_ms >= every) {
+		st->last_progress_ms = now;
+		snapshot(st, &p);
+		opt->on_progress(&p, opt->cb_arg);
+	}
+	pthread_mutex_unlock(&st->cb_lock);
+}
+
+static void report_failure(struct stage *st, const struct doc *d, int page, const char *engine,
+			   const char *error)
+{
+	int news;
+
+	if (!st->opt->on_failure)
+		return;
+	/* A document read before the plan confirmed it (speculative start)
+	 * is news only if the plan takes it: an unknown doc_id's or a done
+	 * document's failures are not reported. */
+	pthread_mutex_lock(&st->lock);
+	while (!st->planned && !st->stopping)
+		pthread_cond_wait(&st->work_cond, &st->lock);
+	news = st->planned && !st->norun && !d->pick->dropped;
+	pthread_mutex_unlock(&st->lock);
+	if (!news)
+		return;
+	pthread_mutex_lock(&st->cb_lock);
+	st->opt->on_failure(d->id, page, engine, error, st->opt->cb_arg);
+	pthread_mutex_unlock(&st->cb_lock);
+}
+
+/* ---- stopping ---- */
+
+static int stopping(struct stage *st)
+{
+	int s;
+
+	pthread_mutex_lock(&st->lock);
+	if (!st->stopping && st->opt->cancel && *st->opt->cancel) {
+		st->stopping = 1;
+		st->res->cancelled = 1;
+		pthread_cond_broadcast(&st->work_cond);
+		pthread_cond_broadcast(&st->commit_cond);
+		pthread_cond_broadcast(&st->dq_cond);
+	}
+	s = st->stopping;
+	pthread_mutex_unlock(&st->lock);
+	return s;
+}
+
+/* Stops the run for an error that every further document would hit too. */
+static void set_fatal(struct stage *st, const struct apf_err *err)
+{
+	pthread_mutex_lock(&st->lock);
+	if (!st->fatal) {
+		st->fatal = 1;
+		st->fatal_err = *err;
+	}
+	st->stopping = 1;
+	pthread_cond_broadcast(&st->work_cond);
+	pthread_cond_broadcast(&st->commit_cond);
+	pthread_cond_broadcast(&st->dq_cond);
+	pthread_mutex_unlock(&st->lock);
+}
+
+/*
+ * Stops a run that will not be made: nothing to do, or an error before
+ * its row (the plan failed, an unknown doc_id, a missing Tesseract
+ * language).  What speculative workers read is dropped unwritten.
+ */
+static void set_norun(struct stage *st)
+{
+	pthread_mutex_lock(&st->lock);
+	st->norun = 1;
+	st->stopping = 1;
+	pthread_cond_broadcast(&st->work_cond);
+	pthread_cond_broadcast(&st->commit_cond);
+	pthread_cond_broadcast(&st->dq_cond);
+	pthread_mutex_unlock(&st->lock);
+}
+
+/*
+ * Waits until the run's row exists: Tesseract and DeepSeek pages (too
+ * costly to spend on a document the plan may drop) start only then.
+ * Returns 0, or -1 when the run stopped or will not be made.
+ */
+static int wait_started(struct stage *st)
+{
+	int ok;
+
+	pthread_mutex_lock(&st->lock);
+	while (!st->started && !st->stopping)
+		pthread_cond_wait(&st->work_cond, &st->lock);
+	ok = st->started && !st->stopping;
+	pthread_mutex_unlock(&st->lock);
+	return ok ? 0 : -1;
+}
+
+/* ---- documents ---- */
+
+static void doc_free(struct doc *d)
+{
+	if (d->spool)
+		fclose(d->spool);
+	free(d->spool_buf);
+	if (d->spool_path) {
+		unlink(d->spool_path);
+		free(d->spool_path);
+	}
+	if (d->pdf_path) {
+		if (d->pdf_is_temp)
+			unlink(d->pdf_path);
+		free(d->pdf_path);
+	}
+	free(d->doc_error);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+}
+
+static void active_remove(struct stage *st, struct doc *d)
+{
+	if (!d->in_active)
+		return;
+	for (struct doc **pp = &st->active; *pp; pp = &(*pp)->next_active) {
+		if (*pp == d) {
+			*pp = d->next_active;
+			break;
+		}
+	}
+	d->in_active = 0;
+}
+
+static void doc_ref(struct stage *st, struct doc *d)
+{
+	pthread_mutex_lock(&st->lock);
+	d->refs++;
+	pthread_mutex_unlock(&st->lock);
+}
+
+static void doc_release(struct stage *st, struct doc *d)
+{
+	int left;
+
+	pthread_mutex_lock(&st->lock);
+	left = --d->refs;
+	if (!left) {
+		active_remove(st, d);
+		st->inflight--;
+		pthread_cond_broadcast(&st->work_cond);
+	}
+	pthread_mutex_unlock(&st->lock);
+	if (!left)
+		doc_free(d);
+}
+
+/* Hands a finished document to the committer, which takes a reference. */
+static void queue_commit(struct stage *st, struct doc *d)
+{
+	pthread_mutex_lock(&st->lock);
+	d->refs++;
+	d->next_commit = NULL;
+	if (st->cq_tail)
+		st->cq_tail->next_commit = d;
+	else
+		st->cq_head = d;
+	st->cq_tail = d;
+	pthread_cond_signal(&st->commit_cond);
+	pthread_mutex_unlock(&st->lock);
+}
+
+/*
+ * Whether d's last pages are near (under d->lock): at the pace of its
+ * pages so far, the rest take about as long as opening the warehouse.
+ * The committer then has the writer open it (ocrdb_warm()), so that the
+ * commit finds it open: the writer closes the warehouse when it has had
+ * nothing to do for a moment, which is the case while a document of some
+ * hundred pages is read, and opening it again costs 15-25 ms after the
+ * last page.  Early, the warehouse would only be held open for nothing:
+ * at most the writer's linger (30 ms) more than the commit needs.
+ */
+static int warm_soon(const struct doc *d)
+{
+	int64_t spent = now_us() - d->read_us, left = d->npages - d->finished;
+
+	return d->finished >= 2 && spent / d->finished * left <= (int64_t)WARM_US;
+}
+
+/* A stored page's record for the spool. */
+struct page_rec {
+	const char *model;
+	const char *text;
+	size_t len;
+	const char *sha;
+	size_t chars;
+	double confidence; /* < 0: none */
+};
+
+/* Writes s[0..len) as a JSON string: s is well-formed UTF-8 (the
+ * normaliser's text, or checked), so only '"', '\\' and control
+ * characters are escaped, in runs between them written as they are. */
+static void spool_string(FILE *f, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *run = s;
+
+	putc('"', f);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+		size_t n = 6;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		fwrite(run, 1, (size_t)(s + i - run), f);
+		run = s + i + 1;
+		if (c == '"' || c == '\\' || c == '\n') {
+			esc[1] = c == '\n' ? 'n' : (char)c;
+			n = 2;
+		}
+		fwrite(esc, 1, n, f);
+	}
+	fwrite(run, 1, (size_t)(s + len - run), f);
+	putc('"', f);
+}
+
+/*
+ * Writes a page record as one JSON line, with the keys that
+ * ocrdb_commit_doc() reads.  Written by hand rather than through a jansson
+ * object: that would copy each page's text, escape it and copy it again,
+ * which cost as much as a tenth of reading the page.
+ */
+static void spool_page(FILE *f, int page_num, int engine, const struct page_rec *pr)
+{
+	fprintf(f, "{\"k\":\"p\",\"page_num\":%d,\"engine\":\"%s\",\"model\":", page_num,
+		page_engine_names[engine]);
+	if (pr->model)
+		spool_string(f, pr->model, strlen(pr->model));
+	else
+		fputs("null", f);
+	fputs(",\"text\":", f);
+	spool_string(f, pr->text, pr->len);
+	fprintf(f, ",\"text_sha256\":\"%s\",\"chars\":%zu,\"confidence\":", pr->sha, pr->chars);
+	if (pr->confidence >= 0)
+		fprintf(f, "%.17g}\n", pr->confidence);
+	else
+		fputs("null}\n", f);
+}
+
+/*
+ * Writes one record to the document's spool, a page's (pr) or a
+ * failure's (rec, taken: decref), and counts it; when it was the
+ * document's last page, queues the commit.  page_num 0 with error marks
+ * the whole document failed.
+ */
+static void finish_page(struct stage *st, struct doc *d, const struct page_rec *pr, json_t *rec, int engine,
+			int page_num, const char *error)
+{
+	int complete, warm = 0;
+
+	pthread_mutex_lock(&d->lock);
+	if (!d->spool_errno) {
+		errno = 0;
+		if (pr)
+			spool_page(d->spool, page_num, engine, pr);
+		else if (json_dumpf(rec, d->spool, JSON_COMPACT) == 0)
+			fputc('\n', d->spool);
+		else
+			d->spool_errno = errno ? errno : EIO;
+		if (!d->spool_errno && ferror(d->spool))
+			d->spool_errno = errno ? errno : EIO;
+	}
+	if (page_num == 0) {
+		free(d->doc_error);
+		d->doc_error = apf_xstrdup(error);
+		complete = 1;
+	} else {
+		if (error)
+			d->failed_pages++;
+		else {
+			d->stored++;
+			d->by_engine[engine]++;
+		}
+		complete = ++d->finished == d->npages;
+		if (!complete && !d->warmed && warm_soon(d)) {
+			d->warmed = 1;
+			warm = 1;
+		}
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (rec)
+		json_decref(rec);
+
+	if (page_num) {
+		pthread_mutex_lock(&st->lock);
+		st->pages_done++;
+		if (warm && st->started && !st->stopping) {
+			st->warm = 1;
+			pthread_cond_signal(&st->commit_cond);
+		}
+		pthread_mutex_unlock(&st->lock);
+	}
+	if (error)
+		report_failure(st, d, page_num, engine >= 0 ? page_engine_names[engine] : NULL, error);
+	if (complete)
+		queue_commit(st, d);
+	maybe_progress(st, 0);
+}
+
+static json_t *failure_record(int page_num, int engine, const char *error)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "k", json_string("f"));
+	json_object_set_new(o, "page_num", page_num ? json_integer(page_num) : json_null());
+	json_object_set_new(o, "engine", engine >= 0 ? json_string(page_engine_names[engine]) : json_null());
+	/* Messages quote file contents at times: keep them valid UTF-8. */
+	json_t *e = json_string(error);
+	if (!e) {
+		struct apf_buf clean = APF_BUF_INIT;
+		apf_buf_init(&clean, 0);
+		apf_text_normalize(error, strlen(error), &clean, NULL);
+		e = json_string(clean.data ? clean.data : "");
+		apf_buf_release(&clean);
+	}
+	json_object_set_new(o, "error", e);
+	return o;
+}
+
+static void fail_doc(struct stage *st, struct doc *d, int engine, const char *error)
+{
+	finish_page(st, d, NULL, failure_record(0, engine, error), engine, 0, error);
+}
+
+static void fail_page(struct stage *st, struct doc *d, int page, int engine, const char *error)
+{
+	char msg[APF_ERR_MSG_MAX + 32];
+
+	snprintf(msg, sizeof(msg), "page %d: %s", page, error);
+	finish_page(st, d, NULL, failure_record(page, engine, msg), engine, page, msg);
+}
+
+static void store_page(struct stage *st, struct doc *d, int page, int engine, const char *model,
+		       const struct apf_buf *text, const struct apf_text_stats *stats, double confidence)
+{
+	char sha[APF_SHA256_HEX];
+	/* The normaliser guarantees well-formed UTF-8 without NUL; a model
+	 * name (configuration) that is not UTF-8 is left out, as jansson
+	 * would have. */
+	struct page_rec pr = { model && !apf_utf8_validate(model, strlen(model), NULL) ? model : NULL,
+			       text->data ? text->data : "", text->len, sha, stats->chars, confidence };
+
+	apf_sha256_hex(pr.text, pr.len, sha);
+	finish_page(st, d, &pr, NULL, engine, page, NULL);
+}
+
+/* ---- reading pages ---- */
+
+static int ensure_ocr(struct worker *w, struct apf_err *err)
+{
+	struct stage *st = w->st;
+	int rc;
+
+	if (w->ocr)
+		return 0;
+	rc = apf_ocr_new(st->lang, st->opt->tessdata, &w->ocr, err);
+	if (!rc)
+		apf_ocr_set_timeout(w->ocr, st->opt->page_timeout_ms > 0 ? st->opt->page_timeout_ms : 120000);
+	return rc;
+}
+
+/*
+ * MuPDF reads a page whose objects are gone (a truncated file) as an empty
+ * page and only says so in a note: that page failed, it is not blank.
+ */
+static int damaged_empty(struct apf_pdf *pdf, const struct apf_text_stats *stats, struct apf_err *err)
+{
+	const char *note = apf_pdf_page_note(pdf);
+
+	if (stats->chars || !note)
+		return 0;
+	return apf_error(err, APF_EPDF, "damaged page, read as empty: %s", note);
+}
+
+static void page_tesseract(struct worker *w, struct doc *d, struct apf_pdf *pdf, int page)
+{
+	struct stage *st = w->st;
+	struct apf_pixmap pm = { 0 };
+	struct apf_text_stats stats;
+	struct apf_err err;
+	int conf = 0, rc;
+
+	/* Stopping: the page stays unread, and so its document uncommitted. */
+	if (wait_started(st))
+		return;
+	apf_err_clear(&err);
+	rc = ensure_ocr(w, &err);
+	if (!rc)
+		rc = apf_pdf_render_gray(pdf, page, st->dpi, &pm, &err);
+	if (!rc) {
+		rc = apf_ocr_page(w->ocr, &pm, 0, &w->text, &conf, &stats, &err);
+		apf_pixmap_release(&pm);
+	}
+	if (!rc)
+		rc = damaged_empty(pdf, &stats, &err);
+	if (rc)
+		fail_page(st, d, page, PE_TESSERACT, err.msg);
+	else
+		store_page(st, d, page, PE_TESSERACT, st->model_tesseract, &w->text, &stats, conf / 100.0);
+}
+
+static void page_text(struct worker *w, struct doc *d, struct apf_pdf *pdf, int page)
+{
+	struct stage *st = w->st;
+	struct apf_text_stats stats;
+	struct apf_err err;
+	int rc;
+
+	apf_err_clear(&err);
+	rc = apf_pdf_page_text(pdf, page, &w->text, &stats, &err);
+	if (!rc && st->engine == APF_OCRSTAGE_AUTO && !apf_pdf_text_is_real(&stats)) {
+		page_tesseract(w, d, pdf, page);
+		return;
+	}
+	if (!rc)
+		rc = damaged_empty(pdf, &stats, &err);
+	if (rc)
+		fail_page(st, d, page, PE_TEXT, err.msg);
+	else
+		store_page(st, d, page, PE_TEXT, st->model_text, &w->text, &stats, -1);
+}
+
+/* Queues a rendered page for the senders; waits while the queue is full. */
+static void page_deepseek(struct worker *w, struct doc *d, struct apf_pdf *pdf, int page)
+{
+	struct stage *st = w->st;
+	struct apf_err err;
+	struct dsreq *r;
+	int rc;
+
+	if (wait_started(st))
+		return;
+	apf_err_clear(&err);
+	rc = apf_pdf_render_png(pdf, page, st->dpi, 0, &w->png, NULL, &err);
+	if (rc) {
+		fail_page(st, d, page, PE_DEEPSEEK, err.msg);
+		return;
+	}
+	r = apf_xcalloc(1, sizeof(*r));
+	r->d = d;
+	r->page = page;
+	r->png = w->png; /* the request takes the buffer */
+	apf_buf_init(&w->png, 0);
+	doc_ref(st, d);
+	pthread_mutex_lock(&st->lock);
+	while (st->dq_len >= st->dq_cap && !st->stopping)
+		pthread_cond_wait(&st->dq_cond, &st->lock);
+	if (st->stopping) {
+		pthread_mutex_unlock(&st->lock);
+		apf_buf_release(&r->png);
+		free(r);
+		doc_release(st, d);
+		return;
+	}
+	if (st->dq_tail)
+		st->dq_tail->next = r;
+	else
+		st->dq_head = r;
+	st->dq_tail = r;
+	st->dq_len++;
+	pthread_cond_broadcast(&st->dq_cond);
+	pthread_mutex_unlock(&st->lock);
+}
+
+static void *sender_main(void *arg)
+{
+	struct stage *st = arg;
+	struct apf_buf text;
+
+	apf_buf_init(&text, APF_OCRSTAGE_PAGE_TEXT_MAX);
+	for (;;) {
+		struct dsreq *r;
+		struct apf_text_stats stats;
+		struct apf_err err;
+		char what[64];
+
+		pthread_mutex_lock(&st->lock);
+		while (!st->dq_head && !st->senders_stop && !st->stopping)
+			pthread_cond_wait(&st->dq_cond, &st->lock);
+		r = st->dq_head;
+		if (r) {
+			st->dq_head = r->next;
+			if (!st->dq_head)
+				st->dq_tail = NULL;
+			st->dq_len--;
+			pthread_cond_broadcast(&st->dq_cond);
+		}
+		pthread_mutex_unlock(&st->lock);
+		if (!r)
+			break;
+		if (!stopping(st)) {
+			apf_err_clear(&err);
+			snprintf(what, sizeof(what), "deepseek %s:%d", r->d->id, r->page);
+			if (apf_deepseek_page(st->ds, r->png.data, r->png.len, what, &text, &stats, &err))
+				fail_page(st, r->d, r->page, PE_DEEPSEEK, err.msg);
+			else
+				store_page(st, r->d, r->page, PE_DEEPSEEK, apf_deepseek_model(st->ds), &text,
+					   &stats, -1);
+		}
+		apf_buf_release(&r->png);
+		doc_release(st, r->d);
+		free(r);
+	}
+	apf_buf_release(&text);
+	return NULL;
+}
+
+static void read_page(struct worker *w, struct doc *d, struct apf_pdf *pdf, int page)
+{
+	switch (w->st->engine) {
+	case APF_OCRSTAGE_TESSERACT:
+		page_tesseract(w, d, pdf, page);
+		break;
+	case APF_OCRSTAGE_DEEPSEEK:
+		page_deepseek(w, d, pdf, page);
+		break;
+	default:
+		page_text(w, d, pdf, page);
+		break;
+	}
+}
+
+/* The next page of d to read, or 0. */
+static int claim_page(struct stage *st, struct doc *d)
+{
+	int p = 0;
+
+	if (stopping(st))
+		return 0;
+	pthread_mutex_lock(&st->lock);
+	if (d->pick->dropped) {
+		d->next_page = d->npages + 1;
+		active_remove(st, d);
+	} else if (d->next_page <= d->npages) {
+		p = d->next_page++;
+		if (d->next_page > d->npages)
+			active_remove(st, d);
+	}
+	pthread_mutex_unlock(&st->lock);
+	return p;
+}
+
+static void read_pages(struct worker *w, struct doc *d, struct apf_pdf *pdf)
+{
+	int p;
+
+	while ((p = claim_page(w->st, d)) > 0)
+		read_page(w, d, pdf, p);
+}
+
+/*
+ * The next thing for a worker: a new document (*is_new), or one in flight
+ * with pages left (a reference taken), or NULL when there is no more.
+ * New documents come first, so that workers read different files and open
+ * each once; a worker helps with another's pages when none is left, or
+ * while the documents in flight are at their bound.
+ */
+static struct doc *next_work(struct stage *st, int *is_new)
+{
+	struct doc *d = NULL;
+
+	pthread_mutex_lock(&st->lock);
+	for (;;) {
+		if (!st->stopping && st->opt->cancel && *st->opt->cancel) {
+			st->stopping = 1;
+			st->res->cancelled = 1;
+			pthread_cond_broadcast(&st->commit_cond);
+			pthread_cond_broadcast(&st->dq_cond);
+		}
+		if (st->stopping)
+			break;
+		if (!st->picks_known) {
+			pthread_cond_wait(&st->work_cond, &st->lock);
+			continue;
+		}
+		while (st->next_pick < st->npicks && st->picks[st->next_pick].dropped)
+			st->next_pick++;
+		if (st->next_pick < st->npicks && st->inflight < st->max_inflight) {
+			const struct pick *pk = &st->picks[st->next_pick++];
+			d = apf_xcalloc(1, sizeof(*d));
+			pthread_mutex_init(&d->lock, NULL);
+			d->pick = pk;
+			d->id = pk->id;
+			d->refs = 1;
+			d->started_ms = apf_now_ms();
+			st->inflight++;
+			st->fetching++;
+			*is_new = 1;
+			break;
+		}
+		for (d = st->active; d && (d->next_page > d->npages || d->pick->dropped); d = d->next_active)
+			;
+		if (d) {
+			d->refs++;
+			*is_new = 0;
+			break;
+		}
+		if (!st->fetching && st->next_pick >= st->npicks)
+			break;
+		pthread_cond_wait(&st->work_cond, &st->lock);
+	}
+	pthread_mutex_unlock(&st->lock);
+	return d;
+}
+
+/*
+ * The store's own file for key when the store is file:// and the object is
+ * a regular file there, so that it is read in place: no copy, no fsync of
+ * a copy.  Safe because objects are written whole by rename and a key's
+ * bytes never change (raw/<doc_id>.pdf is named by their hash); MuPDF
+ * keeps its descriptor, so a delete meanwhile does not disturb the read.
+ * NULL otherwise (s3://, or no such file: apf_store_get_file() then says
+ * why, in the store's words).
+ */
+static char *local_object(struct apf_store *store, const char *key)
+{
+	const char *url = apf_store_url(store);
+	struct stat sb;
+	char *path;
+
+	if (!url || !apf_starts_with(url, "file:///"))
+		return NULL;
+	path = apf_xasprintf("%s%s%s", url + 7, strcmp(url + 7, "/") ? "/" : "", key);
+	if (stat(path, &sb) || !S_ISREG(sb.st_mode)) {
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
+/* Store errors that will not go away for the next document stop the run. */
+static int store_error_is_fatal(int code)
+{
+	return code != APF_ENOTFOUND && code != APF_EINVAL;
+}
+
+static void start_doc(struct worker *w, struct doc *d)
+{
+	struct stage *st = w->st;
+	struct apf_pdf *pdf = NULL;
+	struct apf_err err;
+	char key[64];
+	int rc, fatal = 0;
+
+	apf_err_clear(&err);
+	d->spool_path = temp_name(st, "jsonl");
+	d->spool = fopen(d->spool_path, "w");
+	if (!d->spool) {
+		apf_error(&err, APF_EIO, "cannot create '%s': %s", d->spool_path, strerror(errno));
+		fatal = 1;
+		goto failed;
+	}
+	/* Page records are a few KB each: write them in large blocks (glibc
+	 * takes a size only with a buffer). */
+	d->spool_buf = apf_xmalloc(SPOOL_BUF);
+	setvbuf(d->spool, d->spool_buf, _IOFBF, SPOOL_BUF);
+	snprintf(key, sizeof(key), "raw/%s.pdf", d->id);
+	d->pdf_path = local_object(st->store, key);
+	if (!d->pdf_path) {
+		d->pdf_path = temp_name(st, "pdf");
+		d->pdf_is_temp = 1;
+		rc = apf_store_get_file(st->store, key, d->pdf_path, &err);
+		if (rc) {
+			fatal = store_error_is_fatal(rc);
+			goto failed;
+		}
+	}
+	rc = apf_pdf_open(w->ctx, d->pdf_path, &pdf, &err);
+	if (rc) {
+		/* Only an unreadable file (our copy on a full disk, or the
+		 * store's own) is not about this document. */
+		fatal = rc == APF_EIO;
+		goto failed;
+	}
+	d->read_us = now_us();
+	pthread_mutex_lock(&st->lock);
+	d->npages = apf_pdf_page_count(pdf);
+	d->next_page = 1;
+	d->next_active = st->active;
+	st->active = d;
+	d->in_active = 1;
+	st->fetching--;
+	pthread_cond_broadcast(&st->work_cond);
+	pthread_mutex_unlock(&st->lock);
+	apf_log_debug("ocr: %s: %d page%s", d->id, d->npages, d->npages == 1 ? "" : "s");
+	read_pages(w, d, pdf);
+	apf_pdf_close(pdf);
+	doc_release(st, d);
+	return;
+
+failed:
+	pthread_mutex_lock(&st->lock);
+	st->fetching--;
+	pthread_cond_broadcast(&st->work_cond);
+	pthread_mutex_unlock(&st->lock);
+	if (fatal)
+		set_fatal(st, &err);
+	else
+		fail_doc(st, d, -1, err.msg);
+	doc_release(st, d);
+}
+
+static void help_doc(struct worker *w, struct doc *d)
+{
+	struct apf_pdf *pdf = NULL;
+	struct apf_err err;
+
+	apf_err_clear(&err);
+	/* Our own handle on the same temp file: a document is used by one
+	 * thread at a time, and each context opens its own. */
+	if (apf_pdf_open(w->ctx, d->pdf_path, &pdf, &err)) {
+		apf_log_warn("ocr: %s: cannot open a second handle (%s); its first worker goes on alone",
+			     d->id, err.msg);
+	} else {
+		read_pages(w, d, pdf);
+		apf_pdf_close(pdf);
+	}
+	doc_release(w->st, d);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct doc *d;
+	int64_t spent = 0;
+	int is_new;
+
+	while ((d = next_work(w->st, &is_new))) {
+		int64_t t0 = now_us();
+
+		if (is_new)
+			start_doc(w, d);
+		else
+			help_doc(w, d);
+		spent += now_us() - t0;
+	}
+	pthread_mutex_lock(&w->st->lock);
+	w->st->read_us += spent;
+	pthread_mutex_unlock(&w->st->lock);
+	return NULL;
+}
+
+/* ---- committing ---- */
+
+static void commit_doc(struct stage *st, struct doc *d)
+{
+	struct ocrdb_commit cj;
+	struct apf_ocrstage_doc rep;
+	struct apf_ocrstage_progress p;
+	struct apf_err err;
+	char spool_msg[128];
+	int rc = 0, spool_errno, last;
+
+	apf_err_clear(&err);
+	pthread_mutex_lock(&d->lock);
+	if (d->spool && (fflush(d->spool) || ferror(d->spool)) && !d->spool_errno)
+		d->spool_errno = errno ? errno : EIO;
+	if (d->spool) {
+		if (fclose(d->spool) && !d->spool_errno)
+			d->spool_errno = errno ? errno : EIO;
+		d->spool = NULL;
+	}
+	spool_errno = d->spool_errno;
+	pthread_mutex_unlock(&d->lock);
+
+	/* After a cancel, documents already read are still worth keeping;
+	 * after a warehouse failure, trying again would only wait again.
+	 * A document the plan dropped, or read for a run that was never
+	 * made, is not written.  The last document of a run that went as
+	 * planned also ends the run, in the same transaction. */
+	pthread_mutex_lock(&st->lock);
+	rc = st->fatal || !st->started || d->pick->dropped;
+	last = !rc && !st->stopping && st->next_pick >= st->npicks && st->inflight == 1 && !st->cq_head;
+	pthread_mutex_unlock(&st->lock);
+	if (rc)
+		return;
+	if (spool_errno)
+		snprintf(spool_msg, sizeof(spool_msg), "cannot write the page spool: %s", strerror(spool_errno));
+	memset(&cj, 0, sizeof(cj));
+	cj.run_id = st->run_id;
+	cj.doc_id = d->id;
+	cj.spool_path = d->spool_path;
+	cj.pages = d->stored;
+	cj.failures = d->failed_pages + (d->doc_error ? 1 : 0);
+	cj.spool_error = spool_errno ? spool_msg : NULL;
+	cj.check_others = d->pick->fresh && !st->opt->force;
+	cj.end_status = last ? "done" : NULL;
+	rc = ocrdb_commit_doc(st->writer, &cj, &err);
+	if (rc) {
+		apf_error_prefix(&err, "cannot commit the pages of '%s'", d->id);
+		set_fatal(st, &err);
+		return;
+	}
+
+	pthread_mutex_lock(&st->lock);
+	st->ended = last;
+	st->docs_done++;
+	if (cj.skipped) {
+		st->res->skipped++;
+	} else if (spool_errno) {
+		st->res->docs++;
+		st->res->failed++;
+		st->res->failed_docs++;
+	} else {
+		st->res->docs++;
+		st->res->pages += (uint64_t)d->stored;
+		st->res->pages_text += (uint64_t)d->by_engine[PE_TEXT];
+		st->res->pages_tesseract += (uint64_t)d->by_engine[PE_TESSERACT];
+		st->res->pages_deepseek += (uint64_t)d->by_engine[PE_DEEPSEEK];
+		st->res->failed += (uint64_t)d->failed_pages + (d->doc_error ? 1 : 0);
+		st->res->failed_pages += (uint64_t)d->failed_pages;
+		st->res->failed_docs += d->doc_error ? 1 : 0;
+	}
+	pthread_mutex_unlock(&st->lock);
+
+	apf_log_debug("ocr: committed %s: %d stored, %d failed%s", d->id, d->stored,
+		      d->failed_pages + (d->doc_error ? 1 : 0), cj.skipped ? " (skipped: done meanwhile)" : "");
+	if (st->opt->on_doc) {
+		memset(&rep, 0, sizeof(rep));
+		rep.doc_id = d->id;
+		rep.pages = d->npages;
+		rep.skipped = cj.skipped;
+		rep.ms = apf_now_ms() - d->started_ms;
+		if (spool_errno) {
+			rep.error = spool_msg;
+			rep.failed = 1;
+		} else if (!cj.skipped) {
+			rep.stored = d->stored;
+			rep.text = d->by_engine[PE_TEXT];
+			rep.tesseract = d->by_engine[PE_TESSERACT];
+			rep.deepseek = d->by_engine[PE_DEEPSEEK];
+			rep.failed = d->failed_pages + (d->doc_error ? 1 : 0);
+			rep.error = d->doc_error;
+		}
+		snapshot(st, &p);
+		pthread_mutex_lock(&st->cb_lock);
+		st->opt->on_doc(&rep, &p, st->opt->cb_arg);
+		pthread_mutex_unlock(&st->cb_lock);
+	}
+	maybe_progress(st, 0);
+}
+
+static void *committer_main(void *arg)
+{
+	struct stage *st = arg;
+
+	for (;;) {
+		struct doc *d;
+
+		/* Documents read before the run's row exists wait for it
+		 * (or for the verdict that there will be none). */
+		pthread_mutex_lock(&st->lock);
+		while (!st->committer_stop && !(st->cq_head && (st->started || st->stopping)) &&
+		       !(st->warm && !st->stopping))
+			pthread_cond_wait(&st->commit_cond, &st->lock);
+		if (!st->cq_head && st->warm && !st->stopping) {
+			st->warm = 0;
+			pthread_mutex_unlock(&st->lock);
+			ocrdb_warm(st->writer);
+			continue;
+		}
+		d = st->cq_head;
+		if (d) {
+			st->cq_head = d->next_commit;
+			if (!st->cq_head)
+				st->cq_tail = NULL;
+		}
+		pthread_mutex_unlock(&st->lock);
+		if (!d)
+			break;
+		commit_doc(st, d);
+		doc_release(st, d);
+	}
+	return NULL;
+}
+
+/* ---- planning ---- */
+
+#define NO_PICK SIZE_MAX
+
+/*
+ * A speculative start: when the caller names the documents, workers need
+ * not wait for the warehouse to open and plan (some 40 ms, as long as
+ * reading a hundred pages) to know what to read.  The picks are the
+ * doc_ids (once each, in the caller's order, without those of other
+ * shards); the plan then confirms or drops each.  Not for deepseek, whose
+ * pages cost a server's time; Tesseract pages wait for the run's row in
+ * any case (wait_started()).
+ */
+static void speculate(struct stage *st, size_t *pick_of)
+{
+	const struct apf_ocrstage_options *opt = st->opt;
+
+	st->picks = apf_xcalloc(opt->ndoc_ids, sizeof(*st->picks));
+	for (size_t i = 0; i < opt->ndoc_ids; i++) {
+		const char *id = opt->doc_ids[i];
+		size_t j;
+
+		pick_of[i] = NO_PICK;
+		if (opt->shard_n > 0 &&
+		    apf_ocrstage_shard_hash(id) % (uint64_t)opt->shard_n != (uint64_t)opt->shard_k)
+			continue;
+		for (j = 0; j < i && strcmp(opt->doc_ids[j], id); j++)
+			;
+		if (j < i) {
+			pick_of[i] = pick_of[j];
+			continue;
+		}
+		pick_of[i] = st->npicks;
+		apf_strlcpy(st->picks[st->npicks++].id, id, sizeof(st->picks[0].id));
+	}
+	st->nselected = st->npicks;
+	st->speculative = 1;
+	st->picks_known = 1;
+}
+
+struct plan_walk {
+	struct stage *st;
+	char *found;         /* per opt->doc_ids: seen in documents */
+	const size_t *pick_of; /* speculative: per opt->doc_ids, its pick or NO_PICK */
+	struct pick *picks;  /* the plan's picks; speculative: st->picks' verdicts */
+	size_t npicks, cap;
+	uint64_t already_done, pages_planned;
+};
+
+static int plan_doc(const struct ocrdb_doc *doc, void *arg)
+{
+	struct plan_walk *pw = arg;
+	struct stage *st = pw->st;
+	const struct apf_ocrstage_options *opt = st->opt;
+	struct pick *pk;
+	size_t i = 0;
+
+	if (strlen(doc->doc_id) > APF_DOC_ID_LEN)
+		return 0;
+	if (opt->ndoc_ids) {
+		for (i = 0; i < opt->ndoc_ids && strcmp(opt->doc_ids[i], doc->doc_id); i++)
+			;
+		if (i == opt->ndoc_ids)
+			return 0;
+		pw->found[i] = 1;
+	}
+	if (opt->shard_n > 0 &&
+	    apf_ocrstage_shard_hash(doc->doc_id) % (uint64_t)opt->shard_n != (uint64_t)opt->shard_k)
+		return 0;
+	if (!opt->force && !doc->fresh && !(opt->retry_failed && doc->last_failed)) {
+		pw->already_done++;
+		return 0;
+	}
+	if (pw->pick_of) {
+		pk = &pw->picks[pw->pick_of[i]];
+		pk->dropped = 0;
+	} else {
+		if (pw->npicks == pw->cap) {
+			pw->cap = pw->cap ? pw->cap * 2 : 64;
+			pw->picks = apf_xrealloc(pw->picks, pw->cap * sizeof(*pw->picks));
+		}
+		pk = &pw->picks[pw->npicks++];
+		memset(pk, 0, sizeof(*pk));
+		apf_strlcpy(pk->id, doc->doc_id, sizeof(pk->id));
+	}
+	pk->fresh = doc->fresh;
+	pk->pages = doc->pages;
+	pw->pages_planned += doc->pages > 0 ? (uint64_t)doc->pages : 0;
+	return 0;
+}
+
+/*
+ * Reads the plan and publishes it: the picks (or, speculative, which of
+ * them stay), and planned.  On an error nothing is published.
+ */
+static int plan(struct stage *st, const size_t *pick_of, struct apf_err *err)
+{
+	const struct apf_ocrstage_options *opt = st->opt;
+	struct plan_walk pw;
+	size_t selected = 0;
+	int rc;
+
+	memset(&pw, 0, sizeof(pw));
+	pw.st = st;
+	pw.found = apf_xcalloc(opt->ndoc_ids + 1, 1);
+	if (st->speculative) {
+		pw.pick_of = pick_of;
+		pw.picks = apf_xcalloc(st->npicks + 1, sizeof(*pw.picks));
+		for (size_t i = 0; i < st->npicks; i++)
+			pw.picks[i].dropped = 1;
+		pw.npicks = st->npicks;
+	}
+	rc = ocrdb_plan(st->writer, opt->force, plan_doc, &pw, err);
+	for (size_t i = 0; !rc && i < opt->ndoc_ids; i++)
+		if (!pw.found[i])
+			rc = apf_error(err, APF_ENOTFOUND, "no document '%s' in md_raw_ocr.main.documents",
+				       opt->doc_ids[i]);
+	free(pw.found);
+	if (rc) {
+		free(pw.picks);
+		return rc;
+	}
+
+	for (size_t i = 0; i < pw.npicks; i++)
+		selected += !pw.picks[i].dropped;
+	pthread_mutex_lock(&st->lock);
+	if (st->speculative) {
+		for (size_t i = 0; i < st->npicks; i++) {
+			st->picks[i].fresh = pw.picks[i].fresh;
+			st->picks[i].pages = pw.picks[i].pages;
+			st->picks[i].dropped = pw.picks[i].dropped;
+		}
+		free(pw.picks);
+	} else {
+		st->picks = pw.picks;
+		st->npicks = pw.npicks;
+		st->picks_known = 1;
+	}
+	st->nselected = selected;
+	st->pages_planned = pw.pages_planned;
+	st->planned = 1;
+	if (!selected) {
+		/* Nothing to do: no run, and not a word about what was
+		 * read ahead (set_norun(), in the same breath). */
+		st->norun = 1;
+		st->stopping = 1;
+	}
+	st->res->already_done = pw.already_done;
+	st->res->selected = selected;
+	pthread_cond_broadcast(&st->work_cond);
+	pthread_cond_broadcast(&st->commit_cond);
+	pthread_mutex_unlock(&st->lock);
+	return 0;
+}
+
+/* ---- the run row ---- */
+
+static char *params_json(struct stage *st)
+{
+	const struct apf_ocrstage_options *opt = st->opt;
+	json_t *o = json_object();
+	char host[256] = "", *s;
+
+	json_object_set_new(o, "engine", json_string(apf_ocrstage_engine_name(st->engine)));
+	json_object_set_new(o, "jobs", json_integer(st->jobs));
+	if (st->engine != APF_OCRSTAGE_TEXT)
+		json_object_set_new(o, "dpi", json_integer(st->dpi));
+	if (st->engine == APF_OCRSTAGE_AUTO || st->engine == APF_OCRSTAGE_TESSERACT)
+		json_object_set_new(o, "lang", json_string(st->lang));
+	json_object_set_new(o, "force", json_boolean(opt->force));
+	json_object_set_new(o, "retry_failed", json_boolean(opt->retry_failed));
+	if (opt->shard_n > 0) {
+		char shard[48];
+		snprintf(shard, sizeof(shard), "%d/%d", opt->shard_k, opt->shard_n);
+		json_object_set_new(o, "shard", json_string(shard));
+	}
+	if (opt->ndoc_ids) {
+		json_t *a = json_array();
+		for (size_t i = 0; i < opt->ndoc_ids && i < 100; i++)
+			json_array_append_new(a, json_string(opt->doc_ids[i]));
+		json_object_set_new(o, "doc_ids", a);
+	}
+	json_object_set_new(o, "selected", json_integer((json_int_t)st->nselected));
+	json_object_set_new(o, "mupdf", json_string(apf_pdf_library_version()));
+	if (st->engine == APF_OCRSTAGE_AUTO || st->engine == APF_OCRSTAGE_TESSERACT)
+		json_object_set_new(o, "tesseract", json_string(apf_ocr_library_version()));
+	if (st->ds) {
+		json_t *d = json_object();
+		json_object_set_new(d, "api", json_string(apf_deepseek_api_name(opt->deepseek.api)));
+		json_object_set_new(d, "endpoint", json_string(apf_deepseek_endpoint(st->ds)));
+		json_object_set_new(d, "model", json_string(apf_deepseek_model(st->ds)));
+		json_object_set_new(d, "prompt", json_string(opt->deepseek.prompt ? opt->deepseek.prompt
+										  : APF_DEEPSEEK_PROMPT));
+		json_object_set_new(d, "max_tokens", json_integer(opt->deepseek.max_tokens > 0
+									  ? opt->deepseek.max_tokens
+									  : APF_DEEPSEEK_MAX_TOKENS));
+		json_object_set_new(d, "concurrency", json_integer(st->concurrency));
+		json_object_set_new(o, "deepseek", d);
+	}
+	if (!gethostname(host, sizeof(host) - 1) && host[0])
+		json_object_set_new(o, "host", json_string(host));
+	json_object_set_new(o, "apflow", json_string(APFLOW_VERSION));
+	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	return s ? s : apf_xstrdup("{}");
+}
+
+/* ---- the run ---- */
+
+static size_t store_share(int jobs)
+{
+	size_t share = APF_OCRSTAGE_PDF_STORE / (size_t)jobs;
+	return share < ((size_t)16 << 20) ? (size_t)16 << 20 : share;
+}
+
+static int online_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 16 ? 16 : (int)n;
+}
+
+static int setup(struct stage *st, struct apf_err *err)
+{
+	const struct apf_ocrstage_options *opt = st->opt;
+	const char *data_dir = apf_config_get(st->cfg, APF_CFG_DATA_DIR);
+	int rc;
+
+	st->engine = opt->engine;
+	if ((unsigned)st->engine > APF_OCRSTAGE_DEEPSEEK)
+		return apf_error(err, APF_EUSAGE, "unknown OCR engine %d", (int)st->engine);
+	st->jobs = opt->jobs > 0 ? opt->jobs : online_cpus();
+	if (st->jobs > MAX_JOBS)
+		return apf_error(err, APF_EUSAGE, "-j %d: at most %d workers", st->jobs, MAX_JOBS);
+	st->concurrency = opt->concurrency > 0 ? opt->concurrency : APF_OCRSTAGE_CONCURRENCY;
+	if (st->concurrency > MAX_CONCURRENCY)
+		return apf_error(err, APF_EUSAGE, "--concurrency %d: at most %d", st->concurrency,
+				 MAX_CONCURRENCY);
+	st->dpi = opt->dpi > 0 ? opt->dpi
+			       : st->engine == APF_OCRSTAGE_DEEPSEEK ? APF_DEEPSEEK_DPI : APF_OCRSTAGE_DPI;
+	if (st->dpi < APF_PDF_MIN_DPI || st->dpi > APF_PDF_MAX_DPI)
+		return apf_error(err, APF_EUSAGE, "--dpi %d: %d to %d only", st->dpi, APF_PDF_MIN_DPI,
+				 APF_PDF_MAX_DPI);
+	if (opt->shard_n < 0 || (opt->shard_n > 0 && (opt->shard_k < 0 || opt->shard_k >= opt->shard_n)))
+		return apf_error(err, APF_EUSAGE, "bad shard %d/%d", opt->shard_k, opt->shard_n);
+	for (size_t i = 0; i < opt->ndoc_ids; i++)
+		if (!apf_ingest_doc_id_valid(opt->doc_ids[i]))
+			return apf_error(err, APF_EUSAGE, "bad doc_id '%s': 20 lowercase hex digits expected",
+					 opt->doc_ids[i]);
+	st->lang = opt->lang && *opt->lang ? opt->lang : "eng";
+	if (!data_dir || !*data_dir)
+		return apf_error(err, APF_ECONFIG, "data_dir is not set");
+	/* DuckDB's read_json() takes its path as a glob pattern. */
+	if (strpbrk(data_dir, "*?[]{}"))
+		return apf_error(err, APF_ECONFIG,
+				 "data_dir '%s' has glob characters (*?[]{}), which the warehouse would expand "
+				 "in the page spool's path",
+				 data_dir);
+	st->tmpdir = apf_xasprintf("%s/tmp", data_dir);
+	rc = apf_mkdirs(st->tmpdir, 0700, err);
+	if (rc)
+		return rc;
+	remove_stale_temps(st->tmpdir);
+
+	st->model_text = apf_xasprintf("mupdf %s", apf_pdf_library_version());
+	st->model_tesseract = apf_xasprintf("tesseract %s %s", apf_ocr_library_version(), st->lang);
+	if (st->engine == APF_OCRSTAGE_DEEPSEEK) {
+		rc = apf_deepseek_new(&opt->deepseek, &st->ds, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static char *run_model(struct stage *st)
+{
+	switch (st->engine) {
+	case APF_OCRSTAGE_TEXT:
+		return apf_xstrdup(st->model_text);
+	case APF_OCRSTAGE_TESSERACT:
+		return apf_xstrdup(st->model_tesseract);
+	case APF_OCRSTAGE_DEEPSEEK:
+		return apf_xstrdup(apf_deepseek_model(st->ds));
+	default:
+		return apf_xasprintf("%s + %s", st->model_text, st->model_tesseract);
+	}
+}
+
+int apf_ocrstage_run(const struct apf_config *cfg, struct apf_store *store, struct apf_dbwriter *writer,
+		     const struct apf_ocrstage_options *opt, struct apf_ocrstage_result *res,
+		     struct apf_err *err)
+{
+	struct stage st;
+	struct worker *workers = NULL;
+	pthread_t *senders = NULL, committer;
+	int nworkers = 0, nsenders = 0, committer_started = 0, rc;
+	char *model = NULL, *params = NULL;
+	size_t *pick_of = NULL;
+
+	memset(res, 0, sizeof(*res));
+	memset(&st, 0, sizeof(st));
+	st.cfg = cfg;
+	st.store = store;
+	st.writer = writer;
+	st.opt = opt;
+	st.res = res;
+	st.t0 = apf_now_ms();
+	pthread_mutex_init(&st.lock, NULL);
+	pthread_mutex_init(&st.cb_lock, NULL);
+	pthread_cond_init(&st.work_cond, NULL);
+	pthread_cond_init(&st.commit_cond, NULL);
+	pthread_cond_init(&st.dq_cond, NULL);
+
+	rc = setup(&st, err);
+	if (rc)
+		goto out;
+
+	workers = apf_xcalloc((size_t)st.jobs, sizeof(*workers));
+	for (int i = 0; i < st.jobs; i++) {
+		struct worker *w = &workers[i];
+		w->st = &st;
+		w->index = i;
+		apf_buf_init(&w->text, APF_OCRSTAGE_PAGE_TEXT_MAX);
+		apf_buf_init(&w->png, 0);
+		/* A base of its own per worker, not clones of one: clones
+		 * share MuPDF's allocation lock and would wait on each other
+		 * (pdf.h); and as only the worker's thread uses it, without
+		 * locks at all.  The store's budget is split between them. */
+		rc = apf_pdf_ctx_new_single(store_share(st.jobs), &w->ctx, err);
+		if (rc)
+			goto out;
+	}
+	if (opt->ndoc_ids && st.engine != APF_OCRSTAGE_DEEPSEEK) {
+		pick_of = apf_xcalloc(opt->ndoc_ids, sizeof(*pick_of));
+		speculate(&st, pick_of);
+	}
+
+	/* Everything runs from here on, and every way out joins the
+	 * threads; nothing is written before the run's row exists. */
+	st.max_inflight = st.jobs * 2 + 2;
+	st.dq_cap = st.concurrency;
+	if (pthread_create(&committer, NULL, committer_main, &st)) {
+		rc = apf_error(err, APF_EINTERNAL, "cannot start the committer thread");
+		goto finish;
+	}
+	committer_started = 1;
+	if (st.ds) {
+		senders = apf_xcalloc((size_t)st.concurrency, sizeof(*senders));
+		for (; nsenders < st.concurrency; nsenders++) {
+			if (pthread_create(&senders[nsenders], NULL, sender_main, &st)) {
+				rc = apf_error(err, APF_EINTERNAL, "cannot start a DeepSeek sender thread");
+				goto finish;
+			}
+		}
+	}
+	for (; nworkers < st.jobs; nworkers++) {
+		if (pthread_create(&workers[nworkers].thread, NULL, worker_main, &workers[nworkers])) {
+			rc = apf_error(err, APF_EINTERNAL, "cannot start a worker thread");
+			goto finish;
+		}
+	}
+
+	rc = plan(&st, pick_of, err);
+	if (rc || !st.nselected)
+		goto finish;
+	/* One Tesseract up front: a missing language fails before any run
+	 * is made.  Worker 0 takes it; its Tesseract pages wait for the
+	 * run's row (wait_started()), so it is not using it meanwhile.  The
+	 * others load when their worker first needs one. */
+	if (st.engine == APF_OCRSTAGE_AUTO || st.engine == APF_OCRSTAGE_TESSERACT) {
+		rc = ensure_ocr(&workers[0], err);
+		if (rc)
+			goto finish;
+	}
+	/* A failure while reading ahead of the plan (a store that fails for
+	 * every document) or a cancel: no run. */
+	if (stopping(&st)) {
+		if (st.fatal)
+			rc = apf_error(err, st.fatal_err.code ? st.fatal_err.code : APF_EINTERNAL, "%s",
+				       st.fatal_err.msg);
+		goto finish;
+	}
+
+	model = run_model(&st);
+	params = params_json(&st);
+	rc = ocrdb_start_run(writer, apf_ocrstage_engine_name(st.engine), model, params, &st.run_id, err);
+	if (rc)
+		goto finish;
+	res->run_id = st.run_id;
+	apf_log_info("ocr run %" PRId64 ": %zu document%s, engine %s, %d worker%s", st.run_id, st.nselected,
+		     st.nselected == 1 ? "" : "s", apf_ocrstage_engine_name(st.engine), st.jobs,
+		     st.jobs == 1 ? "" : "s");
+	pthread_mutex_lock(&st.lock);
+	st.started = 1;
+	pthread_cond_broadcast(&st.work_cond);
+	pthread_cond_broadcast(&st.commit_cond);
+	pthread_mutex_unlock(&st.lock);
+
+finish:
+	if (!st.started) {
+		/* Nothing to do, or an error before the run: stop, drop
+		 * what was read ahead. */
+		set_norun(&st);
+	} else if (rc) {
+		struct apf_err e = *err;
+		set_fatal(&st, &e);
+	}
+	for (int i = 0; i < nworkers; i++)
+		pthread_join(workers[i].thread, NULL);
+	pthread_mutex_lock(&st.lock);
+	st.senders_stop = 1;
+	pthread_cond_broadcast(&st.dq_cond);
+	pthread_mutex_unlock(&st.lock);
+	for (int i = 0; i < nsenders; i++)
+		pthread_join(senders[i], NULL);
+	if (committer_started) {
+		pthread_mutex_lock(&st.lock);
+		st.committer_stop = 1;
+		pthread_cond_broadcast(&st.commit_cond);
+		pthread_mutex_unlock(&st.lock);
+		pthread_join(committer, NULL);
+	}
+	if (st.started) {
+		maybe_progress(&st, 1);
+		if (!st.ended) {
+			struct apf_err e;
+			apf_err_clear(&e);
+			if (ocrdb_end_run(writer, st.run_id, st.stopping ? "failed" : "done", &e))
+				apf_log_warn("ocr run %" PRId64 ": cannot record its end: %s", st.run_id, e.msg);
+		}
+		if (!rc && st.fatal) {
+			*err = st.fatal_err;
+			rc = err->code ? err->code : APF_EINTERNAL;
+		}
+	}
+out:
+	res->ms = apf_now_ms() - st.t0;
+	res->read_ms = st.read_us / 1000;
+	if (workers) {
+		for (int i = 0; i < st.jobs; i++) {
+			apf_ocr_free(workers[i].ocr);
+			apf_pdf_ctx_free(workers[i].ctx);
+			apf_buf_release(&workers[i].text);
+			apf_buf_release(&workers[i].png);
+		}
+		free(workers);
+	}
+	free(pick_of);
+	free(senders);
+	apf_deepseek_free(st.ds);
+	free(st.picks);
+	free(st.tmpdir);
+	free(st.model_text);
+	free(st.model_tesseract);
+	free(model);
+	free(params);
+	pthread_cond_destroy(&st.dq_cond);
+	pthread_cond_destroy(&st.commit_cond);
+	pthread_cond_destroy(&st.work_cond);
+	pthread_mutex_destroy(&st.cb_lock);
+	pthread_mutex_destroy(&st.lock);
+	return rc;
+}

@@ -1,0 +1,65 @@
+/*
+ * ocrstage_db.h: the OCR stage's warehouse statements, internal to
+ * ocrstage.c.  Each function is one job of the group-commit writer
+ * (dbwriter.h): it runs in a transaction of its own or of a batch, and may
+ * run twice, so it starts from scratch each time.  Values always travel as
+ * bound parameters; the one literal, the spool's path in read_json(), is
+ * quoted by apf_db_quote_literal().
+ */
+#ifndef APFLOW_OCRSTAGE_DB_H
+#define APFLOW_OCRSTAGE_DB_H
+
+#include <stdint.h>
+
+#include "apflow/dbwriter.h"
+#include "apflow/err.h"
+
+/* A document as the plan sees it. */
+struct ocrdb_doc {
+	const char *doc_id;
+	int64_t pages;      /* documents.pages, 0 when unknown */
+	int fresh;          /* no run committed it (no pages, no ocr_failures rows) */
+	int last_failed;    /* its latest committed attempt has ocr_failures rows */
+};
+
+/* Calls fn for every document, in upload order; fn returning non-zero
+ * stops the walk and that value is returned.  With force, fresh and
+ * last_failed are left 0 (a forced run takes every document, and looking
+ * at the pages would cost a scan of them).  Errors: APF_ESQL when the
+ * tables are missing (no 'apflow init'), APF_EDB, APF_ELOCKED. */
+int ocrdb_plan(struct apf_dbwriter *w, int force, int (*fn)(const struct ocrdb_doc *doc, void *arg),
+	       void *arg, struct apf_err *err);
+
+/* Makes the ocr_runs row (status 'running') and sets *run_id. */
+int ocrdb_start_run(struct apf_dbwriter *w, const char *engine, const char *model, const char *params,
+		    int64_t *run_id, struct apf_err *err);
+
+/*
+ * One document's rows, in one transaction: the spool's page records (k =
+ * 'p') into pages, its failure records (k = 'f') into ocr_failures, and
+ * the counts added to the run's row.  The spool is JSON lines with the
+ * keys k, page_num, engine, model, text, text_sha256, chars, confidence,
+ * error; a record without a key gives NULL.
+ */
+struct ocrdb_commit {
+	int64_t run_id;
+	const char *doc_id;
+	const char *spool_path;
+	int64_t pages;           /* page records in the spool (checked) */
+	int64_t failures;        /* failure records in the spool */
+	const char *spool_error; /* the spool is incomplete: this becomes the document's only row */
+	int check_others;        /* skip it when another run committed the document meanwhile */
+	const char *end_status;  /* not NULL: the last document; also end the run with this status,
+				  * as ocrdb_end_run() would (skipped or not) */
+	int skipped;             /* out: skipped, nothing written */
+};
+int ocrdb_commit_doc(struct apf_dbwriter *w, struct ocrdb_commit *c, struct apf_err *err);
+
+/* Has the writer open the warehouse (a job without statements), so that
+ * a commit due in a few milliseconds finds it open; never fails. */
+void ocrdb_warm(struct apf_dbwriter *w);
+
+/* Sets the run's finished_at and status. */
+int ocrdb_end_run(struct apf_dbwriter *w, int64_t run_id, const char *status, struct apf_err *err);
+
+#endif
