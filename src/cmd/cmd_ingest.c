@@ -151,8 +151,9 @@ int cmd_ingest(int argc, char **argv, struct apf_ctx *ctx)
 		}
 	}
 
+	/* Its warehouse work is small transactions only (db.h). */
 	if ((rc = apf_store_open(&ctx->cfg, &store, &err)) ||
-	    (rc = apf_dbwriter_new(&ctx->cfg, 0, &writer, &err)) ||
+	    (rc = apf_dbwriter_new_ex(&ctx->cfg, 0, APF_DB_ONE_THREAD, &writer, &err)) ||
 	    (rc = apf_ingest_new(&ctx->cfg, store, writer, &ing, &err))) {
 		rc = apf_cmd_fail(&err);
 		goto out;
