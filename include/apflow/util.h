@@ -51,6 +51,10 @@ int apf_read_file(const char *path, size_t max, char **out, size_t *len, struct 
 /* Writes atomically: temp file in the same directory, fsync, rename, fsync dir. */
 int apf_write_file_atomic(const char *path, const void *data, size_t len, struct apf_err *err);
 
+/* fsyncs the directory holding path, making a rename or create in it durable;
+ * returns 0 or -1 (errno set).  File systems that cannot sync a directory count as success. */
+int apf_fsync_dir_of(const char *path);
+
 /* mkdir -p; returns 0 or an error. */
 int apf_mkdirs(const char *path, int mode, struct apf_err *err);
 

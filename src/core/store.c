@@ -228,23 +228,6 @@ int apf_store_tmp_beside(const char *path, char **tmp, struct apf_err *err)
 	return fd;
 }
 
-int apf_store_fsync_dir_of(const char *path)
-{
-	char *copy = apf_xstrdup(path);
-	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = 0;
-
-	free(copy);
-	if (fd < 0)
-		return -1;
-	/* Some file systems cannot sync a directory (EINVAL); rename is then
-	 * as durable as they make it. */
-	if (fsync(fd) && errno != EINVAL)
-		rc = -1;
-	close(fd);
-	return rc;
-}
-
 int apf_store_get_file(struct apf_store *st, const char *key, const char *path, struct apf_err *err)
 {
 	char *tmp = NULL;
@@ -262,7 +245,7 @@ int apf_store_get_file(struct apf_store *st, const char *key, const char *path, 
 		rc = apf_error(err, APF_EIO, "cannot write '%s': %s", tmp, strerror(errno));
 	if (!rc && rename(tmp, path))
 		rc = apf_error(err, APF_EIO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-	if (!rc && apf_store_fsync_dir_of(path))
+	if (!rc && apf_fsync_dir_of(path))
 		apf_log_warn("cannot sync the directory of '%s': %s", path, strerror(errno));
 	if (rc)
 		unlink(tmp);

@@ -137,7 +137,7 @@ static int make_parent_dirs(const struct file_store *fs, const char *path, const
 		int at_root = strlen(p) <= strlen(fs->root);
 		char *up;
 
-		apf_store_fsync_dir_of(p);
+		apf_fsync_dir_of(p);
 		if (at_root || !strcmp(p, "/")) {
 			free(p);
 			break;
@@ -203,7 +203,7 @@ static int file_put(struct apf_store *st, const char *key, const struct apf_stor
 								    : strerror(errno));
 		goto out;
 	}
-	if (apf_store_fsync_dir_of(path)) {
+	if (apf_fsync_dir_of(path)) {
 		rc = apf_error(err, APF_EIO, "cannot put '%s': fsync of the directory: %s", url, strerror(errno));
 		goto out;
 	}
@@ -287,7 +287,7 @@ static int file_put_move(struct apf_store *st, const char *key, const char *path
 			       : e == ENOENT ? "the file to move is gone" : put_reason(e));
 		goto out;
 	}
-	if (apf_store_fsync_dir_of(dst))
+	if (apf_fsync_dir_of(dst))
 		rc = apf_error(err, APF_EIO, "cannot put '%s': fsync of the directory: %s", url, strerror(errno));
 out:
 	free(dst);
@@ -537,7 +537,7 @@ static int file_del(struct apf_store *st, const char *key, struct apf_err *err)
 		free(path);
 		return rc;
 	}
-	apf_store_fsync_dir_of(path);
+	apf_fsync_dir_of(path);
 	/* Remove directories the delete left empty, so that the tree mirrors
 	 * the keys; a directory that is not empty stops the climb. */
 	for (char *p = path;;) {

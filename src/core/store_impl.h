@@ -58,9 +58,6 @@ int apf_store_s3_open(const char *url, const char *rest, const struct apf_config
 /* Creates a hidden temp file beside path (same directory, so that rename()
  * is atomic); sets *tmp (malloc'ed) and returns the open fd, or -1 with err. */
 int apf_store_tmp_beside(const char *path, char **tmp, struct apf_err *err);
-/* fsync()s the directory holding path; 0 or -1 (errno set). */
-int apf_store_fsync_dir_of(const char *path);
-
 /* A content type from the key's extension, or NULL. */
 const char *apf_store_guess_type(const char *key);
 

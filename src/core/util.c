@@ -266,7 +266,7 @@ out:
 	return 0;
 }
 
-static int fsync_dir_of(const char *path)
+int apf_fsync_dir_of(const char *path)
 {
 	char *copy = apf_xstrdup(path);
 	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -275,6 +275,8 @@ static int fsync_dir_of(const char *path)
 	free(copy);
 	if (fd < 0)
 		return -1;
+	/* Some file systems cannot sync a directory (EINVAL); rename is then
+	 * as durable as they make it. */
 	if (fsync(fd) && errno != EINVAL)
 		rc = -1;
 	close(fd);
@@ -317,7 +319,7 @@ int apf_write_file_atomic(const char *path, const void *data, size_t len, struct
 		rc = apf_error(err, APF_EIO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
 		goto out;
 	}
-	fsync_dir_of(path);
+	apf_fsync_dir_of(path);
 out:
 	if (fd >= 0)
 		close(fd);
