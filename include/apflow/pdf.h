@@ -103,10 +103,12 @@ int apf_pdf_was_repaired(const struct apf_pdf *pdf);
 const char *apf_pdf_page_note(const struct apf_pdf *pdf);
 
 /*
- * The text layer of page page_num (1-based), from MuPDF's structured text,
- * normalised by apf_textnorm (utf8.h): out is reset, then holds well-formed
- * UTF-8 in which the lines of a text block are joined by '\n' and blocks
- * are separated by one blank line; *stats describes it.
+ * The text layer of page page_num (1-based), as MuPDF's structured text
+ * has it (streamed as MuPDF makes it, without building the structured-
+ * text page: pdf.c), normalised by apf_textnorm (utf8.h): out is reset,
+ * then holds well-formed UTF-8 in which the lines of a text block are
+ * joined by '\n' and blocks are separated by one blank line; *stats
+ * describes it.
  *
  * Blocks and lines come in the order of the page's content stream, which is
  * reading order for the PDFs that word processors and scanners write (MuPDF

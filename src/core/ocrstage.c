@@ -8,7 +8,11 @@
  *   - senders (deepseek only, opt->concurrency): take rendered pages off a
  *     bounded queue and ask the DeepSeek server;
  *   - the committer: takes finished documents, in the order they finish,
- *     to the group-commit writer.
+ *     to the group-commit writer, once the run's row exists; and has the
+ *     writer open the warehouse when a document is about to finish and
+ *     the writer has closed it meanwhile (warm_soon());
+ *   - the calling thread: plans and makes the run's row while the workers
+ *     already read (with doc_ids: speculate()), then waits for the rest.
  * A struct doc lives from the moment a worker claims it until its last
  * reference goes: the claiming worker, each helping worker, each queued or
  * in-flight DeepSeek request, and the commit each hold one.  The last
@@ -50,6 +54,8 @@
 #define MAX_CONCURRENCY 256
 #define SPOOL_BUF ((size_t)1 << 16)
 #define WARM_US 20000
+/* dbwriter.h: the writer closes the warehouse after 30 ms without work. */
+#define WRITER_LINGER_US 30000
 
 enum { PE_TEXT = 0, PE_TESSERACT, PE_DEEPSEEK, PE_COUNT };
 static const char *const page_engine_names[PE_COUNT] = { "text", "tesseract", "deepseek" };
@@ -194,6 +200,7 @@ struct stage {
 	int speculative, picks_known, planned, started, norun;
 	int ended;                    /* the last commit also ended the run */
 	int warm;                     /* a document is near its end: have the warehouse opened */
+	int64_t db_us;                /* when our last warehouse job ended (now_us()) */
 	struct pick *picks;
 	size_t npicks, next_pick;
 	size_t nselected;             /* picks not dropped */
@@ -468,20 +475,24 @@ static void queue_commit(struct stage *st, struct doc *d)
 }
 
 /*
- * Whether d's last pages are near (under d->lock): at the pace of its
- * pages so far, the rest take about as long as opening the warehouse.
- * The committer then has the writer open it (ocrdb_warm()), so that the
- * commit finds it open: the writer closes the warehouse when it has had
- * nothing to do for a moment, which is the case while a document of some
- * hundred pages is read, and opening it again costs 15-25 ms after the
- * last page.  Early, the warehouse would only be held open for nothing:
- * at most the writer's linger (30 ms) more than the commit needs.
+ * When d's last pages are near (under d->lock): at the pace of its pages
+ * so far, the rest take about as long as opening the warehouse.  Returns
+ * their time in microseconds, or -1.  The writer closes the warehouse
+ * when it has had nothing to do for WRITER_LINGER_US, which is the case
+ * while a document of some hundred pages is read, and opening it again
+ * would cost 15-25 ms after the last page; so the committer then has the
+ * writer open it (ocrdb_warm()) and the commit finds it open.  Too early,
+ * the warehouse is only held open for nothing: at most the linger more
+ * than the commit needs.
  */
-static int warm_soon(const struct doc *d)
+static int64_t warm_soon(const struct doc *d, int64_t now)
 {
-	int64_t spent = now_us() - d->read_us, left = d->npages - d->finished;
+	int64_t left = d->npages - d->finished, rest;
 
-	return d->finished >= 2 && spent / d->finished * left <= (int64_t)WARM_US;
+	if (d->finished < 2)
+		return -1;
+	rest = (now - d->read_us) / d->finished * left;
+	return rest <= (int64_t)WARM_US ? rest : -1;
 }
 
 /* A stored page's record for the spool. */
@@ -554,7 +565,8 @@ static void spool_page(FILE *f, int page_num, int engine, const struct page_rec 
 static void finish_page(struct stage *st, struct doc *d, const struct page_rec *pr, json_t *rec, int engine,
 			int page_num, const char *error)
 {
-	int complete, warm = 0;
+	int complete;
+	int64_t now = 0, warm = -1;
 
 	pthread_mutex_lock(&d->lock);
 	if (!d->spool_errno) {
@@ -580,9 +592,10 @@ static void finish_page(struct stage *st, struct doc *d, const struct page_rec *
 			d->by_engine[engine]++;
 		}
 		complete = ++d->finished == d->npages;
-		if (!complete && !d->warmed && warm_soon(d)) {
-			d->warmed = 1;
-			warm = 1;
+		if (!complete && !d->warmed) {
+			now = now_us();
+			warm = warm_soon(d, now);
+			d->warmed = warm >= 0;
 		}
 	}
 	pthread_mutex_unlock(&d->lock);
@@ -592,7 +605,9 @@ static void finish_page(struct stage *st, struct doc *d, const struct page_rec *
 	if (page_num) {
 		pthread_mutex_lock(&st->lock);
 		st->pages_done++;
-		if (warm && st->started && !st->stopping) {
+		/* Only if the writer will have closed by the commit: not
+		 * when the last warehouse job was a moment ago. */
+		if (warm >= 0 && st->started && !st->stopping && now + warm - st->db_us > WRITER_LINGER_US) {
 			st->warm = 1;
 			pthread_cond_signal(&st->commit_cond);
 		}
@@ -1101,6 +1116,7 @@ static void commit_doc(struct stage *st, struct doc *d)
 	}
 
 	pthread_mutex_lock(&st->lock);
+	st->db_us = now_us();
 	st->ended = last;
 	st->docs_done++;
 	if (cj.skipped) {
@@ -1165,6 +1181,9 @@ static void *committer_main(void *arg)
 			st->warm = 0;
 			pthread_mutex_unlock(&st->lock);
 			ocrdb_warm(st->writer);
+			pthread_mutex_lock(&st->lock);
+			st->db_us = now_us();
+			pthread_mutex_unlock(&st->lock);
 			continue;
 		}
 		d = st->cq_head;
@@ -1574,6 +1593,7 @@ int apf_ocrstage_run(const struct apf_config *cfg, struct apf_store *store, stru
 		     st.nselected == 1 ? "" : "s", apf_ocrstage_engine_name(st.engine), st.jobs,
 		     st.jobs == 1 ? "" : "s");
 	pthread_mutex_lock(&st.lock);
+	st.db_us = now_us();
 	st.started = 1;
 	pthread_cond_broadcast(&st.work_cond);
 	pthread_cond_broadcast(&st.commit_cond);

@@ -457,6 +457,35 @@ static fz_rect glyph_bound(fz_context *ctx, struct text_dev *td, fz_font *font, 
 	return g->r;
 }
 
+/*
+ * fz_transform_rect() (geometry.c) without the call, for the usual matrix
+ * without rotation or skew: the same branch and the same arithmetic, in
+ * the same order (fz_transform_point_xy()), so the same floats; any other
+ * matrix goes to MuPDF's.
+ */
+static fz_rect transform_rect(fz_rect r, fz_matrix m)
+{
+	float f;
+
+	if (fz_is_infinite_rect(r) || !(fabsf(m.b) < FLT_EPSILON && fabsf(m.c) < FLT_EPSILON))
+		return fz_transform_rect(r, m);
+	if (m.a < 0) {
+		f = r.x0;
+		r.x0 = r.x1;
+		r.x1 = f;
+	}
+	if (m.d < 0) {
+		f = r.y0;
+		r.y0 = r.y1;
+		r.y1 = f;
+	}
+	fz_rect t = {
+		r.x0 * m.a + r.y0 * m.c + m.e, r.x0 * m.b + r.y0 * m.d + m.f,
+		r.x1 * m.a + r.y1 * m.c + m.e, r.x1 * m.b + r.y1 * m.d + m.f,
+	};
+	return t;
+}
+
 /* fz_glyph_entirely_outside_box() (glyphbox.c), with the bound cached. */
 static int glyph_outside(fz_context *ctx, struct text_dev *td, fz_matrix ctm, const fz_text_span *span,
 			 const fz_text_item *item)
@@ -468,7 +497,7 @@ static int glyph_outside(fz_context *ctx, struct text_dev *td, fz_matrix ctm, co
 	r.y0 += item->y;
 	r.x1 += item->x;
 	r.y1 += item->y;
-	r = fz_transform_rect(r, ctm);
+	r = transform_rect(r, ctm);
 	return r.x1 <= box->x0 || r.y1 <= box->y0 || r.x0 >= box->x1 || r.y0 >= box->y1;
 }
 
