@@ -55,6 +55,13 @@ int apf_write_file_atomic(const char *path, const void *data, size_t len, struct
  * returns 0 or -1 (errno set).  File systems that cannot sync a directory count as success. */
 int apf_fsync_dir_of(const char *path);
 
+/*
+ * Removes the files in dir named <prefix><pid>-... whose process is gone
+ * (left by a crash or a kill).  Files of a live process, a neighbour sharing
+ * the data dir, are left alone.  Best effort: errors are ignored.
+ */
+void apf_remove_stale_temps(const char *dir, const char *prefix);
+
 /* mkdir -p; returns 0 or an error. */
 int apf_mkdirs(const char *path, int mode, struct apf_err *err);
 

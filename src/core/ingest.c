@@ -26,6 +26,7 @@
 #include "apflow/pdf.h"
 #include "apflow/util.h"
 
+/* Spool files are apflow-upload-<pid>-<random> (see apf_remove_stale_temps). */
 #define TMP_PREFIX "apflow-upload-"
 
 struct apf_ingest {
@@ -49,43 +50,6 @@ int apf_ingest_doc_id_valid(const char *s)
 		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
 	return s[i] == '\0';
-}
-
-/*
- * Temp files are named apflow-upload-<pid>-<random>.  A file whose process
- * is gone was left by a crash or a kill; one whose process lives belongs to
- * a neighbour (a server and a CLI share the data dir) and is left alone.
- */
-static void remove_stale_temps(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		int64_t pid;
-		char num[24];
-		const char *p, *dash;
-
-		if (!apf_starts_with(e->d_name, TMP_PREFIX))
-			continue;
-		p = e->d_name + strlen(TMP_PREFIX);
-		dash = strchr(p, '-');
-		if (!dash || (size_t)(dash - p) >= sizeof(num))
-			continue;
-		memcpy(num, p, (size_t)(dash - p));
-		num[dash - p] = '\0';
-		if (apf_parse_i64(num, &pid) || pid <= 0)
-			continue;
-		if (pid != (int64_t)getpid() && kill((pid_t)pid, 0) && errno == ESRCH) {
-			char *path = apf_xasprintf("%s/%s", dir, e->d_name);
-			if (!unlink(path))
-				apf_log_debug("removed stale temp file '%s'", path);
-			free(path);
-		}
-	}
-	closedir(d);
 }
 
 int apf_ingest_new(const struct apf_config *cfg, struct apf_store *store,
@@ -117,9 +81,9 @@ int apf_ingest_new(const struct apf_config *cfg, struct apf_store *store,
 		apf_ingest_free(ing);
 		return rc;
 	}
-	remove_stale_temps(ing->tmpdir);
+	apf_remove_stale_temps(ing->tmpdir, TMP_PREFIX);
 	if (old_dir)
-		remove_stale_temps(old_dir); /* left there by an older apflow */
+		apf_remove_stale_temps(old_dir, TMP_PREFIX); /* left there by an older apflow */
 	free(old_dir);
 	*out = ing;
 	return 0;

@@ -49,6 +49,7 @@
 #include "apflow/version.h"
 #include "core/ocrstage_db.h"
 
+/* Temp files are apflow-ocr-<pid>-<random>.{pdf,jsonl} (see apf_remove_stale_temps). */
 #define TMP_PREFIX "apflow-ocr-"
 #define MAX_JOBS 64
 #define MAX_CONCURRENCY 256
@@ -230,43 +231,6 @@ static int64_t now_us(void)
 }
 
 /* ---- temp files ---- */
-
-/*
- * Temp files are apflow-ocr-<pid>-<random>.{pdf,jsonl}.  Those of a
- * process that is gone (killed mid-run) are removed; a live neighbour's
- * (another `apflow ocr` on the same data dir) are left alone.
- */
-static void remove_stale_temps(const char *dir)
-{
-	DIR *dd = opendir(dir);
-	struct dirent *e;
-
-	if (!dd)
-		return;
-	while ((e = readdir(dd))) {
-		const char *p, *dash;
-		char num[24];
-		int64_t pid;
-
-		if (!apf_starts_with(e->d_name, TMP_PREFIX))
-			continue;
-		p = e->d_name + strlen(TMP_PREFIX);
-		dash = strchr(p, '-');
-		if (!dash || (size_t)(dash - p) >= sizeof(num))
-			continue;
-		memcpy(num, p, (size_t)(dash - p));
-		num[dash - p] = '\0';
-		if (apf_parse_i64(num, &pid) || pid <= 0)
-			continue;
-		if (pid != (int64_t)getpid() && kill((pid_t)pid, 0) && errno == ESRCH) {
-			char *path = apf_xasprintf("%s/%s", dir, e->d_name);
-			if (!unlink(path))
-				apf_log_debug("removed stale temp file '%s'", path);
-			free(path);
-		}
-	}
-	closedir(dd);
-}
 
 static char *temp_name(const struct stage *st, const char *ext)
 {
@@ -1462,7 +1426,7 @@ static int setup(struct stage *st, struct apf_err *err)
 	rc = apf_mkdirs(st->tmpdir, 0700, err);
 	if (rc)
 		return rc;
-	remove_stale_temps(st->tmpdir);
+	apf_remove_stale_temps(st->tmpdir, TMP_PREFIX);
 
 	st->model_text = apf_xasprintf("mupdf %s", apf_pdf_library_version());
 	st->model_tesseract = apf_xasprintf("tesseract %s %s", apf_ocr_library_version(), st->lang);

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 
 #include <openssl/evp.h>
 
+#include "apflow/log.h"
 #include "apflow/util.h"
 
 static void oom(void)
@@ -390,4 +392,36 @@ uint64_t apf_rand64(void)
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
 	return z ^ (z >> 31);
+}
+
+void apf_remove_stale_temps(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		int64_t pid;
+		char num[24];
+		const char *p, *dash;
+
+		if (!apf_starts_with(e->d_name, prefix))
+			continue;
+		p = e->d_name + strlen(prefix);
+		dash = strchr(p, '-');
+		if (!dash || (size_t)(dash - p) >= sizeof(num))
+			continue;
+		memcpy(num, p, (size_t)(dash - p));
+		num[dash - p] = '\0';
+		if (apf_parse_i64(num, &pid) || pid <= 0)
+			continue;
+		if (pid != (int64_t)getpid() && kill((pid_t)pid, 0) && errno == ESRCH) {
+			char *path = apf_xasprintf("%s/%s", dir, e->d_name);
+			if (!unlink(path))
+				apf_log_debug("removed stale temp file '%s'", path);
+			free(path);
+		}
+	}
+	closedir(d);
 }
