@@ -72,6 +72,22 @@ typedef int (*apf_dbwriter_batch_fn)(struct apf_db *db, void *const *args, size_
 int apf_dbwriter_run_batch(struct apf_dbwriter *w, apf_dbwriter_batch_fn fn, void *arg,
 			   struct apf_err *err);
 
+/*
+ * Announcing work makes batches larger: apf_dbwriter_expect(w, +1) says a
+ * job will be queued soon (an upload whose body has arrived and is being
+ * checked and stored), and the writer, about to commit a batch, waits a
+ * few milliseconds for the jobs announced so far.  Each announcement is
+ * taken back once: by queuing the job with APF_DBWRITER_ANNOUNCED, or by
+ * apf_dbwriter_expect(w, -1) when it will not come.  A wrong count costs
+ * latency (at most the wait), never a job.
+ */
+#define APF_DBWRITER_ANNOUNCED 1u
+void apf_dbwriter_expect(struct apf_dbwriter *w, int delta);
+/* The longest wait for announced jobs, in microseconds (default 4000). */
+void apf_dbwriter_set_gather(struct apf_dbwriter *w, long us);
+int apf_dbwriter_run_batch_ex(struct apf_dbwriter *w, apf_dbwriter_batch_fn fn, void *arg, unsigned flags,
+			      struct apf_err *err);
+
 void apf_dbwriter_stats(struct apf_dbwriter *w, struct apf_dbwriter_stats *out);
 
 /* Finishes the queued jobs, stops the thread and frees w.  NULL is a no-op. */

@@ -4,8 +4,8 @@
  *
  * Jobs wait in a FIFO.  The writer takes everything queued (up to
  * max_batch), opens the warehouse, runs the jobs in one transaction and
- * closes it again; the threads that queued them sleep on one condition
- * variable until their job is marked done.  While a batch runs, new jobs
+ * closes it again; each thread that queued one sleeps on
+ * its job's condition variable until the job is marked done.  While a batch runs, new jobs
  * pile up, so the next batch is as large as the load makes it.
  */
 #include <errno.h>
@@ -24,6 +24,7 @@ struct job {
 	void *arg;
 	int rc;
 	int done;
+	pthread_cond_t cond;          /* signalled when done is set */
 	struct apf_err err;
 	struct job *next;
 };
@@ -33,9 +34,11 @@ struct apf_dbwriter {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t work;   /* signalled when a job is queued or stop is asked */
-	pthread_cond_t done;   /* broadcast when a batch is finished */
 	struct job *head, *tail;
+	size_t queued;         /* jobs in head..tail */
+	size_t expected;       /* jobs announced by apf_dbwriter_expect() */
 	size_t max_batch;
+	long gather_us;        /* the longest wait for announced jobs */
 	unsigned db_flags;     /* for apf_db_open_ex() */
 	int stopping;
 	struct apf_dbwriter_stats stats;
@@ -127,6 +130,42 @@ static void fail_batch(struct job *batch, int rc, const struct apf_err *err)
  */
 #define LINGER_MS 30
 #define HOLD_MS 1000
+/*
+ * Group commit: a batch costs about 2 ms of DuckDB work whatever its size
+ * (each transaction sets up its own storage and index for every table it
+ * writes), a row a few microseconds.  So when jobs are announced
+ * (apf_dbwriter_expect()), the writer waits for those it knew of when the
+ * batch started, up to GATHER_US, rather than commit a small batch now
+ * and another one just after.  Jobs announced during the wait do not
+ * extend it.
+ */
+#define GATHER_US 4000L
+
+static void deadline_in(struct timespec *t, long us)
+{
+	clock_gettime(CLOCK_REALTIME, t);
+	t->tv_nsec += us * 1000L;
+	while (t->tv_nsec >= 1000000000L) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000L;
+	}
+}
+
+/* With w->lock held and a job queued: waits for the announced ones. */
+static void gather(struct apf_dbwriter *w)
+{
+	size_t want = w->queued + w->expected;
+	struct timespec until;
+
+	if (!w->expected || w->queued >= w->max_batch)
+		return;
+	if (want > w->max_batch)
+		want = w->max_batch;
+	deadline_in(&until, w->gather_us);
+	while (w->queued < want && w->expected && !w->stopping)
+		if (pthread_cond_timedwait(&w->work, &w->lock, &until) == ETIMEDOUT)
+			break;
+}
 
 static void *writer_main(void *arg)
 {
@@ -145,12 +184,7 @@ static void *writer_main(void *arg)
 				continue;
 			}
 			struct timespec until;
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_nsec += LINGER_MS * 1000000L;
-			if (until.tv_nsec >= 1000000000L) {
-				until.tv_sec++;
-				until.tv_nsec -= 1000000000L;
-			}
+			deadline_in(&until, LINGER_MS * 1000L);
 			if (pthread_cond_timedwait(&w->work, &w->lock, &until) == ETIMEDOUT && !w->head)
 				break;
 		}
@@ -165,12 +199,14 @@ static void *writer_main(void *arg)
 			}
 			break; /* stopping, nothing queued, nothing open */
 		}
+		gather(w);
 		batch = last = w->head;
 		while (last->next && n < w->max_batch) {
 			last = last->next;
 			n++;
 		}
 		w->head = last->next;
+		w->queued -= n;
 		if (!w->head)
 			w->tail = NULL;
 		last->next = NULL;
@@ -208,9 +244,9 @@ static void *writer_main(void *arg)
 				w->stats.failures++;
 			else
 				w->stats.jobs++;
-			j->done = 1; /* j belongs to its waiter from here on */
+			j->done = 1;
+			pthread_cond_signal(&j->cond); /* j belongs to its waiter from here on */
 		}
-		pthread_cond_broadcast(&w->done);
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;
@@ -230,13 +266,12 @@ int apf_dbwriter_new_ex(const struct apf_config *cfg, size_t max_batch, unsigned
 
 	w->cfg = cfg;
 	w->max_batch = max_batch ? max_batch : 256;
+	w->gather_us = GATHER_US;
 	w->db_flags = db_flags;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->work, NULL);
-	pthread_cond_init(&w->done, NULL);
 	e = pthread_create(&w->thread, NULL, writer_main, w);
 	if (e) {
-		pthread_cond_destroy(&w->done);
 		pthread_cond_destroy(&w->work);
 		pthread_mutex_destroy(&w->lock);
 		free(w);
@@ -246,8 +281,14 @@ int apf_dbwriter_new_ex(const struct apf_config *cfg, size_t max_batch, unsigned
 	return 0;
 }
 
+static void unannounce(struct apf_dbwriter *w)
+{
+	if (w->expected)
+		w->expected--;
+}
+
 static int enqueue_and_wait(struct apf_dbwriter *w, apf_dbwriter_fn fn, apf_dbwriter_batch_fn bfn,
-			    void *arg, struct apf_err *err)
+			    void *arg, unsigned flags, struct apf_err *err)
 {
 	struct job j;
 
@@ -256,19 +297,24 @@ static int enqueue_and_wait(struct apf_dbwriter *w, apf_dbwriter_fn fn, apf_dbwr
 	j.bfn = bfn;
 	j.arg = arg;
 	pthread_mutex_lock(&w->lock);
+	if (flags & APF_DBWRITER_ANNOUNCED)
+		unannounce(w);
 	if (w->stopping) {
 		pthread_mutex_unlock(&w->lock);
 		return apf_error(err, APF_EDB, "cannot write to the warehouse: shutting down");
 	}
+	pthread_cond_init(&j.cond, NULL);
 	if (w->tail)
 		w->tail->next = &j;
 	else
 		w->head = &j;
 	w->tail = &j;
+	w->queued++;
 	pthread_cond_signal(&w->work);
 	while (!j.done)
-		pthread_cond_wait(&w->done, &w->lock);
+		pthread_cond_wait(&j.cond, &w->lock);
 	pthread_mutex_unlock(&w->lock);
+	pthread_cond_destroy(&j.cond);
 	if (j.rc) {
 		if (err)
 			*err = j.err;
@@ -279,13 +325,39 @@ static int enqueue_and_wait(struct apf_dbwriter *w, apf_dbwriter_fn fn, apf_dbwr
 
 int apf_dbwriter_run(struct apf_dbwriter *w, apf_dbwriter_fn fn, void *arg, struct apf_err *err)
 {
-	return enqueue_and_wait(w, fn, NULL, arg, err);
+	return enqueue_and_wait(w, fn, NULL, arg, 0, err);
 }
 
 int apf_dbwriter_run_batch(struct apf_dbwriter *w, apf_dbwriter_batch_fn fn, void *arg,
 			   struct apf_err *err)
 {
-	return enqueue_and_wait(w, NULL, fn, arg, err);
+	return enqueue_and_wait(w, NULL, fn, arg, 0, err);
+}
+
+int apf_dbwriter_run_batch_ex(struct apf_dbwriter *w, apf_dbwriter_batch_fn fn, void *arg, unsigned flags,
+			      struct apf_err *err)
+{
+	return enqueue_and_wait(w, NULL, fn, arg, flags, err);
+}
+
+void apf_dbwriter_set_gather(struct apf_dbwriter *w, long us)
+{
+	pthread_mutex_lock(&w->lock);
+	w->gather_us = us;
+	pthread_mutex_unlock(&w->lock);
+}
+
+void apf_dbwriter_expect(struct apf_dbwriter *w, int delta)
+{
+	pthread_mutex_lock(&w->lock);
+	if (delta > 0) {
+		w->expected += (size_t)delta;
+	} else {
+		for (; delta < 0; delta++)
+			unannounce(w);
+		pthread_cond_signal(&w->work);
+	}
+	pthread_mutex_unlock(&w->lock);
 }
 
 void apf_dbwriter_stats(struct apf_dbwriter *w, struct apf_dbwriter_stats *out)
@@ -307,7 +379,6 @@ void apf_dbwriter_free(struct apf_dbwriter *w)
 	apf_log_debug("warehouse writer: %llu jobs in %llu transactions, largest %llu",
 		      (unsigned long long)w->stats.jobs, (unsigned long long)w->stats.batches,
 		      (unsigned long long)w->stats.max_batch);
-	pthread_cond_destroy(&w->done);
 	pthread_cond_destroy(&w->work);
 	pthread_mutex_destroy(&w->lock);
 	free(w);

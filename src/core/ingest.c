@@ -579,11 +579,16 @@ int apf_ingest_file(struct apf_ingest *ing, const struct apf_ingest_spool *sp, c
 	if (sp->bytes == 0)
 		return apf_error(err, APF_EPDF, "empty file");
 
+	/* Its rows will follow in a millisecond or so: the writer may wait
+	 * for them and commit them with others (dbwriter.h). */
+	apf_dbwriter_expect(ing->writer, +1);
 	rc = apf_pdf_probe_ex(sp->path, &r.pages, &repaired, err);
 	if (!rc && repaired)
 		rc = check_complete(sp->path, sp->bytes, err);
-	if (rc)
+	if (rc) {
+		apf_dbwriter_expect(ing->writer, -1);
 		return rc;
+	}
 	memcpy(r.sha256, sp->sha256, sizeof(r.sha256));
 	memcpy(r.doc_id, sp->sha256, APF_DOC_ID_LEN);
 	r.doc_id[APF_DOC_ID_LEN] = '\0';
@@ -604,14 +609,16 @@ int apf_ingest_file(struct apf_ingest *ing, const struct apf_ingest_spool *sp, c
 		rc = apf_error(err, APF_EEXISTS, "'%s' exists with %" PRIu64 " bytes, not %" PRIu64, key,
 			       stat.size, r.bytes);
 	}
-	if (rc)
+	if (rc) {
+		apf_dbwriter_expect(ing->writer, -1);
 		goto fail;
+	}
 
 	job.res = &r;
 	job.source = source;
 	job.client = client;
 	job.now_us = apf_wall_us();
-	rc = apf_dbwriter_run_batch(ing->writer, record_rows, &job, err);
+	rc = apf_dbwriter_run_batch_ex(ing->writer, record_rows, &job, APF_DBWRITER_ANNOUNCED, err);
 	if (rc && job.look_up && !job.looked_up) {
 		/* Presumed new, it was not (see record_rows()); the writer
 		 * runs a failed batch of one only once. */

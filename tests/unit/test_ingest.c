@@ -186,6 +186,88 @@ static void test_writer(void **state)
 	free(cmd);
 }
 
+/* ---- announced jobs: the writer waits for them, within its limit ---- */
+
+static int count_job(struct apf_db *db, void *const *args, size_t n, struct apf_err *err)
+{
+	for (size_t i = 0; i < n; i++)
+		*(size_t *)args[i] = n; /* the size of the call it was part of */
+	return apf_db_exec(db, "SELECT 1", err);
+}
+
+struct gather_arg {
+	struct apf_dbwriter *w;
+	size_t seen;
+	int rc;
+};
+
+static void *unannounced_client(void *p)
+{
+	struct gather_arg *a = p;
+
+	a->rc = apf_dbwriter_run_batch(a->w, count_job, &a->seen, NULL);
+	return NULL;
+}
+
+static void test_writer_gather(void **state)
+{
+	char dir[] = "/tmp/apflow-test-gather.XXXXXX";
+	struct apf_config cfg;
+	struct apf_err err;
+	struct apf_dbwriter *w = NULL;
+	struct apf_dbwriter_stats st;
+	struct gather_arg a;
+	size_t seen = 0;
+	pthread_t t;
+	int64_t t0, waited;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(apf_config_load(&cfg, NULL, &err), 0);
+	assert_int_equal(apf_config_set_flag(&cfg, "data_dir", dir, "test", &err), 0);
+	assert_int_equal(apf_dbwriter_new(&cfg, 0, &w, &err), 0);
+
+	/* One job announced and queued 50 ms after another: one batch. */
+	apf_dbwriter_set_gather(w, 2000000);
+	apf_dbwriter_expect(w, +1);
+	a = (struct gather_arg){ w, 0, -1 };
+	assert_int_equal(pthread_create(&t, NULL, unannounced_client, &a), 0);
+	usleep(50000);
+	assert_int_equal(apf_dbwriter_run_batch_ex(w, count_job, &seen, APF_DBWRITER_ANNOUNCED, &err), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(a.rc, 0);
+	assert_int_equal(a.seen, 2);
+	assert_int_equal(seen, 2);
+	apf_dbwriter_stats(w, &st);
+	assert_int_equal(st.batches, 1);
+	assert_int_equal(st.jobs, 2);
+
+	/* A job announced that never comes delays the batch by the limit only. */
+	apf_dbwriter_set_gather(w, 60000);
+	apf_dbwriter_expect(w, +1);
+	t0 = apf_now_ms();
+	assert_int_equal(apf_dbwriter_run_batch(w, count_job, &seen, &err), 0);
+	waited = apf_now_ms() - t0;
+	assert_true(waited >= 55);
+	assert_int_equal(seen, 1);
+
+	/* Taken back, it delays nothing: nothing waits 2 s. */
+	apf_dbwriter_set_gather(w, 2000000);
+	apf_dbwriter_expect(w, -1);
+	t0 = apf_now_ms();
+	assert_int_equal(apf_dbwriter_run_batch(w, count_job, &seen, &err), 0);
+	assert_true(apf_now_ms() - t0 < 1500);
+	apf_dbwriter_stats(w, &st);
+	assert_int_equal(st.batches, 3);
+	assert_int_equal(st.jobs, 4);
+
+	apf_dbwriter_free(w);
+	apf_config_release(&cfg);
+	char *cmd = apf_xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+}
+
 /* ---- the whole path: spool, check, move into the store, record ---- */
 
 /* A one-page PDF whose page says text, followed by tail_len bytes of tail
@@ -433,6 +515,7 @@ int main(void)
 		cmocka_unit_test(test_doc_id),
 		cmocka_unit_test(test_spool),
 		cmocka_unit_test(test_writer),
+		cmocka_unit_test(test_writer_gather),
 		cmocka_unit_test_setup_teardown(test_ingest_path, world_setup, world_teardown),
 		cmocka_unit_test_setup_teardown(test_ingest_truncation, world_setup, world_teardown),
 		cmocka_unit_test_setup_teardown(test_ingest_concurrent, world_setup, world_teardown),
