@@ -25,7 +25,8 @@
  *      to the group-commit writer (dbwriter.h): one transaction inserts
  *      its pages and ocr_failures rows (straight from the spool with
  *      read_json) and adds its counts to the run's row; the run's last
- *      document also ends the run (5) in that transaction.  Shortly
+ *      document also ends the run (5) in that transaction.  Documents
+ *      waiting together share one transaction, each whole.  Shortly
  *      before a document's last page the committer has the writer open
  *      the warehouse, which it closes when idle, so that the commit does
  *      not wait for it.  So the warehouse is open only around commits,

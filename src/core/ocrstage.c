@@ -1029,16 +1029,24 @@ static void *worker_main(void *arg)
 
 /* ---- committing ---- */
 
-static void commit_doc(struct stage *st, struct doc *d)
-{
+/* A document on its way into the warehouse. */
+struct pending {
+	struct doc *d;
 	struct ocrdb_commit cj;
-	struct apf_ocrstage_doc rep;
-	struct apf_ocrstage_progress p;
-	struct apf_err err;
+	int spool_errno;
 	char spool_msg[128];
-	int rc = 0, spool_errno, last;
+};
 
-	apf_err_clear(&err);
+/* Closes d's spool and fills p; returns 0 when d is to be written: not
+ * after a warehouse failure (trying again would only wait again), nor a
+ * document the plan dropped or read for a run that was never made.  After
+ * a cancel, documents already read are still worth keeping. */
+static int commit_prepare(struct stage *st, struct doc *d, struct pending *p)
+{
+	int skip;
+
+	memset(p, 0, sizeof(*p));
+	p->d = d;
 	pthread_mutex_lock(&d->lock);
 	if (d->spool && (fflush(d->spool) || ferror(d->spool)) && !d->spool_errno)
 		d->spool_errno = errno ? errno : EIO;
@@ -1047,45 +1055,41 @@ static void commit_doc(struct stage *st, struct doc *d)
 			d->spool_errno = errno ? errno : EIO;
 		d->spool = NULL;
 	}
-	spool_errno = d->spool_errno;
+	p->spool_errno = d->spool_errno;
 	pthread_mutex_unlock(&d->lock);
 
-	/* After a cancel, documents already read are still worth keeping;
-	 * after a warehouse failure, trying again would only wait again.
-	 * A document the plan dropped, or read for a run that was never
-	 * made, is not written.  The last document of a run that went as
-	 * planned also ends the run, in the same transaction. */
 	pthread_mutex_lock(&st->lock);
-	rc = st->fatal || !st->started || d->pick->dropped;
-	last = !rc && !st->stopping && st->next_pick >= st->npicks && st->inflight == 1 && !st->cq_head;
+	skip = st->fatal || !st->started || d->pick->dropped;
 	pthread_mutex_unlock(&st->lock);
-	if (rc)
-		return;
-	if (spool_errno)
-		snprintf(spool_msg, sizeof(spool_msg), "cannot write the page spool: %s", strerror(spool_errno));
-	memset(&cj, 0, sizeof(cj));
-	cj.run_id = st->run_id;
-	cj.doc_id = d->id;
-	cj.spool_path = d->spool_path;
-	cj.pages = d->stored;
-	cj.failures = d->failed_pages + (d->doc_error ? 1 : 0);
-	cj.spool_error = spool_errno ? spool_msg : NULL;
-	cj.check_others = d->pick->fresh && !st->opt->force;
-	cj.end_status = last ? "done" : NULL;
-	rc = ocrdb_commit_doc(st->writer, &cj, &err);
-	if (rc) {
-		apf_error_prefix(&err, "cannot commit the pages of '%s'", d->id);
-		set_fatal(st, &err);
-		return;
-	}
+	if (skip)
+		return -1;
+	if (p->spool_errno)
+		snprintf(p->spool_msg, sizeof(p->spool_msg), "cannot write the page spool: %s",
+			 strerror(p->spool_errno));
+	p->cj.run_id = st->run_id;
+	p->cj.doc_id = d->id;
+	p->cj.spool_path = d->spool_path;
+	p->cj.pages = d->stored;
+	p->cj.failures = d->failed_pages + (d->doc_error ? 1 : 0);
+	p->cj.spool_error = p->spool_errno ? p->spool_msg : NULL;
+	p->cj.check_others = d->pick->fresh && !st->opt->force;
+	return 0;
+}
+
+/* Counts and reports a document whose rows are committed. */
+static void commit_done(struct stage *st, struct pending *pd)
+{
+	struct doc *d = pd->d;
+	struct apf_ocrstage_doc rep;
+	struct apf_ocrstage_progress p;
 
 	pthread_mutex_lock(&st->lock);
 	st->db_us = now_us();
-	st->ended = last;
+	st->ended = st->ended || pd->cj.end_status != NULL;
 	st->docs_done++;
-	if (cj.skipped) {
+	if (pd->cj.skipped) {
 		st->res->skipped++;
-	} else if (spool_errno) {
+	} else if (pd->spool_errno) {
 		st->res->docs++;
 		st->res->failed++;
 		st->res->failed_docs++;
@@ -1102,17 +1106,17 @@ static void commit_doc(struct stage *st, struct doc *d)
 	pthread_mutex_unlock(&st->lock);
 
 	apf_log_debug("ocr: committed %s: %d stored, %d failed%s", d->id, d->stored,
-		      d->failed_pages + (d->doc_error ? 1 : 0), cj.skipped ? " (skipped: done meanwhile)" : "");
+		      d->failed_pages + (d->doc_error ? 1 : 0), pd->cj.skipped ? " (skipped: done meanwhile)" : "");
 	if (st->opt->on_doc) {
 		memset(&rep, 0, sizeof(rep));
 		rep.doc_id = d->id;
 		rep.pages = d->npages;
-		rep.skipped = cj.skipped;
+		rep.skipped = pd->cj.skipped;
 		rep.ms = apf_now_ms() - d->started_ms;
-		if (spool_errno) {
-			rep.error = spool_msg;
+		if (pd->spool_errno) {
+			rep.error = pd->spool_msg;
 			rep.failed = 1;
-		} else if (!cj.skipped) {
+		} else if (!pd->cj.skipped) {
 			rep.stored = d->stored;
 			rep.text = d->by_engine[PE_TEXT];
 			rep.tesseract = d->by_engine[PE_TESSERACT];
@@ -1128,12 +1132,66 @@ static void commit_doc(struct stage *st, struct doc *d)
 	maybe_progress(st, 0);
 }
 
+/*
+ * Commits the documents batch[0..n) (taken off the queue together): each
+ * document's rows go in whole or not at all, and several documents share
+ * a transaction when several are waiting, as uploads do (a transaction
+ * costs a few milliseconds whatever it holds, a page row microseconds).
+ * A killed run loses the documents not yet committed, as before; a batch
+ * whose statements fail is committed again one document at a time, so one
+ * bad document sinks nobody else.  The run's last document also ends the
+ * run, in the same transaction.
+ */
+static void commit_batch(struct stage *st, struct doc **batch, size_t n)
+{
+	struct pending *p = apf_xcalloc(n, sizeof(*p));
+	struct ocrdb_commit **cs = apf_xcalloc(n, sizeof(*cs));
+	struct apf_err err;
+	size_t k = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (!commit_prepare(st, batch[i], &p[k]))
+			cs[k] = &p[k].cj, k++;
+	if (k) {
+		pthread_mutex_lock(&st->lock);
+		if (!st->stopping && st->next_pick >= st->npicks && st->inflight == (int)n && !st->cq_head)
+			p[k - 1].cj.end_status = "done";
+		pthread_mutex_unlock(&st->lock);
+	}
+	apf_err_clear(&err);
+	if (k > 1 && ocrdb_commit_docs(st->writer, cs, k, &err)) {
+		apf_log_debug("ocr: a commit of %zu documents failed (%s); committing them one by one", k, err.msg);
+		for (size_t i = 0; !rc && i < k; i++) {
+			apf_err_clear(&err);
+			rc = ocrdb_commit_doc(st->writer, cs[i], &err);
+			if (rc)
+				apf_error_prefix(&err, "cannot commit the pages of '%s'", cs[i]->doc_id);
+			else
+				commit_done(st, &p[i]);
+		}
+	} else if (k == 1 && (rc = ocrdb_commit_doc(st->writer, cs[0], &err))) {
+		apf_error_prefix(&err, "cannot commit the pages of '%s'", cs[0]->doc_id);
+	} else {
+		for (size_t i = 0; i < k; i++)
+			commit_done(st, &p[i]);
+	}
+	if (rc)
+		set_fatal(st, &err);
+	free(cs);
+	free(p);
+}
+
+/* The most documents one transaction takes. */
+#define COMMIT_BATCH 64
+
 static void *committer_main(void *arg)
 {
 	struct stage *st = arg;
+	struct doc *batch[COMMIT_BATCH];
 
 	for (;;) {
-		struct doc *d;
+		size_t n = 0;
 
 		/* Documents read before the run's row exists wait for it
 		 * (or for the verdict that there will be none). */
@@ -1150,17 +1208,18 @@ static void *committer_main(void *arg)
 			pthread_mutex_unlock(&st->lock);
 			continue;
 		}
-		d = st->cq_head;
-		if (d) {
-			st->cq_head = d->next_commit;
-			if (!st->cq_head)
-				st->cq_tail = NULL;
+		while (st->cq_head && n < COMMIT_BATCH) {
+			batch[n++] = st->cq_head;
+			st->cq_head = st->cq_head->next_commit;
 		}
+		if (!st->cq_head)
+			st->cq_tail = NULL;
 		pthread_mutex_unlock(&st->lock);
-		if (!d)
+		if (!n)
 			break;
-		commit_doc(st, d);
-		doc_release(st, d);
+		commit_batch(st, batch, n);
+		for (size_t i = 0; i < n; i++)
+			doc_release(st, batch[i]);
 	}
 	return NULL;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apflow/buf.h"
 #include "apflow/db.h"
 #include "apflow/log.h"
 #include "apflow/util.h"
@@ -178,126 +179,218 @@ void ocrdb_warm(struct apf_dbwriter *w)
 		apf_log_debug("ocr: cannot open the warehouse ahead of a commit: %s", err.msg);
 }
 
-/* ---- a document's rows ---- */
+/* ---- documents' rows ---- */
 
-/* The spool as a table, for INSERT ... SELECT. */
-static char *spool_source(const char *path)
+struct commit_many {
+	struct ocrdb_commit *const *cs;
+	size_t n;
+};
+
+static void add_literal(struct apf_buf *b, const char *s)
 {
-	char *lit = apf_db_quote_literal(path);
-	char *s = apf_xasprintf(
-		"read_json(%s, format = 'newline_delimited', "
-		"columns = {k: 'VARCHAR', page_num: 'INTEGER', engine: 'VARCHAR', model: 'VARCHAR', "
-		"text: 'VARCHAR', text_sha256: 'VARCHAR', chars: 'INTEGER', confidence: 'DOUBLE', "
-		"error: 'VARCHAR'})",
-		lit);
-	free(lit);
-	return s;
+	char *q = apf_db_quote_literal(s);
+
+	apf_buf_adds(b, q);
+	free(q);
 }
 
-/* Runs INSERT ... SELECT $1, ..., $2 ... FROM spool with doc_id and run_id
- * bound; sets *changes. */
-static int insert_from_spool(struct apf_db *db, const char *fmt, const char *src, const struct ocrdb_commit *c,
-			     uint64_t *changes, struct apf_err *err)
+/* Appends "doc_id IN ('a', 'b' ...)" over the documents that pass keep. */
+static void add_in_list(struct apf_buf *b, const struct commit_many *m, int (*keep)(const struct ocrdb_commit *))
+{
+	size_t k = 0;
+
+	apf_buf_adds(b, "doc_id IN (");
+	for (size_t i = 0; i < m->n; i++)
+		if (keep(m->cs[i])) {
+			apf_buf_adds(b, k++ ? ", " : "");
+			add_literal(b, m->cs[i]->doc_id);
+		}
+	apf_buf_adds(b, ")");
+}
+
+static int wants_check(const struct ocrdb_commit *c)
+{
+	return c->check_others;
+}
+
+static int reads_spool(const struct ocrdb_commit *c)
+{
+	return !c->skipped && !c->spool_error && (c->pages || c->failures);
+}
+
+/*
+ * The spools of the documents that have one to read, as one table with
+ * each row's doc_id: read_json() over the list of files, joined on the
+ * file name to a VALUES list of (file, doc_id).
+ */
+static void add_spools(struct apf_buf *b, const struct commit_many *m)
+{
+	size_t k = 0;
+
+	apf_buf_adds(b, "read_json([");
+	for (size_t i = 0; i < m->n; i++)
+		if (reads_spool(m->cs[i])) {
+			apf_buf_adds(b, k++ ? ", " : "");
+			add_literal(b, m->cs[i]->spool_path);
+		}
+	apf_buf_adds(b, "], format = 'newline_delimited', filename = true, "
+			"columns = {k: 'VARCHAR', page_num: 'INTEGER', engine: 'VARCHAR', model: 'VARCHAR', "
+			"text: 'VARCHAR', text_sha256: 'VARCHAR', chars: 'INTEGER', confidence: 'DOUBLE', "
+			"error: 'VARCHAR'}) AS s JOIN (VALUES ");
+	k = 0;
+	for (size_t i = 0; i < m->n; i++)
+		if (reads_spool(m->cs[i])) {
+			apf_buf_adds(b, k++ ? ", (" : "(");
+			add_literal(b, m->cs[i]->spool_path);
+			apf_buf_adds(b, ", ");
+			add_literal(b, m->cs[i]->doc_id);
+			apf_buf_adds(b, ")");
+		}
+	apf_buf_adds(b, ") AS d(f, doc_id) ON s.filename = d.f");
+}
+
+/* Runs sql (run_id bound as $1), checking it changed want rows. */
+static int insert_many(struct apf_db *db, struct apf_buf *sql, int64_t run_id, int64_t want, const char *what,
+		       struct apf_err *err)
 {
 	struct apf_db_stmt *s = NULL;
 	struct apf_db_result *r = NULL;
-	char *sql = apf_xasprintf(fmt, src);
-	int rc = apf_db_prepare(db, sql, &s, err);
+	uint64_t changes;
+	int rc;
 
-	free(sql);
+	if (!sql->data)
+		return apf_error(err, APF_ENOMEM, "statement too large");
+	rc = apf_db_prepare(db, sql->data, &s, err);
 	if (rc)
 		return rc;
-	apf_db_bind_text(s, 1, c->doc_id);
-	apf_db_bind_i64(s, 2, c->run_id);
+	apf_db_bind_i64(s, 1, run_id);
 	rc = exec_stmt(s, &r, err);
-	if (!rc)
-		*changes = apf_db_result_changes(r);
+	if (rc)
+		return rc;
+	changes = apf_db_result_changes(r);
 	apf_db_result_free(r);
-	return rc;
+	if ((int64_t)changes != want)
+		return apf_error(err, APF_EINTERNAL, "the spools gave %" PRIu64 " %s rows, not %" PRId64, changes,
+				 what, want);
+	return 0;
 }
 
-static int commit_fn(struct apf_db *db, void *arg, struct apf_err *err)
+static int commit_many_fn(struct apf_db *db, void *arg, struct apf_err *err)
 {
-	struct ocrdb_commit *c = arg;
+	struct commit_many *m = arg;
+	struct apf_buf sql = APF_BUF_INIT;
 	struct apf_db_stmt *s = NULL;
 	struct apf_db_result *r = NULL;
-	int64_t pages = c->pages, failures = c->failures;
-	uint64_t changes = 0;
-	char *src = NULL;
-	int rc = 0;
+	int64_t run_id = m->cs[0]->run_id, docs = 0, pages = 0, failures = 0, spool_pages = 0, spool_failures = 0;
+	const char *end_status = NULL;
+	int rc = 0, check = 0;
 
-	c->skipped = 0;
-	if (c->check_others) {
-		rc = apf_db_prepare(db,
-				    "SELECT (SELECT count(*) FROM md_raw_ocr.main.pages WHERE doc_id = $1) + "
-				    "(SELECT count(*) FROM md_raw_ocr.main.ocr_failures WHERE doc_id = $1)",
-				    &s, err);
-		if (rc)
-			return rc;
-		apf_db_bind_text(s, 1, c->doc_id);
-		rc = exec_stmt(s, &r, err);
-		if (rc)
-			return rc;
-		c->skipped = apf_db_result_rows(r) && apf_db_result_i64(r, 0, 0) > 0;
-		apf_db_result_free(r);
-		if (c->skipped)
-			return c->end_status ? end_run_fn(db, &(struct end_job){ c->run_id, c->end_status }, err) : 0;
+	apf_buf_init(&sql, 0);
+	for (size_t i = 0; i < m->n; i++) {
+		m->cs[i]->skipped = 0;
+		check |= m->cs[i]->check_others;
+		if (m->cs[i]->end_status)
+			end_status = m->cs[i]->end_status;
 	}
-
-	if (c->spool_error) {
-		pages = 0;
-		failures = 1;
+	/* 1. Documents another run committed meanwhile are skipped. */
+	if (check) {
+		apf_buf_adds(&sql, "SELECT DISTINCT doc_id FROM (SELECT doc_id FROM md_raw_ocr.main.pages WHERE ");
+		add_in_list(&sql, m, wants_check);
+		apf_buf_adds(&sql, " UNION ALL SELECT doc_id FROM md_raw_ocr.main.ocr_failures WHERE ");
+		add_in_list(&sql, m, wants_check);
+		apf_buf_adds(&sql, ")");
+		rc = sql.data ? apf_db_query(db, sql.data, &r, err) : apf_error(err, APF_ENOMEM, "statement too large");
+		if (rc)
+			goto out;
+		for (uint64_t row = 0; row < apf_db_result_rows(r); row++) {
+			char *id = apf_db_result_text(r, 0, row);
+			for (size_t i = 0; id && i < m->n; i++)
+				if (m->cs[i]->check_others && !strcmp(id, m->cs[i]->doc_id))
+					m->cs[i]->skipped = 1;
+			free(id);
+		}
+		apf_db_result_free(r);
+		r = NULL;
+	}
+	/* 2. A document whose spool is incomplete gets one failure row. */
+	for (size_t i = 0; i < m->n; i++) {
+		struct ocrdb_commit *c = m->cs[i];
+		if (c->skipped)
+			continue;
+		docs++;
+		if (!c->spool_error) {
+			pages += c->pages;
+			failures += c->failures;
+			spool_pages += c->pages;
+			spool_failures += c->failures;
+			continue;
+		}
+		failures++;
 		rc = apf_db_prepare(db,
 				    "INSERT INTO md_raw_ocr.main.ocr_failures (doc_id, page_num, ocr_run_id, engine, error) "
 				    "VALUES ($1, NULL, $2, NULL, $3)",
 				    &s, err);
 		if (rc)
-			return rc;
+			goto out;
 		apf_db_bind_text(s, 1, c->doc_id);
 		apf_db_bind_i64(s, 2, c->run_id);
 		apf_db_bind_text(s, 3, c->spool_error);
 		rc = exec_stmt(s, NULL, err);
-	} else {
-		src = spool_source(c->spool_path);
-		if (pages) {
-			rc = insert_from_spool(db,
-					       "INSERT INTO md_raw_ocr.main.pages (doc_id, page_num, ocr_run_id, engine, "
-					       "model, text, text_sha256, chars, confidence) "
-					       "SELECT $1, page_num, $2, engine, model, text, text_sha256, chars, confidence "
-					       "FROM %s WHERE k = 'p'",
-					       src, c, &changes, err);
-			if (!rc && (int64_t)changes != pages)
-				rc = apf_error(err, APF_EINTERNAL,
-					       "the spool of '%s' gave %" PRIu64 " page rows, not %" PRId64, c->doc_id,
-					       changes, pages);
-		}
-		if (!rc && failures)
-			rc = insert_from_spool(db,
-					       "INSERT INTO md_raw_ocr.main.ocr_failures (doc_id, page_num, ocr_run_id, "
-					       "engine, error) SELECT $1, page_num, $2, engine, error FROM %s WHERE k = 'f'",
-					       src, c, &changes, err);
-		free(src);
+		if (rc)
+			goto out;
 	}
-	if (rc)
-		return rc;
-	/* One statement either way: the counts, and the end when this is the
-	 * run's last document (saves the run a transaction of its own). */
+	/* 3. Every spool's page records, then its failure records. */
+	if (spool_pages) {
+		apf_buf_reset(&sql);
+		apf_buf_adds(&sql, "INSERT INTO md_raw_ocr.main.pages (doc_id, page_num, ocr_run_id, engine, model, "
+				   "text, text_sha256, chars, confidence) SELECT d.doc_id, s.page_num, $1, s.engine, "
+				   "s.model, s.text, s.text_sha256, s.chars, s.confidence FROM ");
+		add_spools(&sql, m);
+		apf_buf_adds(&sql, " WHERE s.k = 'p'");
+		rc = insert_many(db, &sql, run_id, spool_pages, "page", err);
+		if (rc)
+			goto out;
+	}
+	if (spool_failures) {
+		apf_buf_reset(&sql);
+		apf_buf_adds(&sql, "INSERT INTO md_raw_ocr.main.ocr_failures (doc_id, page_num, ocr_run_id, engine, "
+				   "error) SELECT d.doc_id, s.page_num, $1, s.engine, s.error FROM ");
+		add_spools(&sql, m);
+		apf_buf_adds(&sql, " WHERE s.k = 'f'");
+		rc = insert_many(db, &sql, run_id, spool_failures, "failure", err);
+		if (rc)
+			goto out;
+	}
+	/* 4. The run's counts, and its end when the last document is here. */
 	rc = apf_db_prepare(db,
-			    "UPDATE md_raw_ocr.main.ocr_runs SET docs = docs + 1, pages = pages + $1, "
-			    "failed = failed + $2, "
-			    "finished_at = CASE WHEN $4 IS NULL THEN finished_at ELSE current_timestamp END, "
-			    "status = coalesce($4, status) WHERE ocr_run_id = $3",
+			    "UPDATE md_raw_ocr.main.ocr_runs SET docs = docs + $1, pages = pages + $2, "
+			    "failed = failed + $3, "
+			    "finished_at = CASE WHEN $5 IS NULL THEN finished_at ELSE current_timestamp END, "
+			    "status = coalesce($5, status) WHERE ocr_run_id = $4",
 			    &s, err);
 	if (rc)
-		return rc;
-	apf_db_bind_i64(s, 1, pages);
-	apf_db_bind_i64(s, 2, failures);
-	apf_db_bind_i64(s, 3, c->run_id);
-	apf_db_bind_text(s, 4, c->end_status);
-	return exec_stmt(s, NULL, err);
+		goto out;
+	apf_db_bind_i64(s, 1, docs);
+	apf_db_bind_i64(s, 2, pages);
+	apf_db_bind_i64(s, 3, failures);
+	apf_db_bind_i64(s, 4, run_id);
+	apf_db_bind_text(s, 5, end_status);
+	rc = exec_stmt(s, NULL, err);
+out:
+	apf_buf_release(&sql);
+	return rc;
+}
+
+int ocrdb_commit_docs(struct apf_dbwriter *w, struct ocrdb_commit *const *cs, size_t n, struct apf_err *err)
+{
+	struct commit_many m = { cs, n };
+
+	if (!n)
+		return 0;
+	return apf_dbwriter_run(w, commit_many_fn, &m, err);
 }
 
 int ocrdb_commit_doc(struct apf_dbwriter *w, struct ocrdb_commit *c, struct apf_err *err)
 {
-	return apf_dbwriter_run(w, commit_fn, c, err);
+	return ocrdb_commit_docs(w, &c, 1, err);
 }

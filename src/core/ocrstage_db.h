@@ -2,9 +2,9 @@
  * ocrstage_db.h: the OCR stage's warehouse statements, internal to
  * ocrstage.c.  Each function is one job of the group-commit writer
  * (dbwriter.h): it runs in a transaction of its own or of a batch, and may
- * run twice, so it starts from scratch each time.  Values always travel as
- * bound parameters; the one literal, the spool's path in read_json(), is
- * quoted by apf_db_quote_literal().
+ * run twice, so it starts from scratch each time.  Values travel as bound
+ * parameters, except spool paths in read_json() and the doc_id lists of
+ * ocrdb_commit_docs(), which are quoted by apf_db_quote_literal().
  */
 #ifndef APFLOW_OCRSTAGE_DB_H
 #define APFLOW_OCRSTAGE_DB_H
@@ -54,6 +54,11 @@ struct ocrdb_commit {
 	int skipped;             /* out: skipped, nothing written */
 };
 int ocrdb_commit_doc(struct apf_dbwriter *w, struct ocrdb_commit *c, struct apf_err *err);
+
+/* The same for cs[0..n) in one transaction: all of them or none (after
+ * a failure, commit each alone).  All have the same run_id; at most one
+ * has an end_status. */
+int ocrdb_commit_docs(struct apf_dbwriter *w, struct ocrdb_commit *const *cs, size_t n, struct apf_err *err);
 
 /* Has the writer open the warehouse (a job without statements), so that
  * a commit due in a few milliseconds finds it open; never fails. */

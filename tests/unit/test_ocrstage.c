@@ -13,19 +13,148 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "apflow/buf.h"
+#include "apflow/config.h"
+#include "apflow/db.h"
+#include "apflow/dbwriter.h"
 #include "apflow/deepseek.h"
 #include "apflow/err.h"
 #include "apflow/ocrstage.h"
 #include "apflow/pdf.h"
 #include "apflow/utf8.h"
+#include "apflow/migrate.h"
 #include "apflow/util.h"
+#include "core/ocrstage_db.h"
 
 #define EOS "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"
+
+/* ---- several documents in one transaction (ocrdb_commit_docs) ---- */
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static int64_t count(const struct apf_config *cfg, const char *sql)
+{
+	struct apf_db *db = NULL;
+	struct apf_err err;
+	int64_t n = -1;
+
+	assert_int_equal(apf_db_open(cfg, &db, &err), 0);
+	assert_int_equal(apf_db_query_i64(db, sql, &n, &err), 0);
+	apf_db_close(db);
+	return n;
+}
+
+#define PAGE(n, text) "{\"k\":\"p\",\"page_num\":" #n ",\"engine\":\"text\",\"model\":null,\"text\":\"" text \
+	"\",\"text_sha256\":\"x\",\"chars\":1,\"confidence\":null}\n"
+#define FAIL(n) "{\"k\":\"f\",\"page_num\":" #n ",\"engine\":\"text\",\"error\":\"bad page\"}\n"
+
+static void test_commit_docs(void **state)
+{
+	char dir[] = "/tmp/apflow-test-commit-docs.XXXXXX";
+	struct apf_config cfg;
+	struct apf_err err;
+	struct apf_db *db = NULL;
+	struct apf_dbwriter *w = NULL;
+	struct apf_dbwriter_stats st;
+	int64_t run = 0;
+	char *quoted, *pa, *pb, *pc, *pd, *sql;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(apf_config_load(&cfg, NULL, &err), 0);
+	assert_int_equal(apf_config_set_flag(&cfg, "data_dir", dir, "test", &err), 0);
+	assert_int_equal(apf_db_open(&cfg, &db, &err), 0);
+	assert_int_equal(apf_migrate(db, 0, NULL, NULL, &err), 0);
+	/* b was committed by another run: with check_others it is skipped. */
+	assert_int_equal(apf_db_exec(db, "INSERT INTO md_raw_ocr.main.pages (doc_id, page_num, ocr_run_id, engine, "
+					 "text, text_sha256, chars) VALUES ('bbbbbbbbbbbbbbbbbbbb', 1, 99, 'text', '', 'x', 0)",
+				     &err), 0);
+	apf_db_close(db);
+	assert_int_equal(apf_dbwriter_new(&cfg, 0, &w, &err), 0);
+	assert_int_equal(ocrdb_start_run(w, "text", NULL, "{}", &run, &err), 0);
+
+	/* Spools in a directory whose name needs quoting. */
+	quoted = apf_xasprintf("%s/it's", dir);
+	assert_int_equal(mkdir(quoted, 0755), 0);
+	pa = apf_xasprintf("%s/a.jsonl", quoted);
+	pb = apf_xasprintf("%s/b.jsonl", quoted);
+	pc = apf_xasprintf("%s/c.jsonl", quoted);
+	pd = apf_xasprintf("%s/d.jsonl", quoted);
+	write_file(pa, PAGE(1, "a one") PAGE(2, "a two \u00e9") FAIL(3));
+	write_file(pb, PAGE(1, "b one"));
+	write_file(pd, PAGE(1, "d one") PAGE(2, "d two"));
+
+	struct ocrdb_commit a = { run, "aaaaaaaaaaaaaaaaaaaa", pa, 2, 1, NULL, 1, NULL, -1 };
+	struct ocrdb_commit b = { run, "bbbbbbbbbbbbbbbbbbbb", pb, 1, 0, NULL, 1, NULL, -1 };
+	struct ocrdb_commit c = { run, "cccccccccccccccccccc", pc, 0, 0, "cannot write the page spool: No space", 0,
+				  NULL, -1 };
+	struct ocrdb_commit d = { run, "dddddddddddddddddddd", pd, 2, 0, NULL, 0, "done", -1 };
+	struct ocrdb_commit *cs[] = { &a, &b, &c, &d };
+	assert_int_equal(ocrdb_commit_docs(w, cs, 4, &err), 0);
+	assert_int_equal(a.skipped, 0);
+	assert_int_equal(b.skipped, 1);
+	assert_int_equal(c.skipped, 0);
+	assert_int_equal(d.skipped, 0);
+	apf_dbwriter_stats(w, &st);
+	assert_int_equal(st.batches, 2); /* the run's row, then the four documents together */
+
+	sql = apf_xasprintf("SELECT count(*) FROM md_raw_ocr.main.pages WHERE ocr_run_id = %lld", (long long)run);
+	assert_int_equal(count(&cfg, sql), 4);
+	free(sql);
+	assert_int_equal(count(&cfg, "SELECT count(*) FROM md_raw_ocr.main.pages WHERE doc_id = 'aaaaaaaaaaaaaaaaaaaa' "
+				     "AND ((page_num = 1 AND text = 'a one') OR (page_num = 2 AND text = 'a two \u00e9'))"),
+			 2);
+	assert_int_equal(count(&cfg, "SELECT count(*) FROM md_raw_ocr.main.pages WHERE doc_id = 'dddddddddddddddddddd' "
+				     "AND text LIKE 'd %'"),
+			 2);
+	assert_int_equal(count(&cfg, "SELECT count(*) FROM md_raw_ocr.main.pages WHERE doc_id = 'bbbbbbbbbbbbbbbbbbbb'"),
+			 1); /* only the other run's row */
+	assert_int_equal(count(&cfg, "SELECT count(*) FROM md_raw_ocr.main.ocr_failures WHERE "
+				     "(doc_id = 'aaaaaaaaaaaaaaaaaaaa' AND page_num = 3 AND error = 'bad page') OR "
+				     "(doc_id = 'cccccccccccccccccccc' AND page_num IS NULL AND error LIKE 'cannot write%')"),
+			 2);
+	sql = apf_xasprintf("SELECT count(*) FROM md_raw_ocr.main.ocr_runs WHERE ocr_run_id = %lld AND docs = 3 AND "
+			    "pages = 4 AND failed = 2 AND status = 'done' AND finished_at IS NOT NULL",
+			    (long long)run);
+	assert_int_equal(count(&cfg, sql), 1);
+	free(sql);
+
+	/* A spool that does not hold what it should fails the whole batch:
+	 * nothing of it is written, and each document can go alone. */
+	struct ocrdb_commit e = { run, "eeeeeeeeeeeeeeeeeeee", pa, 2, 1, NULL, 0, NULL, -1 };
+	struct ocrdb_commit f = { run, "ffffffffffffffffffff", pb, 2, 0, NULL, 0, NULL, -1 }; /* b's spool has 1 */
+	struct ocrdb_commit *bad[] = { &e, &f };
+	assert_int_not_equal(ocrdb_commit_docs(w, bad, 2, &err), 0);
+	assert_non_null(strstr(err.msg, "gave 3 page rows, not 4"));
+	assert_int_equal(count(&cfg, "SELECT count(*) FROM md_raw_ocr.main.pages WHERE doc_id = 'eeeeeeeeeeeeeeeeeeee'"),
+			 0);
+	assert_int_equal(ocrdb_commit_doc(w, &e, &err), 0);
+	assert_int_equal(count(&cfg, "SELECT count(*) FROM md_raw_ocr.main.pages WHERE doc_id = 'eeeeeeeeeeeeeeeeeeee'"),
+			 2);
+
+	apf_dbwriter_free(w);
+	apf_config_release(&cfg);
+	free(pa);
+	free(pb);
+	free(pc);
+	free(pd);
+	free(quoted);
+	sql = apf_xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(sql), 0);
+	free(sql);
+}
 
 static void test_engine_and_shard_parse(void **state)
 {
@@ -345,6 +474,7 @@ int main(void)
 		cmocka_unit_test(test_parse_answers),
 		cmocka_unit_test(test_client_settings),
 		cmocka_unit_test(test_private_contexts),
+		cmocka_unit_test(test_commit_docs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
