@@ -3,8 +3,11 @@
 # the same run, on the same corpus (scripts/gen-corpus.sh --born 300 --scan 30
 # --big, made once into build/bench/ocr-corpus):
 #
-#   text engine, 300 born-digital pages and the 1,000-page PDF:
+#   text engine, 300 born-digital pages as one PDF and as 30 PDFs of 10
+#   pages (the same pages, split with mutool merge: what users upload is
+#   many small documents), and the 1,000-page PDF:
 #       apflow ocr --engine text -j1 | -j2   vs  mutool draw -F txt, pdftotext
+#       (the tools run once per file, as a script over a folder would)
 #   Tesseract, 30 image-only pages at 300 dpi:
 #       apflow ocr --engine tesseract -j1 | -j2
 #       vs  pdftoppm -r 300 -gray + tesseract per page (OMP_THREAD_LIMIT=1,
@@ -56,15 +59,27 @@ if [ ! -s "$corpus/big-1000.pdf" ] || [ ! -s "$corpus/bench-scan.pdf" ] || [ ! -
 	"$top/scripts/gen-corpus.sh" --bench-only --born 300 --scan 30 --big "$corpus" >/dev/null
 fi
 born=$corpus/bench-born.pdf scan=$corpus/bench-scan.pdf big=$corpus/big-1000.pdf
+# The same 300 pages as 30 documents of 10 pages.
+if [ ! -s "$corpus/docs/part-29.pdf" ]; then
+	mkdir -p "$corpus/docs"
+	for k in $(seq 0 29); do
+		mutool merge -o "$corpus/docs/part-$(printf %02d "$k").pdf" "$born" "$((k * 10 + 1))-$((k * 10 + 10))"
+	done
+fi
+parts=("$corpus"/docs/part-*.pdf)
 pages_of() { pdfinfo "$1" 2>/dev/null | awk '/^Pages:/ {print $2}'; }
 NBORN=$(pages_of "$born") NSCAN=$(pages_of "$scan") NBIG=$(pages_of "$big")
 
 export APFLOW_DATA_DIR=$work/data
 unset APFLOW_STORE APFLOW_WAREHOUSE APFLOW_CONFIG
 "$apflow" init >/dev/null
-"$apflow" ingest "$born" "$scan" "$big" >/dev/null
+"$apflow" ingest "$born" "$scan" "$big" "${parts[@]}" >/dev/null
 id() { sha256sum "$1" | cut -c1-20; }
 BORN=$(id "$born") SCAN=$(id "$scan") BIG=$(id "$big")
+DOCS=()
+for f in "${parts[@]}"; do DOCS+=(--doc "$(id "$f")"); done
+NDOCS=0
+for f in "${parts[@]}"; do NDOCS=$((NDOCS + $(pdfinfo "$f" | awk '/^Pages:/ {print $2}'))); done
 # The scans' text layer (none) makes them done, for the fixed-cost row.
 "$apflow" ocr --engine text --doc "$SCAN" >/dev/null 2>&1
 
@@ -87,6 +102,10 @@ def a1.born "$NBORN" "$apflow" ocr --engine text -j1 --force --doc "$BORN" --jso
 def mu.born "$NBORN" mutool draw -q -F txt -o /dev/null "$born"
 def pt.born "$NBORN" pdftotext "$born" /dev/null
 def a2.born "$NBORN" "$apflow" ocr --engine text -j2 --force --doc "$BORN" --json
+def a1.docs "$NDOCS" "$apflow" ocr --engine text -j1 --force "${DOCS[@]}" --json
+def mu.docs "$NDOCS" bash -c 'for f in "$@"; do mutool draw -q -F txt -o /dev/null "$f"; done' _ "${parts[@]}"
+def pt.docs "$NDOCS" bash -c 'for f in "$@"; do pdftotext "$f" /dev/null; done' _ "${parts[@]}"
+def a2.docs "$NDOCS" "$apflow" ocr --engine text -j2 --force "${DOCS[@]}" --json
 def a1.big "$NBIG" "$apflow" ocr --engine text -j1 --force --doc "$BIG" --json
 def mu.big "$NBIG" mutool draw -q -F txt -o /dev/null "$big"
 def pt.big "$NBIG" pdftotext "$big" /dev/null
@@ -139,7 +158,7 @@ mb() { awk -v r="${R[$1]}" 'BEGIN { printf "%.0f", r / 1024 }'; }
 verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN { ok = (op == ">=" ? v >= t : v < t); print (ok ? "PASS" : "FAIL") }'; }
 
 echo "bench/ocr.sh: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) (before); apflow $("$apflow" version 2>/dev/null | head -1 | awk '{print $2}'); best of $repeat rounds"
-fast=(a1.born mu.born pt.born a2.born a1.big mu.big pt.big a2.big auto.big fixed)
+fast=(a1.born mu.born pt.born a2.born a1.docs mu.docs pt.docs a2.docs a1.big mu.big pt.big a2.big auto.big fixed)
 for ((i = 0; i < repeat; i++)); do
 	for n in "${fast[@]}"; do once "$n"; done
 done
@@ -153,6 +172,10 @@ row a1.born "apflow ocr --engine text -j1  (born $NBORN)"
 row mu.born "mutool draw -F txt            (born $NBORN)"
 row pt.born "pdftotext                     (born $NBORN)"
 row a2.born "apflow ocr --engine text -j2  (born $NBORN)"
+row a1.docs "apflow ocr --engine text -j1  (${#parts[@]} docs)"
+row mu.docs "mutool draw -F txt, per file   (${#parts[@]} docs)"
+row pt.docs "pdftotext, per file           (${#parts[@]} docs)"
+row a2.docs "apflow ocr --engine text -j2  (${#parts[@]} docs)"
 row a1.big "apflow ocr --engine text -j1  (big $NBIG)"
 row mu.big "mutool draw -F txt            (big $NBIG)"
 row pt.big "pdftotext                     (big $NBIG)"
@@ -169,30 +192,34 @@ echo "load average after: $load_after"
 
 echo
 echo "targets (issue), this run:"
-v=$(ratio a1.born mu.born) w=$(ratio a1.big mu.big)
-printf '  %-36s %5sx %s (%d pages)   %5sx %s (%d pages)\n' "text -j1 >= 1.0x mutool draw -F txt:" \
-	"$v" "$(verdict "$v" 1.0 '>=')" "$NBORN" "$w" "$(verdict "$w" 1.0 '>=')" "$NBIG"
-printf '  %-36s CPU %sx / %sx; apflow reading alone (read s) %s / %s\n' "" \
-	"$(cpu_ratio a1.born mu.born)" "$(cpu_ratio a1.big mu.big)" "$(read_ratio a1.born mu.born)" "$(read_ratio a1.big mu.big)"
-v=$(ratio a1.born pt.born) w=$(ratio a1.big pt.big)
-printf '  %-36s %5sx %s (%d pages)   %5sx %s (%d pages)\n' "text -j1 >= 2x pdftotext:" \
-	"$v" "$(verdict "$v" 2.0 '>=')" "$NBORN" "$w" "$(verdict "$w" 2.0 '>=')" "$NBIG"
-printf '  %-36s CPU %sx / %sx; apflow reading alone (read s) %s / %s\n' "" \
-	"$(cpu_ratio a1.born pt.born)" "$(cpu_ratio a1.big pt.big)" "$(read_ratio a1.born pt.born)" "$(read_ratio a1.big pt.big)"
+# three LABEL THRESHOLD A B: A against B on each text corpus, A's
+# throughput over B's (A and B are prefixes: a1 for a1.born, a1.docs ...).
+three() {
+	local label=$1 t=$2 a=$3 b=$4 out='' c v
+	for c in born docs big; do
+		v=$(ratio "$a.$c" "$b.$c")
+		out="$out$(printf '%5sx %s  ' "$v" "$(verdict "$v" "$t" '>=')")"
+	done
+	printf '  %-36s %s\n' "$label" "$out"
+}
+printf '  %-36s %-14s%-14s%s\n' "" "1 PDF, $NBORN p" "${#parts[@]} PDFs, $NDOCS p" "1 PDF, $NBIG p"
+three "text -j1 >= 1.0x mutool draw -F txt:" 1.0 a1 mu
+printf '  %-36s CPU %sx / %sx / %sx; apflow reading alone (read s) %s / %s / %s\n' "" \
+	"$(cpu_ratio a1.born mu.born)" "$(cpu_ratio a1.docs mu.docs)" "$(cpu_ratio a1.big mu.big)" \
+	"$(read_ratio a1.born mu.born)" "$(read_ratio a1.docs mu.docs)" "$(read_ratio a1.big mu.big)"
+three "text -j1 >= 2x pdftotext:" 2.0 a1 pt
+printf '  %-36s CPU %sx / %sx / %sx; apflow reading alone (read s) %s / %s / %s\n' "" \
+	"$(cpu_ratio a1.born pt.born)" "$(cpu_ratio a1.docs pt.docs)" "$(cpu_ratio a1.big pt.big)" \
+	"$(read_ratio a1.born pt.born)" "$(read_ratio a1.docs pt.docs)" "$(read_ratio a1.big pt.big)"
+three "text -j2 >= 1.7x -j1:" 1.7 a2 a1
 if [ "$do_tess" != 0 ]; then
 	v=$(ratio t1.scan c1.scan) w=$(ratio t2.scan c2.scan)
 	printf '  %-36s %5sx %s (-j1)   %5sx %s (-j2 vs 2 at a time)\n' "tesseract >= 1.1x CLI pipeline:" \
 		"$v" "$(verdict "$v" 1.1 '>=')" "$w" "$(verdict "$w" 1.1 '>=')"
 	v=$(ratio t2.scan t1.scan)
-	printf '  %-36s %5sx %s (tesseract; the CLI pipeline 2 at a time: %sx)\n' "-j2 >= 1.7x -j1:" \
+	printf '  %-36s %5sx %s (tesseract; the CLI pipeline 2 at a time: %sx)\n' "tesseract -j2 >= 1.7x -j1:" \
 		"$v" "$(verdict "$v" 1.7 '>=')" "$(ratio c2.scan c1.scan)"
-	label=''
-else
-	label="-j2 >= 1.7x -j1:"
 fi
-v=$(ratio a2.big a1.big) w=$(ratio a2.born a1.born)
-printf '  %-36s %5sx %s (text, %d pages)   %5sx %s (text, %d pages)\n' "$label" \
-	"$v" "$(verdict "$v" 1.7 '>=')" "$NBIG" "$w" "$(verdict "$w" 1.7 '>=')" "$NBORN"
 v=$(printf '%s\n' "$(mb a1.big)" "$(mb a2.big)" "$(mb auto.big)" | sort -n | tail -1)
 printf '  %-36s text -j1 %s MB, -j2 %s MB, auto %s MB: %s%s\n' "peak RSS < 300 MB ($NBIG pages):" \
 	"$(mb a1.big)" "$(mb a2.big)" "$(mb auto.big)" "$(verdict "$v" 300 '<')" \

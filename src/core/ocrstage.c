@@ -54,6 +54,8 @@
 #define MAX_JOBS 64
 #define MAX_CONCURRENCY 256
 #define SPOOL_BUF ((size_t)1 << 16)
+/* The most documents one transaction takes. */
+#define COMMIT_BATCH 64
 #define WARM_US 20000
 /* dbwriter.h: the writer closes the warehouse after 30 ms without work. */
 #define WRITER_LINGER_US 30000
@@ -1182,9 +1184,6 @@ static void commit_batch(struct stage *st, struct doc **batch, size_t n)
 	free(p);
 }
 
-/* The most documents one transaction takes. */
-#define COMMIT_BATCH 64
-
 static void *committer_main(void *arg)
 {
 	struct stage *st = arg;
@@ -1563,6 +1562,16 @@ int apf_ocrstage_run(const struct apf_config *cfg, struct apf_store *store, stru
 	/* Everything runs from here on, and every way out joins the
 	 * threads; nothing is written before the run's row exists. */
 	st.max_inflight = st.jobs * 2 + 2;
+	/*
+	 * Read ahead further when pages are cheap and the PDFs are read in
+	 * place: a document waiting for its commit then holds only its spool
+	 * (its text, on disk), and workers that stop at jobs * 2 + 2 sit idle
+	 * while the warehouse opens (15-25 ms, in which a worker reads dozens
+	 * of text pages) and while a commit runs.  From an s3:// store each
+	 * document waiting would hold a local copy of its PDF too.
+	 */
+	if (st.engine == APF_OCRSTAGE_TEXT && apf_starts_with(apf_store_url(st.store), "file:///"))
+		st.max_inflight += COMMIT_BATCH / 2;
 	st.dq_cap = st.concurrency;
 	if (pthread_create(&committer, NULL, committer_main, &st)) {
 		rc = apf_error(err, APF_EINTERNAL, "cannot start the committer thread");
