@@ -194,18 +194,18 @@ static void add_literal(struct apf_buf *b, const char *s)
 	free(q);
 }
 
-/* Appends "doc_id IN ('a', 'b' ...)" over the documents that pass keep. */
-static void add_in_list(struct apf_buf *b, const struct commit_many *m, int (*keep)(const struct ocrdb_commit *))
+/* Appends "'a', 'b' ..." : the doc_ids (or the spool paths) of the
+ * documents that pass keep, quoted. */
+static void add_quoted(struct apf_buf *b, const struct commit_many *m, int (*keep)(const struct ocrdb_commit *),
+		       int spool_paths)
 {
 	size_t k = 0;
 
-	apf_buf_adds(b, "doc_id IN (");
 	for (size_t i = 0; i < m->n; i++)
 		if (keep(m->cs[i])) {
 			apf_buf_adds(b, k++ ? ", " : "");
-			add_literal(b, m->cs[i]->doc_id);
+			add_literal(b, spool_paths ? m->cs[i]->spool_path : m->cs[i]->doc_id);
 		}
-	apf_buf_adds(b, ")");
 }
 
 static int wants_check(const struct ocrdb_commit *c)
@@ -228,16 +228,11 @@ static void add_spools(struct apf_buf *b, const struct commit_many *m)
 	size_t k = 0;
 
 	apf_buf_adds(b, "read_json([");
-	for (size_t i = 0; i < m->n; i++)
-		if (reads_spool(m->cs[i])) {
-			apf_buf_adds(b, k++ ? ", " : "");
-			add_literal(b, m->cs[i]->spool_path);
-		}
+	add_quoted(b, m, reads_spool, 1);
 	apf_buf_adds(b, "], format = 'newline_delimited', filename = true, "
 			"columns = {k: 'VARCHAR', page_num: 'INTEGER', engine: 'VARCHAR', model: 'VARCHAR', "
 			"text: 'VARCHAR', text_sha256: 'VARCHAR', chars: 'INTEGER', confidence: 'DOUBLE', "
 			"error: 'VARCHAR'}) AS s JOIN (VALUES ");
-	k = 0;
 	for (size_t i = 0; i < m->n; i++)
 		if (reads_spool(m->cs[i])) {
 			apf_buf_adds(b, k++ ? ", (" : "(");
@@ -249,21 +244,26 @@ static void add_spools(struct apf_buf *b, const struct commit_many *m)
 	apf_buf_adds(b, ") AS d(f, doc_id) ON s.filename = d.f");
 }
 
-/* Runs sql (run_id bound as $1), checking it changed want rows. */
-static int insert_many(struct apf_db *db, struct apf_buf *sql, int64_t run_id, int64_t want, const char *what,
-		       struct apf_err *err)
+/* Runs "head <the spools> WHERE s.k = 'k'" with run_id bound as $1,
+ * checking that it inserted want rows. */
+static int insert_many(struct apf_db *db, const struct commit_many *m, const char *head, char k, int64_t want,
+		       const char *what, struct apf_err *err)
 {
+	struct apf_buf sql = APF_BUF_INIT;
 	struct apf_db_stmt *s = NULL;
 	struct apf_db_result *r = NULL;
 	uint64_t changes;
 	int rc;
 
-	if (!sql->data)
-		return apf_error(err, APF_ENOMEM, "statement too large");
-	rc = apf_db_prepare(db, sql->data, &s, err);
+	apf_buf_init(&sql, 0);
+	apf_buf_adds(&sql, head);
+	add_spools(&sql, m);
+	apf_buf_addf(&sql, " WHERE s.k = '%c'", k);
+	rc = sql.data ? apf_db_prepare(db, sql.data, &s, err) : apf_error(err, APF_ENOMEM, "statement too large");
+	apf_buf_release(&sql);
 	if (rc)
 		return rc;
-	apf_db_bind_i64(s, 1, run_id);
+	apf_db_bind_i64(s, 1, m->cs[0]->run_id);
 	rc = exec_stmt(s, &r, err);
 	if (rc)
 		return rc;
@@ -294,11 +294,11 @@ static int commit_many_fn(struct apf_db *db, void *arg, struct apf_err *err)
 	}
 	/* 1. Documents another run committed meanwhile are skipped. */
 	if (check) {
-		apf_buf_adds(&sql, "SELECT DISTINCT doc_id FROM (SELECT doc_id FROM md_raw_ocr.main.pages WHERE ");
-		add_in_list(&sql, m, wants_check);
-		apf_buf_adds(&sql, " UNION ALL SELECT doc_id FROM md_raw_ocr.main.ocr_failures WHERE ");
-		add_in_list(&sql, m, wants_check);
-		apf_buf_adds(&sql, ")");
+		apf_buf_adds(&sql, "SELECT DISTINCT doc_id FROM (SELECT doc_id FROM md_raw_ocr.main.pages WHERE doc_id IN (");
+		add_quoted(&sql, m, wants_check, 0);
+		apf_buf_adds(&sql, ") UNION ALL SELECT doc_id FROM md_raw_ocr.main.ocr_failures WHERE doc_id IN (");
+		add_quoted(&sql, m, wants_check, 0);
+		apf_buf_adds(&sql, "))");
 		rc = sql.data ? apf_db_query(db, sql.data, &r, err) : apf_error(err, APF_ENOMEM, "statement too large");
 		if (rc)
 			goto out;
@@ -341,23 +341,19 @@ static int commit_many_fn(struct apf_db *db, void *arg, struct apf_err *err)
 	}
 	/* 3. Every spool's page records, then its failure records. */
 	if (spool_pages) {
-		apf_buf_reset(&sql);
-		apf_buf_adds(&sql, "INSERT INTO md_raw_ocr.main.pages (doc_id, page_num, ocr_run_id, engine, model, "
-				   "text, text_sha256, chars, confidence) SELECT d.doc_id, s.page_num, $1, s.engine, "
-				   "s.model, s.text, s.text_sha256, s.chars, s.confidence FROM ");
-		add_spools(&sql, m);
-		apf_buf_adds(&sql, " WHERE s.k = 'p'");
-		rc = insert_many(db, &sql, run_id, spool_pages, "page", err);
+		rc = insert_many(db, m,
+				 "INSERT INTO md_raw_ocr.main.pages (doc_id, page_num, ocr_run_id, engine, model, text, "
+				 "text_sha256, chars, confidence) SELECT d.doc_id, s.page_num, $1, s.engine, s.model, "
+				 "s.text, s.text_sha256, s.chars, s.confidence FROM ",
+				 'p', spool_pages, "page", err);
 		if (rc)
 			goto out;
 	}
 	if (spool_failures) {
-		apf_buf_reset(&sql);
-		apf_buf_adds(&sql, "INSERT INTO md_raw_ocr.main.ocr_failures (doc_id, page_num, ocr_run_id, engine, "
-				   "error) SELECT d.doc_id, s.page_num, $1, s.engine, s.error FROM ");
-		add_spools(&sql, m);
-		apf_buf_adds(&sql, " WHERE s.k = 'f'");
-		rc = insert_many(db, &sql, run_id, spool_failures, "failure", err);
+		rc = insert_many(db, m,
+				 "INSERT INTO md_raw_ocr.main.ocr_failures (doc_id, page_num, ocr_run_id, engine, error) "
+				 "SELECT d.doc_id, s.page_num, $1, s.engine, s.error FROM ",
+				 'f', spool_failures, "failure", err);
 		if (rc)
 			goto out;
 	}

@@ -148,22 +148,40 @@ static void *writer_client(void *p)
 	return NULL;
 }
 
+/* A writer over a fresh warehouse in dir (a mkdtemp() template). */
+static struct apf_dbwriter *writer_in(char *dir, struct apf_config *cfg)
+{
+	struct apf_dbwriter *w = NULL;
+	struct apf_err err;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(apf_config_load(cfg, NULL, &err), 0);
+	assert_int_equal(apf_config_set_flag(cfg, "data_dir", dir, "test", &err), 0);
+	assert_int_equal(apf_dbwriter_new(cfg, 0, &w, &err), 0);
+	return w;
+}
+
+static void writer_done(struct apf_dbwriter *w, struct apf_config *cfg, const char *dir)
+{
+	char *cmd = apf_xasprintf("rm -rf '%s'", dir);
+
+	apf_dbwriter_free(w);
+	apf_config_release(cfg);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+}
+
 static void test_writer(void **state)
 {
 	char dir[] = "/tmp/apflow-test-writer.XXXXXX";
 	struct apf_config cfg;
-	struct apf_err err;
-	struct apf_dbwriter *w = NULL;
+	struct apf_dbwriter *w = writer_in(dir, &cfg);
 	struct apf_dbwriter_stats st;
 	pthread_t t[8];
 	struct thread_arg args[8];
 	int ok = 0, failed = 0;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	assert_int_equal(apf_config_load(&cfg, NULL, &err), 0);
-	assert_int_equal(apf_config_set_flag(&cfg, "data_dir", dir, "test", &err), 0);
-	assert_int_equal(apf_dbwriter_new(&cfg, 0, &w, &err), 0);
 	for (int i = 0; i < 8; i++) {
 		args[i] = (struct thread_arg){ w, i, 0, 0 };
 		assert_int_equal(pthread_create(&t[i], NULL, writer_client, &args[i]), 0);
@@ -179,11 +197,7 @@ static void test_writer(void **state)
 	assert_int_equal(st.jobs, 128);
 	assert_int_equal(st.failures, 32);
 	assert_true(st.batches <= 160);
-	apf_dbwriter_free(w);
-	apf_config_release(&cfg);
-	char *cmd = apf_xasprintf("rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
-	free(cmd);
+	writer_done(w, &cfg, dir);
 }
 
 /* ---- announced jobs: the writer waits for them, within its limit ---- */
@@ -214,7 +228,7 @@ static void test_writer_gather(void **state)
 	char dir[] = "/tmp/apflow-test-gather.XXXXXX";
 	struct apf_config cfg;
 	struct apf_err err;
-	struct apf_dbwriter *w = NULL;
+	struct apf_dbwriter *w = writer_in(dir, &cfg);
 	struct apf_dbwriter_stats st;
 	struct gather_arg a;
 	size_t seen = 0;
@@ -222,10 +236,6 @@ static void test_writer_gather(void **state)
 	int64_t t0, waited;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	assert_int_equal(apf_config_load(&cfg, NULL, &err), 0);
-	assert_int_equal(apf_config_set_flag(&cfg, "data_dir", dir, "test", &err), 0);
-	assert_int_equal(apf_dbwriter_new(&cfg, 0, &w, &err), 0);
 
 	/* One job announced and queued 50 ms after another: one batch. */
 	apf_dbwriter_set_gather(w, 2000000);
@@ -260,12 +270,7 @@ static void test_writer_gather(void **state)
 	apf_dbwriter_stats(w, &st);
 	assert_int_equal(st.batches, 3);
 	assert_int_equal(st.jobs, 4);
-
-	apf_dbwriter_free(w);
-	apf_config_release(&cfg);
-	char *cmd = apf_xasprintf("rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
-	free(cmd);
+	writer_done(w, &cfg, dir);
 }
 
 /* ---- the whole path: spool, check, move into the store, record ---- */
