@@ -20,13 +20,13 @@
 # kernel flushes it), while apflow answers only after the PDF is fsync'ed
 # and its rows are committed (a WAL fsync); the report says so.
 #
-# The servers take turns, BENCH_ROUNDS rounds (default 2), each on fresh
+# The servers take turns, BENCH_ROUNDS rounds (default 3), each on fresh
 # directories, and each keeps its best round: a burst of other load on this
 # shared machine hits one round, not the verdict.  Every round's rate is
 # printed, and every round must have zero errors and one row per object.
 #
 #   bench/upload.sh [N] [CLIENTS]      defaults 1000 and 16
-#   BENCH_ROUNDS=3 bench/upload.sh
+#   BENCH_ROUNDS=5 bench/upload.sh
 # The PDFs are made once (tests/lib/mkpdf.sh, mkpdf_pad) and kept in
 # build/bench/pdfs.
 set -eu
@@ -116,7 +116,7 @@ run_load() {	# label pid mode url
 # One round of each server, in turn: apflow serve (a fresh data directory),
 # then s3rver (a fresh bucket directory).  Nothing is deleted before the
 # end of the whole run (see cleanup above).
-rounds=${BENCH_ROUNDS:-2}
+rounds=${BENCH_ROUNDS:-3}
 run_apflow() {	# round
 	local r=$1 port apid
 	export APFLOW_DATA_DIR=$work/apflow.$r

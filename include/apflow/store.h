@@ -82,6 +82,20 @@ int apf_store_put_buf(struct apf_store *st, const char *key, const void *data, s
 int apf_store_tmp_dir(struct apf_store *st, char **dir, struct apf_err *err);
 int apf_store_put_file_move(struct apf_store *st, const char *key, const char *path,
 			    const char *content_type, struct apf_err *err);
+/*
+ * The same, with flags.  APF_STORE_DEFER_DIR_SYNC leaves out the fsync of
+ * the key's directory after a rename on file://: the object is then whole
+ * or absent after a crash, but durable only once apf_store_sync_dir() has
+ * fsync'ed that directory, which one call does for every key moved into
+ * it so far.  A server recording many uploads in one transaction syncs
+ * their directory once, before the commit, instead of once per upload.
+ * Elsewhere (s3://, a copy) the flag changes nothing: the put is durable
+ * when it returns, and apf_store_sync_dir() does nothing.
+ */
+#define APF_STORE_DEFER_DIR_SYNC 1u
+int apf_store_put_file_move_ex(struct apf_store *st, const char *key, const char *path,
+			       const char *content_type, unsigned flags, struct apf_err *err);
+int apf_store_sync_dir(struct apf_store *st, const char *key, struct apf_err *err);
 /* Writes the object to path atomically (temp + rename). */
 int apf_store_get_file(struct apf_store *st, const char *key, const char *path, struct apf_err *err);
 /* Reads the object into a malloc'ed buffer (NUL-terminated); more than max bytes is APF_ETOOBIG. */

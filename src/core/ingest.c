@@ -279,6 +279,9 @@ static void format_utc(int64_t us, char *out, size_t n)
  * usually together with the other uploads of the moment (record_rows). */
 struct record_job {
 	const struct apf_ingest_result *res;
+	struct apf_store *store;
+	const char *key;     /* raw/<doc_id>.pdf */
+	int dir_sync;        /* moved in without the directory's fsync: sync before the commit */
 	const char *source;
 	const char *client;
 	int64_t now_us;
@@ -337,6 +340,15 @@ static int record_rows(struct apf_db *db, void *const *args, size_t n, struct ap
 	int rc = 0, look = 0;
 
 	apf_buf_init(&sql, 0);
+	/* 0. The objects moved in for these rows become durable first: one
+	 * fsync of raw/ for all of them (every key is raw/<doc_id>.pdf). */
+	for (size_t i = 0; i < n; i++)
+		if (jobs[i]->dir_sync) {
+			rc = apf_store_sync_dir(jobs[i]->store, jobs[i]->key, err);
+			if (rc)
+				goto out;
+			break;
+		}
 	for (size_t i = 0; i < n; i++) {
 		jobs[i]->duplicate = 0;
 		jobs[i]->upload_id = -1;
@@ -603,8 +615,12 @@ int apf_ingest_file(struct apf_ingest *ing, const struct apf_ingest_spool *sp, c
 	if (rc == APF_ENOTFOUND) {
 		job.presumed_new = 1;
 		apf_err_clear(err);
-		/* The spool becomes the object: moved, not copied, on file://. */
-		rc = apf_store_put_file_move(ing->store, key, sp->path, "application/pdf", err);
+		/* The spool becomes the object: moved, not copied, on file://;
+		 * its directory is fsync'ed with the others of its batch,
+		 * before their rows are committed (record_rows()). */
+		rc = apf_store_put_file_move_ex(ing->store, key, sp->path, "application/pdf",
+						APF_STORE_DEFER_DIR_SYNC, err);
+		job.dir_sync = 1;
 	} else if (!rc && stat.size != r.bytes) {
 		rc = apf_error(err, APF_EEXISTS, "'%s' exists with %" PRIu64 " bytes, not %" PRIu64, key,
 			       stat.size, r.bytes);
@@ -615,6 +631,8 @@ int apf_ingest_file(struct apf_ingest *ing, const struct apf_ingest_spool *sp, c
 	}
 
 	job.res = &r;
+	job.store = ing->store;
+	job.key = key;
 	job.source = source;
 	job.client = client;
 	job.now_us = apf_wall_us();

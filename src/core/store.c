@@ -186,12 +186,27 @@ int apf_store_tmp_dir(struct apf_store *st, char **dir, struct apf_err *err)
 int apf_store_put_file_move(struct apf_store *st, const char *key, const char *path,
 			    const char *content_type, struct apf_err *err)
 {
+	return apf_store_put_file_move_ex(st, key, path, content_type, 0, err);
+}
+
+int apf_store_sync_dir(struct apf_store *st, const char *key, struct apf_err *err)
+{
+	int rc = check_key("sync", key, err);
+
+	if (rc || !st->ops->sync_dir)
+		return rc;
+	return st->ops->sync_dir(st, key, err);
+}
+
+int apf_store_put_file_move_ex(struct apf_store *st, const char *key, const char *path,
+			       const char *content_type, unsigned flags, struct apf_err *err)
+{
 	int rc = check_key("put", key, err);
 
 	if (rc)
 		return rc;
 	if (st->ops->put_move)
-		return st->ops->put_move(st, key, path, content_type, err);
+		return st->ops->put_move(st, key, path, content_type, flags, err);
 	rc = apf_store_put_file(st, key, path, content_type, err);
 	/* The object is durable: a source that will not go away is litter,
 	 * not a failed put. */

@@ -243,7 +243,7 @@ static int put_copy_unlink(struct apf_store *st, const char *key, const char *pa
  * be renamed in; anything else is copied (put_copy_unlink()).
  */
 static int file_put_move(struct apf_store *st, const char *key, const char *path,
-			 const char *content_type, struct apf_err *err)
+			 const char *content_type, unsigned flags, struct apf_err *err)
 {
 	struct file_store *fs = (struct file_store *)st;
 	struct stat sb, root;
@@ -287,12 +287,25 @@ static int file_put_move(struct apf_store *st, const char *key, const char *path
 			       : e == ENOENT ? "the file to move is gone" : put_reason(e));
 		goto out;
 	}
-	if (apf_fsync_dir_of(dst))
+	if (!(flags & APF_STORE_DEFER_DIR_SYNC) && apf_fsync_dir_of(dst))
 		rc = apf_error(err, APF_EIO, "cannot put '%s': fsync of the directory: %s", url, strerror(errno));
 out:
 	free(dst);
 	free(url);
 	return copy ? put_copy_unlink(st, key, path, content_type, err) : rc;
+}
+
+/* Makes the renames into key's directory durable (APF_STORE_DEFER_DIR_SYNC). */
+static int file_sync_dir(struct apf_store *st, const char *key, struct apf_err *err)
+{
+	char *path = key_path((struct file_store *)st, key);
+	int rc = 0;
+
+	if (apf_fsync_dir_of(path))
+		rc = apf_error(err, APF_EIO, "cannot sync '%s/%s': fsync of the directory: %s", st->url, key,
+			       strerror(errno));
+	free(path);
+	return rc;
 }
 
 /* The reserved temp area, <root>/.apflow-tmp-spool: a segment no key may
@@ -563,7 +576,7 @@ static void file_free(struct apf_store *st)
 
 static const struct apf_store_ops file_ops = {
 	file_put, file_get_fd, file_get_buf, file_head, file_list, file_del, file_free,
-	file_put_move, file_tmp_dir,
+	file_put_move, file_sync_dir, file_tmp_dir,
 };
 
 int apf_store_file_open(const char *url, const char *dir, struct apf_store **out, struct apf_err *err)

@@ -36,7 +36,9 @@ struct apf_store_ops {
 	void (*free)(struct apf_store *st);
 	/* Optional (NULL: a put, then unlink(path)): see apf_store_put_file_move(). */
 	int (*put_move)(struct apf_store *st, const char *key, const char *path,
-			const char *content_type, struct apf_err *err);
+			const char *content_type, unsigned flags, struct apf_err *err);
+	/* Optional (NULL: nothing to do): see apf_store_sync_dir(). */
+	int (*sync_dir)(struct apf_store *st, const char *key, struct apf_err *err);
 	/* Optional (NULL: none): see apf_store_tmp_dir(). */
 	int (*tmp_dir)(struct apf_store *st, char **dir, struct apf_err *err);
 };

@@ -654,6 +654,24 @@ static void test_file_move(void **state)
 	assert_int_equal(apf_store_put_file_move(f->st, "raw/a.pdf", src, NULL, &err), 0);
 	assert_true(object_is_pattern(f->st, "raw/a.pdf", 1000, 2));
 
+	/* Without the directory's fsync: the same rename, made durable later
+	 * by one sync of the directory; a key outside the store is refused,
+	 * a directory that is not there is an I/O error. */
+	write_pattern(src, 4096, 4);
+	assert_int_equal(stat(src, &before), 0);
+	assert_int_equal(apf_store_put_file_move_ex(f->st, "raw/c.pdf", src, NULL, APF_STORE_DEFER_DIR_SYNC, &err), 0);
+	assert_int_not_equal(access(src, F_OK), 0);
+	assert_true(object_is_pattern(f->st, "raw/c.pdf", 4096, 4));
+	want = apf_xasprintf("%s/lake/raw/c.pdf", f->dir);
+	assert_int_equal(stat(want, &sb), 0);
+	assert_int_equal(sb.st_ino, before.st_ino);
+	free(want);
+	assert_int_equal(apf_store_sync_dir(f->st, "raw/c.pdf", &err), 0);
+	assert_int_equal(apf_store_sync_dir(f->st, "../c.pdf", &err), APF_EINVAL);
+	assert_int_equal(apf_store_sync_dir(f->st, "nowhere/c.pdf", &err), APF_EIO);
+	assert_non_null(strstr(err.msg, "fsync of the directory"));
+	assert_int_equal(apf_store_delete(f->st, "raw/c.pdf", &err), 0);
+
 	/* The temp area never lists, and only the key does. */
 	write_pattern(src, 10, 3);
 	memset(&c, 0, sizeof(c));
