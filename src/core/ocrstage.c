@@ -1424,6 +1424,8 @@ static char *params_json(struct stage *st)
 	}
 	if (!gethostname(host, sizeof(host) - 1) && host[0])
 		json_object_set_new(o, "host", json_string(host));
+	/* With the host, how the next run tells a run that died. */
+	json_object_set_new(o, "pid", json_integer((json_int_t)getpid()));
 	json_object_set_new(o, "apflow", json_string(APFLOW_VERSION));
 	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);

@@ -1,8 +1,11 @@
 /* ocrstage_db.c: the OCR stage's warehouse statements (see ocrstage_db.h). */
+#include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "apflow/buf.h"
 #include "apflow/db.h"
@@ -90,9 +93,56 @@ int ocrdb_plan(struct apf_dbwriter *w, int force, int (*fn)(const struct ocrdb_d
 /* ---- the run's row ---- */
 
 struct run_job {
-	const char *engine, *model, *params;
+	const char *engine, *model, *params, *host;
 	int64_t run_id; /* out */
+	int64_t killed; /* out: runs found dead */
 };
+
+/*
+ * Runs left 'running' by a process of this host that is gone (kill -9, a
+ * crash, the machine rebooted) become 'killed', finished now: their rows
+ * stay, the documents they did not commit are still to do.  A run tells
+ * its host and pid in params; one of another host, or from before the pid
+ * was recorded, is left alone (it may be working).
+ */
+static int mark_dead_runs(struct apf_db *db, const char *host, int64_t *killed, struct apf_err *err)
+{
+	struct apf_db_stmt *s = NULL;
+	struct apf_db_result *r = NULL;
+	int rc;
+
+	*killed = 0;
+	if (!host || !*host)
+		return 0;
+	rc = apf_db_prepare(db,
+			    "SELECT ocr_run_id, TRY_CAST(json_extract_string(params, '$.pid') AS BIGINT) "
+			    "FROM md_raw_ocr.main.ocr_runs WHERE status = 'running' AND "
+			    "json_extract_string(params, '$.host') = $1",
+			    &s, err);
+	if (rc)
+		return rc;
+	apf_db_bind_text(s, 1, host);
+	rc = exec_stmt(s, &r, err);
+	for (uint64_t row = 0; !rc && row < apf_db_result_rows(r); row++) {
+		int64_t id = apf_db_result_i64(r, 0, row), pid = apf_db_result_i64(r, 1, row);
+
+		if (pid <= 0 || pid > INT32_MAX || pid == (int64_t)getpid() || kill((pid_t)pid, 0) == 0 ||
+		    errno != ESRCH)
+			continue;
+		rc = apf_db_prepare(db,
+				    "UPDATE md_raw_ocr.main.ocr_runs SET status = 'killed', "
+				    "finished_at = current_timestamp WHERE ocr_run_id = $1 AND status = 'running'",
+				    &s, err);
+		if (rc)
+			break;
+		apf_db_bind_i64(s, 1, id);
+		rc = exec_stmt(s, NULL, err);
+		if (!rc)
+			(*killed)++;
+	}
+	apf_db_result_free(r);
+	return rc;
+}
 
 static int start_run_fn(struct apf_db *db, void *arg, struct apf_err *err)
 {
@@ -102,6 +152,9 @@ static int start_run_fn(struct apf_db *db, void *arg, struct apf_err *err)
 	int rc;
 
 	rj->run_id = 0;
+	rc = mark_dead_runs(db, rj->host, &rj->killed, err);
+	if (rc)
+		return rc;
 	rc = apf_db_prepare(db,
 			    "INSERT INTO md_raw_ocr.main.ocr_runs (engine, model, params) VALUES ($1, $2, $3) "
 			    "RETURNING ocr_run_id",
@@ -123,11 +176,18 @@ static int start_run_fn(struct apf_db *db, void *arg, struct apf_err *err)
 int ocrdb_start_run(struct apf_dbwriter *w, const char *engine, const char *model, const char *params,
 		    int64_t *run_id, struct apf_err *err)
 {
-	struct run_job rj = { engine, model, params, 0 };
-	int rc = apf_dbwriter_run(w, start_run_fn, &rj, err);
+	char host[256] = "";
+	struct run_job rj = { engine, model, params, host, 0, 0 };
+	int rc;
 
+	if (gethostname(host, sizeof(host) - 1))
+		host[0] = '\0';
+	rc = apf_dbwriter_run(w, start_run_fn, &rj, err);
 	if (rc)
 		return apf_error_prefix(err, "cannot start an OCR run");
+	if (rj.killed)
+		apf_log_info("ocr: %lld earlier run%s of this machine ended without finishing: marked 'killed'",
+			     (long long)rj.killed, rj.killed == 1 ? "" : "s");
 	*run_id = rj.run_id;
 	return 0;
 }

@@ -30,7 +30,9 @@ struct ocrdb_doc {
 int ocrdb_plan(struct apf_dbwriter *w, int force, int (*fn)(const struct ocrdb_doc *doc, void *arg),
 	       void *arg, struct apf_err *err);
 
-/* Makes the ocr_runs row (status 'running') and sets *run_id. */
+/* Makes the ocr_runs row (status 'running') and sets *run_id.  In the
+ * same transaction, runs of this host (params host and pid) whose process
+ * is gone become 'killed'. */
 int ocrdb_start_run(struct apf_dbwriter *w, const char *engine, const char *model, const char *params,
 		    int64_t *run_id, struct apf_err *err);
 

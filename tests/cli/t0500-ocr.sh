@@ -184,8 +184,10 @@ ocr_pid=$!
 sleep 0.5
 mkpdf side.pdf 1 "ingested during OCR"
 t_ok "ingest while an OCR run works (the warehouse is free between commits)" "$APFLOW" ingest side.pdf
+t_ok "another OCR run while the first works" "$APFLOW" ocr --engine text --doc "$(sha20 side.pdf)"
 wait $ocr_pid
 t_eq "the OCR run finished too" "0 6" "$? $(sed -n 's/^ocr run [0-9]*: 2 documents, \([0-9]*\) pages.*/\1/p' side.out)"
+t_eq "a run that is alive is not taken for dead" "0" "$(q "SELECT count(*) FROM md_raw_ocr.main.ocr_runs WHERE status = 'killed'")"
 
 # --- kill -9 mid-run, then resume ---
 export APFLOW_DATA_DIR=$T_DIR/kill
@@ -207,6 +209,8 @@ t_eq "only whole documents were committed" "$((done1 * 150)),$done1" \
 t_match "the killed run left its in-flight temp files" '^[1-9]' "$(ls kill/tmp | grep -c '^apflow-ocr-')"
 t_rc 0 "the re-run finishes the rest" "$APFLOW" ocr --engine text -j1
 t_match "re-run did the other documents" "^ocr run 2: $((6 - done1)) documents, $(((6 - done1) * 150)) pages" "$(cat "$T_OUT")"
+t_eq "the re-run marked the dead run 'killed', its counts kept" "1,killed,$done1,$((done1 * 150)),true;2,done,$((6 - done1)),$(((6 - done1) * 150)),true" \
+	"$(q 'SELECT ocr_run_id, status, docs, pages, finished_at IS NOT NULL FROM md_raw_ocr.main.ocr_runs ORDER BY 1' | tr '\n' ';' | sed 's/;$//')"
 t_eq "every page exactly once over the two runs" "900,900,6" \
 	"$(q 'SELECT count(*), count(DISTINCT (doc_id, page_num)), count(DISTINCT doc_id) FROM md_raw_ocr.main.pages')"
 t_eq "each document in one run only" 0 \
