@@ -9,11 +9,16 @@
 CC      ?= cc
 TOP     := $(CURDIR)
 DUCKDB  := $(TOP)/third_party/duckdb
-PKGS    := libcurl jansson libpcre2-8 libmicrohttpd tesseract lept libcrypto
+PKGS    := libcurl jansson libpcre2-8 libmicrohttpd libcrypto
+# Tesseract's headers only: src/core/ocr.c loads the library when OCR first
+# needs it (dlopen), under the soname of the installed libtesseract.
+TESS_SONAME = $(shell objdump -p "$$(pkg-config --variable=libdir tesseract 2>/dev/null)/libtesseract.so" 2>/dev/null | awk '/SONAME/ {print $$2}')
 
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-missing-field-initializers
-CPPFLAGS_ALL = -D_GNU_SOURCE -Iinclude -Isrc -isystem $(DUCKDB)/include $(shell pkg-config --cflags $(PKGS) mupdf 2>/dev/null)
+CPPFLAGS_ALL = -D_GNU_SOURCE -Iinclude -Isrc -isystem $(DUCKDB)/include \
+           $(shell pkg-config --cflags $(PKGS) tesseract lept mupdf 2>/dev/null) \
+           $(if $(TESS_SONAME),-DAPF_TESSERACT_SONAME='"$(TESS_SONAME)"')
 LIBS_ALL = -L$(DUCKDB)/lib -Wl,-rpath,$(DUCKDB)/lib -lduckdb \
            -lmupdf -lmupdf-third -lmujs -lgumbo -lopenjp2 -ljbig2dec -ljpeg -lfreetype -lharfbuzz -lpng16 -lz -lm \
            $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread

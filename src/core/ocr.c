@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,60 @@
 #include "apflow/util.h"
 #include "apflow/version.h"
 
+/*
+ * Tesseract is loaded when first needed (dlopen), not linked: with
+ * Leptonica and the image libraries it pulls in, linking it cost every
+ * apflow command about 5 ms of dynamic loading, and the server and the
+ * text engine never use it.  The functions used are listed once here.
+ */
+#ifndef APF_TESSERACT_SONAME
+#define APF_TESSERACT_SONAME "libtesseract.so.5"
+#endif
+#define TESS_FUNCS(X)                                                                                 \
+	X(TessVersion) X(TessBaseAPICreate) X(TessBaseAPIDelete) X(TessBaseAPISetVariable)            \
+	X(TessBaseAPIInit3) X(TessBaseAPISetPageSegMode) X(TessBaseAPISetImage)                       \
+	X(TessBaseAPISetSourceResolution) X(TessBaseAPIRecognize) X(TessBaseAPIGetUTF8Text)           \
+	X(TessBaseAPIMeanTextConf) X(TessBaseAPIClear) X(TessBaseAPIEnd) X(TessDeleteText)            \
+	X(TessMonitorCreate) X(TessMonitorSetDeadlineMSecs) X(TessMonitorDelete)
+
+static struct {
+	void *lib;
+#define X(f) __typeof__(f) *f;
+	TESS_FUNCS(X)
+#undef X
+} tess;
+static pthread_once_t tess_once = PTHREAD_ONCE_INIT;
+static char tess_error[256];
+
+static void tess_load(void)
+{
+	void *lib = dlopen(APF_TESSERACT_SONAME, RTLD_NOW | RTLD_LOCAL);
+
+	if (!lib) {
+		const char *e = dlerror();
+		apf_strlcpy(tess_error, e ? e : APF_TESSERACT_SONAME ": cannot be loaded", sizeof(tess_error));
+		return;
+	}
+#define X(f)                                                                                          \
+	if (!(tess.f = (__typeof__(tess.f))dlsym(lib, #f))) {                                         \
+		snprintf(tess_error, sizeof(tess_error), "%s has no %s", APF_TESSERACT_SONAME, #f);   \
+		return;                                                                               \
+	}
+	TESS_FUNCS(X)
+#undef X
+	tess.lib = lib; /* kept for the life of the process */
+}
+
+/* Loads Tesseract once; an error names what is missing. */
+static int tess_need(struct apf_err *err)
+{
+	pthread_once(&tess_once, tess_load);
+	if (tess.lib)
+		return 0;
+	return apf_error(err, APF_EOCR, "cannot load Tesseract (%s): %s; install tesseract-ocr", APF_TESSERACT_SONAME,
+			 tess_error);
+}
+
 struct apf_ocr {
 	TessBaseAPI *api;
 	int timeout_ms;
@@ -22,7 +77,9 @@ struct apf_ocr {
 
 const char *apf_ocr_library_version(void)
 {
-	return TessVersion();
+	if (tess_need(NULL))
+		return "unavailable";
+	return tess.TessVersion();
 }
 
 static pthread_once_t openmp_once = PTHREAD_ONCE_INIT;
@@ -36,7 +93,8 @@ static void limit_openmp(void)
 		openmp_limited = 2;
 		return;
 	}
-	set_max_active_levels = (void (*)(int))dlsym(RTLD_DEFAULT, "omp_set_max_active_levels");
+	/* Tesseract's libgomp, found through its handle (RTLD_LOCAL). */
+	set_max_active_levels = (void (*)(int))dlsym(tess.lib, "omp_set_max_active_levels");
 	if (set_max_active_levels)
 		openmp_limited = 1;
 }
@@ -67,26 +125,29 @@ int apf_ocr_new(const char *lang, const char *datapath, struct apf_ocr **out, st
 {
 	TessBaseAPI *api;
 	struct apf_ocr *ocr;
+	int rc = tess_need(err);
 
+	if (rc)
+		return rc;
 	limit_openmp_this_thread();
 	if (!lang || !*lang)
 		lang = "eng";
-	api = TessBaseAPICreate();
+	api = tess.TessBaseAPICreate();
 	if (!api)
 		return apf_error(err, APF_ENOMEM, "cannot create a Tesseract instance");
 	/* Tesseract's tprintf() writes to stderr (warnings about missing
 	 * files, empty pages); a core function does not.  debug_file is a
 	 * global parameter, settable before Init. */
-	TessBaseAPISetVariable(api, "debug_file", "/dev/null");
-	if (TessBaseAPIInit3(api, datapath, lang) != 0) {
-		TessBaseAPIDelete(api);
+	tess.TessBaseAPISetVariable(api, "debug_file", "/dev/null");
+	if (tess.TessBaseAPIInit3(api, datapath, lang) != 0) {
+		tess.TessBaseAPIDelete(api);
 		return apf_error(err, APF_EOCR,
 				 "cannot load Tesseract language '%s'%s%s%s: is its traineddata installed "
 				 "(tesseract-ocr-%s)?",
 				 lang, datapath ? " from '" : "", datapath ? datapath : "",
 				 datapath ? "'" : "", lang);
 	}
-	TessBaseAPISetPageSegMode(api, PSM_AUTO);
+	tess.TessBaseAPISetPageSegMode(api, PSM_AUTO);
 	ocr = apf_xcalloc(1, sizeof(*ocr));
 	ocr->api = api;
 	*out = ocr;
@@ -113,15 +174,15 @@ int apf_ocr_page(struct apf_ocr *ocr, const struct apf_pixmap *pm, int dpi, stru
 	limit_openmp_this_thread();
 	if (dpi <= 0)
 		dpi = pm->dpi;
-	TessBaseAPISetImage(ocr->api, pm->data, pm->w, pm->h, 1, pm->stride);
+	tess.TessBaseAPISetImage(ocr->api, pm->data, pm->w, pm->h, 1, pm->stride);
 	if (dpi > 0)
-		TessBaseAPISetSourceResolution(ocr->api, dpi);
+		tess.TessBaseAPISetSourceResolution(ocr->api, dpi);
 	if (ocr->timeout_ms) {
-		monitor = TessMonitorCreate();
-		TessMonitorSetDeadlineMSecs(monitor, ocr->timeout_ms);
+		monitor = tess.TessMonitorCreate();
+		tess.TessMonitorSetDeadlineMSecs(monitor, ocr->timeout_ms);
 	}
 	start = apf_now_ms();
-	if (TessBaseAPIRecognize(ocr->api, monitor) != 0) {
+	if (tess.TessBaseAPIRecognize(ocr->api, monitor) != 0) {
 		int64_t took = apf_now_ms() - start;
 		if (ocr->timeout_ms && took >= ocr->timeout_ms)
 			rc = apf_error(err, APF_EOCR, "recognition timed out after %lld ms",
@@ -131,12 +192,12 @@ int apf_ocr_page(struct apf_ocr *ocr, const struct apf_pixmap *pm, int dpi, stru
 		goto out;
 	}
 	/* Recognize() has run, so these read its results without redoing it. */
-	text = TessBaseAPIGetUTF8Text(ocr->api);
+	text = tess.TessBaseAPIGetUTF8Text(ocr->api);
 	if (!text) {
 		rc = apf_error(err, APF_EOCR, "recognition gave no result");
 		goto out;
 	}
-	conf = TessBaseAPIMeanTextConf(ocr->api);
+	conf = tess.TessBaseAPIMeanTextConf(ocr->api);
 
 	apf_buf_reset(out);
 	apf_textnorm_init(&n, out);
@@ -151,11 +212,11 @@ int apf_ocr_page(struct apf_ocr *ocr, const struct apf_pixmap *pm, int dpi, stru
 		*stats = st;
 out:
 	if (text)
-		TessDeleteText(text);
+		tess.TessDeleteText(text);
 	if (monitor)
-		TessMonitorDelete(monitor);
+		tess.TessMonitorDelete(monitor);
 	/* Frees the page's results and image reference; the model stays. */
-	TessBaseAPIClear(ocr->api);
+	tess.TessBaseAPIClear(ocr->api);
 	return rc;
 }
 
@@ -163,7 +224,7 @@ void apf_ocr_free(struct apf_ocr *ocr)
 {
 	if (!ocr)
 		return;
-	TessBaseAPIEnd(ocr->api);
-	TessBaseAPIDelete(ocr->api);
+	tess.TessBaseAPIEnd(ocr->api);
+	tess.TessBaseAPIDelete(ocr->api);
 	free(ocr);
 }
