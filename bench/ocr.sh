@@ -202,7 +202,7 @@ three() {
 	done
 	printf '  %-36s %s\n' "$label" "$out"
 }
-printf '  %-36s %-13s%-13s%s\n' "" "1 PDF, $NBORN p" "${#parts[@]} PDFs, $NDOCS p" "1 PDF, $NBIG p"
+printf '  %-36s  %-13s%-13s%s\n' "" "1 PDF ${NBORN}p" "${#parts[@]} PDFs ${NDOCS}p" "1 PDF ${NBIG}p"
 three "text -j1 >= 1.0x mutool draw -F txt:" 1.0 a1 mu
 printf '  %-36s CPU %sx / %sx / %sx; apflow reading alone (read s) %s / %s / %s\n' "" \
 	"$(cpu_ratio a1.born mu.born)" "$(cpu_ratio a1.docs mu.docs)" "$(cpu_ratio a1.big mu.big)" \
