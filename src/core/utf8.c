@@ -189,18 +189,28 @@ int apf_utf8_byte_to_cp(const char *s, size_t len, size_t byte_off, size_t *out)
 	return 0;
 }
 
-int apf_utf8_utf16_to_cp(const char *s, size_t len, size_t u16_off, size_t *out)
+/* Walks s from its start until max_cp code points or max_u16 UTF-16
+ * units have passed (or s ends): *n code points, *u units. */
+static void walk_utf16(const char *s, size_t len, size_t max_cp, size_t max_u16, size_t *n, size_t *u)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, n = 0, u = 0;
+	size_t i = 0;
 	uint32_t cp;
 	int bad;
 
-	while (u < u16_off && i < len) {
+	*n = *u = 0;
+	while (*n < max_cp && *u < max_u16 && i < len) {
 		i += decode(p + i, len - i, &cp, &bad);
-		u += cp > 0xFFFF ? 2 : 1;
-		n++;
+		*u += cp > 0xFFFF ? 2 : 1;
+		(*n)++;
 	}
+}
+
+int apf_utf8_utf16_to_cp(const char *s, size_t len, size_t u16_off, size_t *out)
+{
+	size_t n, u;
+
+	walk_utf16(s, len, SIZE_MAX, u16_off, &n, &u);
 	if (u != u16_off)
 		return -1; /* past the end, or between the halves of a pair */
 	*out = n;
@@ -209,16 +219,9 @@ int apf_utf8_utf16_to_cp(const char *s, size_t len, size_t u16_off, size_t *out)
 
 int apf_utf8_cp_to_utf16(const char *s, size_t len, size_t cp_off, size_t *out)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, n = 0, u = 0;
-	uint32_t cp;
-	int bad;
+	size_t n, u;
 
-	while (n < cp_off && i < len) {
-		i += decode(p + i, len - i, &cp, &bad);
-		u += cp > 0xFFFF ? 2 : 1;
-		n++;
-	}
+	walk_utf16(s, len, cp_off, SIZE_MAX, &n, &u);
 	if (n < cp_off)
 		return -1;
 	*out = u;

@@ -44,16 +44,9 @@ const http = require('http');
 const fs = require('fs');
 const crypto = require('crypto');
 
-function args(argv) {
-  const out = { port: '0' };
-  for (let i = 2; i < argv.length; i += 2) {
-    const k = argv[i].replace(/^--/, '').replace(/-([a-z])/g, (m, c) => c.toUpperCase());
-    out[k] = argv[i + 1];
-  }
-  return out;
-}
+const { args } = require('./lib');
 
-const opt = args(process.argv);
+const opt = args(process.argv, { port: '0' });
 if (!opt.portFile) {
   console.error('usage: fake-vlm.js --port-file FILE [--port N] [--texts FILE] [--api-key KEY]');
   process.exit(2);

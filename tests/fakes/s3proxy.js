@@ -39,19 +39,11 @@ const fs = require('fs');
 const http = require('http');
 const path = require('path');
 
-const modules = path.resolve(__dirname, '../../third_party/npm/node_modules');
-const aws4 = require(path.join(modules, 'aws4'));
+const { args, npm } = require('./lib');
 
-function args(argv) {
-  const out = { port: 0 };
-  for (let i = 2; i < argv.length; i += 2) {
-    const k = argv[i].replace(/^--/, '');
-    out[k.replace(/-([a-z])/g, (m, c) => c.toUpperCase())] = argv[i + 1];
-  }
-  return out;
-}
+const aws4 = npm('aws4');
 
-const opt = args(process.argv);
+const opt = args(process.argv, { port: 0 });
 const ACCESS = process.env.S3PROXY_ACCESS_KEY_ID;
 const SECRET = process.env.S3PROXY_SECRET_ACCESS_KEY;
 const TOKEN = process.env.S3PROXY_SESSION_TOKEN || '';

@@ -12,10 +12,10 @@
 'use strict';
 
 const http = require('http');
-const path = require('path');
 
-const modules = path.resolve(__dirname, '../../third_party/npm/node_modules');
-const aws4 = require(path.join(modules, 'aws4'));
+const { npm } = require('./lib');
+
+const aws4 = npm('aws4');
 
 const [bucket, format, countArg] = process.argv.slice(2);
 const count = Number(countArg);

@@ -11,7 +11,6 @@
 'use strict';
 
 const fs = require('fs');
-const path = require('path');
 
 const crypto = require('crypto');
 
@@ -29,19 +28,11 @@ for (const name of ['createCipheriv', 'createDecipheriv']) {
   };
 }
 
-const modules = path.resolve(__dirname, '../../third_party/npm/node_modules');
-const S3rver = require(path.join(modules, 's3rver'));
+const { args, npm } = require('./lib');
 
-function args(argv) {
-  const out = { port: 0 };
-  for (let i = 2; i < argv.length; i += 2) {
-    const k = argv[i].replace(/^--/, '');
-    out[k.replace(/-([a-z])/g, (m, c) => c.toUpperCase())] = argv[i + 1];
-  }
-  return out;
-}
+const S3rver = npm('s3rver');
 
-const opt = args(process.argv);
+const opt = args(process.argv, { port: 0 });
 if (!opt.dir || !opt.bucket || !opt.portFile) {
   console.error('usage: s3server.js --dir DIR --bucket NAME [--port N] --port-file FILE');
   process.exit(2);

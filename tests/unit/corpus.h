@@ -8,6 +8,7 @@
  *       $APFLOW_TEST_CORPUS when set, to save regenerating it)
  *   corpus_path(name)                a file of the corpus (static buffer)
  *   corpus_text(name, page)          the expected text of a page (caller frees)
+ *   open_or_fail(pc, name)           opens a corpus PDF or fails the test
  *   run_isolated(body, state)        runs a test body in a child process, so
  *       that a crash inside MuPDF or Tesseract fails that test alone
  *   word_accuracy(expected, got)     1 - word-level edit distance / words
@@ -23,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "apflow/pdf.h"
 #include "apflow/util.h"
 
 static char corpus_dir[PATH_MAX];
@@ -197,6 +199,16 @@ static inline int thread_count(void)
 			n = (int)strtol(line + 8, NULL, 10);
 	fclose(f);
 	return n;
+}
+
+static inline struct apf_pdf *open_or_fail(struct apf_pdf_ctx *pc, const char *name)
+{
+	struct apf_pdf *pdf = NULL;
+	struct apf_err err = { 0 };
+
+	if (apf_pdf_open(pc, corpus_path(name), &pdf, &err))
+		fail_msg("cannot open %s: %s", name, err.msg);
+	return pdf;
 }
 
 #endif

@@ -30,16 +30,6 @@
 
 #define MIN_WORD_ACCURACY 0.95
 
-static struct apf_pdf *open_or_fail(struct apf_pdf_ctx *pc, const char *name)
-{
-	struct apf_pdf *pdf = NULL;
-	struct apf_err err = { 0 };
-
-	if (apf_pdf_open(pc, corpus_path(name), &pdf, &err))
-		fail_msg("cannot open %s: %s", name, err.msg);
-	return pdf;
-}
-
 /* Renders page p at 300 dpi and recognises it; returns the word accuracy
  * against the expected text. */
 static double ocr_page(struct apf_ocr *ocr, struct apf_pdf *pdf, const char *name, int p,

@@ -26,17 +26,6 @@
 
 #include "corpus.h"
 
-/* Opens a corpus file or fails the test. */
-static struct apf_pdf *open_or_fail(struct apf_pdf_ctx *pc, const char *name)
-{
-	struct apf_pdf *pdf = NULL;
-	struct apf_err err = { 0 };
-
-	if (apf_pdf_open(pc, corpus_path(name), &pdf, &err))
-		fail_msg("cannot open %s: %s", name, err.msg);
-	return pdf;
-}
-
 /* Born-digital pages in every script give exactly the expected text. */
 static void born_digital_body(void **state)
 {
