@@ -33,13 +33,19 @@ struct apf_pdf_ctx {
 	int notes;
 };
 
+struct text_cache;
+
 struct apf_pdf {
 	struct apf_pdf_ctx *pc;
 	fz_document *doc;
 	int pages;
 	int repaired;
 	char page_note[256]; /* the first note of the last page read, or "" */
+	struct text_cache *tc; /* what reading the text layer keeps from page to page */
+	int page_tree;         /* pdf_load_page_tree() done */
 };
+
+static void text_cache_free(fz_context *ctx, struct text_cache *tc);
 
 const char *apf_pdf_library_version(void)
 {
@@ -283,6 +289,52 @@ static int has_pdf_signature(const char *path, struct apf_err *err)
 	return apf_error(err, APF_EPDF, "not a PDF (no %%PDF- signature)");
 }
 
+/*
+ * Maps the page tree once, so that finding page k is a lookup: without
+ * it MuPDF walks the tree from the root for every page, which in a flat
+ * tree of n pages (common) resolves up to n objects per page.  A tree it
+ * cannot map is walked as before.
+ */
+static void load_page_tree(struct apf_pdf *pdf)
+{
+	fz_context *ctx = pdf->pc->ctx;
+	pdf_document *pdoc = pdf_specifics(ctx, pdf->doc);
+	int done = 0;
+
+	if (!pdoc)
+		return;
+	fz_var(done);
+	fz_try(ctx) {
+		pdf_load_page_tree(ctx, pdoc);
+		done = 1;
+	}
+	fz_catch(ctx)
+		done = 0;
+	pdf->page_tree = done;
+}
+
+/*
+ * fz_load_page() of page_num.  MuPDF 1.21's pdf_lookup_page_obj() returns
+ * a new reference to the page's object when the page tree is mapped, where
+ * the caller (pdf_load_page()) takes it as borrowed: one reference leaked
+ * per page, which keeps the object from being freed with the document
+ * (Bug 706433, fixed in 1.22.0).  The page keeps a reference of its own,
+ * so the extra one is dropped here.  Pages are loaded one at a time, so
+ * each load is a fresh one (not a page still open, which would come back
+ * without a lookup).
+ */
+static fz_page *load_page_obj(struct apf_pdf *pdf, int page_num)
+{
+	fz_context *ctx = pdf->pc->ctx;
+	fz_page *page = fz_load_page(ctx, pdf->doc, page_num - 1);
+
+#if FZ_VERSION_MAJOR == 1 && FZ_VERSION_MINOR == 21
+	if (pdf->page_tree)
+		pdf_drop_obj(ctx, pdf_page_from_fz_page(ctx, page)->obj);
+#endif
+	return page;
+}
+
 int apf_pdf_open(struct apf_pdf_ctx *pc, const char *path, struct apf_pdf **out, struct apf_err *err)
 {
 	fz_context *ctx = pc->ctx;
@@ -329,6 +381,7 @@ int apf_pdf_open(struct apf_pdf_ctx *pc, const char *path, struct apf_pdf **out,
 	pdf->doc = doc;
 	pdf->pages = count;
 	pdf->repaired = repaired;
+	load_page_tree(pdf);
 	*out = pdf;
 	return 0;
 }
@@ -337,6 +390,9 @@ void apf_pdf_close(struct apf_pdf *pdf)
 {
 	if (!pdf)
 		return;
+	text_cache_free(pdf->pc->ctx, pdf->tc);
+	if (pdf->page_tree)
+		pdf_drop_page_tree(pdf->pc->ctx, pdf_specifics(pdf->pc->ctx, pdf->doc));
 	fz_drop_document(pdf->pc->ctx, pdf->doc);
 	free(pdf);
 }
@@ -426,22 +482,100 @@ struct glyph_box {
 	fz_rect r;
 };
 
+/*
+ * What a character's code gives in a simple horizontal font (no Type 3
+ * procedures): its glyph, width, Unicode and advance, looked up once per
+ * document for codes below 256 rather than once per character.
+ */
+#define FONT_CACHE 8
+struct code_info {
+	int known;
+	int gid, w; /* pdf_font_cid_to_gid(), pdf_lookup_hmtx().w */
+	float adv;  /* fz_advance_glyph() */
+	int ucslen, ucs[8];
+	/* The glyph's bounds under the last text matrix it was shown with
+	 * (a b c d, no translation); ba is NaN until then. */
+	float ba, bb, bc, bd;
+	fz_rect br;
+};
+
+struct font_cache {
+	pdf_font_desc *fd; /* a reference */
+	/* Per first byte of a code: 0 not known yet, -1 not a one-byte code
+	 * with a CID (pdf_decode_cmap() and pdf_lookup_cmap() decide), else
+	 * 1 + the CID of the one-byte code. */
+	int byte_cid[256];
+	struct code_info code[256];
+};
+
+struct text_cache {
+	struct glyph_box box[BOX_CACHE];
+	struct font_cache font[FONT_CACHE];
+	int next; /* the font entry to replace next */
+};
+
 struct text_dev {
-	fz_device super;
 	struct apf_textnorm *n;
+	struct text_cache *tc;
 	fz_rect mediabox;
 	fz_point pen, start;
 	int new_obj, curdir, lastchar;
 	int in_line;       /* a line (in a block) is open */
 	fz_point line_dir; /* the open line's direction, normalised */
 	int line_wmode;
-	fz_text *lasttext;
-	struct glyph_box box[BOX_CACHE];
+	/* The last matrix's direction and size (they change with the
+	 * font's size or the CTM, not from one character to the next). */
+	float da, db, dc, dd;
+	int dwmode;
+	fz_point dir, ndir;
+	float size;
 };
+
+/* fz_concat(), fz_pre_translate(), fz_transform_vector(),
+ * fz_normalize_vector() and fz_matrix_expansion() (geometry.c): the same
+ * arithmetic in the same order, inlined where they run per character. */
+static inline fz_matrix concat(fz_matrix one, fz_matrix two)
+{
+	fz_matrix dst;
+
+	dst.a = one.a * two.a + one.b * two.c;
+	dst.b = one.a * two.b + one.b * two.d;
+	dst.c = one.c * two.a + one.d * two.c;
+	dst.d = one.c * two.b + one.d * two.d;
+	dst.e = one.e * two.a + one.f * two.c + two.e;
+	dst.f = one.e * two.b + one.f * two.d + two.f;
+	return dst;
+}
+
+static inline fz_matrix pre_translate(fz_matrix m, float tx, float ty)
+{
+	m.e += tx * m.a + ty * m.c;
+	m.f += tx * m.b + ty * m.d;
+	return m;
+}
+
+static void text_dir(struct text_dev *td, fz_matrix trm, int wmode)
+{
+	fz_point p = { wmode ? 0 : 1, wmode ? -1 : 0 };
+	float x = p.x, len;
+
+	td->da = trm.a, td->db = trm.b, td->dc = trm.c, td->dd = trm.d, td->dwmode = wmode;
+	p.x = x * trm.a + p.y * trm.c;
+	p.y = x * trm.b + p.y * trm.d;
+	td->dir = p;
+	len = p.x * p.x + p.y * p.y;
+	if (len != 0) {
+		len = sqrtf(len);
+		p.x /= len;
+		p.y /= len;
+	}
+	td->ndir = p;
+	td->size = sqrtf(fabsf(trm.a * trm.d - trm.b * trm.c));
+}
 
 static fz_rect glyph_bound(fz_context *ctx, struct text_dev *td, fz_font *font, int gid, fz_matrix trm)
 {
-	struct glyph_box *g = &td->box[((unsigned)gid ^ (unsigned)((uintptr_t)font >> 4)) % BOX_CACHE];
+	struct glyph_box *g = &td->tc->box[((unsigned)gid ^ (unsigned)((uintptr_t)font >> 4)) % BOX_CACHE];
 
 	if (g->font != font || g->gid != gid || g->a != trm.a || g->b != trm.b || g->c != trm.c ||
 	    g->d != trm.d || g->e != trm.e || g->f != trm.f) {
@@ -486,21 +620,6 @@ static fz_rect transform_rect(fz_rect r, fz_matrix m)
 	return t;
 }
 
-/* fz_glyph_entirely_outside_box() (glyphbox.c), with the bound cached. */
-static int glyph_outside(fz_context *ctx, struct text_dev *td, fz_matrix ctm, const fz_text_span *span,
-			 const fz_text_item *item)
-{
-	fz_rect r = glyph_bound(ctx, td, span->font, item->gid, span->trm);
-	const fz_rect *box = &td->mediabox;
-
-	r.x0 += item->x;
-	r.y0 += item->y;
-	r.x1 += item->x;
-	r.y1 += item->y;
-	r = transform_rect(r, ctm);
-	return r.x1 <= box->x0 || r.y1 <= box->y0 || r.x0 >= box->x1 || r.y0 >= box->y1;
-}
-
 static int direction_from_bidi_class(int bidiclass, int curdir)
 {
 	switch (bidiclass) {
@@ -526,6 +645,16 @@ static int direction_from_bidi_class(int bidiclass, int curdir)
 	}
 }
 
+/* ucdn_get_bidi_class() of U+0000..U+007F, filled once. */
+static unsigned char bidi_ascii[128];
+static pthread_once_t bidi_once = PTHREAD_ONCE_INIT;
+
+static void fill_bidi_ascii(void)
+{
+	for (int c = 0; c < 128; c++)
+		bidi_ascii[c] = (unsigned char)ucdn_get_bidi_class((uint32_t)c);
+}
+
 /* fz_add_stext_char_imp() */
 static void add_char_imp(struct text_dev *td, int c, int glyph, fz_matrix trm, float adv, int wmode)
 {
@@ -533,17 +662,13 @@ static void add_char_imp(struct text_dev *td, int c, int glyph, fz_matrix trm, f
 	fz_point dir, ndir, p, q, delta;
 	float size, spacing, base_offset;
 
-	td->curdir = direction_from_bidi_class(ucdn_get_bidi_class((uint32_t)c), td->curdir);
-	if (wmode == 0) {
-		dir.x = 1;
-		dir.y = 0;
-	} else {
-		dir.x = 0;
-		dir.y = -1;
-	}
-	dir = fz_transform_vector(dir, trm);
-	ndir = fz_normalize_vector(dir);
-	size = fz_matrix_expansion(trm);
+	td->curdir = direction_from_bidi_class(c < 128 ? bidi_ascii[c] : ucdn_get_bidi_class((uint32_t)c),
+					       td->curdir);
+	if (trm.a != td->da || trm.b != td->db || trm.c != td->dc || trm.d != td->dd || wmode != td->dwmode)
+		text_dir(td, trm, wmode);
+	dir = td->dir;
+	ndir = td->ndir;
+	size = td->size;
 	if (wmode == 0) {
 		p.x = trm.e;
 		p.y = trm.f;
@@ -657,118 +782,666 @@ static void add_char(struct text_dev *td, int c, int glyph, fz_matrix trm, float
 	add_char_imp(td, c, glyph, trm, adv, wmode);
 }
 
-/* fz_stext_extract() */
-static void extract_span(fz_context *ctx, struct text_dev *td, const fz_text_span *span, fz_matrix ctm)
+/*
+ * The content stream is read by a pdf_processor of our own rather than
+ * MuPDF's run processor and a device.  The run processor builds an
+ * fz_text per text object, bounds every glyph for the object's box
+ * (fz_bound_glyph, uncached), keeps the whole graphics state, loads every
+ * image, shading and colour space, and hands the text to the device at
+ * the end of the object.  This one keeps only what places a character
+ * (the CTM, the text state, the text matrices) and hands each character
+ * to add_char() as it is shown, with the same matrix the device got:
+ * pdf-op-run.c's show_string(), pdf_show_char(), pdf_show_space() and
+ * pdf_show_text(), and pdf_tos_make_trm() without the glyph bound.
+ *
+ * What the device saw as one text object (new_obj) starts where the run
+ * processor started one: at the first character after ET, Q, cm, a colour
+ * or line-state operator, the end of a content stream, or a change of the
+ * render mode.  Text is dropped where the run processor would not have
+ * drawn it: filled or stroked (modes 0-2) inside hidden optional content.
+ * Type 3 glyphs that MuPDF renders directly count as invisible text, as
+ * there; what their glyph procedures draw is not read.
+ */
+struct text_gstate {
+	fz_matrix ctm;
+	pdf_text_state text; /* text.font: a reference, or NULL */
+};
+
+struct text_proc {
+	pdf_processor super;
+	struct text_dev *td;
+	struct text_gstate *gs;
+	int gtop, gbot, gcap;
+	fz_matrix tm, tlm;
+	int open;      /* a text object is open */
+	int text_mode; /* its render mode */
+	float char_tx, char_ty;
+	pdf_cycle_list *cycle;
+};
+
+static void tp_flush(struct text_proc *tp)
 {
-	fz_matrix tm = span->trm, trm;
-	float adv;
+	tp->open = 0;
+}
 
-	for (int i = 0; i < span->len; i++) {
-		const fz_text_item *it = &span->items[i];
+/* pdf_tos_make_trm() without the glyph's bounds. */
+static int tp_make_trm(fz_context *ctx, struct text_proc *tp, const pdf_text_state *text, pdf_font_desc *fd,
+		       int cid, fz_matrix *trm)
+{
+	fz_matrix tsm;
 
-		tm.e = it->x;
-		tm.f = it->y;
-		trm = fz_concat(tm, ctm);
-		if (glyph_outside(ctx, td, ctm, span, it))
-			continue;
-		adv = it->gid >= 0 ? fz_advance_glyph(ctx, span->font, it->gid, span->wmode) : 0;
-		add_char(td, it->ucs, it->gid, trm, adv, span->wmode);
+	tsm.a = text->size * text->scale;
+	tsm.b = 0;
+	tsm.c = 0;
+	tsm.d = text->size;
+	tsm.e = 0;
+	tsm.f = text->rise;
+	if (fd->wmode == 0) {
+		pdf_hmtx h = pdf_lookup_hmtx(ctx, fd, cid);
+		float w0 = h.w * 0.001f;
+		tp->char_tx = (w0 * text->size + text->char_space) * text->scale;
+		tp->char_ty = 0;
+	}
+	if (fd->wmode == 1) {
+		pdf_vmtx v = pdf_lookup_vmtx(ctx, fd, cid);
+		float w1 = v.w * 0.001f;
+		tsm.e -= v.x * fabsf(text->size) * 0.001f;
+		tsm.f -= v.y * text->size * 0.001f;
+		tp->char_tx = 0;
+		tp->char_ty = w1 * text->size + text->char_space;
+	}
+	*trm = concat(tsm, tp->tm);
+	return pdf_font_cid_to_gid(ctx, fd, cid);
+}
+
+/* One glyph as the device took it from its fz_text span (fz_stext_extract()). */
+static void tp_glyph(fz_context *ctx, struct text_dev *td, struct code_info *ci, fz_font *font, fz_matrix trm,
+		     int gid, float adv, int ucs, int wmode, fz_matrix ctm)
+{
+	const fz_rect *box = &td->mediabox;
+	fz_rect r;
+
+	if (ci && ci->ba == trm.a && ci->bb == trm.b && ci->bc == trm.c && ci->bd == trm.d) {
+		r = ci->br;
+	} else {
+		r = glyph_bound(ctx, td, font, gid, (fz_matrix){ trm.a, trm.b, trm.c, trm.d, 0, 0 });
+		if (ci) {
+			ci->ba = trm.a, ci->bb = trm.b, ci->bc = trm.c, ci->bd = trm.d;
+			ci->br = r;
+		}
+	}
+
+	r.x0 += trm.e;
+	r.y0 += trm.f;
+	r.x1 += trm.e;
+	r.y1 += trm.f;
+	r = transform_rect(r, ctm);
+	if (r.x1 <= box->x0 || r.y1 <= box->y0 || r.x0 >= box->x1 || r.y0 >= box->y1)
+		return; /* fz_glyph_entirely_outside_box() */
+	add_char(td, ucs, gid, concat(trm, ctm), adv, wmode);
+}
+
+/* The cache of fd's codes, or NULL for fonts it does not take. */
+static struct font_cache *font_cache(fz_context *ctx, struct text_cache *tc, pdf_font_desc *fd)
+{
+	struct font_cache *fc;
+
+	if (fd->wmode != 0 || fd->font->t3procs)
+		return NULL;
+	for (int i = 0; i < FONT_CACHE; i++)
+		if (tc->font[i].fd == fd)
+			return &tc->font[i];
+	fc = &tc->font[tc->next];
+	tc->next = (tc->next + 1) % FONT_CACHE;
+	pdf_drop_font(ctx, fc->fd);
+	memset(fc, 0, sizeof(*fc));
+	fc->fd = pdf_keep_font(ctx, fd);
+	return fc;
+}
+
+/* What pdf_show_char() looks up for cid; ucsbuf holds 8. */
+static int code_ucs(pdf_font_desc *fd, int cid, int *ucsbuf)
+{
+	int ucslen = 0;
+
+	if (fd->to_unicode)
+		ucslen = pdf_lookup_cmap_full(fd->to_unicode, (unsigned)cid, ucsbuf);
+	if (ucslen == 0 && (size_t)cid < fd->cid_to_ucs_len) {
+		ucsbuf[0] = fd->cid_to_ucs[cid];
+		ucslen = 1;
+	}
+	if (ucslen == 0 || (ucslen == 1 && ucsbuf[0] == 0)) {
+		ucsbuf[0] = FZ_REPLACEMENT_CHARACTER;
+		ucslen = 1;
+	}
+	return ucslen;
+}
+
+/* pdf_show_char(); fc: the font's cache, or NULL */
+static void tp_show_char(fz_context *ctx, struct text_proc *tp, struct font_cache *fc, int cid)
+{
+	struct text_gstate *gs = &tp->gs[tp->gtop];
+	const pdf_text_state *text = &gs->text;
+	pdf_font_desc *fd = text->font;
+	int ucsbuf[8], ucslen = 0, gid, direct, shown;
+	fz_matrix trm;
+
+	if (cid >= 256)
+		fc = NULL;
+	if (fc) {
+		/* tp_make_trm() with the width and glyph looked up before */
+		struct code_info *ci = &fc->code[cid];
+		fz_matrix tsm = { text->size * text->scale, 0, 0, text->size, 0, text->rise };
+		float w0;
+
+		if (!ci->known) {
+			ci->gid = pdf_font_cid_to_gid(ctx, fd, cid);
+			ci->w = pdf_lookup_hmtx(ctx, fd, cid).w;
+			ci->adv = ci->gid >= 0 ? fz_advance_glyph(ctx, fd->font, ci->gid, 0) : 0;
+			ci->ucslen = code_ucs(fd, cid, ci->ucs);
+			ci->ba = NAN;
+			ci->known = 1;
+		}
+		w0 = ci->w * 0.001f;
+		tp->char_tx = (w0 * text->size + text->char_space) * text->scale;
+		tp->char_ty = 0;
+		trm = concat(tsm, tp->tm);
+		gid = ci->gid;
+		direct = 0;
+	} else {
+		gid = tp_make_trm(ctx, tp, text, fd, cid, &trm);
+		direct = !fz_glyph_cacheable(ctx, fd->font, gid);
+	}
+	if (!tp->open || text->render != tp->text_mode || direct) {
+		tp->open = 1;
+		tp->text_mode = direct ? 3 : text->render;
+		tp->td->new_obj = 1;
+	}
+	/* pdf_flush_text(): a hidden fill or stroke draws nothing. */
+	shown = !(tp->super.hidden && tp->text_mode >= 0 && tp->text_mode <= 2);
+	if (shown && fc) {
+		struct code_info *ci = &fc->code[cid];
+
+		tp_glyph(ctx, tp->td, ci, fd->font, trm, gid, ci->adv, ci->ucs[0], 0, gs->ctm);
+		for (int i = 1; i < ci->ucslen; i++)
+			tp_glyph(ctx, tp->td, NULL, fd->font, trm, -1, 0, ci->ucs[i], 0, gs->ctm);
+	} else if (shown) {
+		float adv = gid >= 0 ? fz_advance_glyph(ctx, fd->font, gid, fd->wmode) : 0;
+
+		ucslen = code_ucs(fd, cid, ucsbuf);
+		tp_glyph(ctx, tp->td, NULL, fd->font, trm, gid, adv, ucsbuf[0], fd->wmode, gs->ctm);
+		for (int i = 1; i < ucslen; i++)
+			tp_glyph(ctx, tp->td, NULL, fd->font, trm, -1, 0, ucsbuf[i], fd->wmode, gs->ctm);
+	}
+	tp->tm = pre_translate(tp->tm, tp->char_tx, tp->char_ty);
+}
+
+/* pdf_show_space() */
+static void tp_show_space(struct text_proc *tp, float tadj)
+{
+	const struct text_gstate *gs = &tp->gs[tp->gtop];
+
+	if (gs->text.font->wmode == 0)
+		tp->tm = pre_translate(tp->tm, tadj * gs->text.scale, 0);
+	else
+		tp->tm = pre_translate(tp->tm, 0, tadj);
+}
+
+/* The CID of the one-byte code b in fc's font, or -1: not one. */
+static int byte_cid(struct font_cache *fc, unsigned char b)
+{
+	if (!fc->byte_cid[b]) {
+		const pdf_cmap *cm = fc->fd->encoding;
+		int cid = -1;
+
+		for (int k = 0; k < cm->codespace_len; k++)
+			if (cm->codespace[k].n == 1 && b >= cm->codespace[k].low && b <= cm->codespace[k].high) {
+				cid = pdf_lookup_cmap(fc->fd->encoding, b);
+				break;
+			}
+		fc->byte_cid[b] = cid >= 0 ? cid + 1 : -1;
+	}
+	return fc->byte_cid[b] - (fc->byte_cid[b] > 0);
+}
+
+/* show_string() */
+static void tp_show_string(fz_context *ctx, struct text_proc *tp, unsigned char *buf, size_t len)
+{
+	pdf_font_desc *fd = tp->gs[tp->gtop].text.font;
+	struct font_cache *fc = font_cache(ctx, tp->td->tc, fd);
+	unsigned char *end = buf + len;
+	unsigned int cpt;
+
+	while (buf < end) {
+		int w, cid;
+
+		if (fc && (cid = byte_cid(fc, *buf)) >= 0) {
+			cpt = *buf;
+			w = 1;
+		} else {
+			w = pdf_decode_cmap(fd->encoding, buf, end, &cpt);
+			cid = pdf_lookup_cmap(fd->encoding, cpt);
+		}
+		buf += w;
+		if (cid >= 0)
+			tp_show_char(ctx, tp, fc, cid);
+		else
+			fz_warn(ctx, "cannot encode character");
+		if (cpt == 32 && w == 1)
+			tp_show_space(tp, tp->gs[tp->gtop].text.word_space);
 	}
 }
 
-/* fill, stroke, clip and ignore text all read the text alike; a text
- * object shown again (a fill then a stroke of it) counts once. */
-static void text_dev_text(fz_context *ctx, struct text_dev *td, const fz_text *text, fz_matrix ctm)
+static int tp_has_font(fz_context *ctx, struct text_proc *tp)
 {
-	if (text == td->lasttext)
+	if (tp->gs[tp->gtop].text.font)
+		return 1;
+	fz_warn(ctx, "cannot draw text since font and size not set");
+	return 0;
+}
+
+static void tp_gsave(fz_context *ctx, struct text_proc *tp)
+{
+	if (tp->gtop == tp->gcap - 1) {
+		tp->gs = fz_realloc_array(ctx, tp->gs, tp->gcap * 2, struct text_gstate);
+		tp->gcap *= 2;
+	}
+	tp->gs[tp->gtop + 1] = tp->gs[tp->gtop];
+	tp->gtop++;
+	pdf_keep_font(ctx, tp->gs[tp->gtop].text.font);
+}
+
+static void tp_grestore(fz_context *ctx, struct text_proc *tp)
+{
+	if (tp->gtop <= tp->gbot) {
+		fz_warn(ctx, "gstate underflow in content stream");
 		return;
-	td->new_obj = 1;
-	for (const fz_text_span *span = text->head; span; span = span->next)
-		extract_span(ctx, td, span, ctm);
-	fz_drop_text(ctx, td->lasttext);
-	td->lasttext = fz_keep_text(ctx, text);
+	}
+	pdf_drop_font(ctx, tp->gs[tp->gtop].text.font);
+	tp->gtop--;
 }
 
-static void text_dev_fill(fz_context *ctx, fz_device *dev, const fz_text *text, fz_matrix ctm,
-			  fz_colorspace *cs, const float *color, float alpha, fz_color_params cp)
+#define TP(proc) ((struct text_proc *)(proc))
+#define TS(proc) (&TP(proc)->gs[TP(proc)->gtop].text)
+
+static void tp_q(fz_context *ctx, pdf_processor *proc)
 {
-	(void)cs, (void)color, (void)alpha, (void)cp;
-	text_dev_text(ctx, (struct text_dev *)dev, text, ctm);
+	tp_gsave(ctx, TP(proc));
 }
 
-static void text_dev_stroke(fz_context *ctx, fz_device *dev, const fz_text *text, const fz_stroke_state *stroke,
-			    fz_matrix ctm, fz_colorspace *cs, const float *color, float alpha, fz_color_params cp)
+static void tp_Q(fz_context *ctx, pdf_processor *proc)
 {
-	(void)stroke, (void)cs, (void)color, (void)alpha, (void)cp;
-	text_dev_text(ctx, (struct text_dev *)dev, text, ctm);
+	tp_flush(TP(proc));
+	tp_grestore(ctx, TP(proc));
 }
 
-static void text_dev_clip(fz_context *ctx, fz_device *dev, const fz_text *text, fz_matrix ctm, fz_rect scissor)
+static void tp_cm(fz_context *ctx, pdf_processor *proc, float a, float b, float c, float d, float e, float f)
 {
-	(void)scissor;
-	text_dev_text(ctx, (struct text_dev *)dev, text, ctm);
+	struct text_proc *tp = TP(proc);
+	fz_matrix m = { a, b, c, d, e, f };
+
+	(void)ctx;
+	tp_flush(tp);
+	tp->gs[tp->gtop].ctm = fz_concat(m, tp->gs[tp->gtop].ctm);
 }
 
-static void text_dev_clip_stroke(fz_context *ctx, fz_device *dev, const fz_text *text,
-				 const fz_stroke_state *stroke, fz_matrix ctm, fz_rect scissor)
+static void tp_BT(fz_context *ctx, pdf_processor *proc)
 {
-	(void)stroke, (void)scissor;
-	text_dev_text(ctx, (struct text_dev *)dev, text, ctm);
+	(void)ctx;
+	TP(proc)->tm = fz_identity;
+	TP(proc)->tlm = fz_identity;
 }
 
-static void text_dev_ignore(fz_context *ctx, fz_device *dev, const fz_text *text, fz_matrix ctm)
+static void tp_ET(fz_context *ctx, pdf_processor *proc)
 {
-	text_dev_text(ctx, (struct text_dev *)dev, text, ctm);
+	(void)ctx;
+	tp_flush(TP(proc));
 }
 
-static void text_dev_drop(fz_context *ctx, fz_device *dev)
+static void tp_Tc(fz_context *ctx, pdf_processor *proc, float v)
 {
-	struct text_dev *td = (struct text_dev *)dev;
+	(void)ctx;
+	TS(proc)->char_space = v;
+}
 
-	fz_drop_text(ctx, td->lasttext);
+static void tp_Tw(fz_context *ctx, pdf_processor *proc, float v)
+{
+	(void)ctx;
+	TS(proc)->word_space = v;
+}
+
+static void tp_Tz(fz_context *ctx, pdf_processor *proc, float v)
+{
+	(void)ctx;
+	TS(proc)->scale = v / 100;
+}
+
+static void tp_TL(fz_context *ctx, pdf_processor *proc, float v)
+{
+	(void)ctx;
+	TS(proc)->leading = v;
+}
+
+static void tp_Tf(fz_context *ctx, pdf_processor *proc, const char *name, pdf_font_desc *font, float size)
+{
+	(void)name;
+	pdf_drop_font(ctx, TS(proc)->font);
+	TS(proc)->font = pdf_keep_font(ctx, font);
+	TS(proc)->size = size;
+}
+
+static void tp_Tr(fz_context *ctx, pdf_processor *proc, int v)
+{
+	(void)ctx;
+	TS(proc)->render = v;
+}
+
+static void tp_Ts(fz_context *ctx, pdf_processor *proc, float v)
+{
+	(void)ctx;
+	TS(proc)->rise = v;
+}
+
+static void tp_Td(fz_context *ctx, pdf_processor *proc, float tx, float ty)
+{
+	(void)ctx;
+	TP(proc)->tlm = fz_pre_translate(TP(proc)->tlm, tx, ty);
+	TP(proc)->tm = TP(proc)->tlm;
+}
+
+static void tp_TD(fz_context *ctx, pdf_processor *proc, float tx, float ty)
+{
+	TS(proc)->leading = -ty;
+	tp_Td(ctx, proc, tx, ty);
+}
+
+static void tp_Tm(fz_context *ctx, pdf_processor *proc, float a, float b, float c, float d, float e, float f)
+{
+	(void)ctx;
+	TP(proc)->tm = (fz_matrix){ a, b, c, d, e, f };
+	TP(proc)->tlm = TP(proc)->tm;
+}
+
+static void tp_Tstar(fz_context *ctx, pdf_processor *proc)
+{
+	tp_Td(ctx, proc, 0, -TS(proc)->leading);
+}
+
+static void tp_TJ(fz_context *ctx, pdf_processor *proc, pdf_obj *text)
+{
+	struct text_proc *tp = TP(proc);
+
+	if (!tp_has_font(ctx, tp))
+		return;
+	if (pdf_is_array(ctx, text)) {
+		int n = pdf_array_len(ctx, text);
+		for (int i = 0; i < n; i++) {
+			pdf_obj *item = pdf_array_get(ctx, text, i);
+			if (pdf_is_string(ctx, item))
+				tp_show_string(ctx, tp, (unsigned char *)pdf_to_str_buf(ctx, item),
+					       pdf_to_str_len(ctx, item));
+			else
+				tp_show_space(tp, -pdf_to_real(ctx, item) * TS(proc)->size * 0.001f);
+		}
+	} else if (pdf_is_string(ctx, text)) {
+		tp_show_string(ctx, tp, (unsigned char *)pdf_to_str_buf(ctx, text), pdf_to_str_len(ctx, text));
+	}
+}
+
+static void tp_Tj(fz_context *ctx, pdf_processor *proc, char *str, size_t len)
+{
+	if (tp_has_font(ctx, TP(proc)))
+		tp_show_string(ctx, TP(proc), (unsigned char *)str, len);
+}
+
+static void tp_squote(fz_context *ctx, pdf_processor *proc, char *str, size_t len)
+{
+	tp_Tstar(ctx, proc);
+	tp_Tj(ctx, proc, str, len);
+}
+
+static void tp_dquote(fz_context *ctx, pdf_processor *proc, float aw, float ac, char *str, size_t len)
+{
+	TS(proc)->word_space = aw;
+	TS(proc)->char_space = ac;
+	tp_squote(ctx, proc, str, len);
+}
+
+/* pdf_run_xobject(), for what places text: the form's matrix, its
+ * resources, a graphics state of its own, no loops. */
+static void tp_Do_form(fz_context *ctx, pdf_processor *proc, const char *name, pdf_obj *xobj, pdf_obj *page_res)
+{
+	struct text_proc *tp = TP(proc);
+	pdf_cycle_list here, *up = tp->cycle;
+	int oldtop = tp->gtop, oldbot = tp->gbot;
+	pdf_obj *res;
+
+	(void)name;
+	if (xobj == NULL || pdf_cycle(ctx, &here, up, xobj))
+		return;
+	tp->cycle = &here;
+	fz_try(ctx) {
+		tp_gsave(ctx, tp);
+		tp->gs[tp->gtop].ctm = fz_concat(fz_concat(pdf_xobject_matrix(ctx, xobj), fz_identity),
+						 tp->gs[tp->gtop].ctm);
+		tp_gsave(ctx, tp); /* the run processor's save for the clip */
+		res = pdf_xobject_resources(ctx, xobj);
+		tp->gbot = tp->gtop;
+		pdf_process_contents(ctx, proc, pdf_get_bound_document(ctx, xobj), res ? res : page_res, xobj,
+				     NULL);
+		while (tp->gtop > tp->gbot)
+			tp_grestore(ctx, tp);
+		tp->gbot = oldbot;
+		while (oldtop < tp->gtop)
+			tp_grestore(ctx, tp);
+	}
+	fz_always(ctx)
+		tp->cycle = up;
+	fz_catch(ctx) {
+		if (fz_caught(ctx) == FZ_ERROR_SYNTAX)
+			fz_throw(ctx, FZ_ERROR_GENERIC, "syntax error in xobject");
+		fz_rethrow(ctx);
+	}
+}
+
+/* Operators after which the run processor starts a new text object. */
+static void tp_flush_f(fz_context *ctx, pdf_processor *proc, float v)
+{
+	(void)ctx, (void)v;
+	tp_flush(TP(proc));
+}
+
+static void tp_flush_i(fz_context *ctx, pdf_processor *proc, int v)
+{
+	(void)ctx, (void)v;
+	tp_flush(TP(proc));
+}
+
+static void tp_flush_s(fz_context *ctx, pdf_processor *proc, const char *v)
+{
+	(void)ctx, (void)v;
+	tp_flush(TP(proc));
+}
+
+static void tp_flush_o(fz_context *ctx, pdf_processor *proc, pdf_obj *v)
+{
+	(void)ctx, (void)v;
+	tp_flush(TP(proc));
+}
+
+static void tp_flush_0(fz_context *ctx, pdf_processor *proc)
+{
+	(void)ctx;
+	tp_flush(TP(proc));
+}
+
+static void tp_d(fz_context *ctx, pdf_processor *proc, pdf_obj *array, float phase)
+{
+	(void)ctx, (void)array, (void)phase;
+	tp_flush(TP(proc));
+}
+
+static void tp_gs_SMask(fz_context *ctx, pdf_processor *proc, pdf_obj *smask, pdf_obj *res, float *bc, int lum)
+{
+	(void)ctx, (void)smask, (void)res, (void)bc, (void)lum;
+	tp_flush(TP(proc));
+}
+
+static void tp_cs(fz_context *ctx, pdf_processor *proc, const char *name, fz_colorspace *cs)
+{
+	(void)ctx, (void)name, (void)cs;
+	tp_flush(TP(proc));
+}
+
+static void tp_sc_pattern(fz_context *ctx, pdf_processor *proc, const char *name, pdf_pattern *pat, int n,
+			  float *color)
+{
+	(void)ctx, (void)name, (void)pat, (void)n, (void)color;
+	tp_flush(TP(proc));
+}
+
+static void tp_sc_shade(fz_context *ctx, pdf_processor *proc, const char *name, fz_shade *shade)
+{
+	(void)ctx, (void)name, (void)shade;
+	tp_flush(TP(proc));
+}
+
+static void tp_sc_color(fz_context *ctx, pdf_processor *proc, int n, float *color)
+{
+	(void)ctx, (void)n, (void)color;
+	tp_flush(TP(proc));
+}
+
+static void tp_rgb(fz_context *ctx, pdf_processor *proc, float r, float g, float b)
+{
+	(void)ctx, (void)r, (void)g, (void)b;
+	tp_flush(TP(proc));
+}
+
+static void tp_cmyk(fz_context *ctx, pdf_processor *proc, float c, float m, float y, float k)
+{
+	(void)ctx, (void)c, (void)m, (void)y, (void)k;
+	tp_flush(TP(proc));
+}
+
+static void tp_drop(fz_context *ctx, pdf_processor *proc)
+{
+	struct text_proc *tp = TP(proc);
+
+	for (int i = 0; i <= tp->gtop; i++)
+		pdf_drop_font(ctx, tp->gs[i].text.font);
+	fz_free(ctx, tp->gs);
+}
+
+static pdf_processor *new_text_proc(fz_context *ctx, struct text_dev *td, fz_matrix ctm)
+{
+	struct text_proc *tp = pdf_new_processor(ctx, sizeof(*tp));
+	pdf_processor *p = &tp->super;
+
+	p->drop_processor = tp_drop;
+	p->op_w = p->op_M = tp_flush_f;
+	p->op_j = p->op_J = tp_flush_i;
+	p->op_d = tp_d;
+	p->op_ri = p->op_gs_BM = tp_flush_s;
+	p->op_gs_OP = p->op_gs_op = p->op_gs_OPM = tp_flush_i;
+	p->op_gs_UseBlackPtComp = tp_flush_o;
+	p->op_gs_CA = p->op_gs_ca = tp_flush_f;
+	p->op_gs_SMask = tp_gs_SMask;
+	p->op_q = tp_q;
+	p->op_Q = tp_Q;
+	p->op_cm = tp_cm;
+	p->op_BT = tp_BT;
+	p->op_ET = tp_ET;
+	p->op_Tc = tp_Tc;
+	p->op_Tw = tp_Tw;
+	p->op_Tz = tp_Tz;
+	p->op_TL = tp_TL;
+	p->op_Tf = tp_Tf;
+	p->op_Tr = tp_Tr;
+	p->op_Ts = tp_Ts;
+	p->op_Td = tp_Td;
+	p->op_TD = tp_TD;
+	p->op_Tm = tp_Tm;
+	p->op_Tstar = tp_Tstar;
+	p->op_TJ = tp_TJ;
+	p->op_Tj = tp_Tj;
+	p->op_squote = tp_squote;
+	p->op_dquote = tp_dquote;
+	p->op_CS = p->op_cs = tp_cs;
+	p->op_SC_pattern = p->op_sc_pattern = tp_sc_pattern;
+	p->op_SC_shade = p->op_sc_shade = tp_sc_shade;
+	p->op_SC_color = p->op_sc_color = tp_sc_color;
+	p->op_G = p->op_g = tp_flush_f;
+	p->op_RG = p->op_rg = tp_rgb;
+	p->op_K = p->op_k = tp_cmyk;
+	p->op_Do_form = tp_Do_form;
+	p->op_END = tp_flush_0;
+	p->usage = "View";
+	tp->td = td;
+	tp->gcap = 8;
+	tp->gs = fz_malloc_array(ctx, tp->gcap, struct text_gstate);
+	tp->gs[0].ctm = ctm;
+	tp->gs[0].text = (pdf_text_state){ .scale = 1, .size = -1 };
+	return p;
+}
+
+static struct text_cache *text_cache_new(void)
+{
+	struct text_cache *tc = apf_xcalloc(1, sizeof(*tc));
+
 	for (int i = 0; i < BOX_CACHE; i++)
-		fz_drop_font(ctx, td->box[i].font);
+		tc->box[i].gid = -2; /* matches no glyph */
+	return tc;
 }
 
-static fz_device *new_text_dev(fz_context *ctx, struct apf_textnorm *n, fz_rect mediabox)
+static void text_cache_free(fz_context *ctx, struct text_cache *tc)
 {
-	struct text_dev *td = fz_new_derived_device(ctx, struct text_dev);
-
-	td->super.drop_device = text_dev_drop;
-	td->super.fill_text = text_dev_fill;
-	td->super.stroke_text = text_dev_stroke;
-	td->super.clip_text = text_dev_clip;
-	td->super.clip_stroke_text = text_dev_clip_stroke;
-	td->super.ignore_text = text_dev_ignore;
-	td->n = n;
-	td->mediabox = mediabox;
-	td->lastchar = ' ';
-	td->curdir = 1;
+	if (!tc)
+		return;
 	for (int i = 0; i < BOX_CACHE; i++)
-		td->box[i].gid = -2; /* matches no glyph */
-	return &td->super;
+		fz_drop_font(ctx, tc->box[i].font);
+	for (int i = 0; i < FONT_CACHE; i++)
+		pdf_drop_font(ctx, tc->font[i].fd);
+	free(tc);
 }
 
-/* Reads the text of page with the text device above; MuPDF's exceptions
+/* Reads the text of page with the processor above; MuPDF's exceptions
  * become APF_EPDF (what) or APF_ENOMEM. */
 static int read_text(struct apf_pdf *pdf, int page_num, struct apf_textnorm *n, const char *what,
 		     struct apf_err *err)
 {
 	fz_context *ctx = pdf->pc->ctx;
 	fz_page *page = NULL;
-	fz_device *dev = NULL;
+	pdf_processor *proc = NULL;
+	struct text_dev td;
 	int rc = 0;
 
+	pthread_once(&bidi_once, fill_bidi_ascii);
+	if (!pdf->tc)
+		pdf->tc = text_cache_new();
+	memset(&td, 0, sizeof(td));
+	td.n = n;
+	td.tc = pdf->tc;
+	td.lastchar = ' ';
+	td.curdir = 1;
 	fz_var(page);
-	fz_var(dev);
+	fz_var(proc);
 	fz_try(ctx) {
-		page = fz_load_page(ctx, pdf->doc, page_num - 1);
-		dev = new_text_dev(ctx, n, fz_bound_page(ctx, page));
-		fz_run_page_contents(ctx, page, dev, fz_identity, NULL);
-		fz_close_device(ctx, dev);
+		pdf_page *pp;
+		fz_rect mediabox;
+		fz_matrix page_ctm;
+
+		page = load_page_obj(pdf, page_num);
+		pp = pdf_page_from_fz_page(ctx, page);
+		td.mediabox = fz_bound_page(ctx, page);
+		pdf_page_transform(ctx, pp, &mediabox, &page_ctm);
+		proc = new_text_proc(ctx, &td, fz_concat(page_ctm, fz_identity));
+		pdf_process_contents(ctx, proc, pp->doc, pdf_page_resources(ctx, pp), pdf_page_contents(ctx, pp),
+				     NULL);
+		pdf_close_processor(ctx, proc);
 	}
 	fz_always(ctx) {
-		fz_drop_device(ctx, dev);
+		pdf_drop_processor(ctx, proc);
 		fz_drop_page(ctx, page);
 	}
 	fz_catch(ctx)
@@ -806,7 +1479,7 @@ static int read_stext(struct apf_pdf *pdf, int page_num, struct apf_textnorm *n,
 	fz_var(st);
 	fz_var(rc);
 	fz_try(ctx) {
-		page = fz_load_page(ctx, pdf->doc, page_num - 1);
+		page = load_page_obj(pdf, page_num);
 		st = fz_new_stext_page_from_page(ctx, page, &opts);
 	}
 	fz_always(ctx)
@@ -914,7 +1587,7 @@ static int load_page(struct apf_pdf *pdf, int page_num, const char *what, fz_pag
 
 	fz_var(page);
 	fz_try(ctx) {
-		page = fz_load_page(ctx, pdf->doc, page_num - 1);
+		page = load_page_obj(pdf, page_num);
 		*bounds = fz_bound_page(ctx, page);
 	}
 	fz_catch(ctx) {

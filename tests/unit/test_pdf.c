@@ -494,6 +494,31 @@ static const char edge_content[] =
 	"BT /F1 12 Tf 0 Tc 8 Tw 150 185 Td (word spaced) Tj ET\n"
 	"q 0.5 0 0 0.5 0 0 cm BT /F1 12 Tf 400 300 Td (scaled by cm) Tj ET Q";
 
+/*
+ * The content-stream operators that the text reader must follow as
+ * MuPDF's run processor does: a text object ends at a colour or line-state
+ * operator, at Q and cm, at a change of render mode; forms (shifted, and
+ * one that draws itself); text in hidden optional content (dropped when
+ * filled, kept when invisible or clipping); text before any font (a
+ * warning); a Q too many (a warning).
+ */
+static const char proc_content[] =
+	"BT 20 30 Td (no font) Tj ET\n"
+	"BT /F1 12 Tf 20 180 Td (Red) Tj 1 0 0 rg ( then green) Tj 0 1 0 rg 30 -12 Td (after colour) Tj ET\n"
+	"BT /F1 12 Tf 40 150 Td (q in text) Tj q 0.5 g Q 30 -4 Td (after Q) Tj ET\n"
+	"BT /F1 12 Tf 20 135 Td (mode change) Tj 1 Tr ( stroked) Tj 0 Tr 40 -3 Td ( filled) Tj ET\n"
+	"BT /F1 12 Tf 20 120 Td (line) Tj 2 w ( width) Tj 1 J ( cap) Tj [2 1] 0 d ( dash) Tj /GS1 gs 30 -4 Td (gs) Tj "
+	"0.5 0 0 0.5 0 0 cm 40 -3 Td (cm) Tj ET\n"
+	"/Fm1 Do q 1 0 0 1 10 -20 cm /Fm1 Do Q /Loop Do\n"
+	"/OC /Hid BDC BT /F1 12 Tf 20 60 Td (hidden fill) Tj 3 Tr ( hidden invisible) Tj 7 Tr ( hidden clip) Tj ET "
+	"EMC\n"
+	"/OC /Vis BDC BT /F1 12 Tf 20 45 Td (visible optional) Tj ET EMC\n"
+	"Q\n"
+	"BT /F1 12 Tf 20 15 Td (last) Tj ET";
+
+static const char proc_form[] = "BT /F1 10 Tf 20 100 Td (in a form) Tj 0 -11 Td (second line) Tj ET";
+static const char proc_loop[] = "BT /F1 9 Tf 150 100 Td (loop) Tj ET /Loop Do";
+
 /* a..e: Hebrew letters; f: U+FB01; g: "AB"; h, i, j: tab, no-break space,
  * ideographic space; k: U+FB03. */
 static const char edge_cmap[] =
@@ -569,13 +594,41 @@ static int compare_readings(struct apf_pdf_ctx *pc, const char *path)
 	return n;
 }
 
+/* What proc.pdf gives, besides being what MuPDF gives. */
+static void check_proc_text(struct apf_pdf_ctx *pc, const char *path)
+{
+	struct apf_pdf *pdf = NULL;
+	struct apf_err err = { 0 };
+	struct apf_buf b;
+	const char *t, *at;
+	int forms = 0;
+
+	assert_int_equal(apf_pdf_open(pc, path, &pdf, &err), 0);
+	apf_buf_init(&b, 0);
+	assert_int_equal(apf_pdf_page_text(pdf, 1, &b, NULL, &err), 0);
+	t = b.data;
+	for (at = t; (at = strstr(at, "in a form")); at++)
+		forms++;
+	assert_int_equal(forms, 2);
+	assert_non_null(strstr(t, "Red then green"));
+	assert_non_null(strstr(t, "loop"));
+	assert_null(strstr(t, "hidden fill"));
+	assert_non_null(strstr(t, "hidden invisible hidden clip"));
+	assert_non_null(strstr(t, "visible optional"));
+	assert_null(strstr(t, "no font"));
+	assert_non_null(strstr(t, "last"));
+	assert_string_equal(apf_pdf_page_note(pdf), "cannot draw text since font and size not set");
+	apf_buf_release(&b);
+	apf_pdf_close(pdf);
+}
+
 static void text_device_body(void **state)
 {
 	static const char *const corpus[] = { "scripts.pdf", "mixed.pdf", "garbage.pdf", "badxref.pdf",
 					      "truncated.pdf", "owneronly.pdf", "scan.pdf", "huge.pdf" };
 	const char *tmp = getenv("TMPDIR");
 	char dir[PATH_MAX], edge[PATH_MAX + 16], vert[PATH_MAX + 16], src[PATH_MAX + 16], cmd[3 * PATH_MAX];
-	char content[2048], cmap[1024];
+	char content[2048], cmap[1024], proc[PATH_MAX + 16], pcontent[2048], pform[512], ploop[512];
 	struct apf_pdf_ctx *pc;
 	struct apf_err err = { 0 };
 	int pages = 0;
@@ -587,6 +640,7 @@ static void text_device_body(void **state)
 	snprintf(edge, sizeof(edge), "%s/edge.pdf", dir);
 	snprintf(vert, sizeof(vert), "%s/vert.pdf", dir);
 	snprintf(src, sizeof(src), "%s/vert.txt", dir);
+	snprintf(proc, sizeof(proc), "%s/proc.pdf", dir);
 	snprintf(content, sizeof(content), "<< /Length %zu >>\nstream\n%s\nendstream", strlen(edge_content),
 		 edge_content);
 	snprintf(cmap, sizeof(cmap), "<< /Length %zu >>\nstream\n%s\nendstream", strlen(edge_cmap), edge_cmap);
@@ -603,6 +657,32 @@ static void text_device_body(void **state)
 		"/Resources << /Font << /F1 5 0 R /F2 6 0 R >> >> /Contents 4 0 R >>",
 	};
 	write_pdf(edge, objs, 8);
+	snprintf(pcontent, sizeof(pcontent), "<< /Length %zu >>\nstream\n%s\nendstream", strlen(proc_content),
+		 proc_content);
+	snprintf(pform, sizeof(pform),
+		 "<< /Type /XObject /Subtype /Form /BBox [0 0 300 200] /Matrix [1 0 0 1 100 0] "
+		 "/Resources << /Font << /F1 5 0 R >> >> /Length %zu >>\nstream\n%s\nendstream",
+		 strlen(proc_form), proc_form);
+	snprintf(ploop, sizeof(ploop),
+		 "<< /Type /XObject /Subtype /Form /BBox [0 0 300 200] "
+		 "/Resources << /Font << /F1 5 0 R >> /XObject << /Loop 7 0 R >> >> /Length %zu >>\n"
+		 "stream\n%s\nendstream",
+		 strlen(proc_loop), proc_loop);
+	const char *pobjs[] = {
+		"<< /Type /Catalog /Pages 2 0 R /OCProperties << /OCGs [8 0 R 9 0 R] /D << /OFF [8 0 R] >> >> >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 200] /Resources << /Font << /F1 5 0 R >> "
+		"/XObject << /Fm1 6 0 R /Loop 7 0 R >> /Properties << /Hid 8 0 R /Vis 9 0 R >> "
+		"/ExtGState << /GS1 10 0 R >> >> /Contents 4 0 R >>",
+		pcontent,
+		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+		pform,
+		ploop,
+		"<< /Type /OCG /Name (Hidden) >>",
+		"<< /Type /OCG /Name (Visible) >>",
+		"<< /Type /ExtGState /LW 3 /CA 0.5 >>",
+	};
+	write_pdf(proc, pobjs, 10);
 	/* Vertical CJK, as mutool makes it (gen-corpus.sh needs mutool too). */
 	f = fopen(src, "w");
 	assert_non_null(f);
@@ -617,7 +697,9 @@ static void text_device_body(void **state)
 	assert_int_equal(apf_pdf_ctx_new_single(0, &pc, &err), 0);
 	assert_int_equal(compare_readings(pc, edge), 2);
 	assert_int_equal(compare_readings(pc, vert), 1);
-	pages = 3;
+	assert_int_equal(compare_readings(pc, proc), 1);
+	check_proc_text(pc, proc);
+	pages = 4;
 	for (size_t i = 0; i < sizeof(corpus) / sizeof(corpus[0]); i++)
 		pages += compare_readings(pc, corpus_path(corpus[i]));
 	apf_pdf_ctx_free(pc);
