@@ -1489,7 +1489,9 @@ static int setup(struct stage *st, struct apf_err *err)
 	apf_remove_stale_temps(st->tmpdir, TMP_PREFIX);
 
 	st->model_text = apf_xasprintf("mupdf %s", apf_pdf_library_version());
-	st->model_tesseract = apf_xasprintf("tesseract %s %s", apf_ocr_library_version(), st->lang);
+	/* Only engines that may run Tesseract load it (some 15 ms). */
+	if (st->engine == APF_OCRSTAGE_AUTO || st->engine == APF_OCRSTAGE_TESSERACT)
+		st->model_tesseract = apf_xasprintf("tesseract %s %s", apf_ocr_library_version(), st->lang);
 	if (st->engine == APF_OCRSTAGE_DEEPSEEK) {
 		rc = apf_deepseek_new(&opt->deepseek, &st->ds, err);
 		if (rc)
