@@ -449,14 +449,15 @@ static int check_page(const struct apf_pdf *pdf, int page_num, struct apf_err *e
 }
 
 /*
- * The text layer, read by a device of our own that streams what MuPDF's
- * structured-text device (stext-device.c, 1.21) would build straight into
- * the normaliser.  MuPDF's device keeps every character with its quad, a
- * font reference and a colour, computes the bounding boxes of every line
- * and block on close, and tests every glyph against the media box with a
- * fresh glyph bound; we then walked it and threw it all away.  Taking the
- * text as it is made, with the glyph bounds of the media-box test cached,
- * reads born-digital pages in about two thirds of the time.
+ * The text layer, streamed into the normaliser as MuPDF's structured-text
+ * device (stext-device.c, 1.21) would build it: the character logic below
+ * (struct text_dev, add_char()) is that device's, fed by a content-stream
+ * processor of our own further down (struct text_proc) in place of
+ * MuPDF's run processor.  MuPDF's device keeps every character with its
+ * quad, a font reference and a colour, computes the bounding boxes of
+ * every line and block on close, and tests every glyph against the media
+ * box with a fresh glyph bound; we would then walk it and throw it away.
+ * See docs/internals/pagetext.md for what this saves.
  *
  * The text is the same, character for character: the decisions below (a
  * new block, a new line, a synthetic space, a character dropped as fake
