@@ -12,6 +12,8 @@ DUCKDB  := $(TOP)/third_party/duckdb
 PKGS    := libcurl jansson libpcre2-8 libmicrohttpd libcrypto
 # Tesseract's headers only: src/core/ocr.c loads the library when OCR first
 # needs it (dlopen), under the soname of the installed libtesseract.
+# DuckDB's too: src/core/duckdb_dl.c loads libduckdb.so (dlopen) from the
+# executable's RUNPATH, which the rpath below sets.
 TESS_SONAME = $(shell objdump -p "$$(pkg-config --variable=libdir tesseract 2>/dev/null)/libtesseract.so" 2>/dev/null | awk '/SONAME/ {print $$2}')
 
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -19,7 +21,7 @@ WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing
 CPPFLAGS_ALL = -D_GNU_SOURCE -Iinclude -Isrc -isystem $(DUCKDB)/include \
            $(shell pkg-config --cflags $(PKGS) tesseract lept mupdf 2>/dev/null) \
            $(if $(TESS_SONAME),-DAPF_TESSERACT_SONAME='"$(TESS_SONAME)"')
-LIBS_ALL = -L$(DUCKDB)/lib -Wl,-rpath,$(DUCKDB)/lib -lduckdb \
+LIBS_ALL = -Wl,-rpath,$(DUCKDB)/lib \
            -lmupdf -lmupdf-third -lmujs -lgumbo -lopenjp2 -ljbig2dec -ljpeg -lfreetype -lharfbuzz -lpng16 -lz -lm \
            $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 

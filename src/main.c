@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "apflow/db.h"
 #include "apflow/log.h"
 #include "apflow/util.h"
 #include "cmd/cmd.h"
@@ -212,6 +213,10 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* DuckDB loads on another thread while the command starts (options,
+	 * config, the PDFs ocr reads before it opens the warehouse). */
+	if (cmd->flags & NEED_DB)
+		apf_duckdb_preload();
 	ctx.stderr_tty = isatty(STDERR_FILENO);
 	if (cmd->flags & NEED_CONFIG) {
 		rc = apf_config_load(&ctx.cfg, config_file, &err);
@@ -234,6 +239,10 @@ int main(int argc, char **argv)
 	optind = 0; /* commands use getopt_long from a fresh start */
 	rc = cmd->fn(nargs, args, &ctx);
 out:
+	/* Joins the loading thread, if the command never did: exit() must not
+	 * run while libduckdb's constructors are running. */
+	if (cmd->flags & NEED_DB)
+		apf_duckdb_need(NULL);
 	apf_config_release(&ctx.cfg);
 	free(args);
 	return rc;

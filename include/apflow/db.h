@@ -126,7 +126,27 @@ char *apf_db_quote_ident(const char *s);
 /* 1 when s is a plain name: [A-Za-z_][A-Za-z0-9_]* */
 int apf_db_name_valid(const char *s);
 
-/* "v1.4.4" */
+/* "v1.4.4", or "unavailable" when DuckDB cannot be loaded. */
 const char *apf_db_library_version(void);
+
+/*
+ * Loading DuckDB.  libduckdb is not linked but loaded (dlopen) when first
+ * needed, so commands that never touch the warehouse do not pay the ~14 ms
+ * of CPU its relocation takes; see src/core/duckdb_dl.h for where it is
+ * looked for and APFLOW_DUCKDB_LIB, which names another file.
+ *
+ * apf_duckdb_preload() starts loading it on a thread of its own (which
+ * takes no signals), so that a command which will open the warehouse
+ * loads it beside its own start: reading options and config, or PDFs.
+ * apf_duckdb_need() waits for that thread and joins it, or loads DuckDB
+ * here when nothing was preloaded; it returns 0, or APF_EDB "cannot load
+ * DuckDB (libduckdb.so): <why>; run scripts/install-deps.sh" (each call
+ * gives the same answer: the library is loaded once per process and never
+ * unloaded).  Both are thread-safe.  apf_db_open*() call apf_duckdb_need()
+ * themselves; a process that preloads calls it before it exits, so that
+ * exit() never runs while libduckdb's constructors do.
+ */
+void apf_duckdb_preload(void);
+int apf_duckdb_need(struct apf_err *err);
 
 #endif

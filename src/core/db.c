@@ -1,7 +1,8 @@
 /*
  * db.c: the warehouse over DuckDB's C API (see db.h and docs/internals/db.md).
  *
- * This is the one file that includes duckdb.h.  It opens an in-memory
+ * This is the one file that calls DuckDB (through duckdb_dl.h, which loads
+ * the library when the first instance is made).  It opens an in-memory
  * DuckDB instance, attaches the two warehouse databases under the names the
  * SQL uses, retries while another process holds a file, and turns DuckDB's
  * results and errors into apflow's.
@@ -15,12 +16,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <duckdb.h>
-
 #include "apflow/db.h"
 #include "apflow/log.h"
 #include "apflow/version.h"
 #include "apflow/util.h"
+#include "core/duckdb_dl.h"
 
 /* The two databases, in the order they are attached. */
 static const char *const db_names[] = { "md_raw_ocr", "md_annotated" };
@@ -147,6 +147,8 @@ int apf_db_name_valid(const char *s)
 
 const char *apf_db_library_version(void)
 {
+	if (apf_duckdb_need(NULL))
+		return "unavailable";
 	return duckdb_library_version();
 }
 
@@ -196,9 +198,11 @@ static int make_instance(const struct target *t, duckdb_database *out, int *lock
 	duckdb_connection conn = NULL;
 	duckdb_config config = NULL;
 	char *open_error = NULL;
-	int rc = 0;
+	int rc = apf_duckdb_need(err);
 
 	*locked = 0;
+	if (rc)
+		return rc;
 	if (duckdb_create_config(&config) == DuckDBError)
 		return apf_error(err, APF_ENOMEM, "cannot create a DuckDB configuration");
 	duckdb_set_config(config, "custom_user_agent", "apflow/" APFLOW_VERSION);

@@ -32,6 +32,23 @@ t_match "version names Tesseract" '^tesseract 5\.[0-9.]+$' "$v"
 t_match "version names libcurl" '^libcurl [0-9]+\.[0-9]+\.[0-9]+$' "$v"
 t_rc 0 "apflow --version works too" "$APFLOW" --version
 
+# libduckdb is loaded (dlopen) by commands that open the warehouse, not
+# linked: the others start without it (src/core/duckdb_dl.h).
+for bin in "$APFLOW" "$APFLOW_TOP/apflow"; do
+	[ -x "$bin" ] || continue
+	t_ok "readelf -d ${bin#"$APFLOW_TOP"/}" readelf -d "$bin"
+	t_nomatch "${bin#"$APFLOW_TOP"/} does not need libduckdb" 'NEEDED.*libduckdb' "$(cat "$T_OUT")"
+	t_match "${bin#"$APFLOW_TOP"/} has DuckDB's directory in its RUNPATH" \
+		"RUNPATH.*$APFLOW_TOP/third_party/duckdb/lib" "$(cat "$T_OUT")"
+done
+t_rc 0 "--help under LD_DEBUG=files" env LD_DEBUG=files "$APFLOW" --help
+t_nomatch "--help does not load libduckdb" 'libduckdb' "$(cat "$T_ERR")"
+t_rc 0 "config under LD_DEBUG=files" env LD_DEBUG=files "$APFLOW" config
+t_nomatch "config does not load libduckdb" 'libduckdb' "$(cat "$T_ERR")"
+t_rc 0 "version under LD_DEBUG=files" env LD_DEBUG=files "$APFLOW" version
+t_match "version loads libduckdb from the RUNPATH" "file=$APFLOW_TOP/third_party/duckdb/lib/libduckdb.so " \
+	"$(cat "$T_ERR")"
+
 # Configuration: precedence and where each value comes from.
 cat >apflow.conf <<'CONF'
 # a comment

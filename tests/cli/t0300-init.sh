@@ -156,6 +156,16 @@ t_rc 1 "MotherDuck without a token fails before any network" "$APFLOW" --warehou
 t_eq "... saying what is missing" "apflow: error: warehouse 'motherduck' needs a token: set motherduck_token" "$(cat "$T_ERR")"
 t_rc 1 "a bad lock_timeout fails" "$APFLOW" -c lock_timeout=soon init
 t_eq "... naming it" "apflow: error: bad lock_timeout 'soon': expected a number of seconds" "$(cat "$T_ERR")"
+APFLOW_DUCKDB_LIB=/nonexistent/libduckdb.so t_rc 1 "init without a loadable DuckDB fails" "$APFLOW" init
+t_eq "... saying what and how to fix it" "apflow: error: cannot load DuckDB (/nonexistent/libduckdb.so): \
+/nonexistent/libduckdb.so: cannot open shared object file: No such file or directory; run scripts/install-deps.sh" \
+	"$(cat "$T_ERR")"
+# The release build loads DuckDB otherwise (RTLD_DEEPBIND, which ASan refuses).
+if [ -x "$APFLOW_TOP/apflow" ]; then
+	t_rc 0 "the release build initialises a warehouse" "$APFLOW_TOP/apflow" --data-dir rel init
+	t_rc 0 "... and reads it" "$APFLOW_TOP/apflow" --data-dir rel sql --csv migrations.sql
+	t_eq "... with both files applied" 3 "$(wc -l <"$T_OUT")"
+fi
 t_rc 2 "an unknown option is a usage error" "$APFLOW" init --force
 t_eq "... naming it" "apflow init: unknown option '--force' (see 'apflow init --help')" "$(cat "$T_ERR")"
 t_rc 2 "an argument is a usage error" "$APFLOW" init now

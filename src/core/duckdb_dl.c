@@ -1,0 +1,175 @@
+/*
+ * duckdb_dl.c: loads libduckdb (why and where from: duckdb_dl.h), in the
+ * background when the command line says the warehouse will be needed.
+ */
+#include <dlfcn.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "apflow/db.h"
+#include "apflow/util.h"
+#include "core/duckdb_dl.h"
+
+#define X(f) __typeof__(apf_dl_##f) apf_dl_##f;
+APF_DUCKDB_FUNCS(X)
+#undef X
+
+#define DUCKDB_LIB "libduckdb.so"
+
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static void *lib;                 /* set once every function is found; never closed */
+static char lib_name[PATH_MAX];   /* what was loaded, for the error */
+static char load_error[512];
+
+/* The preloading thread: none yet, running (to be joined), or no more
+ * (joined, or apf_duckdb_need() came first). */
+static pthread_mutex_t preload_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t preload_thread;
+static enum { PRELOAD_NONE, PRELOAD_RUNNING, PRELOAD_DONE } preload_state;
+
+/*
+ * How libduckdb is opened, measured against linking it (apflow init and
+ * sql, release build):
+ *  - lazy binding, as when it was linked: it has some 23,000 PLT slots,
+ *    and RTLD_NOW resolves them all at load, 4-7 ms of CPU more;
+ *  - local: its symbols are for this file alone;
+ *  - deep binding: libduckdb looks its own symbols up in itself first.
+ *    Most of its ~37,000 symbol relocations name its own symbols, and
+ *    without it each lookup first misses in every library of the global
+ *    scope (apflow's 48, MuPDF's and libcurl's among them), where a
+ *    linked libduckdb came second: 10-14 ms more per command.  There
+ *    is nothing there it should bind to instead: no C++ runtime (libstdc++
+ *    comes with libduckdb), and of the variables apflow copies (stdout,
+ *    stderr) libc's originals hold the same values.  But a malloc
+ *    interposed with LD_PRELOAD does not see libduckdb's calls.
+ *    AddressSanitizer refuses RTLD_DEEPBIND (libduckdb would bypass its
+ *    malloc), so sanitizer builds go without and pay the lookups.
+ */
+#if defined(__SANITIZE_ADDRESS__)         /* gcc */
+#define WITH_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)      /* clang */
+#define WITH_ASAN 1
+#endif
+#endif
+#ifdef WITH_ASAN
+#define DUCKDB_DLOPEN_FLAGS (RTLD_LAZY | RTLD_LOCAL)
+#else
+#define DUCKDB_DLOPEN_FLAGS (RTLD_LAZY | RTLD_LOCAL | RTLD_DEEPBIND)
+#endif
+
+static void *open_lib(const char *file)
+{
+	void *h;
+	const char *e;
+
+	apf_strlcpy(lib_name, file, sizeof(lib_name));
+	h = dlopen(file, DUCKDB_DLOPEN_FLAGS);
+	if (!h) {
+		e = dlerror();
+		apf_strlcpy(load_error, e ? e : "cannot be loaded", sizeof(load_error));
+	}
+	return h;
+}
+
+/*
+ * The first libduckdb.so in the executable's library search path.  A
+ * dlopen() of the bare name would search the RUNPATH of its caller, and
+ * under AddressSanitizer the caller is libasan, whose dlopen interceptor
+ * calls the real one: so the directories are the executable's, asked of
+ * the dynamic loader (RTLD_DI_SERINFO), and tried one by one.  A file that
+ * is there but does not load is the error; none there, the bare name (which
+ * also finds a library in ldconfig's cache).
+ */
+static void *open_from_search_path(void)
+{
+	void *self = dlopen(NULL, RTLD_LAZY);
+	const char *file = DUCKDB_LIB;
+	Dl_serinfo size, *si = NULL;
+	char path[PATH_MAX];
+
+	if (self && !dlinfo(self, RTLD_DI_SERINFOSIZE, &size)) {
+		si = apf_xmalloc(size.dls_size);
+		si->dls_size = size.dls_size;
+		si->dls_cnt = size.dls_cnt;
+		if (dlinfo(self, RTLD_DI_SERINFO, si))
+			si->dls_cnt = 0;
+		for (unsigned i = 0; i < si->dls_cnt; i++) {
+			const char *dir = si->dls_serpath[i].dls_name;
+
+			if ((size_t)snprintf(path, sizeof(path), "%s/" DUCKDB_LIB, *dir ? dir : ".") < sizeof(path) &&
+			    !access(path, F_OK)) {
+				file = path;
+				break;
+			}
+		}
+		free(si);
+	}
+	if (self)
+		dlclose(self);
+	return open_lib(file);
+}
+
+static void load(void)
+{
+	const char *env = getenv("APFLOW_DUCKDB_LIB");
+	void *h = env && *env ? open_lib(env) : open_from_search_path();
+
+	if (!h)
+		return;
+#define X(f)                                                                                          \
+	if (!(apf_dl_##f = (__typeof__(apf_dl_##f))dlsym(h, #f))) {                                   \
+		snprintf(load_error, sizeof(load_error), "it has no %s (another DuckDB version?)", #f); \
+		return;                                                                               \
+	}
+	APF_DUCKDB_FUNCS(X)
+#undef X
+	lib = h; /* kept for the life of the process */
+}
+
+static void *preload_main(void *arg)
+{
+	(void)arg;
+	pthread_once(&load_once, load);
+	return NULL;
+}
+
+void apf_duckdb_preload(void)
+{
+	sigset_t all, old;
+
+	pthread_mutex_lock(&preload_lock);
+	if (preload_state == PRELOAD_NONE) {
+		/* The thread takes no signals but its own faults: a command
+		 * that blocks some to sigwait() for them (serve) must not
+		 * lose them to it. */
+		sigfillset(&all);
+		sigdelset(&all, SIGSEGV);
+		sigdelset(&all, SIGBUS);
+		sigdelset(&all, SIGFPE);
+		sigdelset(&all, SIGILL);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		if (!pthread_create(&preload_thread, NULL, preload_main, NULL))
+			preload_state = PRELOAD_RUNNING;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	pthread_mutex_unlock(&preload_lock);
+}
+
+int apf_duckdb_need(struct apf_err *err)
+{
+	pthread_mutex_lock(&preload_lock);
+	if (preload_state == PRELOAD_RUNNING)
+		pthread_join(preload_thread, NULL);
+	preload_state = PRELOAD_DONE;
+	pthread_mutex_unlock(&preload_lock);
+	pthread_once(&load_once, load);
+	if (lib)
+		return 0;
+	return apf_error(err, APF_EDB, "cannot load DuckDB (%s): %s; run scripts/install-deps.sh", lib_name,
+			 load_error);
+}
