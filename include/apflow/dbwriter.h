@@ -85,6 +85,15 @@ int apf_dbwriter_run_batch(struct apf_dbwriter *w, apf_dbwriter_batch_fn fn, voi
 void apf_dbwriter_expect(struct apf_dbwriter *w, int delta);
 /* The longest wait for announced jobs, in microseconds (default 4000). */
 void apf_dbwriter_set_gather(struct apf_dbwriter *w, long us);
+/*
+ * How long the warehouse stays open without work, in milliseconds
+ * (default 30, at most 1000: it is closed 1 s after opening in any case).
+ * A stage whose jobs come tens of milliseconds apart (an OCR run: a commit
+ * per document read) sets it higher, so that it does not checkpoint,
+ * close and reopen between documents; other processes then wait for the
+ * file up to that long.
+ */
+void apf_dbwriter_set_linger(struct apf_dbwriter *w, long ms);
 int apf_dbwriter_run_batch_ex(struct apf_dbwriter *w, apf_dbwriter_batch_fn fn, void *arg, unsigned flags,
 			      struct apf_err *err);
 

@@ -370,6 +370,9 @@ int cmd_ocr(int argc, char **argv, struct apf_ctx *ctx)
 		rc = apf_cmd_fail(&err);
 		goto out;
 	}
+	/* Commits come a document apart: keep the warehouse open between
+	 * them rather than checkpoint, close and reopen (dbwriter.h). */
+	apf_dbwriter_set_linger(writer, 1000);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);

@@ -39,6 +39,7 @@ struct apf_dbwriter {
 	size_t expected;       /* jobs announced by apf_dbwriter_expect() */
 	size_t max_batch;
 	long gather_us;        /* the longest wait for announced jobs */
+	long linger_ms;        /* how long the warehouse stays open idle */
 	unsigned db_flags;     /* for apf_db_open_ex() */
 	int stopping;
 	struct apf_dbwriter_stats stats;
@@ -184,7 +185,7 @@ static void *writer_main(void *arg)
 				continue;
 			}
 			struct timespec until;
-			deadline_in(&until, LINGER_MS * 1000L);
+			deadline_in(&until, w->linger_ms * 1000L);
 			if (pthread_cond_timedwait(&w->work, &w->lock, &until) == ETIMEDOUT && !w->head)
 				break;
 		}
@@ -267,6 +268,7 @@ int apf_dbwriter_new_ex(const struct apf_config *cfg, size_t max_batch, unsigned
 	w->cfg = cfg;
 	w->max_batch = max_batch ? max_batch : 256;
 	w->gather_us = GATHER_US;
+	w->linger_ms = LINGER_MS;
 	w->db_flags = db_flags;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->work, NULL);
@@ -344,6 +346,13 @@ void apf_dbwriter_set_gather(struct apf_dbwriter *w, long us)
 {
 	pthread_mutex_lock(&w->lock);
 	w->gather_us = us;
+	pthread_mutex_unlock(&w->lock);
+}
+
+void apf_dbwriter_set_linger(struct apf_dbwriter *w, long ms)
+{
+	pthread_mutex_lock(&w->lock);
+	w->linger_ms = ms < 0 ? 0 : ms > HOLD_MS ? HOLD_MS : ms;
 	pthread_mutex_unlock(&w->lock);
 }
 
