@@ -1099,29 +1099,19 @@ static void tp_ET(fz_context *ctx, pdf_processor *proc)
 	tp_flush(TP(proc));
 }
 
-static void tp_Tc(fz_context *ctx, pdf_processor *proc, float v)
-{
-	(void)ctx;
-	TS(proc)->char_space = v;
-}
-
-static void tp_Tw(fz_context *ctx, pdf_processor *proc, float v)
-{
-	(void)ctx;
-	TS(proc)->word_space = v;
-}
-
-static void tp_Tz(fz_context *ctx, pdf_processor *proc, float v)
-{
-	(void)ctx;
-	TS(proc)->scale = v / 100;
-}
-
-static void tp_TL(fz_context *ctx, pdf_processor *proc, float v)
-{
-	(void)ctx;
-	TS(proc)->leading = v;
-}
+/* The text-state operators that set one value. */
+#define TEXT_STATE_OP(op, type, field, value)                         \
+	static void tp_##op(fz_context *ctx, pdf_processor *proc, type v) \
+	{                                                                 \
+		(void)ctx;                                                \
+		TS(proc)->field = (value);                                \
+	}
+TEXT_STATE_OP(Tc, float, char_space, v)
+TEXT_STATE_OP(Tw, float, word_space, v)
+TEXT_STATE_OP(Tz, float, scale, v / 100)
+TEXT_STATE_OP(TL, float, leading, v)
+TEXT_STATE_OP(Tr, int, render, v)
+TEXT_STATE_OP(Ts, float, rise, v)
 
 static void tp_Tf(fz_context *ctx, pdf_processor *proc, const char *name, pdf_font_desc *font, float size)
 {
@@ -1129,18 +1119,6 @@ static void tp_Tf(fz_context *ctx, pdf_processor *proc, const char *name, pdf_fo
 	pdf_drop_font(ctx, TS(proc)->font);
 	TS(proc)->font = pdf_keep_font(ctx, font);
 	TS(proc)->size = size;
-}
-
-static void tp_Tr(fz_context *ctx, pdf_processor *proc, int v)
-{
-	(void)ctx;
-	TS(proc)->render = v;
-}
-
-static void tp_Ts(fz_context *ctx, pdf_processor *proc, float v)
-{
-	(void)ctx;
-	TS(proc)->rise = v;
 }
 
 static void tp_Td(fz_context *ctx, pdf_processor *proc, float tx, float ty)
