@@ -371,8 +371,11 @@ int cmd_ocr(int argc, char **argv, struct apf_ctx *ctx)
 		goto out;
 	}
 	/* Commits come a document apart: keep the warehouse open between
-	 * them rather than checkpoint, close and reopen (dbwriter.h). */
-	apf_dbwriter_set_linger(writer, 1000);
+	 * them rather than checkpoint, close and reopen (dbwriter.h), for
+	 * as long as a text document of a thousand pages takes to read.
+	 * Between slower documents (OCR'd pages: seconds each) the file is
+	 * free for the server and other stages. */
+	apf_dbwriter_set_linger(writer, 250);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
