@@ -9,18 +9,26 @@
 CC      ?= cc
 TOP     := $(CURDIR)
 DUCKDB  := $(TOP)/third_party/duckdb
-PKGS    := libcurl jansson libpcre2-8 libmicrohttpd libcrypto
-# Tesseract's headers only: src/core/ocr.c loads the library when OCR first
-# needs it (dlopen), under the soname of the installed libtesseract.
-# DuckDB's too: src/core/duckdb_dl.c loads libduckdb.so (dlopen) from the
-# executable's RUNPATH, which the rpath below sets.
-TESS_SONAME = $(shell objdump -p "$$(pkg-config --variable=libdir tesseract 2>/dev/null)/libtesseract.so" 2>/dev/null | awk '/SONAME/ {print $$2}')
+# Linked: what every command uses.  Headers only: libraries loaded when
+# first needed (dlopen, apflow/dl.h), under the soname of the installed
+# library: libcurl (src/core/http.c), libmicrohttpd (the server), Tesseract
+# (src/core/ocr.c).  DuckDB's headers too: src/core/duckdb_dl.c loads
+# libduckdb.so (dlopen) from the executable's RUNPATH, which the rpath
+# below sets.
+PKGS     := jansson libpcre2-8 libcrypto
+PKGS_DL  := libcurl libmicrohttpd tesseract lept
+soname    = $(shell objdump -p "$$(pkg-config --variable=libdir $(1) 2>/dev/null)/$(2)" 2>/dev/null | awk '/SONAME/ {print $$2}')
+TESS_SONAME := $(call soname,tesseract,libtesseract.so)
+CURL_SONAME := $(call soname,libcurl,libcurl.so)
+MHD_SONAME  := $(call soname,libmicrohttpd,libmicrohttpd.so)
 
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-missing-field-initializers
 CPPFLAGS_ALL = -D_GNU_SOURCE -Iinclude -Isrc -isystem $(DUCKDB)/include \
-           $(shell pkg-config --cflags $(PKGS) tesseract lept mupdf 2>/dev/null) \
-           $(if $(TESS_SONAME),-DAPF_TESSERACT_SONAME='"$(TESS_SONAME)"')
+           $(shell pkg-config --cflags $(PKGS) $(PKGS_DL) mupdf 2>/dev/null) \
+           $(if $(TESS_SONAME),-DAPF_TESSERACT_SONAME='"$(TESS_SONAME)"') \
+           $(if $(CURL_SONAME),-DAPF_CURL_SONAME='"$(CURL_SONAME)"') \
+           $(if $(MHD_SONAME),-DAPF_MHD_SONAME='"$(MHD_SONAME)"')
 LIBS_ALL = -Wl,-rpath,$(DUCKDB)/lib \
            -lmupdf -lmupdf-third -lmujs -lgumbo -lopenjp2 -ljbig2dec -ljpeg -lfreetype -lharfbuzz -lpng16 -lz -lm \
            $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread

@@ -9,8 +9,12 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The functions are called through pointers (cu below), so not through
+ * curl.h's type-checking macros of the same names. */
+#define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
 
+#include "apflow/dl.h"
 #include "apflow/http.h"
 #include "apflow/log.h"
 #include "apflow/version.h"
@@ -37,25 +41,59 @@ struct apf_http {
 	char *user_agent;
 };
 
+/*
+ * libcurl is loaded on first use (apflow/dl.h), under the soname of the
+ * installed library (the Makefile reads it), libcurl.so.4 otherwise.
+ */
+#ifndef APF_CURL_SONAME
+#define APF_CURL_SONAME "libcurl.so.4"
+#endif
+#define CURL_FUNCS(X)                                                                                  \
+	X(curl_easy_cleanup) X(curl_easy_getinfo) X(curl_easy_init) X(curl_easy_perform)               \
+	X(curl_easy_reset) X(curl_easy_setopt) X(curl_easy_strerror) X(curl_global_init)               \
+	X(curl_slist_append) X(curl_slist_free_all) X(curl_version_info)
+
+static struct {
+#define X(f) __typeof__(f) *f;
+	CURL_FUNCS(X)
+#undef X
+} cu;
+
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static void *curl_lib;
 static CURLcode global_rc = CURLE_OK;
+static char load_error[256];
 
 static void global_init(void)
 {
-	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	const struct apf_dl_sym syms[] = {
+#define X(f) { #f, &cu.f },
+		CURL_FUNCS(X)
+#undef X
+	};
+
+	curl_lib = apf_dl_open(APF_CURL_SONAME, syms, sizeof(syms) / sizeof(syms[0]), load_error,
+			       sizeof(load_error));
+	if (curl_lib)
+		global_rc = cu.curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
 int apf_http_global_init(struct apf_err *err)
 {
 	pthread_once(&global_once, global_init);
+	if (!curl_lib)
+		return apf_error(err, APF_ENET, "cannot load libcurl (%s): %s; run scripts/install-deps.sh",
+				 APF_CURL_SONAME, load_error);
 	if (global_rc != CURLE_OK)
-		return apf_error(err, APF_ENET, "cannot initialise libcurl: %s", curl_easy_strerror(global_rc));
+		return apf_error(err, APF_ENET, "cannot initialise libcurl: %s", cu.curl_easy_strerror(global_rc));
 	return 0;
 }
 
 const char *apf_http_library_version(void)
 {
-	return curl_version_info(CURLVERSION_NOW)->version;
+	if (apf_http_global_init(NULL))
+		return "unavailable";
+	return cu.curl_version_info(CURLVERSION_NOW)->version;
 }
 
 void apf_http_request_init(struct apf_http_request *req)
@@ -140,7 +178,7 @@ void apf_http_free(struct apf_http *h)
 	if (!h)
 		return;
 	for (int i = 0; i < h->npool; i++)
-		curl_easy_cleanup(h->pool[i]);
+		cu.curl_easy_cleanup(h->pool[i]);
 	pthread_mutex_destroy(&h->mu);
 	free(h->user_agent);
 	free(h);
@@ -155,9 +193,9 @@ static CURL *handle_get(struct apf_http *h)
 		c = h->pool[--h->npool];
 	pthread_mutex_unlock(&h->mu);
 	if (!c)
-		c = curl_easy_init();
+		c = cu.curl_easy_init();
 	else
-		curl_easy_reset(c); /* keeps the connection cache */
+		cu.curl_easy_reset(c); /* keeps the connection cache */
 	return c;
 }
 
@@ -170,7 +208,7 @@ static void handle_put(struct apf_http *h, CURL *c)
 	}
 	pthread_mutex_unlock(&h->mu);
 	if (c)
-		curl_easy_cleanup(c);
+		cu.curl_easy_cleanup(c);
 }
 
 int apf_http_status_retryable(long status)
@@ -304,7 +342,7 @@ static size_t write_cb(char *p, size_t size, size_t nmemb, void *arg)
 	size_t len = size * nmemb;
 	long status = 0;
 
-	curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
+	cu.curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
 	if (status < 200 || status > 299) {
 		/* Error bodies are kept for the message only: the first 64 KiB. */
 		size_t have = x->resp->body.len;
@@ -374,7 +412,7 @@ static int setup(struct apf_http *h, struct xfer *x, struct curl_slist **hdrs, c
 	uint64_t total = body_total(req);
 	int bad = 0;
 
-#define SET(opt, val) bad |= curl_easy_setopt(c, opt, val) != CURLE_OK
+#define SET(opt, val) bad |= cu.curl_easy_setopt(c, opt, val) != CURLE_OK
 	SET(CURLOPT_URL, req->url);
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_ERRORBUFFER, errbuf);
@@ -404,23 +442,23 @@ static int setup(struct apf_http *h, struct xfer *x, struct curl_slist **hdrs, c
 	}
 #undef SET
 	for (const char *const *p = req->headers; p && *p; p++) {
-		t = curl_slist_append(l, *p);
+		t = cu.curl_slist_append(l, *p);
 		if (!t)
 			goto oom;
 		l = t;
 	}
 	if (req->has_body && total <= EXPECT_THRESHOLD) {
-		t = curl_slist_append(l, "Expect:");
+		t = cu.curl_slist_append(l, "Expect:");
 		if (!t)
 			goto oom;
 		l = t;
 	}
-	if (l && curl_easy_setopt(c, CURLOPT_HTTPHEADER, l) != CURLE_OK)
+	if (l && cu.curl_easy_setopt(c, CURLOPT_HTTPHEADER, l) != CURLE_OK)
 		bad = 1;
 	*hdrs = l;
 	return bad ? -1 : 0;
 oom:
-	curl_slist_free_all(l);
+	cu.curl_slist_free_all(l);
 	*hdrs = NULL;
 	return -1;
 }
@@ -460,15 +498,15 @@ int apf_http_request(struct apf_http *h, struct apf_http_request *req, struct ap
 			break;
 		}
 		if (attempt > 0)
-			curl_easy_reset(c);
+			cu.curl_easy_reset(c);
 		if (setup(h, &x, &hdrs, errbuf)) {
-			curl_slist_free_all(hdrs);
+			cu.curl_slist_free_all(hdrs);
 			rc = apf_error(err, APF_ENET, "cannot set up the request: unsupported by libcurl %s",
 				       apf_http_library_version());
 			break;
 		}
-		cc = curl_easy_perform(c);
-		curl_slist_free_all(hdrs);
+		cc = cu.curl_easy_perform(c);
+		cu.curl_slist_free_all(hdrs);
 		resp->bytes_sent = x.up_pos;
 		if (x.toobig) {
 			rc = apf_error(err, APF_ETOOBIG, "response larger than %zu bytes", cap);
@@ -479,13 +517,13 @@ int apf_http_request(struct apf_http *h, struct apf_http_request *req, struct ap
 			break;
 		}
 		if (cc == CURLE_OK) {
-			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+			cu.curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 			resp->status = status;
 			if (!apf_http_status_retryable(status) || attempt >= max_retries)
 				break;
 			snprintf(reason, sizeof(reason), "HTTP %ld", status);
 		} else {
-			snprintf(reason, sizeof(reason), "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
+			snprintf(reason, sizeof(reason), "%s", errbuf[0] ? errbuf : cu.curl_easy_strerror(cc));
 			if (!transient(cc) || attempt >= max_retries) {
 				if (attempt > 0)
 					rc = apf_error(err, APF_ENET, "%s (after %d attempts)", reason, attempt + 1);

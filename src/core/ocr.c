@@ -12,6 +12,7 @@
 #include <tesseract/capi.h>
 
 #include "apflow/ocr.h"
+#include "apflow/dl.h"
 #include "apflow/utf8.h"
 #include "apflow/util.h"
 #include "apflow/version.h"
@@ -43,21 +44,15 @@ static char tess_error[256];
 
 static void tess_load(void)
 {
-	void *lib = dlopen(APF_TESSERACT_SONAME, RTLD_NOW | RTLD_LOCAL);
-
-	if (!lib) {
-		const char *e = dlerror();
-		apf_strlcpy(tess_error, e ? e : APF_TESSERACT_SONAME ": cannot be loaded", sizeof(tess_error));
-		return;
-	}
-#define X(f)                                                                                          \
-	if (!(tess.f = (__typeof__(tess.f))dlsym(lib, #f))) {                                         \
-		snprintf(tess_error, sizeof(tess_error), "%s has no %s", APF_TESSERACT_SONAME, #f);   \
-		return;                                                                               \
-	}
-	TESS_FUNCS(X)
+	const struct apf_dl_sym syms[] = {
+#define X(f) { #f, &tess.f },
+		TESS_FUNCS(X)
 #undef X
-	tess.lib = lib; /* kept for the life of the process */
+	};
+
+	/* kept for the life of the process */
+	tess.lib = apf_dl_open(APF_TESSERACT_SONAME, syms, sizeof(syms) / sizeof(syms[0]), tess_error,
+			       sizeof(tess_error));
 }
 
 /* Loads Tesseract once; an error names what is missing. */

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <microhttpd.h>
+#include "server/mhd_dl.h"
 
 #include "apflow/db.h"
 #include "apflow/ingest.h"

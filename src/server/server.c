@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <microhttpd.h>
+#include "server/mhd_dl.h"
 
 #include "apflow/log.h"
 #include "apflow/util.h"
@@ -468,8 +468,12 @@ int apf_server_start(const struct apf_config *cfg, const struct apf_server_opts 
 	socklen_t sslen = 0;
 	const union MHD_DaemonInfo *info;
 	unsigned flags;
-	int rc;
+	int rc = apf_mhd_need(err);
 
+	if (rc) {
+		free(srv);
+		return rc;
+	}
 	srv->cfg = cfg;
 	srv->opts = *opts;
 	srv->opts.listen = NULL;

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
-#include <microhttpd.h>
+#include "server/mhd_dl.h"
 
 #include "apflow/config.h"
 #include "apflow/dbwriter.h"

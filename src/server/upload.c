@@ -20,7 +20,7 @@
 #include <sys/socket.h>
 
 #include <jansson.h>
-#include <microhttpd.h>
+#include "server/mhd_dl.h"
 
 #include "apflow/ingest.h"
 #include "apflow/log.h"

@@ -38,16 +38,21 @@ for bin in "$APFLOW" "$APFLOW_TOP/apflow"; do
 	[ -x "$bin" ] || continue
 	t_ok "readelf -d ${bin#"$APFLOW_TOP"/}" readelf -d "$bin"
 	t_nomatch "${bin#"$APFLOW_TOP"/} does not need libduckdb" 'NEEDED.*libduckdb' "$(cat "$T_OUT")"
+	t_nomatch "${bin#"$APFLOW_TOP"/} does not need libcurl, libmicrohttpd or Tesseract" \
+		'NEEDED.*(libcurl|libmicrohttpd|libtesseract)' "$(cat "$T_OUT")"
 	t_match "${bin#"$APFLOW_TOP"/} has DuckDB's directory in its RUNPATH" \
 		"RUNPATH.*$APFLOW_TOP/third_party/duckdb/lib" "$(cat "$T_OUT")"
 done
 t_rc 0 "--help under LD_DEBUG=files" env LD_DEBUG=files "$APFLOW" --help
 t_nomatch "--help does not load libduckdb" 'libduckdb' "$(cat "$T_ERR")"
+t_nomatch "--help does not load libcurl, libmicrohttpd, GnuTLS or Tesseract" \
+	'file=(libcurl|libmicrohttpd|libgnutls|libtesseract)' "$(cat "$T_ERR")"
 t_rc 0 "config under LD_DEBUG=files" env LD_DEBUG=files "$APFLOW" config
 t_nomatch "config does not load libduckdb" 'libduckdb' "$(cat "$T_ERR")"
 t_rc 0 "version under LD_DEBUG=files" env LD_DEBUG=files "$APFLOW" version
 t_match "version loads libduckdb from the RUNPATH" "file=$APFLOW_TOP/third_party/duckdb/lib/libduckdb.so " \
 	"$(cat "$T_ERR")"
+t_match "version loads libcurl (to name its version)" 'file=libcurl\.so' "$(cat "$T_ERR")"
 
 # Configuration: precedence and where each value comes from.
 cat >apflow.conf <<'CONF'

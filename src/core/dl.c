@@ -1,0 +1,32 @@
+/*
+ * dl.c: see apflow/dl.h.
+ */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "apflow/dl.h"
+#include "apflow/util.h"
+
+void *apf_dl_open(const char *soname, const struct apf_dl_sym *syms, size_t n, char *why, size_t why_size)
+{
+	void *lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+
+	if (!lib) {
+		const char *e = dlerror();
+		snprintf(why, why_size, "%s", e ? e : "cannot be loaded");
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		void *p = dlsym(lib, syms[i].name);
+
+		if (!p) {
+			snprintf(why, why_size, "%s has no %s", soname, syms[i].name);
+			dlclose(lib);
+			return NULL;
+		}
+		/* POSIX: a function's address fits in a void *. */
+		memcpy(syms[i].fn, &p, sizeof(p));
+	}
+	return lib;
+}

@@ -1,0 +1,66 @@
+/*
+ * test_dl.c: apf_dl_open() (apflow/dl.h), on libm, which every machine
+ * has: a library and its functions, a function it lacks, a library that
+ * is not there.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "apflow/dl.h"
+
+static void test_loads(void **state)
+{
+	double (*fn_cos)(double) = NULL, (*fn_sqrt)(double) = NULL;
+	const struct apf_dl_sym syms[] = { { "cos", &fn_cos }, { "sqrt", &fn_sqrt } };
+	char why[256] = "";
+
+	(void)state;
+	assert_non_null(apf_dl_open("libm.so.6", syms, 2, why, sizeof(why)));
+	assert_non_null(fn_cos);
+	assert_true(fn_cos(0.0) == 1.0);
+	assert_true(fn_sqrt(81.0) == 9.0);
+	assert_string_equal(why, "");
+}
+
+static void test_missing_function(void **state)
+{
+	double (*fn_cos)(double) = NULL;
+	void (*fn_none)(void) = NULL;
+	const struct apf_dl_sym syms[] = { { "cos", &fn_cos }, { "apf_no_such_function", &fn_none } };
+	char why[256] = "";
+
+	(void)state;
+	assert_null(apf_dl_open("libm.so.6", syms, 2, why, sizeof(why)));
+	assert_string_equal(why, "libm.so.6 has no apf_no_such_function");
+	assert_null(fn_none);
+}
+
+static void test_missing_library(void **state)
+{
+	double (*fn_cos)(double) = NULL;
+	const struct apf_dl_sym syms[] = { { "cos", &fn_cos } };
+	char why[256] = "";
+
+	(void)state;
+	assert_null(apf_dl_open("libapflow-not-there.so.9", syms, 1, why, sizeof(why)));
+	assert_non_null(strstr(why, "libapflow-not-there.so.9"));
+	assert_non_null(strstr(why, "No such file"));
+	assert_null(fn_cos);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_loads),
+		cmocka_unit_test(test_missing_function),
+		cmocka_unit_test(test_missing_library),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
