@@ -43,6 +43,15 @@ struct apf_ocr;
  */
 int apf_ocr_new(const char *lang, const char *datapath, struct apf_ocr **out, struct apf_err *err);
 
+/*
+ * 1 when every language of lang ("eng", "eng+deu") has its traineddata
+ * file where Tesseract will look: datapath, else $TESSDATA_PREFIX, else
+ * Debian's /usr/share/tesseract-ocr/5/tessdata.  0 when one is not found
+ * there, which is not a verdict (only apf_ocr_new() is): a caller that
+ * wants to fail early then loads Tesseract to know.  Loads nothing.
+ */
+int apf_ocr_lang_installed(const char *lang, const char *datapath);
+
 /* Gives up on a page after ms milliseconds of recognition (0: never, the
  * default), so that one hostile image cannot hold a worker forever.
  * Tesseract checks the deadline between words, so layout analysis (about

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <tesseract/capi.h>
 
@@ -147,6 +148,29 @@ int apf_ocr_new(const char *lang, const char *datapath, struct apf_ocr **out, st
 	ocr->api = api;
 	*out = ocr;
 	return 0;
+}
+
+int apf_ocr_lang_installed(const char *lang, const char *datapath)
+{
+	const char *dir = datapath && *datapath ? datapath : getenv("TESSDATA_PREFIX");
+	char path[4096];
+
+	if (!dir || !*dir)
+		dir = "/usr/share/tesseract-ocr/5/tessdata";
+	if (!lang || !*lang)
+		lang = "eng";
+	while (*lang) {
+		size_t n = strcspn(lang, "+");
+		struct stat sb;
+
+		if ((size_t)snprintf(path, sizeof(path), "%s/%.*s.traineddata", dir, (int)n, lang) >= sizeof(path) ||
+		    stat(path, &sb) || !S_ISREG(sb.st_mode))
+			return 0;
+		lang += n;
+		if (*lang == '+')
+			lang++;
+	}
+	return 1;
 }
 
 void apf_ocr_set_timeout(struct apf_ocr *ocr, int ms)

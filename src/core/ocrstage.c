@@ -1489,9 +1489,6 @@ static int setup(struct stage *st, struct apf_err *err)
 	apf_remove_stale_temps(st->tmpdir, TMP_PREFIX);
 
 	st->model_text = apf_xasprintf("mupdf %s", apf_pdf_library_version());
-	/* Only engines that may run Tesseract load it (some 15 ms). */
-	if (st->engine == APF_OCRSTAGE_AUTO || st->engine == APF_OCRSTAGE_TESSERACT)
-		st->model_tesseract = apf_xasprintf("tesseract %s %s", apf_ocr_library_version(), st->lang);
 	if (st->engine == APF_OCRSTAGE_DEEPSEEK) {
 		rc = apf_deepseek_new(&opt->deepseek, &st->ds, err);
 		if (rc)
@@ -1514,14 +1511,21 @@ static char *run_model(struct stage *st)
 	}
 }
 
+static void *load_tesseract(void *arg)
+{
+	(void)arg;
+	apf_ocr_library_version();
+	return NULL;
+}
+
 int apf_ocrstage_run(const struct apf_config *cfg, struct apf_store *store, struct apf_dbwriter *writer,
 		     const struct apf_ocrstage_options *opt, struct apf_ocrstage_result *res,
 		     struct apf_err *err)
 {
 	struct stage st;
 	struct worker *workers = NULL;
-	pthread_t *senders = NULL, committer;
-	int nworkers = 0, nsenders = 0, committer_started = 0, rc;
+	pthread_t *senders = NULL, committer, tess_loader;
+	int nworkers = 0, nsenders = 0, committer_started = 0, tess_loader_started = 0, rc;
 	char *model = NULL, *params = NULL;
 	size_t *pick_of = NULL;
 
@@ -1598,17 +1602,35 @@ int apf_ocrstage_run(const struct apf_config *cfg, struct apf_store *store, stru
 		}
 	}
 
+	/* Tesseract's libraries load beside the planning (some 15 ms). */
+	if ((st.engine == APF_OCRSTAGE_AUTO || st.engine == APF_OCRSTAGE_TESSERACT) &&
+	    !pthread_create(&tess_loader, NULL, load_tesseract, NULL))
+		tess_loader_started = 1;
 	rc = plan(&st, pick_of, err);
 	if (rc || !st.nselected)
 		goto finish;
-	/* One Tesseract up front: a missing language fails before any run
+	/*
+	 * One Tesseract up front: a missing language fails before any run
 	 * is made.  Worker 0 takes it; its Tesseract pages wait for the
 	 * run's row (wait_started()), so it is not using it meanwhile.  The
-	 * others load when their worker first needs one. */
+	 * others load when their worker first needs one.  The auto engine
+	 * may need none (born-digital documents), so when the languages'
+	 * files are where Tesseract looks, it loads on the first page that
+	 * needs it rather than hold the run's start (some 40 ms).  The
+	 * library itself (its version names the model) was loading on a
+	 * thread of its own meanwhile.
+	 */
+	if (tess_loader_started) {
+		pthread_join(tess_loader, NULL);
+		tess_loader_started = 0;
+	}
 	if (st.engine == APF_OCRSTAGE_AUTO || st.engine == APF_OCRSTAGE_TESSERACT) {
-		rc = ensure_ocr(&workers[0], err);
-		if (rc)
-			goto finish;
+		st.model_tesseract = apf_xasprintf("tesseract %s %s", apf_ocr_library_version(), st.lang);
+		if (st.engine == APF_OCRSTAGE_TESSERACT || !apf_ocr_lang_installed(st.lang, opt->tessdata)) {
+			rc = ensure_ocr(&workers[0], err);
+			if (rc)
+				goto finish;
+		}
 	}
 	/* A failure while reading ahead of the plan (a store that fails for
 	 * every document) or a cancel: no run. */
@@ -1636,6 +1658,8 @@ int apf_ocrstage_run(const struct apf_config *cfg, struct apf_store *store, stru
 	pthread_mutex_unlock(&st.lock);
 
 finish:
+	if (tess_loader_started)
+		pthread_join(tess_loader, NULL);
 	if (!st.started) {
 		/* Nothing to do, or an error before the run: stop, drop
 		 * what was read ahead. */

@@ -72,6 +72,11 @@ t_rc 2 "bad doc id: exit 2" "$APFLOW" ocr --doc NOTANID
 t_rc 1 "unknown doc id: exit 1" "$APFLOW" ocr --doc 0123456789abcdef0123
 t_match "unknown doc id named" "no document '0123456789abcdef0123'" "$(cat "$T_ERR")"
 t_eq "... and nothing else said: what was read ahead of the plan is dropped quietly" 1 "$(grep -c . "$T_ERR")"
+t_rc 1 "a Tesseract language that is not installed: exit 1" "$APFLOW" ocr --lang xx
+t_match "... named, before any run" "cannot load Tesseract language 'xx'" "$(cat "$T_ERR")"
+t_rc 1 "... also when auto finds no language file where Tesseract looks" \
+	env TESSDATA_PREFIX="$PWD/nowhere" "$APFLOW" ocr --engine auto
+t_match "... and it says which" "cannot load Tesseract language 'eng'.*is its traineddata installed" "$(cat "$T_ERR")"
 t_eq "no run made by failed starts" 0 "$(q 'SELECT count(*) FROM md_raw_ocr.main.ocr_runs')"
 
 # --- the first run: auto, two workers ---
@@ -188,6 +193,18 @@ t_ok "another OCR run while the first works" "$APFLOW" ocr --engine text --doc "
 wait $ocr_pid
 t_eq "the OCR run finished too" "0 6" "$? $(sed -n 's/^ocr run [0-9]*: 2 documents, \([0-9]*\) pages.*/\1/p' side.out)"
 t_eq "a run that is alive is not taken for dead" "0" "$(q "SELECT count(*) FROM md_raw_ocr.main.ocr_runs WHERE status = 'killed'")"
+
+# --- auto loads Tesseract's model only for a page that needs it ---
+# eng.traineddata is there (so the run starts) but unusable: born-digital
+# pages never notice; a scan's pages fail with the reason, the run goes on.
+mkdir -p junkdata && echo "not a model" >junkdata/eng.traineddata
+t_rc 0 "auto on born-digital scripts.pdf with an unusable eng.traineddata: exit 0" \
+	env TESSDATA_PREFIX="$PWD/junkdata" "$APFLOW" ocr --force --doc "$scripts"
+t_match "... its 5 pages read from the text layer" '^ocr run [0-9]+: 1 document, 5 pages \(text 5, tesseract 0, deepseek 0\), 0 failed' \
+	"$(cat "$T_OUT")"
+t_rc 1 "auto on scan.pdf with it: exit 1" env TESSDATA_PREFIX="$PWD/junkdata" "$APFLOW" ocr --force --doc "$scan"
+t_eq "... both pages failed, with the reason" "2,page 1: cannot load Tesseract language 'eng': is its traineddata installed (tesseract-ocr-eng)?" \
+	"$(q "SELECT count(*), min(error) FROM md_raw_ocr.main.ocr_failures WHERE doc_id = '$scan' AND ocr_run_id = (SELECT max(ocr_run_id) FROM md_raw_ocr.main.ocr_runs)")"
 
 # --- kill -9 mid-run, then resume ---
 export APFLOW_DATA_DIR=$T_DIR/kill
