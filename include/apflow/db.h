@@ -58,6 +58,22 @@ int apf_db_open_ex(const struct apf_config *cfg, unsigned flags, struct apf_db *
  * attached: the same names as the warehouse, nothing on disk (for tests). */
 int apf_db_open_memory(struct apf_db **out, struct apf_err *err);
 
+/*
+ * Taking turns for a local warehouse (DESIGN.md, "Processes side by side").
+ * A process that finds the files locked writes its pid to
+ * <data_dir>/.lock-wanted at every attempt and removes it once it has
+ * them.  A process that keeps the warehouse open for a stream of work
+ * (dbwriter.c) asks apf_db_lock_wanted() once its hold is over; when
+ * another process is waiting it closes, and apf_db_yield() waits for the
+ * waiter to get in (the file gone or stale) before opening again.
+ * Without it, the holder closed and reopened within a millisecond, and a
+ * waiter whose backoff had reached a second almost never caught the gap:
+ * an ingest waited for a whole OCR run.
+ */
+int apf_db_lock_wanted(const struct apf_config *cfg);
+/* Waits, up to max_ms, until no other process is waiting (see above). */
+void apf_db_yield(const struct apf_config *cfg, int64_t max_ms);
+
 /* Runs one or more statements without parameters. */
 int apf_db_exec(struct apf_db *db, const char *sql, struct apf_err *err);
 /* Runs a query and keeps its result; the caller frees it. */

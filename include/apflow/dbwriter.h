@@ -7,9 +7,11 @@
  * opened it.  Instead, threads hand their work to one writer thread: it
  * opens the warehouse, runs every job queued so far in one transaction,
  * commits and wakes the waiting threads.  It keeps the warehouse open only
- * while work keeps coming (up to 30 ms between batches, 1 s at most in a
- * row), then closes it.  Under load the batches grow by themselves; when
- * idle nothing is open and other processes (a CLI stage) can take the file.
+ * while work keeps coming (up to 30 ms between batches), then closes it;
+ * after 1 s open, it gives the files up to another process that is
+ * waiting for them (apf_db_lock_wanted()).  Under load the batches grow by
+ * themselves; when idle nothing is open and other processes (a CLI stage)
+ * can take the file.
  *
  * Invariants:
  *  - apf_dbwriter_run() returns only after its job's transaction committed
@@ -87,7 +89,7 @@ void apf_dbwriter_expect(struct apf_dbwriter *w, int delta);
 void apf_dbwriter_set_gather(struct apf_dbwriter *w, long us);
 /*
  * How long the warehouse stays open without work, in milliseconds
- * (default 30, at most 1000: it is closed 1 s after opening in any case).
+ * (default 30, at most 1000).
  * A stage whose jobs come tens of milliseconds apart (an OCR run: a commit
  * per document read) sets it higher, so that it does not checkpoint,
  * close and reopen between documents; other processes then wait for the

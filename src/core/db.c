@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "apflow/db.h"
 #include "apflow/log.h"
@@ -315,6 +317,99 @@ static int parse_seconds(const char *s, int64_t *ms)
 	return 0;
 }
 
+/* ---- taking turns (apflow/db.h) ---- */
+
+#define LOCK_WANTED_FILE ".lock-wanted"
+/* A waiter writes the file at every attempt, LOCK_WAIT_MAX_MS apart at
+ * most: older than this, nobody is waiting any more. */
+#define LOCK_WANTED_FRESH_MS (2 * LOCK_WAIT_MAX_MS + 500)
+
+static char *wanted_path(const char *data_dir)
+{
+	return apf_xasprintf("%s/" LOCK_WANTED_FILE, data_dir ? data_dir : "./data");
+}
+
+/* Says this process is waiting for the files (a fresh mtime, our pid). */
+static void want_lock(const struct target *t)
+{
+	char *path, pid[32];
+	int fd, n;
+
+	if (t->kind != TARGET_LOCAL)
+		return;
+	path = wanted_path(t->data_dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+		if (write(fd, pid, (size_t)n) != n)
+			apf_log_debug("cannot write %s", path);
+		close(fd);
+	}
+	free(path);
+}
+
+/* The pid in the file at path when it is fresh, else 0. */
+static long wanted_by(const char *path)
+{
+	struct stat st;
+	char buf[32];
+	ssize_t n;
+	int fd;
+
+	if (stat(path, &st) ||
+	    apf_now_ms() - ((int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000) > LOCK_WANTED_FRESH_MS)
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
+}
+
+/* Got the files: our request, if it is still the one on file, is done. */
+static void got_lock(const struct target *t)
+{
+	char *path;
+
+	if (t->kind != TARGET_LOCAL)
+		return;
+	path = wanted_path(t->data_dir);
+	if (wanted_by(path) == (long)getpid())
+		unlink(path);
+	free(path);
+}
+
+static long other_waiter(const struct apf_config *cfg)
+{
+	const char *wh = apf_config_get(cfg, APF_CFG_WAREHOUSE);
+	char *path;
+	long pid;
+
+	if (wh && strcmp(wh, "local"))
+		return 0; /* MotherDuck: no file lock */
+	path = wanted_path(apf_config_get(cfg, APF_CFG_DATA_DIR));
+	pid = wanted_by(path);
+	free(path);
+	return pid && pid != (long)getpid() ? pid : 0;
+}
+
+int apf_db_lock_wanted(const struct apf_config *cfg)
+{
+	return other_waiter(cfg) != 0;
+}
+
+void apf_db_yield(const struct apf_config *cfg, int64_t max_ms)
+{
+	int64_t until = apf_now_ms() + max_ms;
+
+	while (other_waiter(cfg) && apf_now_ms() < until)
+		apf_sleep_ms(10);
+}
+
 /* Gets an instance for t: shares one that exists or makes one, waiting
  * while another process (or a read-only instance here) holds the files. */
 static int get_instance(const struct target *t, int64_t timeout_ms, struct instance **out,
@@ -353,6 +448,8 @@ static int get_instance(const struct target *t, int64_t timeout_ms, struct insta
 					instances = in;
 				}
 				pthread_mutex_unlock(&instances_lock);
+				if (logged)
+					got_lock(t);
 				*out = in;
 				return 0;
 			}
@@ -360,10 +457,12 @@ static int get_instance(const struct target *t, int64_t timeout_ms, struct insta
 		pthread_mutex_unlock(&instances_lock);
 		if (!locked)
 			return rc;
+		want_lock(t);
 
 		int64_t waited = apf_now_ms() - start;
 		if (waited >= timeout_ms) {
 			char duck[APF_ERR_MSG_MAX];
+			got_lock(t); /* no longer waiting */
 			apf_strlcpy(duck, err->msg, sizeof(duck));
 			/* The configured wait, not the measured one, which the
 			 * last attempt stretches by a few milliseconds. */

@@ -123,14 +123,18 @@ static void fail_batch(struct job *batch, int rc, const struct apf_err *err)
 
 /*
  * The writer keeps the warehouse open only while work keeps coming: after
- * a batch it waits up to LINGER_MS for the next one, and it closes at the
- * latest HOLD_MS after opening, so that another process (a CLI stage)
- * waiting for the file gets its turn even under a steady stream of
- * uploads.  Opening and closing cost 10-30 ms each, a commit a few: the
+ * a batch it waits up to LINGER_MS for the next one.  Under a steady
+ * stream it keeps the files, and once HOLD_MS have passed since it opened
+ * them it asks whether another process (a CLI stage, the server) is
+ * waiting for them; if so it closes and waits for that process to get in
+ * before opening again (apf_db_lock_wanted(), apf_db_yield()).  Opening and closing cost 10-30 ms each, a commit a few: the
  * linger is what lets a loaded server commit far more often than it opens.
  */
 #define LINGER_MS 30
 #define HOLD_MS 1000
+/* How long a writer that gave the files up waits for the waiter to get
+ * them: more than the longest lock backoff of a waiter (db.c). */
+#define YIELD_MS 2500
 /*
  * Group commit: a batch costs about 2 ms of DuckDB work whatever its size
  * (each transaction sets up its own storage and index for every table it
@@ -213,9 +217,12 @@ static void *writer_main(void *arg)
 		last->next = NULL;
 		pthread_mutex_unlock(&w->lock);
 
-		if (db && apf_now_ms() - opened_at > HOLD_MS) {
+		/* Held long enough and another process is waiting for the
+		 * files: give them up until it has had them (apflow/db.h). */
+		if (db && apf_now_ms() - opened_at > HOLD_MS && apf_db_lock_wanted(w->cfg)) {
 			apf_db_close(db);
 			db = NULL;
+			apf_db_yield(w->cfg, YIELD_MS);
 		}
 		if (!db) {
 			struct apf_err err;

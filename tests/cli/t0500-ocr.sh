@@ -249,4 +249,31 @@ t_eq "shard = first 8 bytes of sha256(doc_id) mod N, as documented in SQL" 0 \
 t_eq "shard runs record their shard" "0/2 1/2" \
 	"$(q 'SELECT params FROM md_raw_ocr.main.ocr_runs WHERE ocr_run_id IN (4, 5) ORDER BY ocr_run_id' | sed 's/^"//; s/"$//; s/""/"/g' | jq -r .shard | tr '\n' ' ' | sed 's/ $//')"
 
+# --- a long run gives the warehouse up to a process that waits for it ---
+# 200 documents of 600 pages: the run commits one after another for some
+# seconds.  An ingest started meanwhile asks for its turn (.lock-wanted);
+# the run's writer, its hold of 1 s over, closes and waits for it, so the
+# ingest is done long before the run (before, it waited for the whole run,
+# and for a run longer than lock_timeout it failed).
+export APFLOW_DATA_DIR=$T_DIR/turns
+t_ok "a third warehouse" "$APFLOW" init
+mkpdf turns.pdf 600 "taking turns"
+mkdir turns
+for i in $(seq 1 200); do
+	cp turns.pdf turns/t$i.pdf
+	printf '\n%% copy %d\n' "$i" >>turns/t$i.pdf # another doc_id
+done
+"$APFLOW" ingest turns >/dev/null 2>&1
+"$APFLOW" ocr --engine text -j1 >turns.out 2>turns.err &
+ocr_pid=$!
+sleep 0.8
+mkpdf late.pdf 1 "ingested while a long run commits"
+t_ok "ingest while a long run keeps committing" "$APFLOW" ingest late.pdf
+state=$(kill -0 "$ocr_pid" 2>/dev/null && echo running || echo finished)
+wait "$ocr_pid"
+t_eq "the run finished: 200 documents, 120000 pages" "0 120000" \
+	"$? $(sed -n 's/^ocr run 1: 200 documents, \([0-9]*\) pages.*/\1/p' turns.out)"
+t_eq "the ingest was done while the run still went on" running "$state"
+t_eq "no request for the files left behind" "" "$(ls -A "$APFLOW_DATA_DIR" | grep lock-wanted)"
+
 t_done
