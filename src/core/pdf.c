@@ -818,7 +818,16 @@ struct text_proc {
 	int text_mode; /* its render mode */
 	float char_tx, char_ty;
 	pdf_cycle_list *cycle;
+	int form_depth; /* forms being read, one inside the other */
 };
+
+/*
+ * Forms are read by recursion, some 3 KB of stack a level: a file whose
+ * forms nest thousands deep (not in a loop, which pdf_cycle() stops)
+ * would overflow a worker's stack and take the process down.  Past this
+ * depth the deeper forms are not read, with a note.
+ */
+#define MAX_FORM_DEPTH 64
 
 static void tp_flush(struct text_proc *tp)
 {
@@ -1198,7 +1207,12 @@ static void tp_Do_form(fz_context *ctx, pdf_processor *proc, const char *name, p
 	(void)name;
 	if (xobj == NULL || pdf_cycle(ctx, &here, up, xobj))
 		return;
+	if (tp->form_depth >= MAX_FORM_DEPTH) {
+		fz_warn(ctx, "forms nested more than %d deep: the deeper ones are not read", MAX_FORM_DEPTH);
+		return;
+	}
 	tp->cycle = &here;
+	tp->form_depth++;
 	fz_try(ctx) {
 		tp_gsave(ctx, tp);
 		tp->gs[tp->gtop].ctm = fz_concat(fz_concat(pdf_xobject_matrix(ctx, xobj), fz_identity),
@@ -1214,8 +1228,10 @@ static void tp_Do_form(fz_context *ctx, pdf_processor *proc, const char *name, p
 		while (oldtop < tp->gtop)
 			tp_grestore(ctx, tp);
 	}
-	fz_always(ctx)
+	fz_always(ctx) {
 		tp->cycle = up;
+		tp->form_depth--;
+	}
 	fz_catch(ctx) {
 		if (fz_caught(ctx) == FZ_ERROR_SYNTAX)
 			fz_throw(ctx, FZ_ERROR_GENERIC, "syntax error in xobject");

@@ -659,6 +659,87 @@ static int chromium_pdf(struct apf_pdf_ctx *pc, const char *dir)
 	return n;
 }
 
+/*
+ * forms.pdf: a page whose form 1 shows "level 1" and draws form 2, which
+ * shows "level 2" and draws form 3 ... down to form n.  Objects: 1 the
+ * catalog, 2 the pages, 3 the page, 4 its content, 5 the font, 5 + k form k.
+ */
+static void write_nested_forms(const char *path, int n)
+{
+	long *offs = calloc((size_t)n + 6, sizeof(*offs));
+	FILE *f = fopen(path, "wb");
+	int nobj = 5 + n;
+
+	assert_non_null(offs);
+	assert_non_null(f);
+	fputs("%PDF-1.7\n", f);
+	offs[1] = ftell(f);
+	fputs("1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n", f);
+	offs[2] = ftell(f);
+	fputs("2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n", f);
+	offs[3] = ftell(f);
+	fputs("3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+	      "/Resources << /XObject << /F1 6 0 R >> >> /Contents 4 0 R >>\nendobj\n", f);
+	offs[4] = ftell(f);
+	fputs("4 0 obj\n<< /Length 7 >>\nstream\n/F1 Do\nendstream\nendobj\n", f);
+	offs[5] = ftell(f);
+	fputs("5 0 obj\n<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>\nendobj\n", f);
+	for (int k = 1; k <= n; k++) {
+		char body[160], next[64] = "";
+
+		if (k < n)
+			snprintf(next, sizeof(next), " /XObject << /F%d %d 0 R >>", k + 1, 5 + k + 1);
+		snprintf(body, sizeof(body), "BT /F 6 Tf %d %d Td (level %d) Tj ET%s", 20 + (k % 5) * 110,
+			 820 - (k / 5) * 8, k, k < n ? "" : "");
+		if (k < n)
+			snprintf(body + strlen(body), sizeof(body) - strlen(body), " /F%d Do", k + 1);
+		offs[5 + k] = ftell(f);
+		fprintf(f,
+			"%d 0 obj\n<< /Type /XObject /Subtype /Form /BBox [0 0 595 842] "
+			"/Resources << /Font << /F 5 0 R >>%s >> /Length %zu >>\nstream\n%s\nendstream\nendobj\n",
+			5 + k, next, strlen(body), body);
+	}
+	long xref = ftell(f);
+	fprintf(f, "xref\n0 %d\n0000000000 65535 f \n", nobj + 1);
+	for (int i = 1; i <= nobj; i++)
+		fprintf(f, "%010ld 00000 n \n", offs[i]);
+	fprintf(f, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%ld\n%%%%EOF\n", nobj + 1, xref);
+	assert_int_equal(fclose(f), 0);
+	free(offs);
+}
+
+/* Forms nested 100 deep: the first 64 levels are read, then a note. */
+static void check_nested_forms(struct apf_pdf_ctx *pc, const char *dir)
+{
+	char path[PATH_MAX + 16], want[32];
+	struct apf_pdf *pdf = NULL;
+	struct apf_err err = { 0 };
+	struct apf_buf b;
+
+	snprintf(path, sizeof(path), "%s/forms.pdf", dir);
+	write_nested_forms(path, 100);
+	assert_int_equal(apf_pdf_open(pc, path, &pdf, &err), 0);
+	apf_buf_init(&b, 0);
+	assert_int_equal(apf_pdf_page_text(pdf, 1, &b, NULL, &err), 0);
+	for (int k = 1; k <= 100; k++) {
+		const char *at = b.data;
+		int found = 0;
+
+		snprintf(want, sizeof(want), "level %d", k);
+		while (!found && (at = strstr(at, want))) {
+			at += strlen(want);
+			found = *at < '0' || *at > '9'; /* not "level 10" for "level 1" */
+		}
+		if (k <= 64 && !found)
+			fail_msg("forms.pdf: no '%s' in:\n%s", want, b.data);
+		if (k > 64 && found)
+			fail_msg("forms.pdf: '%s' read, deeper than 64", want);
+	}
+	assert_string_equal(apf_pdf_page_note(pdf), "forms nested more than 64 deep: the deeper ones are not read");
+	apf_buf_release(&b);
+	apf_pdf_close(pdf);
+}
+
 /* What proc.pdf gives, besides being what MuPDF gives. */
 static void check_proc_text(struct apf_pdf_ctx *pc, const char *path)
 {
@@ -764,6 +845,7 @@ static void text_device_body(void **state)
 	assert_int_equal(compare_readings(pc, vert), 1);
 	assert_int_equal(compare_readings(pc, proc), 1);
 	check_proc_text(pc, proc);
+	check_nested_forms(pc, dir);
 	pages = 4;
 	for (size_t i = 0; i < sizeof(corpus) / sizeof(corpus[0]); i++)
 		pages += compare_readings(pc, corpus_path(corpus[i]));
