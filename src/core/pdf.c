@@ -494,10 +494,6 @@ struct code_info {
 	int gid, w; /* pdf_font_cid_to_gid(), pdf_lookup_hmtx().w */
 	float adv;  /* fz_advance_glyph() */
 	int ucslen, ucs[8];
-	/* The glyph's bounds under the last text matrix it was shown with
-	 * (a b c d, no translation); ba is NaN until then. */
-	float ba, bb, bc, bd;
-	fz_rect br;
 };
 
 struct font_cache {
@@ -834,24 +830,34 @@ static void tp_flush(struct text_proc *tp)
 	tp->open = 0;
 }
 
+/* pdf_tos_make_trm() for a horizontal font, given the glyph's width w
+ * (pdf_lookup_hmtx()). */
+static fz_matrix tp_trm_h(struct text_proc *tp, const pdf_text_state *text, int w)
+{
+	fz_matrix tsm = { text->size * text->scale, 0, 0, text->size, 0, text->rise };
+	float w0 = w * 0.001f;
+
+	tp->char_tx = (w0 * text->size + text->char_space) * text->scale;
+	tp->char_ty = 0;
+	return concat(tsm, tp->tm);
+}
+
 /* pdf_tos_make_trm() without the glyph's bounds. */
 static int tp_make_trm(fz_context *ctx, struct text_proc *tp, const pdf_text_state *text, pdf_font_desc *fd,
 		       int cid, fz_matrix *trm)
 {
 	fz_matrix tsm;
 
+	if (fd->wmode == 0) {
+		*trm = tp_trm_h(tp, text, pdf_lookup_hmtx(ctx, fd, cid).w);
+		return pdf_font_cid_to_gid(ctx, fd, cid);
+	}
 	tsm.a = text->size * text->scale;
 	tsm.b = 0;
 	tsm.c = 0;
 	tsm.d = text->size;
 	tsm.e = 0;
 	tsm.f = text->rise;
-	if (fd->wmode == 0) {
-		pdf_hmtx h = pdf_lookup_hmtx(ctx, fd, cid);
-		float w0 = h.w * 0.001f;
-		tp->char_tx = (w0 * text->size + text->char_space) * text->scale;
-		tp->char_ty = 0;
-	}
 	if (fd->wmode == 1) {
 		pdf_vmtx v = pdf_lookup_vmtx(ctx, fd, cid);
 		float w1 = v.w * 0.001f;
@@ -865,21 +871,11 @@ static int tp_make_trm(fz_context *ctx, struct text_proc *tp, const pdf_text_sta
 }
 
 /* One glyph as the device took it from its fz_text span (fz_stext_extract()). */
-static void tp_glyph(fz_context *ctx, struct text_dev *td, struct code_info *ci, fz_font *font, fz_matrix trm,
-		     int gid, float adv, int ucs, int wmode, fz_matrix ctm)
+static void tp_glyph(fz_context *ctx, struct text_dev *td, fz_font *font, fz_matrix trm, int gid, float adv,
+		     int ucs, int wmode, fz_matrix ctm)
 {
+	fz_rect r = glyph_bound(ctx, td, font, gid, (fz_matrix){ trm.a, trm.b, trm.c, trm.d, 0, 0 });
 	const fz_rect *box = &td->mediabox;
-	fz_rect r;
-
-	if (ci && ci->ba == trm.a && ci->bb == trm.b && ci->bc == trm.c && ci->bd == trm.d) {
-		r = ci->br;
-	} else {
-		r = glyph_bound(ctx, td, font, gid, (fz_matrix){ trm.a, trm.b, trm.c, trm.d, 0, 0 });
-		if (ci) {
-			ci->ba = trm.a, ci->bb = trm.b, ci->bc = trm.c, ci->bd = trm.d;
-			ci->br = r;
-		}
-	}
 
 	r.x0 += trm.e;
 	r.y0 += trm.f;
@@ -941,21 +937,15 @@ static void tp_show_char(fz_context *ctx, struct text_proc *tp, struct font_cach
 	if (fc) {
 		/* tp_make_trm() with the width and glyph looked up before */
 		struct code_info *ci = &fc->code[cid];
-		fz_matrix tsm = { text->size * text->scale, 0, 0, text->size, 0, text->rise };
-		float w0;
 
 		if (!ci->known) {
 			ci->gid = pdf_font_cid_to_gid(ctx, fd, cid);
 			ci->w = pdf_lookup_hmtx(ctx, fd, cid).w;
 			ci->adv = ci->gid >= 0 ? fz_advance_glyph(ctx, fd->font, ci->gid, 0) : 0;
 			ci->ucslen = code_ucs(fd, cid, ci->ucs);
-			ci->ba = NAN;
 			ci->known = 1;
 		}
-		w0 = ci->w * 0.001f;
-		tp->char_tx = (w0 * text->size + text->char_space) * text->scale;
-		tp->char_ty = 0;
-		trm = concat(tsm, tp->tm);
+		trm = tp_trm_h(tp, text, ci->w);
 		gid = ci->gid;
 		direct = 0;
 	} else {
@@ -970,18 +960,18 @@ static void tp_show_char(fz_context *ctx, struct text_proc *tp, struct font_cach
 	/* pdf_flush_text(): a hidden fill or stroke draws nothing. */
 	shown = !(tp->super.hidden && tp->text_mode >= 0 && tp->text_mode <= 2);
 	if (shown && fc) {
-		struct code_info *ci = &fc->code[cid];
+		const struct code_info *ci = &fc->code[cid];
 
-		tp_glyph(ctx, tp->td, ci, fd->font, trm, gid, ci->adv, ci->ucs[0], 0, gs->ctm);
+		tp_glyph(ctx, tp->td, fd->font, trm, gid, ci->adv, ci->ucs[0], 0, gs->ctm);
 		for (int i = 1; i < ci->ucslen; i++)
-			tp_glyph(ctx, tp->td, NULL, fd->font, trm, -1, 0, ci->ucs[i], 0, gs->ctm);
+			tp_glyph(ctx, tp->td, fd->font, trm, -1, 0, ci->ucs[i], 0, gs->ctm);
 	} else if (shown) {
 		float adv = gid >= 0 ? fz_advance_glyph(ctx, fd->font, gid, fd->wmode) : 0;
 
 		ucslen = code_ucs(fd, cid, ucsbuf);
-		tp_glyph(ctx, tp->td, NULL, fd->font, trm, gid, adv, ucsbuf[0], fd->wmode, gs->ctm);
+		tp_glyph(ctx, tp->td, fd->font, trm, gid, adv, ucsbuf[0], fd->wmode, gs->ctm);
 		for (int i = 1; i < ucslen; i++)
-			tp_glyph(ctx, tp->td, NULL, fd->font, trm, -1, 0, ucsbuf[i], fd->wmode, gs->ctm);
+			tp_glyph(ctx, tp->td, fd->font, trm, -1, 0, ucsbuf[i], fd->wmode, gs->ctm);
 	}
 	tp->tm = pre_translate(tp->tm, tp->char_tx, tp->char_ty);
 }
