@@ -13,6 +13,7 @@
 #ifndef APFLOW_DL_H
 #define APFLOW_DL_H
 
+#include <dlfcn.h> /* the flags of apf_dl_open() */
 #include <stddef.h>
 
 /* A function to look up: its name, and the pointer to set (the address of
@@ -23,10 +24,12 @@ struct apf_dl_sym {
 };
 
 /*
- * dlopen(soname, RTLD_NOW | RTLD_LOCAL), then every symbol of syms.
- * Returns the handle (kept for the life of the process), or NULL with the
- * reason in why: dlerror()'s, or "<soname> has no <name>".
+ * dlopen(file, flags) (RTLD_NOW | RTLD_LOCAL unless there is a reason),
+ * then every symbol of syms.  Returns the handle (kept for the life of the
+ * process), or NULL with the reason in why: dlerror()'s, or "<file> has no
+ * <name>".
  */
-void *apf_dl_open(const char *soname, const struct apf_dl_sym *syms, size_t n, char *why, size_t why_size);
+void *apf_dl_open(const char *file, int flags, const struct apf_dl_sym *syms, size_t n, char *why,
+		  size_t why_size);
 
 #endif

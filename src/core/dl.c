@@ -8,9 +8,10 @@
 #include "apflow/dl.h"
 #include "apflow/util.h"
 
-void *apf_dl_open(const char *soname, const struct apf_dl_sym *syms, size_t n, char *why, size_t why_size)
+void *apf_dl_open(const char *file, int flags, const struct apf_dl_sym *syms, size_t n, char *why,
+		  size_t why_size)
 {
-	void *lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+	void *lib = dlopen(file, flags);
 
 	if (!lib) {
 		const char *e = dlerror();
@@ -21,7 +22,7 @@ void *apf_dl_open(const char *soname, const struct apf_dl_sym *syms, size_t n, c
 		void *p = dlsym(lib, syms[i].name);
 
 		if (!p) {
-			snprintf(why, why_size, "%s has no %s", soname, syms[i].name);
+			snprintf(why, why_size, "%s has no %s", file, syms[i].name);
 			dlclose(lib);
 			return NULL;
 		}

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "apflow/db.h"
+#include "apflow/dl.h"
 #include "apflow/util.h"
 #include "core/duckdb_dl.h"
 
@@ -62,35 +63,21 @@ static enum { PRELOAD_NONE, PRELOAD_RUNNING, PRELOAD_DONE } preload_state;
 #define DUCKDB_DLOPEN_FLAGS (RTLD_LAZY | RTLD_LOCAL | RTLD_DEEPBIND)
 #endif
 
-static void *open_lib(const char *file)
-{
-	void *h;
-	const char *e;
-
-	apf_strlcpy(lib_name, file, sizeof(lib_name));
-	h = dlopen(file, DUCKDB_DLOPEN_FLAGS);
-	if (!h) {
-		e = dlerror();
-		apf_strlcpy(load_error, e ? e : "cannot be loaded", sizeof(load_error));
-	}
-	return h;
-}
-
 /*
- * The first libduckdb.so in the executable's library search path.  A
- * dlopen() of the bare name would search the RUNPATH of its caller, and
- * under AddressSanitizer the caller is libasan, whose dlopen interceptor
- * calls the real one: so the directories are the executable's, asked of
- * the dynamic loader (RTLD_DI_SERINFO), and tried one by one.  A file that
- * is there but does not load is the error; none there, the bare name (which
- * also finds a library in ldconfig's cache).
+ * The file to load: the first libduckdb.so in the executable's library
+ * search path (written into path).  A dlopen() of the bare name would
+ * search the RUNPATH of its caller, and under AddressSanitizer the caller
+ * is libasan, whose dlopen interceptor calls the real one: so the
+ * directories are the executable's, asked of the dynamic loader
+ * (RTLD_DI_SERINFO), and tried one by one.  A file that is there but does
+ * not load is the error; none there, the bare name (which also finds a
+ * library in ldconfig's cache).
  */
-static void *open_from_search_path(void)
+static const char *search_path_file(char *path, size_t path_size)
 {
 	void *self = dlopen(NULL, RTLD_LAZY);
 	const char *file = DUCKDB_LIB;
 	Dl_serinfo size, *si = NULL;
-	char path[PATH_MAX];
 
 	if (self && !dlinfo(self, RTLD_DI_SERINFOSIZE, &size)) {
 		si = apf_xmalloc(size.dls_size);
@@ -101,7 +88,7 @@ static void *open_from_search_path(void)
 		for (unsigned i = 0; i < si->dls_cnt; i++) {
 			const char *dir = si->dls_serpath[i].dls_name;
 
-			if ((size_t)snprintf(path, sizeof(path), "%s/" DUCKDB_LIB, *dir ? dir : ".") < sizeof(path) &&
+			if ((size_t)snprintf(path, path_size, "%s/" DUCKDB_LIB, *dir ? dir : ".") < path_size &&
 			    !access(path, F_OK)) {
 				file = path;
 				break;
@@ -111,24 +98,23 @@ static void *open_from_search_path(void)
 	}
 	if (self)
 		dlclose(self);
-	return open_lib(file);
+	return file;
 }
 
 static void load(void)
 {
-	const char *env = getenv("APFLOW_DUCKDB_LIB");
-	void *h = env && *env ? open_lib(env) : open_from_search_path();
-
-	if (!h)
-		return;
-#define X(f)                                                                                          \
-	if (!(apf_dl_##f = (__typeof__(apf_dl_##f))dlsym(h, #f))) {                                   \
-		snprintf(load_error, sizeof(load_error), "it has no %s (another DuckDB version?)", #f); \
-		return;                                                                               \
-	}
-	APF_DUCKDB_FUNCS(X)
+	const struct apf_dl_sym syms[] = {
+#define X(f) { #f, &apf_dl_##f },
+		APF_DUCKDB_FUNCS(X)
 #undef X
-	lib = h; /* kept for the life of the process */
+	};
+	const char *env = getenv("APFLOW_DUCKDB_LIB");
+	char path[PATH_MAX];
+
+	apf_strlcpy(lib_name, env && *env ? env : search_path_file(path, sizeof(path)), sizeof(lib_name));
+	/* kept for the life of the process */
+	lib = apf_dl_open(lib_name, DUCKDB_DLOPEN_FLAGS, syms, sizeof(syms) / sizeof(syms[0]), load_error,
+			  sizeof(load_error));
 }
 
 static void *preload_main(void *arg)

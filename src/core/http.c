@@ -72,7 +72,7 @@ static void global_init(void)
 #undef X
 	};
 
-	curl_lib = apf_dl_open(APF_CURL_SONAME, syms, sizeof(syms) / sizeof(syms[0]), load_error,
+	curl_lib = apf_dl_open(APF_CURL_SONAME, RTLD_NOW | RTLD_LOCAL, syms, sizeof(syms) / sizeof(syms[0]), load_error,
 			       sizeof(load_error));
 	if (curl_lib)
 		global_rc = cu.curl_global_init(CURL_GLOBAL_DEFAULT);

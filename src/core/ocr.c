@@ -52,7 +52,7 @@ static void tess_load(void)
 	};
 
 	/* kept for the life of the process */
-	tess.lib = apf_dl_open(APF_TESSERACT_SONAME, syms, sizeof(syms) / sizeof(syms[0]), tess_error,
+	tess.lib = apf_dl_open(APF_TESSERACT_SONAME, RTLD_NOW | RTLD_LOCAL, syms, sizeof(syms) / sizeof(syms[0]), tess_error,
 			       sizeof(tess_error));
 }
 

@@ -27,7 +27,7 @@ static void load(void)
 #undef X
 	};
 
-	lib = apf_dl_open(APF_MHD_SONAME, syms, sizeof(syms) / sizeof(syms[0]), load_error, sizeof(load_error));
+	lib = apf_dl_open(APF_MHD_SONAME, RTLD_NOW | RTLD_LOCAL, syms, sizeof(syms) / sizeof(syms[0]), load_error, sizeof(load_error));
 }
 
 int apf_mhd_need(struct apf_err *err)

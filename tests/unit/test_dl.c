@@ -21,7 +21,7 @@ static void test_loads(void **state)
 	char why[256] = "";
 
 	(void)state;
-	assert_non_null(apf_dl_open("libm.so.6", syms, 2, why, sizeof(why)));
+	assert_non_null(apf_dl_open("libm.so.6", RTLD_NOW | RTLD_LOCAL, syms, 2, why, sizeof(why)));
 	assert_non_null(fn_cos);
 	assert_true(fn_cos(0.0) == 1.0);
 	assert_true(fn_sqrt(81.0) == 9.0);
@@ -36,7 +36,7 @@ static void test_missing_function(void **state)
 	char why[256] = "";
 
 	(void)state;
-	assert_null(apf_dl_open("libm.so.6", syms, 2, why, sizeof(why)));
+	assert_null(apf_dl_open("libm.so.6", RTLD_NOW | RTLD_LOCAL, syms, 2, why, sizeof(why)));
 	assert_string_equal(why, "libm.so.6 has no apf_no_such_function");
 	assert_null(fn_none);
 }
@@ -48,7 +48,7 @@ static void test_missing_library(void **state)
 	char why[256] = "";
 
 	(void)state;
-	assert_null(apf_dl_open("libapflow-not-there.so.9", syms, 1, why, sizeof(why)));
+	assert_null(apf_dl_open("libapflow-not-there.so.9", RTLD_NOW | RTLD_LOCAL, syms, 1, why, sizeof(why)));
 	assert_non_null(strstr(why, "libapflow-not-there.so.9"));
 	assert_non_null(strstr(why, "No such file"));
 	assert_null(fn_cos);
