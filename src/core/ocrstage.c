@@ -303,18 +303,30 @@ static void report_failure(struct stage *st, const struct doc *d, int page, cons
 
 /* ---- stopping ---- */
 
+/* With st->lock held: the run stops, and every waiting thread looks again. */
+static void stop_locked(struct stage *st)
+{
+	st->stopping = 1;
+	pthread_cond_broadcast(&st->work_cond);
+	pthread_cond_broadcast(&st->commit_cond);
+	pthread_cond_broadcast(&st->dq_cond);
+}
+
+/* With st->lock held: a cancel asked for (SIGINT, SIGTERM) stops the run. */
+static void check_cancel_locked(struct stage *st)
+{
+	if (!st->stopping && st->opt->cancel && *st->opt->cancel) {
+		st->res->cancelled = 1;
+		stop_locked(st);
+	}
+}
+
 static int stopping(struct stage *st)
 {
 	int s;
 
 	pthread_mutex_lock(&st->lock);
-	if (!st->stopping && st->opt->cancel && *st->opt->cancel) {
-		st->stopping = 1;
-		st->res->cancelled = 1;
-		pthread_cond_broadcast(&st->work_cond);
-		pthread_cond_broadcast(&st->commit_cond);
-		pthread_cond_broadcast(&st->dq_cond);
-	}
+	check_cancel_locked(st);
 	s = st->stopping;
 	pthread_mutex_unlock(&st->lock);
 	return s;
@@ -328,10 +340,7 @@ static void set_fatal(struct stage *st, const struct apf_err *err)
 		st->fatal = 1;
 		st->fatal_err = *err;
 	}
-	st->stopping = 1;
-	pthread_cond_broadcast(&st->work_cond);
-	pthread_cond_broadcast(&st->commit_cond);
-	pthread_cond_broadcast(&st->dq_cond);
+	stop_locked(st);
 	pthread_mutex_unlock(&st->lock);
 }
 
@@ -344,10 +353,7 @@ static void set_norun(struct stage *st)
 {
 	pthread_mutex_lock(&st->lock);
 	st->norun = 1;
-	st->stopping = 1;
-	pthread_cond_broadcast(&st->work_cond);
-	pthread_cond_broadcast(&st->commit_cond);
-	pthread_cond_broadcast(&st->dq_cond);
+	stop_locked(st);
 	pthread_mutex_unlock(&st->lock);
 }
 
@@ -850,12 +856,7 @@ static struct doc *next_work(struct stage *st, int *is_new)
 
 	pthread_mutex_lock(&st->lock);
 	for (;;) {
-		if (!st->stopping && st->opt->cancel && *st->opt->cancel) {
-			st->stopping = 1;
-			st->res->cancelled = 1;
-			pthread_cond_broadcast(&st->commit_cond);
-			pthread_cond_broadcast(&st->dq_cond);
-		}
+		check_cancel_locked(st);
 		if (st->stopping)
 			break;
 		if (!st->picks_known) {
