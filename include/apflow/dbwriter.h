@@ -96,6 +96,7 @@ void apf_dbwriter_set_gather(struct apf_dbwriter *w, long us);
  * file up to that long.
  */
 void apf_dbwriter_set_linger(struct apf_dbwriter *w, long ms);
+long apf_dbwriter_linger(struct apf_dbwriter *w);
 int apf_dbwriter_run_batch_ex(struct apf_dbwriter *w, apf_dbwriter_batch_fn fn, void *arg, unsigned flags,
 			      struct apf_err *err);
 

@@ -363,6 +363,16 @@ void apf_dbwriter_set_linger(struct apf_dbwriter *w, long ms)
 	pthread_mutex_unlock(&w->lock);
 }
 
+long apf_dbwriter_linger(struct apf_dbwriter *w)
+{
+	long ms;
+
+	pthread_mutex_lock(&w->lock);
+	ms = w->linger_ms;
+	pthread_mutex_unlock(&w->lock);
+	return ms;
+}
+
 void apf_dbwriter_expect(struct apf_dbwriter *w, int delta)
 {
 	pthread_mutex_lock(&w->lock);

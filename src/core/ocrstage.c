@@ -57,8 +57,6 @@
 /* The most documents one transaction takes. */
 #define COMMIT_BATCH 64
 #define WARM_US 20000
-/* dbwriter.h: the writer closes the warehouse after 30 ms without work. */
-#define WRITER_LINGER_US 30000
 
 enum { PE_TEXT = 0, PE_TESSERACT, PE_DEEPSEEK, PE_COUNT };
 static const char *const page_engine_names[PE_COUNT] = { "text", "tesseract", "deepseek" };
@@ -204,6 +202,7 @@ struct stage {
 	int ended;                    /* the last commit also ended the run */
 	int warm;                     /* a document is near its end: have the warehouse opened */
 	int64_t db_us;                /* when our last warehouse job ended (now_us()) */
+	int64_t linger_us;            /* the writer closes the warehouse after this long idle */
 	struct pick *picks;
 	size_t npicks, next_pick;
 	size_t nselected;             /* picks not dropped */
@@ -450,12 +449,12 @@ static void queue_commit(struct stage *st, struct doc *d)
  * When d's last pages are near (under d->lock): at the pace of its pages
  * so far, the rest take about as long as opening the warehouse.  Returns
  * their time in microseconds, or -1.  The writer closes the warehouse
- * when it has had nothing to do for WRITER_LINGER_US, which is the case
- * while a document of some hundred pages is read, and opening it again
- * would cost 15-25 ms after the last page; so the committer then has the
- * writer open it (ocrdb_warm()) and the commit finds it open.  Too early,
- * the warehouse is only held open for nothing: at most the linger more
- * than the commit needs.
+ * when it has had nothing to do for its linger (st->linger_us; `apflow
+ * ocr` sets 250 ms), which is the case while a document of OCR'd pages is
+ * read, and opening it again would cost 15-25 ms after the last page; so
+ * the committer then has the writer open it (ocrdb_warm()) and the commit
+ * finds it open.  Too early, the warehouse is only held open for nothing:
+ * at most the linger more than the commit needs.
  */
 static int64_t warm_soon(const struct doc *d, int64_t now)
 {
@@ -579,7 +578,7 @@ static void finish_page(struct stage *st, struct doc *d, const struct page_rec *
 		st->pages_done++;
 		/* Only if the writer will have closed by the commit: not
 		 * when the last warehouse job was a moment ago. */
-		if (warm >= 0 && st->started && !st->stopping && now + warm - st->db_us > WRITER_LINGER_US) {
+		if (warm >= 0 && st->started && !st->stopping && now + warm - st->db_us > st->linger_us) {
 			st->warm = 1;
 			pthread_cond_signal(&st->commit_cond);
 		}
@@ -1538,6 +1537,7 @@ int apf_ocrstage_run(const struct apf_config *cfg, struct apf_store *store, stru
 	st.opt = opt;
 	st.res = res;
 	st.t0 = apf_now_ms();
+	st.linger_us = apf_dbwriter_linger(writer) * 1000;
 	pthread_mutex_init(&st.lock, NULL);
 	pthread_mutex_init(&st.cb_lock, NULL);
 	pthread_cond_init(&st.work_cond, NULL);
