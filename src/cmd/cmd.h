@@ -51,6 +51,7 @@ APF_CMD_DECLARE(serve);
 APF_CMD_DECLARE(ingest);
 APF_CMD_DECLARE(ocr);
 APF_CMD_DECLARE(push);
+APF_CMD_DECLARE(pull);
 
 const struct apf_cmd *apf_cmd_find(const char *name);
 extern const struct apf_cmd apf_commands[];
