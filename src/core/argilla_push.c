@@ -110,6 +110,8 @@ size_t apf_argilla_merge_spans(struct apf_argilla_span *in, size_t n, struct apf
 {
 	size_t m = 0, k;
 
+	if (n == 0)
+		return 0;
 	/* Identical spans of several agents become one, counted and with
 	 * the best score. */
 	qsort(in, n, sizeof(*in), cmp_start);
