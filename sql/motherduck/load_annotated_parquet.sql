@@ -36,9 +36,13 @@
 -- than as code points.  On text without such characters both readings are
 -- the same and nothing is converted.
 
--- The file, with the optional columns added (as NULL) when it has none:
--- the metadata keys (doc_id and page_num also come from the id),
--- pull's usernames and updated_at, and the suggestion columns.
+-- The file, with the optional columns added (as NULL) when it has none
+-- (an SDK or Hub export leaves out the response columns when no record has
+-- a response, the suggestion ones when none has a suggestion, status in
+-- older SDKs, and always pull's usernames and updated_at; doc_id and
+-- page_num also come from the id).  Struct fields are read by name: their
+-- order differs between exports.  A discarded or draft response may be
+-- there or not; only submitted ones count as annotations downstream.
 CREATE OR REPLACE TEMP TABLE _incoming_raw AS
 SELECT *
 FROM (
@@ -48,6 +52,9 @@ FROM (
            NULL::VARCHAR AS status,
            NULL::VARCHAR AS doc_id,
            NULL::BIGINT AS page_num,
+           NULL::STRUCT(label VARCHAR, start BIGINT, "end" BIGINT)[][] AS "entities.responses",
+           NULL::VARCHAR[] AS "entities.responses.users",
+           NULL::VARCHAR[] AS "entities.responses.status",
            NULL::VARCHAR[] AS "entities.responses.usernames",
            NULL::TIMESTAMPTZ[] AS "entities.responses.updated_at",
            NULL::STRUCT(label VARCHAR, start BIGINT, "end" BIGINT)[] AS "entities.suggestion",
