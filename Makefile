@@ -37,6 +37,7 @@ CORE_SRC := $(sort $(wildcard src/core/*.c src/server/*.c))
 CMD_SRC  := $(sort $(wildcard src/cmd/*.c)) src/main.c
 WEB      := $(sort $(wildcard web/*))
 SQL      := $(sort $(wildcard sql/motherduck/*.sql))
+CONFIG   := $(sort $(wildcard config/*.json config/gazetteers/*.tsv config/gazetteers/*.txt))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 
 REL := build/release
@@ -62,6 +63,12 @@ build/gen/sql_assets.list: FORCE
 	@echo '$(SQL)' | cmp -s - $@ || echo '$(SQL)' >$@
 build/gen/sql_assets.c: $(SQL) build/gen/sql_assets.list scripts/embed.sh | deps
 	scripts/embed.sh --table apf_sql_assets --type apf_sql_asset --header apflow/sqlfile.h $@ $(SQL)
+# ... and the labelset and gazetteers of config/ (apflow/confasset.h).
+build/gen/config_assets.list: FORCE
+	@mkdir -p $(@D)
+	@echo '$(CONFIG)' | cmp -s - $@ || echo '$(CONFIG)' >$@
+build/gen/config_assets.c: $(CONFIG) build/gen/config_assets.list scripts/embed.sh | deps
+	scripts/embed.sh --table apf_config_assets --type apf_config_asset --header apflow/confasset.h --strip config/ $@ $(CONFIG)
 FORCE:
 
 $(REL)/%.o: %.c | deps
@@ -73,9 +80,9 @@ $(SAN)/%.o: %.c | deps
 	@echo "  CC asan $<"
 	@$(CC) $(CPPFLAGS_ALL) $(SAN_CFLAGS) -MMD -MP -c $< -o $@
 
-$(REL)/libapflow.a: $(CORE_SRC:%.c=$(REL)/%.o) $(REL)/build/gen/web_assets.o $(REL)/build/gen/sql_assets.o
+$(REL)/libapflow.a: $(CORE_SRC:%.c=$(REL)/%.o) $(REL)/build/gen/web_assets.o $(REL)/build/gen/sql_assets.o $(REL)/build/gen/config_assets.o
 	@ar rcs $@ $^
-$(SAN)/libapflow.a: $(CORE_SRC:%.c=$(SAN)/%.o) $(SAN)/build/gen/web_assets.o $(SAN)/build/gen/sql_assets.o
+$(SAN)/libapflow.a: $(CORE_SRC:%.c=$(SAN)/%.o) $(SAN)/build/gen/web_assets.o $(SAN)/build/gen/sql_assets.o $(SAN)/build/gen/config_assets.o
 	@ar rcs $@ $^
 
 $(REL)/apflow: $(CMD_SRC:%.c=$(REL)/%.o) $(REL)/libapflow.a

@@ -6,15 +6,19 @@
 # table is apf_web_assets[] of struct apf_web_asset from apflow/web.h (the
 # pages in web/); the SQL files use
 #   --table apf_sql_assets --type apf_sql_asset --header apflow/sqlfile.h
+# --strip PREFIX names each asset by its path without PREFIX (config/
+# keeps "gazetteers/ports.txt") instead of its base name.
 set -eu
 table=apf_web_assets
 type=apf_web_asset
 header=apflow/web.h
+strip=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--table) table=$2; shift 2 ;;
 	--type) type=$2; shift 2 ;;
 	--header) header=$2; shift 2 ;;
+	--strip) strip=$2; shift 2 ;;
 	--) shift; break ;;
 	-*) echo "embed.sh: unknown option '$1'" >&2; exit 2 ;;
 	*) break ;;
@@ -36,7 +40,11 @@ tmp="$out.tmp"
 	echo "const struct $type $table[] = {"
 	i=0
 	for f in "$@"; do
-		name=$(basename "$f")
+		if [ -n "$strip" ]; then
+			name=${f#"$strip"}
+		else
+			name=$(basename "$f")
+		fi
 		case "$name" in
 		*.html) ct='text/html; charset=utf-8' ;;
 		*.css) ct='text/css; charset=utf-8' ;;
@@ -46,6 +54,7 @@ tmp="$out.tmp"
 		*.sql) ct='application/sql; charset=utf-8' ;;
 		*.md) ct='text/markdown; charset=utf-8' ;;
 		*.json) ct='application/json' ;;
+		*.txt) ct='text/plain; charset=utf-8' ;;
 		*) ct='application/octet-stream' ;;
 		esac
 		size=$(wc -c <"$f")
