@@ -81,6 +81,10 @@ void api_panel_end(struct req *rq)
 
 	apf_err_clear(&err);
 	rq->h = job;
+	if (!*name || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(name)) {
+		req_reply_error(rq, APF_EINVAL, "'%.64s' is not a panel name ([a-z0-9_]+)", name);
+		return;
+	}
 	if (apf_named_queries_load(PANELS_SQL, &job->qs, &err)) {
 		req_reply_err(rq, &err);
 		return;
