@@ -256,6 +256,16 @@ int apf_sql_split(const char *text, int (*fn)(const char *stmt, int line, void *
 	return scan(text, NULL, fn, arg);
 }
 
+int apf_sql_expand(const char *name, const char *text, const struct apf_sql_param *params,
+		   size_t nparams, int (*fn)(const char *stmt, int line, void *arg), void *arg,
+		   struct apf_err *err)
+{
+	struct apf_err scratch;
+	struct subst sub = { name, params, nparams, err ? err : &scratch };
+
+	return scan(text, &sub, fn, arg);
+}
+
 /* ---- the runner ---- */
 
 struct stmt {
