@@ -50,6 +50,10 @@ APF_CMD_DECLARE(store);
 APF_CMD_DECLARE(serve);
 APF_CMD_DECLARE(ingest);
 APF_CMD_DECLARE(ocr);
+APF_CMD_DECLARE(load);
+APF_CMD_DECLARE(check);
+APF_CMD_DECLARE(panels);
+APF_CMD_DECLARE(learn);
 
 const struct apf_cmd *apf_cmd_find(const char *name);
 extern const struct apf_cmd apf_commands[];

@@ -6,9 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <jansson.h>
-#include <microhttpd.h>
-
 #include "apflow/config.h"
 #include "apflow/log.h"
 #include "apflow/util.h"

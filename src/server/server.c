@@ -28,13 +28,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <jansson.h>
-#include "server/mhd_dl.h"
-
 #include "apflow/log.h"
 #include "apflow/util.h"
 #include "apflow/web.h"
-#include "server/server.h"
+#include "server/server_int.h"
 
 /* After the limit, this much more is read and dropped so the client can
  * see the 413; beyond it the connection is closed. */
@@ -51,14 +48,21 @@
  */
 #define CONN_MEMORY ((size_t)128 << 10)
 
-static const struct route routes[] = {
-	{ "GET", "/", 0, 0, 0, api_page_begin, NULL, NULL, NULL },
-	{ "GET", "/upload.html", 0, 0, 0, api_page_begin, NULL, NULL, NULL },
-	{ "POST", "/upload", 0, 1, -1, upload_begin, upload_data, upload_end, upload_cleanup },
-	{ "GET", "/api/documents", 0, 1, 0, NULL, NULL, api_documents_end, api_documents_cleanup },
-	{ "GET", "/api/documents/", 1, 1, 0, NULL, NULL, api_document_end, NULL },
-	{ "GET", "/healthz", 0, 0, 0, NULL, NULL, api_healthz_end, NULL },
+/*
+ * The route table: every request is checked against it by route_check()
+ * before any handler runs.  A page compiled into the binary needs only
+ * its asset name.
+ *   method  path  prefix  auth  max_body  asset  begin  data  end  cleanup
+ */
+const struct route server_routes[] = {
+	{ "GET", "/", 0, 0, 0, "upload.html", NULL, NULL, NULL, NULL },
+	{ "GET", "/upload.html", 0, 0, 0, "upload.html", NULL, NULL, NULL, NULL },
+	{ "POST", "/upload", 0, 1, -1, NULL, upload_begin, upload_data, upload_end, upload_cleanup },
+	{ "GET", "/api/documents", 0, 1, 0, NULL, NULL, NULL, api_documents_end, api_documents_cleanup },
+	{ "GET", "/api/documents/", 1, 1, 0, NULL, NULL, NULL, api_document_end, NULL },
+	{ "GET", "/healthz", 0, 0, 0, NULL, NULL, NULL, api_healthz_end, NULL },
 };
+const size_t server_nroutes = sizeof(server_routes) / sizeof(server_routes[0]);
 
 struct apf_server {
 	const struct apf_config *cfg;
@@ -107,21 +111,23 @@ void req_reply_json(struct req *rq, unsigned status, json_t *doc)
 	rq->content_type = "application/json";
 }
 
-void req_reply_error(struct req *rq, unsigned status, const char *code, const char *fmt, ...)
+void req_reply_error(struct req *rq, int code, const char *fmt, ...)
 {
 	char msg[APF_ERR_MSG_MAX];
 	va_list ap;
 
+	if (code <= APF_EOK || code >= APF_E_COUNT)
+		code = APF_EINTERNAL; /* an error never reads as success */
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	req_reply_json(rq, status, json_pack("{s:s, s:s}", "error", msg, "code", code));
+	req_reply_json(rq, (unsigned)apf_err_http_status(code),
+		       json_pack("{s:s, s:s}", "error", msg, "code", apf_err_name(code)));
 }
 
 void req_reply_err(struct req *rq, const struct apf_err *err)
 {
-	req_reply_error(rq, (unsigned)apf_err_http_status(err->code), apf_err_name(err->code), "%s",
-			err->msg[0] ? err->msg : apf_err_desc(err->code));
+	req_reply_error(rq, err->code, "%s", err->msg[0] ? err->msg : apf_err_desc(err->code));
 }
 
 /* ---- worker pool ---- */
@@ -146,7 +152,7 @@ static void *worker_main(void *arg)
 
 		rq->work(rq);
 		if (!req_has_reply(rq))
-			req_reply_error(rq, 500, "EINTERNAL", "request finished without an answer");
+			req_reply_error(rq, APF_EINTERNAL, "request finished without an answer");
 		rq->work = NULL;
 		MHD_resume_connection(rq->conn);
 
@@ -165,7 +171,7 @@ static void submit_work(struct apf_server *srv, struct req *rq)
 	if (srv->stopping) {
 		pthread_mutex_unlock(&srv->lock);
 		rq->work = NULL;
-		req_reply_error(rq, 503, "EINTERNAL", "the server is shutting down");
+		req_reply_error(rq, APF_EUNAVAIL, "the server is shutting down");
 		MHD_resume_connection(rq->conn);
 		return;
 	}
@@ -253,44 +259,58 @@ static int route_check(struct req *rq, const char *method)
 	const char *cl;
 	int64_t len;
 
-	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		if (!path_matches(&routes[i], rq->url))
+	for (size_t i = 0; i < server_nroutes; i++) {
+		const struct route *r = &server_routes[i];
+
+		if (!path_matches(r, rq->url))
 			continue;
-		path_hit = &routes[i];
-		if (!strcmp(routes[i].method, method) ||
-		    (!strcmp(method, "HEAD") && !strcmp(routes[i].method, "GET"))) {
-			rq->route = &routes[i];
+		path_hit = r;
+		if (!strcmp(r->method, method) || (!strcmp(method, "HEAD") && !strcmp(r->method, "GET"))) {
+			rq->route = r;
 			break;
 		}
 	}
 	if (!rq->route) {
 		if (path_hit) {
 			apf_strlcpy(rq->allow, path_hit->method, sizeof(rq->allow));
-			req_reply_error(rq, 405, "EUSAGE", "method %s not allowed on '%s'", method, rq->url);
+			req_reply_error(rq, APF_EMETHOD, "method %s not allowed on '%s'", method, rq->url);
 		} else {
-			req_reply_error(rq, 404, "ENOTFOUND", "no such page '%s'", rq->url);
+			req_reply_error(rq, APF_ENOTFOUND, "no such page '%s'", rq->url);
 		}
 		return -1;
 	}
 	if (rq->route->auth && !token_ok(rq->srv, rq->conn)) {
 		rq->www_auth = 1;
-		req_reply_error(rq, 401, "EAUTH", "missing or wrong upload token (Authorization: Bearer ...)");
+		req_reply_error(rq, APF_EAUTH, "missing or wrong upload token (Authorization: Bearer ...)");
 		return -1;
 	}
 	rq->max_body = rq->route->max_body < 0 ? (int64_t)rq->srv->opts.max_upload : rq->route->max_body;
 	cl = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Content-Length");
 	if (cl) {
 		if (apf_parse_i64(cl, &len) || len < 0) {
-			req_reply_error(rq, 400, "EUSAGE", "bad Content-Length '%.40s'", cl);
+			req_reply_error(rq, APF_EINVAL, "bad Content-Length '%.40s'", cl);
 			return -1;
 		}
 		if (len > rq->max_body) {
-			req_reply_error(rq, 413, "ETOOBIG", "request body of %lld bytes is over the limit of %lld bytes",
+			req_reply_error(rq, APF_ETOOBIG, "request body of %lld bytes is over the limit of %lld bytes",
 					(long long)len, (long long)rq->max_body);
 			return -1;
 		}
 	}
 	return 0;
+}
+
+/* A route with an asset: the page compiled into the binary (web.h). */
+static void serve_asset(struct req *rq)
+{
+	const struct apf_web_asset *a = apf_web_find(rq->route->asset);
+
+	if (!a) {
+		req_reply_error(rq, APF_ENOTFOUND, "the page '%s' is not built into this binary", rq->route->asset);
+		return;
+	}
+	rq->asset = a;
+	rq->status = 200;
 }
 
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
@@ -310,8 +330,12 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 		pthread_mutex_lock(&srv->lock);
 		srv->active++;
 		pthread_mutex_unlock(&srv->lock);
-		if (route_check(rq, method) == 0 && rq->route->begin)
-			rq->route->begin(rq);
+		if (route_check(rq, method) == 0) {
+			if (rq->route->asset)
+				serve_asset(rq);
+			else if (rq->route->begin)
+				rq->route->begin(rq);
+		}
 		if (req_has_reply(rq))
 			return queue_reply(rq);
 		return MHD_YES;
@@ -324,7 +348,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 		rq->received += n;
 		if (!rq->too_big && !req_has_reply(rq) && rq->received > (uint64_t)rq->max_body) {
 			rq->too_big = 1;
-			req_reply_error(rq, 413, "ETOOBIG", "request body is over the limit of %lld bytes",
+			req_reply_error(rq, APF_ETOOBIG, "request body is over the limit of %lld bytes",
 					(long long)rq->max_body);
 		}
 		/* Whatever the answer already is, a body that goes on this far
@@ -335,7 +359,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 			if (rq->route->data)
 				rq->route->data(rq, upload_data, n);
 			else
-				req_reply_error(rq, 413, "ETOOBIG", "this request takes no body");
+				req_reply_error(rq, APF_ETOOBIG, "this request takes no body");
 		}
 		return MHD_YES;
 	}
@@ -349,7 +373,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 		}
 	}
 	if (!req_has_reply(rq))
-		req_reply_error(rq, 500, "EINTERNAL", "no handler answered");
+		req_reply_error(rq, APF_EINTERNAL, "no handler answered");
 	return queue_reply(rq);
 }
 
