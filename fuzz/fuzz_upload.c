@@ -10,13 +10,15 @@
  * from here, so one input is one request, parsed by MHD and handed to
  * upload_begin(), upload_data() and upload_end() by an access handler that
  * follows server.c's.  What lies behind upload.c is replaced by fakes in
- * this file: the server's accessors and replies (server.c) and the spool and
- * ingest calls (ingest.c), so no disk, store or warehouse is touched.  The
- * fakes check what upload.c promises:
+ * this file: the server's accessors (server.c; its replies are the real
+ * ones) and the spool and ingest calls (ingest.c), so no disk, store or
+ * warehouse is touched.  The fakes check what upload.c promises:
  *   - every spool it opens is discarded by the end of the request, however
  *     the request ends (answered, refused, or the client went away);
  *   - a spool is finished before it is ingested, and never written after;
- *   - every request the handler saw gets exactly one answer, a JSON body;
+ *   - every request the handler saw gets an answer, a JSON object, never
+ *     a 500 (req_reply_json() turns a document jansson cannot encode, such
+ *     as a message quoting invalid UTF-8, into 500 "out of memory");
  *   - a sanitized filename is well-formed UTF-8 without '/', '\', control
  *     characters or a leading dot, of 1..APF_FILENAME_MAX bytes.
  *
@@ -28,7 +30,8 @@
  *
  * Linked with --allow-multiple-definition: the fakes below come first and
  * win over server.c's and ingest.c's functions of the same names, while
- * ingest.c's JSON and sanitizer functions stay the real ones.
+ * server.c's replies and ingest.c's JSON and sanitizer functions stay the
+ * real ones.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -46,7 +49,7 @@
 #include "apflow/err.h"
 #include "apflow/ingest.h"
 #include "apflow/utf8.h"
-#include "server/server.h"
+#include "server/server_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -65,7 +68,7 @@ static long live_spools;
 static long live_requests;
 static size_t piece; /* how upload_data() is fed; 0: as MHD gives it */
 
-/* ---- fakes of server.c ---- */
+/* ---- fakes of server.c: the objects behind the handlers (its replies are the real ones) ---- */
 
 struct apf_ingest *server_ingest(struct apf_server *srv)
 {
@@ -76,43 +79,6 @@ uint64_t server_max_upload(struct apf_server *srv)
 {
 	(void)srv;
 	return MAX_UPLOAD;
-}
-
-int req_has_reply(const struct req *rq)
-{
-	return rq->status != 0;
-}
-
-void req_reply_json(struct req *rq, unsigned status, json_t *doc)
-{
-	CHECK(doc != NULL);
-	CHECK(status >= 200 && status <= 599);
-	free(rq->body);
-	rq->body = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	CHECK(rq->body != NULL);
-	json_decref(doc);
-	rq->body_len = strlen(rq->body);
-	rq->status = status;
-	rq->content_type = "application/json";
-}
-
-void req_reply_error(struct req *rq, unsigned status, const char *code, const char *fmt, ...)
-{
-	char msg[APF_ERR_MSG_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	CHECK(status >= 400);
-	req_reply_json(rq, status, json_pack("{s:s, s:s}", "error", msg, "code", code));
-}
-
-void req_reply_err(struct req *rq, const struct apf_err *err)
-{
-	CHECK(err->code != APF_EOK);
-	req_reply_error(rq, (unsigned)apf_err_http_status(err->code), apf_err_name(err->code), "%s",
-			err->msg[0] ? err->msg : apf_err_desc(err->code));
 }
 
 /* ---- fakes of ingest.c: the spool counts bytes, nothing reaches a disk ---- */
@@ -211,6 +177,7 @@ static enum MHD_Result queue_reply(struct req *rq)
 	enum MHD_Result ret;
 
 	/* The answer is a JSON object with error and code, or a result. */
+	CHECK(rq->status >= 200 && rq->status != 500);
 	doc = json_loadb(rq->body, rq->body_len, 0, NULL);
 	CHECK(json_is_object(doc));
 	if (rq->status >= 400 && rq->status != 207)
