@@ -21,6 +21,15 @@ struct apf_server_opts {
 	const char *upload_token;  /* NULL: no token needed; "" is refused */
 	unsigned threads;          /* MHD thread pool (0: 4) */
 	unsigned workers;          /* threads that finish uploads and read the warehouse (0: 16) */
+	/* Without a token, a non-loopback listen address is refused unless
+	 * open is set (and then it is logged as a warning). */
+	int open;
+	/* Limits (docs/security.md); 0 takes the default. */
+	unsigned max_connections;  /* 0: what RLIMIT_NOFILE allows, at most 1000 */
+	unsigned max_per_addr;     /* connections from one client address (0: 32) */
+	unsigned header_timeout;   /* seconds for a whole request head (0: 10) */
+	unsigned idle_timeout;     /* seconds a connection may send nothing (0: 30) */
+	unsigned min_rate;         /* bytes/s a body must average after header_timeout (0: 1024) */
 };
 
 /* Starts listening; the store and the warehouse writer are opened here. */
