@@ -82,6 +82,9 @@ const struct route server_routes[] = {
 	{ "GET", "/api/documents", 0, 1, 0, NULL, NULL, NULL, api_documents_end, api_documents_cleanup },
 	{ "GET", "/api/documents/", 1, 1, 0, NULL, NULL, NULL, api_document_end, NULL },
 	{ "GET", "/healthz", 0, 0, 0, NULL, NULL, NULL, api_healthz_end, NULL },
+	{ "GET", "/dashboard", 0, 0, 0, "dashboard.html", NULL, NULL, NULL, NULL },
+	{ "GET", "/api/panels", 0, 1, 0, NULL, NULL, NULL, api_panels_end, NULL },
+	{ "GET", "/api/panels/", 1, 1, 0, NULL, NULL, NULL, api_panel_end, api_panel_cleanup },
 };
 const size_t server_nroutes = sizeof(server_routes) / sizeof(server_routes[0]);
 
