@@ -143,7 +143,8 @@ size_t apf_argilla_merge_spans(struct apf_argilla_span *in, size_t n, struct apf
 struct entry {
 	char *key;
 	char server_id[40];
-	char sha[APF_SHA256_HEX];
+	char sha[APF_SHA256_HEX];      /* on the server */
+	char file_sha[APF_SHA256_HEX]; /* in the file */
 	char fp[FP_LEN + 1];
 	unsigned on_server : 1;
 	unsigned in_file : 1;
@@ -606,7 +607,8 @@ static int build_record(const struct row *rw, const struct apf_labelset *ls, con
 			    json_integer(rw->v[C_NSPANS] ? (json_int_t)strtoll(rw->v[C_NSPANS], NULL, 10) : (json_int_t)nmerged));
 	fingerprint(out->metadata, sugg, out->fp);
 	if (sugg) {
-		json_object_set_new(sugg, "question_id", json_string(question_id));
+		if (question_id)
+			json_object_set_new(sugg, "question_id", json_string(question_id));
 		if (json_is_null(json_object_get(sugg, "score")))
 			json_object_del(sugg, "score");
 		out->suggestion = sugg;
@@ -668,18 +670,10 @@ static int check_row(struct row *rw, void *arg)
 		return 0;
 	}
 	e = index_get(ck->ix, rec.id, 1);
-	if (e->in_file) {
+	if (e->in_file)
 		report(ck, rec.id, "appears more than once in the file");
-	} else if (e->on_server && e->sha[0] && strcmp(e->sha, json_string_value(json_object_get(rec.metadata, "text_sha256")))) {
-		e->changed = 1;
-		ck->changed++;
-		if (!ck->replace)
-			report(ck, rec.id,
-			       "its text changed since it was pushed (text_sha256 %.12s... in Argilla, %.12s... in the file); "
-			       "--replace-changed deletes and recreates it, dropping its annotations",
-			       e->sha, json_string_value(json_object_get(rec.metadata, "text_sha256")));
-	}
 	e->in_file = 1;
+	apf_strlcpy(e->file_sha, json_string_value(json_object_get(rec.metadata, "text_sha256")), sizeof(e->file_sha));
 	record_release(&rec);
 	return 0;
 }
@@ -928,6 +922,25 @@ static int send_row(struct row *rw, void *arg)
 	return 0;
 }
 
+/* Marks the records of the file whose text differs on the server. */
+static void find_changed(struct check *ck)
+{
+	struct index *ix = ck->ix;
+
+	for (size_t i = 0; i < ix->cap; i++) {
+		struct entry *e = &ix->e[i];
+		if (!e->key || !e->in_file || !e->on_server || !e->sha[0] || !strcmp(e->sha, e->file_sha))
+			continue;
+		e->changed = 1;
+		ck->changed++;
+		if (!ck->replace)
+			report(ck, e->key,
+			       "its text changed since it was pushed (text_sha256 %.12s... in Argilla, %.12s... in the file); "
+			       "--replace-changed deletes and recreates it, dropping its annotations",
+			       e->sha, e->file_sha);
+	}
+}
+
 static int delete_changed(struct apf_argilla *a, const struct apf_argilla_dataset *ds, struct index *ix,
 			  struct apf_err *err)
 {
@@ -962,7 +975,7 @@ static int delete_changed(struct apf_argilla *a, const struct apf_argilla_datase
 	return rc;
 }
 
-int apf_argilla_push(struct apf_argilla *a, const struct apf_argilla_dataset *ds, const struct apf_labelset *ls,
+int apf_argilla_push(struct apf_argilla *a, struct apf_argilla_dataset *ds, const struct apf_labelset *ls,
 		     const struct apf_argilla_push_options *opt, struct apf_argilla_push_stats *stats,
 		     struct apf_err *err)
 {
@@ -981,18 +994,22 @@ int apf_argilla_push(struct apf_argilla *a, const struct apf_argilla_dataset *ds
 	rc = reader_open(&rd, opt->parquet, name, err);
 	if (rc)
 		goto out_reader;
-	rc = load_index(a, ds, &ix, opt->cancel, err);
-	if (rc)
-		goto out_reader;
 
+	/* The file alone first: bad input stops here, before any request. */
 	memset(&ck, 0, sizeof(ck));
 	ck.ls = ls;
-	ck.question_id = ds->question_id;
 	ck.ix = &ix;
 	ck.replace = opt->replace_changed;
 	apf_buf_init(&ck.report, 0);
 	rc = reader_each(&rd, check_row, &ck, opt->cancel, err);
 	stats->total = ck.rows;
+	if (!rc && opt->open_dataset)
+		rc = ck.bad ? 0 : opt->open_dataset(opt->open_arg, ds, err);
+	/* Then what is on the server: changed text is bad input too. */
+	if (!rc && !ck.bad)
+		rc = load_index(a, ds, &ix, opt->cancel, err);
+	if (!rc && !ck.bad)
+		find_changed(&ck);
 	if (!rc && ck.bad) {
 		rc = apf_error(err, APF_EINVAL, "cannot push '%s': %" PRIu64 " of %" PRIu64 " records are not valid; nothing was sent:%s%s",
 			       name, ck.bad, ck.rows, ck.report.data,
