@@ -324,8 +324,10 @@ static int reader_open(struct reader *rd, const char *path, const char *name, st
 		free(q);
 	}
 	if (rc) {
+		char msg[APF_ERR_MSG_MAX];
+		apf_strlcpy(msg, err->msg, sizeof(msg));
 		free(qp);
-		return apf_error(err, APF_EINVAL, "cannot read '%s': %s", name, err->msg);
+		return apf_error(err, APF_EINVAL, "cannot read '%s': %s", name, msg);
 	}
 	for (uint64_t c = 0; c < apf_db_result_cols(r); c++)
 		for (int k = 0; k < C_COUNT; k++)
@@ -385,13 +387,17 @@ static int reader_each(struct reader *rd, int (*fn)(struct row *rw, void *arg), 
 	if (!rc)
 		rc = apf_db_stream_open(st, &s, err);
 	if (rc) {
+		char msg[APF_ERR_MSG_MAX];
+		apf_strlcpy(msg, err->msg, sizeof(msg));
 		apf_db_stmt_free(st);
-		return apf_error(err, APF_EINVAL, "cannot read '%s': %s", rd->name, err->msg);
+		return apf_error(err, APF_EINVAL, "cannot read '%s': %s", rd->name, msg);
 	}
 	while (!rc) {
 		rc = apf_db_stream_next(s, &chunk, err);
 		if (rc) {
-			rc = apf_error(err, APF_EINVAL, "cannot read '%s': %s", rd->name, err->msg);
+			char msg[APF_ERR_MSG_MAX];
+			apf_strlcpy(msg, err->msg, sizeof(msg));
+			rc = apf_error(err, APF_EINVAL, "cannot read '%s': %s", rd->name, msg);
 			break;
 		}
 		if (!chunk)
@@ -707,6 +713,7 @@ struct sender {
 	uint64_t done, created, updated, failed_records, requests;
 	int inflight;
 	int stop;                 /* the file no longer reads as it did in step 2 */
+	volatile sig_atomic_t *cancel;
 	apf_argilla_progress_fn progress;
 	void *progress_arg;
 	uint64_t total;
@@ -806,9 +813,10 @@ static void *worker(void *arg)
 			sd->queued--;
 			pthread_cond_broadcast(&sd->cv_room);
 		}
-		/* After a failure the rest is dropped, not sent. */
-		if (b && sd->failed) {
-			sd->failed_records += b->n;
+		/* After a failure or an interruption the rest is dropped, not sent. */
+		if (b && (sd->failed || (sd->cancel && *sd->cancel))) {
+			if (sd->failed)
+				sd->failed_records += b->n;
 			sd->inflight--;
 			pthread_cond_broadcast(&sd->cv_room);
 			pthread_mutex_unlock(&sd->mu);
@@ -840,10 +848,19 @@ static int flush_batch(struct sender *sd)
 	sd->ids = NULL;
 	sd->n = sd->n_new = 0;
 	pthread_mutex_lock(&sd->mu);
-	while (sd->queued >= sd->max_queued && !sd->failed)
-		pthread_cond_wait(&sd->cv_room, &sd->mu);
-	if (sd->failed) {
-		sd->failed_records += b->n;
+	while (sd->queued >= sd->max_queued && !sd->failed && !(sd->cancel && *sd->cancel)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&sd->cv_room, &sd->mu, &ts);
+	}
+	if (sd->failed || (sd->cancel && *sd->cancel)) {
+		if (sd->failed)
+			sd->failed_records += b->n;
 		pthread_mutex_unlock(&sd->mu);
 		batch_free(b);
 		return -1;
@@ -867,6 +884,8 @@ static int send_row(struct row *rw, void *arg)
 	json_t *item;
 	char why[1024], *s;
 
+	if (sd->cancel && *sd->cancel)
+		return 1;
 	sd->rows++;
 	if (sd->progress && apf_now_ms() - sd->last_progress >= 100) {
 		uint64_t done;
@@ -1034,6 +1053,7 @@ int apf_argilla_push(struct apf_argilla *a, struct apf_argilla_dataset *ds, cons
 		sd.batch_size = 500;
 	sd.max_queued = (size_t)conc;
 	sd.progress = opt->progress;
+	sd.cancel = opt->cancel;
 	sd.progress_arg = opt->progress_arg;
 	sd.total = ck.rows;
 	apf_err_clear(&sd.err);
@@ -1082,6 +1102,8 @@ int apf_argilla_push(struct apf_argilla *a, struct apf_argilla_dataset *ds, cons
 		if (sd.failed) {
 			*err = sd.err;
 			rc = sd.err.code ? sd.err.code : APF_ENET;
+		} else if (opt->cancel && *opt->cancel) {
+			rc = apf_error(err, APF_EIO, "push interrupted");
 		} else if (sd.stop) {
 			rc = apf_error(err, APF_EINVAL, "'%s' changed while it was pushed: run the push again", name);
 		} else if (rc) {
