@@ -50,6 +50,8 @@ APF_CMD_DECLARE(store);
 APF_CMD_DECLARE(serve);
 APF_CMD_DECLARE(ingest);
 APF_CMD_DECLARE(ocr);
+APF_CMD_DECLARE(export);
+APF_CMD_DECLARE(preannotate);
 
 const struct apf_cmd *apf_cmd_find(const char *name);
 extern const struct apf_cmd apf_commands[];
