@@ -27,6 +27,7 @@ const struct apf_cmd apf_commands[] = {
 	{ "ocr", cmd_ocr, NEED_CONFIG | NEED_DB | NEED_STORE, "read the pages of stored PDFs into md_raw_ocr.main.pages", cmd_ocr_usage },
 	{ "export", cmd_export, NEED_CONFIG | NEED_DB | NEED_STORE, "write a dataset's pages as Parquet for pre-annotation and Argilla", cmd_export_usage },
 	{ "preannotate", cmd_preannotate, NEED_CONFIG | NEED_DB | NEED_STORE, "suggest entity spans for a dataset's pages (rules or Ollama)", cmd_preannotate_usage },
+	{ "merge", cmd_merge, NEED_CONFIG | NEED_STORE, "merge a dataset's pages and suggestions into argilla_records.parquet", cmd_merge_usage },
 	{ "config", cmd_config, NEED_CONFIG, "show the effective settings and where they come from", cmd_config_usage },
 	{ "version", cmd_version, 0, "show versions of apflow and its libraries", cmd_version_usage },
 	{ NULL, NULL, 0, NULL, NULL },

@@ -87,4 +87,23 @@ int apf_dataset_fetch_prefix(const struct apf_config *cfg, struct apf_store *sto
 
 void apf_dataset_files_release(struct apf_dataset_files *files);
 
+struct apf_merge_result {
+	char export_id[48];
+	uint64_t pages, pages_with_spans, spans, agents;
+	uint64_t stale, not_exported, invalid, duplicates, overlapped;
+	uint64_t suggestion_files, bytes;
+	int64_t ms;
+};
+
+/*
+ * Merges the dataset's current export with every agent's suggestions
+ * (sql/motherduck/merge_suggestions_for_argilla.sql) into
+ * argilla/in/<dataset>/argilla_records.parquet, one row per page, written
+ * in one PUT (atomic).  Suggestions that do not fit their page are left
+ * out and counted (stale, not_exported, invalid), as are duplicates and
+ * spans that overlap a better span of the same agent.
+ */
+int apf_merge_run(const struct apf_config *cfg, struct apf_store *store, const char *dataset,
+		  struct apf_merge_result *res, struct apf_err *err);
+
 #endif

@@ -52,6 +52,7 @@ APF_CMD_DECLARE(ingest);
 APF_CMD_DECLARE(ocr);
 APF_CMD_DECLARE(export);
 APF_CMD_DECLARE(preannotate);
+APF_CMD_DECLARE(merge);
 
 const struct apf_cmd *apf_cmd_find(const char *name);
 extern const struct apf_cmd apf_commands[];
