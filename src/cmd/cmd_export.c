@@ -93,7 +93,7 @@ int cmd_export(int argc, char **argv, struct apf_ctx *ctx)
 	}
 	opt.doc_ids = docs;
 	if ((rc = apf_dataset_name_check(&ctx->cfg, opt.dataset, &err))) {
-		rc = apf_cmd_usage_error("export", "%s", err.msg);
+		rc = err.code == APF_EUSAGE ? apf_cmd_usage_error("export", "%s", err.msg) : apf_cmd_fail(&err);
 		goto out;
 	}
 	if ((rc = apf_store_open(&ctx->cfg, &store, &err)) || (rc = apf_export_run(&ctx->cfg, store, &opt, &res, &err))) {

@@ -61,7 +61,7 @@ int cmd_merge(int argc, char **argv, struct apf_ctx *ctx)
 		goto out;
 	}
 	if (apf_dataset_name_check(&ctx->cfg, dataset, &err)) {
-		rc = apf_cmd_usage_error("merge", "%s", err.msg);
+		rc = err.code == APF_EUSAGE ? apf_cmd_usage_error("merge", "%s", err.msg) : apf_cmd_fail(&err);
 		goto out;
 	}
 	if ((rc = apf_store_open(&ctx->cfg, &store, &err)) || (rc = apf_merge_run(&ctx->cfg, store, dataset, &res, &err))) {

@@ -382,7 +382,7 @@ int cmd_preannotate(int argc, char **argv, struct apf_ctx *ctx)
 		goto out;
 	}
 	if (dopt.dataset && apf_dataset_name_check(&ctx->cfg, dopt.dataset, &err)) {
-		rc = apf_cmd_usage_error("preannotate", "%s", err.msg);
+		rc = err.code == APF_EUSAGE ? apf_cmd_usage_error("preannotate", "%s", err.msg) : apf_cmd_fail(&err);
 		goto out;
 	}
 	if (dopt.pa.engine == APF_PA_OLLAMA) {

@@ -10,6 +10,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <glob.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,9 +209,14 @@ static int export_local(const struct apf_config *cfg, const struct apf_export_op
 	rc = apf_db_open_ex(cfg, APF_DB_READONLY, &db, err);
 	if (!rc)
 		rc = apf_sql_run_text(db, a->name, (const char *)a->data, params, 3, 0, NULL, err);
-	if (!rc && access(dir, F_OK) == 0) {
-		char *glob = apf_xasprintf("%s/*/*.parquet", dir);
-		char *lit = apf_db_quote_literal(glob);
+	char *pattern = apf_xasprintf("%s/*/*.parquet", dir);
+	glob_t g;
+	/* No row selected: DuckDB writes no file. */
+	int any = !glob(pattern, 0, NULL, &g) && g.gl_pathc > 0;
+
+	globfree(&g);
+	if (!rc && any) {
+		char *lit = apf_db_quote_literal(pattern);
 		char *sql = apf_xasprintf("SELECT count(*), count(DISTINCT doc_id) FROM read_parquet(%s, "
 					  "hive_partitioning = true, hive_types = {'doc_id': VARCHAR})",
 					  lit);
@@ -224,8 +230,8 @@ static int export_local(const struct apf_config *cfg, const struct apf_export_op
 		apf_db_result_free(r);
 		free(sql);
 		free(lit);
-		free(glob);
 	}
+	free(pattern);
 	apf_db_close(db);
 	apf_buf_release(&docs);
 	return rc;
