@@ -446,6 +446,12 @@ static int chat(struct apf_ollama *ol, const char *chunk, size_t len, json_t **e
 		req.body_len = strlen(body);
 		req.resp_max = ANSWER_MAX;
 		req.max_retries = 0;
+		/* One attempt never outlasts the timeout nor the deadline
+		 * (curl's low-speed check alone averages over seconds). */
+		int64_t left = deadline - apf_now_ms();
+		req.timeout_ms = (long)(left < (int64_t)ol->timeout_s * 1000 ? left : (int64_t)ol->timeout_s * 1000);
+		if (req.timeout_ms < 1)
+			req.timeout_ms = 1;
 		st->requests++;
 		rc = apf_http_request(ol->http, &req, &resp, err);
 		if (!rc && resp.status >= 200 && resp.status <= 299) {
