@@ -89,7 +89,7 @@ static void print_main_usage(FILE *f)
 {
 	fputs(main_usage, f);
 	for (const struct apf_cmd *c = apf_commands; c->name; c++)
-		fprintf(f, "  %-10s %s\n", c->name, c->summary);
+		fprintf(f, "  %-12s %s\n", c->name, c->summary);
 	fputs("\nRun 'apflow help <command>' or 'apflow <command> --help' for a command's options.\n", f);
 }
 
