@@ -52,4 +52,11 @@ void apf_named_queries_release(struct apf_named_queries *q);
 const struct apf_named_query *apf_named_queries_find(const struct apf_named_queries *q,
 						     const char *name);
 
+/* Runs the named query q on db and gives its result as JSON: {"name", "title", "chart", "x", "y",
+ * "unit", "columns": [{"name", "type"}], "rows": [[...]]}, numbers as
+ * numbers, NULL as null. */
+struct json_t;
+int apf_named_query_json(struct apf_db *db, const struct apf_named_query *q, struct json_t **out,
+			 struct apf_err *err);
+
 #endif

@@ -2,6 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "apflow/annotated.h"
 #include "apflow/migrate.h"
 #include "apflow/util.h"
@@ -143,4 +145,78 @@ const struct apf_named_query *apf_named_queries_find(const struct apf_named_quer
 		if (!strcmp(q->v[i].name, name))
 			return &q->v[i];
 	return NULL;
+}
+
+static json_t *csv_list(const char *s)
+{
+	json_t *a = json_array();
+
+	for (const char *p = s; p && *p;) {
+		size_t n = strcspn(p, ",");
+		json_array_append_new(a, json_stringn(p, n));
+		p += n + (p[n] == ',');
+	}
+	return a;
+}
+
+/* A number as DuckDB prints it, when JSON can hold it (not inf or nan). */
+static json_t *number_json(const char *text, int integer)
+{
+	char *end;
+
+	if (integer) {
+		long long v = strtoll(text, &end, 10);
+		if (!*end)
+			return json_integer(v);
+	} else {
+		double d = strtod(text, &end);
+		if (!*end && d == d && d - d == 0)
+			return json_real(d);
+	}
+	return json_string(text);
+}
+
+int apf_named_query_json(struct apf_db *db, const struct apf_named_query *q, json_t **out,
+			 struct apf_err *err)
+{
+	struct apf_sql_stats stats = { 0, NULL };
+	struct apf_db_result *r;
+	json_t *cols, *rows, *o;
+	int rc = apf_sql_run_text(db, q->name, q->sql, NULL, 0, 1, &stats, err);
+
+	if (rc)
+		return rc;
+	r = stats.last_result;
+	cols = json_array();
+	rows = json_array();
+	for (uint64_t c = 0; r && c < apf_db_result_cols(r); c++) {
+		static const char *const types[] = { "other", "text", "int", "real", "bool" };
+		json_array_append_new(cols, json_pack("{s:s, s:s}", "name", apf_db_result_colname(r, c),
+						      "type", types[apf_db_result_coltype(r, c)]));
+	}
+	for (uint64_t i = 0; r && i < apf_db_result_rows(r); i++) {
+		json_t *row = json_array();
+		for (uint64_t c = 0; c < apf_db_result_cols(r); c++) {
+			enum apf_db_coltype t = apf_db_result_coltype(r, c);
+			char *text = apf_db_result_text(r, c, i);
+			json_t *v;
+			if (!text)
+				v = json_null();
+			else if (t == APF_DB_COL_INT || t == APF_DB_COL_REAL)
+				v = number_json(text, t == APF_DB_COL_INT);
+			else if (t == APF_DB_COL_BOOL)
+				v = json_boolean(!strcmp(text, "true"));
+			else
+				v = json_string(text);
+			json_array_append_new(row, v ? v : json_null());
+			free(text);
+		}
+		json_array_append_new(rows, row);
+	}
+	apf_db_result_free(r);
+	o = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:s?, s:o, s:o}", "name", q->name, "title", q->title,
+		      "chart", q->chart, "x", q->x, "y", q->y ? csv_list(q->y) : json_array(), "unit",
+		      q->unit, "columns", cols, "rows", rows);
+	*out = o;
+	return 0;
 }

@@ -245,6 +245,11 @@ static void test_error_table_walk(void **state)
 	probe(w, -1, 400, "GET /api/documents?limit=0 HTTP/1.1\r\nHost: x\r\n" AUTH "Connection: close\r\n\r\n");
 	probe(w, -1, 400, "GET /api/documents?after=x HTTP/1.1\r\nHost: x\r\n" AUTH "Connection: close\r\n\r\n");
 	probe(w, -1, 404, "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	/* Found by fuzz_upload: a refusal quoting bytes that are not UTF-8
+	 * was a 500 "out of memory" (jansson refuses such a string). */
+	probe(w, -1, 415, "POST /upload HTTP/1.1\r\nHost: x\r\n" AUTH "Content-Type: application/\xa9\xff\r\n"
+	      "Content-Length: 5\r\nConnection: close\r\n\r\nhello");
+	probe(w, -1, 404, "GET /nope%%FF%%C3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
 	probe(w, -1, 404, "GET /api/documents/ HTTP/1.1\r\nHost: x\r\n" AUTH "Connection: close\r\n\r\n");
 	/* Heads the gate refuses at once (httphead.h), with JSON, once. */
 	{
