@@ -25,6 +25,8 @@ const struct apf_cmd apf_commands[] = {
 	{ "serve", cmd_serve, NEED_CONFIG | NEED_DB | NEED_STORE, "serve the upload page, POST /upload and document status", cmd_serve_usage },
 	{ "ingest", cmd_ingest, NEED_CONFIG | NEED_DB | NEED_STORE, "ingest PDF files from the command line, as POST /upload does", cmd_ingest_usage },
 	{ "ocr", cmd_ocr, NEED_CONFIG | NEED_DB | NEED_STORE, "read the pages of stored PDFs into md_raw_ocr.main.pages", cmd_ocr_usage },
+	{ "push", cmd_push, NEED_CONFIG, "push merged pages and suggestions into an Argilla dataset", cmd_push_usage },
+	{ "pull", cmd_pull, NEED_CONFIG, "pull annotations from an Argilla dataset into Parquet (the SDK export layout)", cmd_pull_usage },
 	{ "load", cmd_load, NEED_CONFIG | NEED_DB | NEED_STORE, "load an Argilla export into md_annotated (one export run)", cmd_load_usage },
 	{ "check", cmd_check, NEED_CONFIG | NEED_DB | NEED_STORE, "check the warehouse's integrity (exit 1 when a check fails)", cmd_check_usage },
 	{ "panels", cmd_panels, NEED_CONFIG | NEED_DB, "run the dashboard queries, or write a Grafana dashboard", cmd_panels_usage },
