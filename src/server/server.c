@@ -746,13 +746,13 @@ int apf_server_start(const struct apf_config *cfg, const struct apf_server_opts 
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
 		MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
 	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, srv,
+				       MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				       MHD_OPTION_THREAD_POOL_SIZE, srv->opts.threads,
 				       MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.idle_timeout,
 				       MHD_OPTION_CONNECTION_LIMIT, (unsigned)65536,
 				       MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_MEMORY,
 				       MHD_OPTION_NOTIFY_COMPLETED, request_completed, srv,
 				       MHD_OPTION_NOTIFY_CONNECTION, notify_connection, srv,
-				       MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				       MHD_OPTION_END);
 	if (!srv->daemon) {
 		rc = apf_error(err, APF_EIO, "cannot start the HTTP server on '%s': %s", opts->listen,
