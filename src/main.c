@@ -25,6 +25,7 @@ const struct apf_cmd apf_commands[] = {
 	{ "serve", cmd_serve, NEED_CONFIG | NEED_DB | NEED_STORE, "serve the upload page, POST /upload and document status", cmd_serve_usage },
 	{ "ingest", cmd_ingest, NEED_CONFIG | NEED_DB | NEED_STORE, "ingest PDF files from the command line, as POST /upload does", cmd_ingest_usage },
 	{ "ocr", cmd_ocr, NEED_CONFIG | NEED_DB | NEED_STORE, "read the pages of stored PDFs into md_raw_ocr.main.pages", cmd_ocr_usage },
+	{ "eval", cmd_eval, NEED_CONFIG, "score suggested spans against gold spans (precision, recall, F1)", cmd_eval_usage },
 	{ "config", cmd_config, NEED_CONFIG, "show the effective settings and where they come from", cmd_config_usage },
 	{ "version", cmd_version, 0, "show versions of apflow and its libraries", cmd_version_usage },
 	{ NULL, NULL, 0, NULL, NULL },

@@ -50,6 +50,7 @@ APF_CMD_DECLARE(store);
 APF_CMD_DECLARE(serve);
 APF_CMD_DECLARE(ingest);
 APF_CMD_DECLARE(ocr);
+APF_CMD_DECLARE(eval);
 
 const struct apf_cmd *apf_cmd_find(const char *name);
 extern const struct apf_cmd apf_commands[];
