@@ -34,13 +34,13 @@ enum rule_id {
 	R_MMSI,
 	R_CALLSIGN,
 	R_DATE,
+	R_DATE_MON,
 	R_TON_UNIT,
 	R_TON_FIELD,
 	R_V_PREFIX,
 	R_V_FIELD,
 	R_V_QUOTE,
 	R_V_GENERIC,
-	R_ORG_SUFFIX,
 	R_ORG_FIELD,
 	R_COUNT
 };
@@ -51,13 +51,15 @@ static const char *const patterns[R_COUNT + 1] = {
 	[R_CALLSIGN] = "(?<!\\w)(?i:call[ -]?sign|c/s)(?:[ ]*[:|.][ ]*|[ ]+(?:is[ ]+|was[ ]+)?)([A-Z0-9]{3,8})(?!\\w)",
 	[R_DATE] = "(?<![\\w.])(?:"
 		   "\\d{1,2}(?:st|nd|rd|th)?[ -]" MON "\\.?[ -](?:\\d{4}|\\d{2})"
-		   "|" MON "\\.?[ ]\\d{1,2}(?:st|nd|rd|th)?,?[ ]\\d{4}"
 		   "|\\d{4}-\\d{1,2}-\\d{1,2}"
 		   "|\\d{4}/\\d{1,2}/\\d{1,2}"
 		   "|\\d{1,2}[./-]\\d{1,2}[./-]\\d{4}"
 		   "|\\d{4}年\\d{1,2}月\\d{1,2}日"
-		   "|" MONTH_FULL "[ ]\\d{4}"
 		   ")(?!\\w|[.,/-]\\d)",
+	/* Dates that start with the month: run only where the gazetteer pass
+	 * found a month name (anchored there). */
+	[R_DATE_MON] = "(?<![\\w.])(?:" MON "\\.?[ ]\\d{1,2}(?:st|nd|rd|th)?,?[ ]\\d{4}"
+		       "|" MONTH_FULL "[ ]\\d{4})(?!\\w|[.,/-]\\d)",
 	[R_TON_UNIT] = "(?<![\\d.,])" NUM "[ ]?(?:GT|NT|DWT|GRT|NRT|gt|nt|dwt|grt|nrt|mt dwt|MT DWT|MT dwt|tdw"
 		       "|metric tonnes deadweight|metric tons deadweight|tonnes deadweight|tons deadweight"
 		       "|deadweight tonnes|deadweight tons|gross tons|gross tonnes|gross tonnage|net tons|net tonnage)(?!\\w)",
@@ -66,14 +68,10 @@ static const char *const patterns[R_COUNT + 1] = {
 			"(" NUM "(?:[ ]?(?:t|MT|mt|tonnes|metric tons|metric tonnes)(?!\\w))?)"
 			"(?:[ ]*/[ ]*(" NUM "))?",
 	[R_V_PREFIX] = "(?<![\\w/.])(?:M/V|M/T|M\\.V\\.|M\\.T\\.|MV|MT|SS|FV|MY|RV|m/v|m/t|mv)[ ]+(?=[\\p{Lu}\\d])",
-	[R_V_FIELD] = "(?<!\\w)(?i:name[ ]of[ ](?:the[ ])?(?:ship|vessel)|ship'?s[ ]name|vessel'?s[ ]name|vessel[ ]name"
+	[R_V_FIELD] = "(?<!\\w)(?<!of[ ])(?i:name[ ]of[ ](?:the[ ])?(?:ship|vessel)|ship'?s[ ]name|vessel'?s[ ]name|vessel[ ]name"
 		      "|ship[ ]name|vessel|ex-names?)[ ]*[:|][ ]*(?=[\\p{Lu}\\d])",
 	[R_V_QUOTE] = "[\"“](?=[\\p{Lu}\\d])",
 	[R_V_GENERIC] = "(?<!\\w)(?:vessel|ship|boat)[ ]+(?=\\p{Lu})",
-	[R_ORG_SUFFIX] = "(?<![\\w&'.-])(?:\\p{Lu}[\\p{L}\\p{M}'’&.-]*[ ](?:(?:\\p{Lu}[\\p{L}\\p{M}'’&.-]*|&|and|of|de|del|du|für)[ ]){0,6})"
-			 "(?:S\\.A\\.|SA|Ltd\\.?|Limited|Inc\\.?|LLC|GmbH[ ]&[ ]Co\\.[ ]KG|GmbH|AG|Co\\.,[ ]Ltd\\.?|Co\\.[ ]Ltd\\.?"
-			 "|Pte\\.?[ ]Ltd\\.?|A/S|AS|ASA|B\\.V\\.|BV|N\\.V\\.|Corp\\.?|Corporation|S\\.p\\.A\\.|SpA|S\\.r\\.l\\.|Ltda\\.?"
-			 "|JSC|PJSC|PLC|plc|KG|SE|S\\.A\\.S\\.|Sdn\\.?[ ]Bhd\\.?|Pty\\.?[ ]Ltd\\.?|K\\.K\\.|S\\.L\\.|SL|OÜ|Oy|AB)(?![\\w&])",
 	[R_ORG_FIELD] = "(?<!\\w)(?i:registered[ ]owners?|beneficial[ ]owners?|ism[ ]manager|technical[ ]manager|owners?|managers?"
 			"|operators?|company|charterers?|brokers?|classification[ ]society|class|recognized[ ]organization[^:\\n]{0,40}"
 			"|authority|investigating[ ]body|p&i[ ]club|p&i)[ ]*[:|][ ]*(?=\\p{Lu})",
@@ -108,6 +106,21 @@ const char *const *apf_rules_patterns(void)
 #define S_ORG_FIELD 0.85
 #define S_ORG_SUFFIX 0.8
 #define S_LEARNT 0.8
+
+/* Legal suffixes of company names: where the organization rule looks back. */
+static const char *const org_suffixes[] = {
+	"S.A.", "SA", "Ltd", "Ltd.", "Limited", "Inc", "Inc.", "LLC", "GmbH & Co. KG", "GmbH", "AG",
+	"Co., Ltd.", "Co., Ltd", "Co. Ltd.", "Co. Ltd", "Pte. Ltd.", "Pte Ltd", "Pte. Ltd", "Pte Ltd.",
+	"A/S", "AS", "ASA", "B.V.", "BV", "N.V.", "NV", "Corp.", "Corp", "Corporation", "S.p.A.", "SpA",
+	"S.r.l.", "Srl", "Ltda.", "Ltda", "JSC", "PJSC", "PLC", "plc", "KG", "SE", "S.A.S.", "SAS",
+	"Sdn. Bhd.", "Sdn Bhd", "Pty Ltd", "Pty. Ltd.", "K.K.", "S.L.", "SL", "OÜ", "Oy", "LLP",
+	"S. de R.L.", "S.A. de C.V.", "Pvt. Ltd.", "Pvt Ltd", "Private Limited", NULL
+};
+static const char *const month_names[] = {
+	"January", "February", "March", "April", "May", "June", "July", "August", "September",
+	"October", "November", "December", "Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep",
+	"Sept", "Oct", "Nov", "Dec", NULL
+};
 
 struct apf_rules {
 	pcre2_code *re[R_COUNT];
@@ -180,6 +193,11 @@ int apf_rules_new(struct apf_rules **out, const struct apf_rules_opts *opts, str
 	rc = gz_load_bundled(&r->gz, err);
 	if (!rc && opts && opts->extra_gazetteer_dir && *opts->extra_gazetteer_dir)
 		rc = gz_load_dir(&r->gz, opts->extra_gazetteer_dir, err);
+	if (!rc) {
+		gz_add_names(&r->gz, org_suffixes, GZ_ORGSUF, r->l_org);
+		gz_add_names(&r->gz, month_names, GZ_MONTH, r->l_date);
+		gz_freeze(&r->gz);
+	}
 out:
 	if (rc) {
 		apf_rules_free(r);
@@ -320,43 +338,64 @@ static int is_upper_cp(uint32_t cp)
 	return (cp >= 0x391 && cp <= 0x3A9) || (cp >= 0x400 && cp <= 0x42F);
 }
 
-/* Reads the word at s (up to a space or the end of the line). */
+/*
+ * Reads the word at s: up to a space or the end of the line.  Its kind is
+ * judged on the letters before any punctuation other than ' & . - (so
+ * "PRIDE," is a word in capitals that ends a name, "(IMO" is none).
+ */
+static int is_cjk(uint32_t cp)
+{
+	return (cp >= 0x2E80 && cp <= 0x9FFF) || (cp >= 0xAC00 && cp <= 0xD7AF) ||
+	       (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFF00 && cp <= 0xFFEF) || (cp >= 0x20000 && cp <= 0x2FFFF);
+}
+
 static void read_word(const char *t, size_t len, size_t s, struct word *w)
 {
 	size_t i = s, n, last_alnum = s;
 	int lower = 0, upper = 0, digits = 0, letters = 0, first_upper = -1, other = 0;
 
+	(void)upper;
 	memset(w, 0, sizeof(*w));
 	w->s = s;
 	while (i < len && t[i] != ' ' && t[i] != '\n') {
 		uint32_t cp = rl_cp(t, len, i, &n);
 
-		if (cp >= '0' && cp <= '9') {
-			digits++;
-			last_alnum = i + n;
-		} else if (rl_is_word_cp(cp)) {
-			if (cp >= 0x300 && cp <= 0x36F) {
-				last_alnum = i + n;
-			} else {
-				letters++;
-				if (is_lower_cp(cp))
-					lower++;
-				else if (is_upper_cp(cp))
-					upper++;
-				if (first_upper < 0)
-					first_upper = is_upper_cp(cp);
-				last_alnum = i + n;
+		/* CJK has no spaces: a Latin word may start right after it
+		 * ("由Atlas"), and ends where it starts ("PRIDE轮"). */
+		if (!other && is_cjk(cp)) {
+			if (last_alnum == s && !letters && !digits) {
+				s = i + n;
+				w->s = s;
+				last_alnum = s;
+				i += n;
+				continue;
 			}
-		} else if (!(cp == '\'' || cp == 0x2019 || cp == '&' || cp == '.' || cp == '-')) {
 			other = 1;
-			break;
+		}
+		if (!other) {
+			if (cp >= '0' && cp <= '9') {
+				digits++;
+				last_alnum = i + n;
+			} else if (rl_is_word_cp(cp)) {
+				if (!(cp >= 0x300 && cp <= 0x36F)) {
+					letters++;
+					if (is_lower_cp(cp))
+						lower++;
+					else if (is_upper_cp(cp))
+						upper++;
+					if (first_upper < 0)
+						first_upper = is_upper_cp(cp);
+				}
+				last_alnum = i + n;
+			} else if (!(cp == '\'' || cp == 0x2019 || cp == '&' || cp == '.' || cp == '-')) {
+				other = i == s ? 2 : 1;
+			}
 		}
 		i += n;
 	}
-	w->e = last_alnum;
-	if (other || w->e < i)
-		w->stop_after = 1;
-	w->next = (!other && i < len && t[i] == ' ') ? i + 1 : 0;
+	w->e = other == 2 ? s : last_alnum;
+	w->stop_after = other || w->e < i;
+	w->next = (i < len && t[i] == ' ') ? i + 1 : 0;
 	if (w->e <= w->s)
 		w->kind = W_NONE;
 	else if (!letters && digits && digits <= 3 && w->e - w->s == (size_t)digits)
@@ -367,9 +406,20 @@ static void read_word(const char *t, size_t len, size_t s, struct word *w)
 		w->kind = W_TITLE;
 	else
 		w->kind = W_OTHER;
-	/* A word that ends in other punctuation ("(IMO", "X)") is not a name word. */
-	if (other && i == s)
-		w->kind = W_NONE;
+}
+
+/* Where to start reading words back from pos: the line's start, or the
+ * first word within back bytes. */
+static size_t window_start(const char *t, size_t pos, size_t back)
+{
+	size_t ls = line_start(t, pos), st;
+
+	if (pos - ls <= back)
+		return ls;
+	st = pos - back;
+	while (st < pos && t[st - 1] != ' ')
+		st++;
+	return st;
 }
 
 static const char *const name_stops[] = {
@@ -448,7 +498,7 @@ static size_t scan_name(const char *t, size_t len, size_t s, enum name_mode mode
 static size_t scan_name_back(const char *t, size_t len, size_t pos, size_t floor,
 			     enum name_mode mode, int whole_line)
 {
-	size_t ls = line_start(t, pos), p, best = pos;
+	size_t ls = window_start(t, pos, 240), p, best = pos;
 	size_t starts[64];
 	int ok[64], nw = 0;
 
@@ -461,7 +511,7 @@ static size_t scan_name_back(const char *t, size_t len, size_t pos, size_t floor
 		read_word(t, len, p, &w);
 		if (w.e > pos)
 			break;
-		starts[nw] = p;
+		starts[nw] = w.s;
 		ok[nw] = w.e == pos || (!w.stop_after && w.next);
 		ok[nw] = ok[nw] && (w.kind == W_CAPS || w.kind == W_NUM ||
 				    (w.kind == W_TITLE && mode == NM_ANY)) &&
@@ -484,7 +534,7 @@ static size_t scan_name_back(const char *t, size_t len, size_t pos, size_t floor
 			break;
 		best = w.next ? w.next : pos;
 	}
-	if (whole_line && best != ls)
+	if (whole_line && best != line_start(t, pos))
 		return pos;
 	return best;
 }
@@ -605,6 +655,23 @@ static void on_imo(struct ctx *x, const PCRE2_SIZE *ov, int nov)
 	}
 }
 
+/* Moves the start of a name found backward past a vessel type it begins
+ * with ("the VLCC EASTERN HOPE (IMO ..."). */
+static size_t after_types(const struct ctx *x, size_t b, size_t e)
+{
+	for (size_t i = 0; i < x->hits.n; i++) {
+		const struct gz_hit *h = &x->hits.v[i];
+
+		if (x->r->gz.entries[h->entry].kind == GZ_TYPE && h->start <= b && h->end > b && h->end < e) {
+			b = h->end;
+			while (b < e && x->t[b] == ' ')
+				b++;
+			i = (size_t)-1; /* types may follow each other */
+		}
+	}
+	return b;
+}
+
 /* A name just before " (" + what follows (IMO, MMSI, tonnage). */
 static void name_before_paren(struct ctx *x, size_t paren)
 {
@@ -613,6 +680,7 @@ static void name_before_paren(struct ctx *x, size_t paren)
 	if (paren < 2 || x->t[paren] != '(' || x->t[paren - 1] != ' ')
 		return;
 	b = scan_name_back(x->t, x->len, paren - 1, 0, NM_ANY, 0);
+	b = after_types(x, b, paren - 1);
 	if (b < paren - 1)
 		add(x->c, b, paren - 1, x->r->l_vessel, S_V_LINE);
 }
@@ -721,32 +789,61 @@ static void on_v_generic(struct ctx *x, const PCRE2_SIZE *ov, int nov)
 		add(x->c, s, e, x->r->l_vessel, S_V_QUOTE);
 }
 
-static void on_org_suffix(struct ctx *x, const PCRE2_SIZE *ov, int nov)
-{
-	size_t s = ov[0], e = ov[1], sp;
-	int title = 0;
+static const char *const org_connectors[] = { "&", "and", "of", "de", "del", "du", "für", "the", NULL };
+/* Words in capitals that end a company name going back ("AS PER X Ltd"). */
+static const char *const org_caps_stops[] = { "PER", "AS", "BY", "TO", "FOR", "WITH", "FROM", "AND", "THE",
+					      "OF", "IN", "ON", "AT", "VIA", "OR", "IS", "SEE", "CP", NULL };
 
-	(void)nov;
+/*
+ * A company name before a legal suffix found by the gazetteer pass
+ * ("Oceanic Navigation S.A."): up to seven capitalised words (and the
+ * connectors of names) before it on the same line.
+ */
+static void org_before_suffix(struct ctx *x, size_t s, size_t e)
+{
+	size_t ls = window_start(x->t, s, 240), p, starts[64], b = s;
+	int ok[64], title[64], nw = 0, any_title = 0;
+
+	if (s < 2 || x->t[s - 1] != ' ')
+		return;
+	for (p = ls; p < s - 1 && nw < 64;) {
+		struct word w;
+
+		read_word(x->t, x->len, p, &w);
+		if (w.e > s - 1)
+			break;
+		starts[nw] = w.s;
+		title[nw] = w.kind == W_TITLE;
+		ok[nw] = (w.e == s - 1 || (!w.stop_after && w.next)) &&
+			 (w.kind == W_CAPS || w.kind == W_TITLE || word_in(x->t, &w, org_connectors) ||
+			  (w.kind == W_OTHER && x->t[w.s] >= 'A' && x->t[w.s] <= 'Z')) &&
+			 !(w.kind == W_CAPS && word_in(x->t, &w, org_caps_stops));
+		nw++;
+		if (!w.next)
+			break;
+		p = w.next;
+	}
+	for (int i = nw - 1, k = 0; i >= 0 && ok[i] && k < 7; i--, k++) {
+		b = starts[i];
+		any_title |= title[i];
+	}
+	/* The name starts with a capitalised word, not a connector. */
+	while (b < s - 1) {
+		struct word w;
+
+		read_word(x->t, x->len, b, &w);
+		if (!word_in(x->t, &w, org_connectors))
+			break;
+		b = w.next ? w.next : s - 1;
+	}
+	if (b >= s - 1)
+		return;
 	/* A bare two-letter suffix (AS, SA, AG ...) after words in capitals is
 	 * too often an ordinary word ("OTHERWISE AS PER"): it needs a word in
 	 * title case before it. */
-	sp = e;
-	while (sp > s && x->t[sp - 1] != ' ')
-		sp--;
-	if (e - sp <= 2) {
-		for (size_t p = s; p < sp;) {
-			struct word w;
-
-			read_word(x->t, x->len, p, &w);
-			title |= w.kind == W_TITLE;
-			if (!w.next || w.next >= sp)
-				break;
-			p = w.next;
-		}
-		if (!title)
-			return;
-	}
-	add(x->c, s, e, x->r->l_org, S_ORG_SUFFIX);
+	if (e - s <= 2 && !any_title)
+		return;
+	add(x->c, b, e, x->r->l_org, S_ORG_SUFFIX);
 }
 
 static void on_org_field(struct ctx *x, const PCRE2_SIZE *ov, int nov)
@@ -757,6 +854,10 @@ static void on_org_field(struct ctx *x, const PCRE2_SIZE *ov, int nov)
 	while (e < x->len && x->t[e] != '\n') {
 		if (x->t[e] == ' ' && e + 2 < x->len && (x->t[e + 1] == '|' || x->t[e + 1] == '-') &&
 		    x->t[e + 2] == ' ')
+			break;
+		if (x->t[e] == ' ' && e + 1 < x->len && x->t[e + 1] == '(')
+			break;
+		if (x->t[e] == ',' && e + 2 < x->len && x->t[e + 1] == ' ' && x->t[e + 2] >= 'a' && x->t[e + 2] <= 'z')
 			break;
 		e++;
 	}
@@ -826,6 +927,8 @@ static void gaz_hits(struct ctx *x)
 				  (en->kind == GZ_FLAG && (before_is(x->t, h->start, flag_before) ||
 							   flag_emoji_before(x->t, h->start)));
 
+			if (after_is(x->t, x->len, h->end, not_port_after))
+				break; /* "Singapore-based": a company's seat */
 			if (ctx)
 				add(x->c, h->start, h->end, en->label, S_FLAG_CTX);
 			else if (en->kind == GZ_FLAG && !(also_port && before_is(x->t, h->start, port_before)))
@@ -846,8 +949,14 @@ static void gaz_hits(struct ctx *x)
 			break;
 		case GZ_TYPE: {
 			size_t e;
-			unsigned char c0 = (unsigned char)x->t[h->start];
-			int prose = c0 >= 'a' && c0 <= 'z';
+			size_t lw = h->end;
+			int prose;
+
+			/* Prose writes the type in lower case, at least its last
+			 * word ("Aframax tanker"); a register in title case. */
+			while (lw > h->start && x->t[lw - 1] != ' ')
+				lw--;
+			prose = x->t[lw] >= 'a' && x->t[lw] <= 'z';
 			int acronym = 1;
 
 			for (size_t k = h->start; k < h->end; k++)
@@ -865,6 +974,7 @@ static void gaz_hits(struct ctx *x)
 			if (!prose && h->start > 1 && x->t[h->start - 1] == ' ') {
 				size_t b = scan_name_back(x->t, x->len, h->start - 1, 0, NM_CAPS, 0);
 
+				b = after_types(x, b, h->start - 1);
 				if (b < h->start - 1)
 					add(x->c, b, h->start - 1, x->r->l_vessel, S_V_LINE);
 			}
@@ -873,6 +983,20 @@ static void gaz_hits(struct ctx *x)
 		case GZ_ORG:
 			add(x->c, h->start, h->end, en->label, S_ORG_GAZ);
 			break;
+		case GZ_ORGSUF:
+			org_before_suffix(x, h->start, h->end);
+			break;
+		case GZ_MONTH: {
+			int rc = pcre2_match(x->r->re[R_DATE_MON], (PCRE2_SPTR)x->t, x->len, h->start,
+					     PCRE2_NO_UTF_CHECK | PCRE2_ANCHORED, x->md, NULL);
+
+			if (rc > 0) {
+				PCRE2_SIZE *ov = pcre2_get_ovector_pointer(x->md);
+
+				add(x->c, ov[0], ov[1], x->r->l_date, S_DATE);
+			}
+			break;
+		}
 		default:
 			add(x->c, h->start, h->end, en->label, S_LEARNT);
 			break;
@@ -980,7 +1104,6 @@ int apf_rules_annotate(const struct apf_rules *r, const char *text, size_t len,
 	run(&x, R_V_FIELD, on_v_field);
 	run(&x, R_V_QUOTE, on_v_quote);
 	run(&x, R_V_GENERIC, on_v_generic);
-	run(&x, R_ORG_SUFFIX, on_org_suffix);
 	run(&x, R_ORG_FIELD, on_org_field);
 	/* Names before "(IMO ..." / "(MMSI ...". */
 	for (size_t i = 0, n0 = c.n; i < n0; i++) {
@@ -990,9 +1113,10 @@ int apf_rules_annotate(const struct apf_rules *r, const char *text, size_t len,
 		if (k->label != r->l_imo && k->label != r->l_mmsi)
 			continue;
 		p = k->s;
-		while (p > 0 && text[p - 1] != '(' && text[p - 1] != '\n' && k->s - p < 8)
+		while (p > 0 && text[p - 1] != '(' && text[p - 1] != '\n' && k->s - p < 10)
 			p--;
-		if (p > 0 && text[p - 1] == '(')
+		if (p > 0 && text[p - 1] == '(' &&
+		    (p == k->s || !strncmp(text + p, "IMO", 3) || !strncmp(text + p, "MMSI", 4)))
 			name_before_paren(&x, p - 1);
 	}
 	drop_place_names(&x);

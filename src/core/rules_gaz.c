@@ -101,15 +101,48 @@ static uint32_t new_node(struct gz *g)
 	return (uint32_t)g->nnodes++;
 }
 
-static uint32_t find_child(const struct gz *g, uint32_t node, unsigned char b)
+static inline uint64_t hslot(uint64_t key)
 {
+	return (key * 0x9E3779B97F4A7C15ull) >> 20;
+}
+
+static inline uint32_t find_child(const struct gz *g, uint32_t node, unsigned char b)
+{
+	uint64_t key, i;
+
 	if (node == 0)
 		return g->root[b] ? g->root[b] : GZ_NONE;
-	for (uint32_t e = g->nodes[node].edge0; e != GZ_NONE; e = g->edges[e].next)
-		if (g->edges[e].byte == b)
-			return g->edges[e].child;
-	return GZ_NONE;
+	key = ((uint64_t)node << 8 | b) + 1;
+	for (i = hslot(key) & g->hmask;; i = (i + 1) & g->hmask) {
+		if (g->hkeys[i] == key)
+			return g->hvals[i];
+		if (!g->hkeys[i])
+			return GZ_NONE;
+	}
 }
+
+void gz_freeze(struct gz *g)
+{
+	size_t cap = 1024;
+
+	while (cap < g->nedges * 2)
+		cap *= 2;
+	free(g->hkeys);
+	free(g->hvals);
+	g->hkeys = apf_xcalloc(cap, sizeof(*g->hkeys));
+	g->hvals = apf_xcalloc(cap, sizeof(*g->hvals));
+	g->hmask = cap - 1;
+	for (size_t n = 1; n < g->nnodes; n++)
+		for (uint32_t e = g->nodes[n].edge0; e != GZ_NONE; e = g->edges[e].next) {
+			uint64_t key = ((uint64_t)n << 8 | g->edges[e].byte) + 1, i;
+
+			for (i = hslot(key) & g->hmask; g->hkeys[i]; i = (i + 1) & g->hmask)
+				;
+			g->hkeys[i] = key;
+			g->hvals[i] = g->edges[e].child;
+		}
+}
+
 
 static uint32_t child(struct gz *g, uint32_t node, unsigned char b, int create)
 {
@@ -221,6 +254,14 @@ static int add_text(struct gz *g, const char *what, const char *data, size_t len
 		add_name(g, data + b, t - b, kind, label);
 	}
 	return 0;
+}
+
+void gz_add_names(struct gz *g, const char *const *names, enum gz_kind kind, const char *label)
+{
+	if (!g->nnodes)
+		new_node(g);
+	for (; *names; names++)
+		add_name(g, *names, strlen(*names), kind, label);
 }
 
 static const struct {
@@ -337,6 +378,8 @@ void gz_release(struct gz *g)
 	for (size_t i = 0; i < g->nentries; i++)
 		free(g->entries[i].form);
 	free(g->entries);
+	free(g->hkeys);
+	free(g->hvals);
 	free(g->nodes);
 	free(g->edges);
 	memset(g, 0, sizeof(*g));
@@ -434,24 +477,31 @@ void gz_scan(const struct gz *g, const char *t, size_t len, struct gz_hits *out)
 
 			while (j < len) {
 				size_t m;
-				uint32_t c = rl_cp(t, len, j, &m), f;
-				char u[4];
-				size_t ul;
+				uint32_t c = (unsigned char)t[j], f;
 
-				f = rl_fold(c);
-				if (!f) { /* a combining mark inside the name */
-					j += m;
-					continue;
+				if (c < 0x80) {
+					if (c == '\n')
+						break;
+					node = find_child(g, node, (unsigned char)lower(c));
+					m = 1;
+				} else {
+					char u[4];
+					size_t ul;
+
+					c = rl_cp(t, len, j, &m);
+					f = rl_fold(c);
+					if (!f) { /* a combining mark inside the name */
+						j += m;
+						continue;
+					}
+					ul = apf_utf8_encode(lower(f), u);
+					for (size_t k = 0; k < ul && node != GZ_NONE; k++)
+						node = find_child(g, node, (unsigned char)u[k]);
 				}
-				if (c == '\n')
-					break;
-				ul = apf_utf8_encode(lower(f), u);
-				for (size_t k = 0; k < ul && node != GZ_NONE; k++)
-					node = find_child(g, node, (unsigned char)u[k]);
 				if (node == GZ_NONE)
 					break;
 				j += m;
-				while (j < len) { /* marks that follow belong to this letter */
+				while (j < len && (unsigned char)t[j] >= 0x80) { /* marks that follow belong to this letter */
 					size_t mm;
 					uint32_t cc = rl_cp(t, len, j, &mm);
 

@@ -18,6 +18,8 @@ enum gz_kind {
 	GZ_TYPE,     /* vessel types: any case */
 	GZ_ORG,
 	GZ_LEARNT,   /* <LABEL>.v<N>.txt of opts.extra_gazetteer_dir */
+	GZ_ORGSUF,   /* legal suffixes of company names (Ltd, S.A.) */
+	GZ_MONTH,    /* month names: where a date may start */
 };
 
 struct gz_entry {
@@ -50,6 +52,11 @@ struct gz {
 	uint32_t root[256]; /* the root's children by byte; 0: none */
 	struct gz_entry *entries;
 	size_t nentries, aentries;
+	/* After gz_freeze(): every edge in an open-addressing hash table,
+	 * key (node << 8 | byte) + 1, for one probe per character. */
+	uint64_t *hkeys;
+	uint32_t *hvals;
+	size_t hmask;
 };
 
 /* One gazetteer hit: bytes [start, end) of the text. */
@@ -65,6 +72,10 @@ struct gz_hits {
 
 int gz_load_bundled(struct gz *g, struct apf_err *err);
 int gz_load_dir(struct gz *g, const char *dir, struct apf_err *err);
+/* Adds names given in code (kind and label); a NULL-terminated list. */
+void gz_add_names(struct gz *g, const char *const *names, enum gz_kind kind, const char *label);
+/* Builds the lookup table; call once after the last load. */
+void gz_freeze(struct gz *g);
 void gz_release(struct gz *g);
 
 /*

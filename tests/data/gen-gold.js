@@ -442,7 +442,7 @@ Contact the investigation line on ${digits(3)} ${digits(3)} ${digits(3)} or by e
 	if (style === 1) { /* narrative with hyphenated line breaks from the layout */
 		const hyphPort = pick(['Rotter-\ndam', 'Bremer-\nhaven', 'Felix-\nstowe', 'Southamp-\nton', 'Vladi-\nvostok']);
 		return `CASUALTY INFORMATION - ${D(fmtDate(d1, 7))}
-At about 0340 local time the ${T(s.ptype)} ${V(s.tname)}, registered in ${FL(s.flagName)}, collided with the fishing vessel ${V(title(pick(VW2)) + ' ' + ri(1, 9))} in the approaches to ${P(hyphPort)}. The ${T('fishing ves-\nsel')} sank within minutes; her ${ri(3, 6)} crew were rescued by the pilot boat.
+At about 0340 local time the ${T(s.ptype)} ${V(s.tname)}, registered in ${FL(s.flagName)}, collided with the ${T('fishing vessel')} ${V(title(pick(VW2)) + ' ' + ri(1, 9))} in the approaches to ${P(hyphPort)}. The ${T('fishing ves-\nsel')} sank within minutes; her ${ri(3, 6)} crew were rescued by the pilot boat.
 AIS data (MMSI ${MM(s.mmsi)}) show the ${T(s.ptype)} at ${ri(10, 16)}.${ri(0, 9)} knots two minutes before the collision. Her call sign ${CS(s.cs)} was heard on VHF channel ${ri(10, 16)} at 0338.
 ${O(auth)} opened a safety investigation on ${D(fmtDate({ y: d1.y, m: d1.m, d: Math.min(28, d1.d + 1) }, pick([3, 4])))}. The owners, ${O(s.owner)}, and the ship's P&I club, ${O(pick(PANDI))}, were informed.
 Incident ref. ${digits(9)}.`;
