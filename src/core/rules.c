@@ -12,11 +12,13 @@
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <pcre2.h>
 
+#include "apflow/buf.h"
 #include "apflow/labelset.h"
 #include "apflow/rules.h"
 #include "apflow/utf8.h"
@@ -33,6 +35,7 @@ enum rule_id {
 	R_IMO,
 	R_MMSI,
 	R_CALLSIGN,
+	R_CALLSIGN_PROSE,
 	R_DATE,
 	R_DATE_MON,
 	R_TON_UNIT,
@@ -45,10 +48,13 @@ enum rule_id {
 	R_COUNT
 };
 
-static const char *const patterns[R_COUNT + 1] = {
+static const char *patterns[R_COUNT + 1] = {
 	[R_IMO] = "(?<![\\w.,/-])[1-9]\\d{6}(?!\\w|[.,]\\d)",
 	[R_MMSI] = "(?<![\\w.,/+-])[2-7]\\d{8}(?!\\w|[.,]\\d)",
-	[R_CALLSIGN] = "(?<!\\w)(?i:call[ -]?sign|c/s)(?:[ ]*[:|.][ ]*|[ ]+(?:is[ ]+|was[ ]+)?)([A-Z0-9]{3,8})(?!\\w)",
+	/* The rules of fields ("Call sign: X", "GT | 45,123") start at the
+	 * separator, with the field's name in a lookbehind: the scan then
+	 * stops at ':' and '|' only.  Built by build_patterns(). */
+	[R_CALLSIGN_PROSE] = "(?<!\\w)(?i:call[ -]?sign)[ ]+(?:is[ ]+|was[ ]+)?([A-Z0-9]{3,8})(?!\\w)",
 	[R_DATE] = "(?<![\\w.])(?:"
 		   "\\d{1,2}(?:st|nd|rd|th)?[ -]" MON "\\.?[ -](?:\\d{4}|\\d{2})"
 		   "|\\d{4}-\\d{1,2}-\\d{1,2}"
@@ -63,23 +69,55 @@ static const char *const patterns[R_COUNT + 1] = {
 	[R_TON_UNIT] = "(?<![\\d.,])" NUM "[ ]?(?:GT|NT|DWT|GRT|NRT|gt|nt|dwt|grt|nrt|mt dwt|MT DWT|MT dwt|tdw"
 		       "|metric tonnes deadweight|metric tons deadweight|tonnes deadweight|tons deadweight"
 		       "|deadweight tonnes|deadweight tons|gross tons|gross tonnes|gross tonnage|net tons|net tonnage)(?!\\w)",
-	[R_TON_FIELD] = "(?<!\\w)(?i:gross[ ]tonnage|net[ ]tonnage|summer[ ]deadweight|deadweight(?:[ ]tonnage)?|dwt|grt|nrt|gt|nt)"
-			"[ ]*(?:\\([^)\\n]{0,20}\\)[ ]*)?[:|][ ]*"
-			"(" NUM "(?:[ ]?(?:t|MT|mt|tonnes|metric tons|metric tonnes)(?!\\w))?)"
-			"(?:[ ]*/[ ]*(" NUM "))?",
 	[R_V_PREFIX] = "(?<![\\w/.])(?:M/V|M/T|M\\.V\\.|M\\.T\\.|MV|MT|SS|FV|MY|RV|m/v|m/t|mv)[ ]+(?=[\\p{Lu}\\d])",
-	[R_V_FIELD] = "(?<!\\w)(?<!of[ ])(?i:name[ ]of[ ](?:the[ ])?(?:ship|vessel)|ship'?s[ ]name|vessel'?s[ ]name|vessel[ ]name"
-		      "|ship[ ]name|vessel|ex-names?)[ ]*[:|][ ]*(?=[\\p{Lu}\\d])",
 	[R_V_QUOTE] = "[\"“](?=[\\p{Lu}\\d])",
 	[R_V_GENERIC] = "(?<!\\w)(?:vessel|ship|boat)[ ]+(?=\\p{Lu})",
-	[R_ORG_FIELD] = "(?<!\\w)(?i:registered[ ]owners?|beneficial[ ]owners?|ism[ ]manager|technical[ ]manager|owners?|managers?"
-			"|operators?|company|charterers?|brokers?|classification[ ]society|class|recognized[ ]organization[^:\\n]{0,40}"
-			"|authority|investigating[ ]body|p&i[ ]club|p&i)[ ]*[:|][ ]*(?=\\p{Lu})",
 	[R_COUNT] = NULL,
 };
 
+static const char *const callsign_fields[] = { "call sign", "callsign", "call-sign", "c/s", NULL };
+static const char *const tonnage_fields[] = { "gross tonnage", "net tonnage", "summer deadweight", "deadweight",
+					      "deadweight tonnage", "dwt", "grt", "nrt", "gt", "nt", NULL };
+static const char *const vessel_fields[] = { "name of ship", "name of the ship", "name of vessel",
+					     "name of the vessel", "ship's name", "ships name", "vessel's name",
+					     "vessels name", "vessel name", "ship name", "vessel", "ex-name",
+					     "ex-names", NULL };
+static const char *const org_fields[] = { "registered owner", "registered owners", "beneficial owner",
+					  "ism manager", "technical manager", "owner", "owners", "manager",
+					  "managers", "operator", "operators", "company", "charterer",
+					  "charterers", "broker", "brokers", "classification society", "class",
+					  "authority", "investigating body", "p&i club", "p&i", NULL };
+
+/* "[:|](?<=(?i)\bNAME[:|]|\bNAME [:|]|...)[ ]*" + tail: each branch of a
+ * lookbehind must have a fixed length, hence NAME and "NAME ". */
+static char *field_pattern(const char *const *names, const char *tail)
+{
+	struct apf_buf b;
+
+	apf_buf_init(&b, 0);
+	/* The separator first, so that the scan looks for it alone. */
+	apf_buf_adds(&b, "[:|](?<=(?i)");
+	for (const char *const *n = names; *n; n++)
+		apf_buf_addf(&b, "%s\\b%s[:|]|\\b%s [:|]", n == names ? "" : "|", *n, *n);
+	apf_buf_addf(&b, ")[ ]*%s", tail);
+	return apf_buf_detach(&b, NULL);
+}
+
+static pthread_once_t patterns_once = PTHREAD_ONCE_INIT;
+
+static void build_patterns(void)
+{
+	patterns[R_CALLSIGN] = field_pattern(callsign_fields, "([A-Z0-9]{3,8})(?!\\w)");
+	patterns[R_TON_FIELD] = field_pattern(tonnage_fields,
+					      "(" NUM "(?:[ ]?(?:t|MT|mt|tonnes|metric tons|metric tonnes)(?!\\w))?)"
+					      "(?:[ ]*/[ ]*(" NUM "))?");
+	patterns[R_V_FIELD] = field_pattern(vessel_fields, "(?=[\\p{Lu}\\d])");
+	patterns[R_ORG_FIELD] = field_pattern(org_fields, "(?=\\p{Lu})");
+}
+
 const char *const *apf_rules_patterns(void)
 {
+	pthread_once(&patterns_once, build_patterns);
 	return patterns;
 }
 
@@ -173,6 +211,7 @@ int apf_rules_new(struct apf_rules **out, const struct apf_rules_opts *opts, str
 		rc = apf_error(err, APF_EINTERNAL, "labelset v1 lacks a label the rules emit");
 		goto out;
 	}
+	apf_rules_patterns();
 	for (int i = 0; i < R_COUNT; i++) {
 		int ec;
 		PCRE2_SIZE off;
@@ -196,7 +235,11 @@ int apf_rules_new(struct apf_rules **out, const struct apf_rules_opts *opts, str
 	if (!rc) {
 		gz_add_names(&r->gz, org_suffixes, GZ_ORGSUF, r->l_org);
 		gz_add_names(&r->gz, month_names, GZ_MONTH, r->l_date);
-		gz_freeze(&r->gz);
+		if (r->gz.nnodes >= (1u << 24))
+			rc = apf_error(err, APF_ETOOBIG, "gazetteers too large: %zu trie nodes (at most %u)",
+				       r->gz.nnodes, (1u << 24) - 1);
+		else
+			gz_freeze(&r->gz);
 	}
 out:
 	if (rc) {
@@ -743,12 +786,17 @@ static void on_v_prefix(struct ctx *x, const PCRE2_SIZE *ov, int nov)
 		add(x->c, s, e, x->r->l_vessel, S_V_PREFIX);
 }
 
+static const char *const type_fields[] = { "type of vessel", "type of ship", "kind of vessel", "kind of ship",
+					   "class of vessel", NULL };
+
 static void on_v_field(struct ctx *x, const PCRE2_SIZE *ov, int nov)
 {
 	size_t s = ov[1], e;
 	static const char *const prefixes[] = { "M/V ", "M/T ", "MV ", "MT ", "M.V. ", "M.T. ", NULL };
 
 	(void)nov;
+	if (before_is(x->t, ov[0] + 1, type_fields))
+		return; /* "Type of vessel: Bulk Carrier" */
 	for (const char *const *p = prefixes; *p; p++)
 		if (x->len - s >= strlen(*p) && !memcmp(x->t + s, *p, strlen(*p)))
 			return; /* the prefix rule takes it */
@@ -1097,6 +1145,7 @@ int apf_rules_annotate(const struct apf_rules *r, const char *text, size_t len,
 	run(&x, R_IMO, on_imo);
 	run(&x, R_MMSI, on_mmsi);
 	run(&x, R_CALLSIGN, on_callsign);
+	run(&x, R_CALLSIGN_PROSE, on_callsign);
 	run(&x, R_DATE, on_date);
 	run(&x, R_TON_UNIT, on_ton_unit);
 	run(&x, R_TON_FIELD, on_ton_field);

@@ -103,22 +103,47 @@ static uint32_t new_node(struct gz *g)
 
 static inline uint64_t hslot(uint64_t key)
 {
-	return (key * 0x9E3779B97F4A7C15ull) >> 20;
+	return (key * 0x9E3779B97F4A7C15ull) >> 32;
 }
 
+/* Children past the second byte: one packed table, so that a probe is one
+ * cache line (nodes < 2^24, checked by gz_freeze). */
 static inline uint32_t find_child(const struct gz *g, uint32_t node, unsigned char b)
 {
 	uint64_t key, i;
 
 	if (node == 0)
 		return g->root[b] ? g->root[b] : GZ_NONE;
-	key = ((uint64_t)node << 8 | b) + 1;
+	key = (uint64_t)node << 8 | b;
 	for (i = hslot(key) & g->hmask;; i = (i + 1) & g->hmask) {
-		if (g->hkeys[i] == key)
-			return g->hvals[i];
-		if (!g->hkeys[i])
+		uint64_t v = g->hash[i];
+
+		if (!v)
 			return GZ_NONE;
+		if (v >> 24 == key)
+			return (uint32_t)(v & 0xFFFFFF);
 	}
+}
+
+/* One byte down the trie from node, which lies depth bytes deep; b0 is
+ * the first byte of the walk. */
+static inline uint32_t step(const struct gz *g, uint32_t node, unsigned *depth, unsigned char *b0,
+			    unsigned char b)
+{
+	uint32_t n;
+
+	if (*depth >= 2) {
+		(*depth)++;
+		return find_child(g, node, b);
+	}
+	if (*depth == 0) {
+		*b0 = b;
+		n = g->root[b];
+	} else {
+		n = g->two[(unsigned)*b0 << 8 | b];
+	}
+	(*depth)++;
+	return n ? n : GZ_NONE;
 }
 
 void gz_freeze(struct gz *g)
@@ -127,20 +152,25 @@ void gz_freeze(struct gz *g)
 
 	while (cap < g->nedges * 2)
 		cap *= 2;
-	free(g->hkeys);
-	free(g->hvals);
-	g->hkeys = apf_xcalloc(cap, sizeof(*g->hkeys));
-	g->hvals = apf_xcalloc(cap, sizeof(*g->hvals));
+	free(g->hash);
+	free(g->two);
+	g->hash = apf_xcalloc(cap, sizeof(*g->hash));
 	g->hmask = cap - 1;
+	g->two = apf_xcalloc(65536, sizeof(*g->two));
 	for (size_t n = 1; n < g->nnodes; n++)
 		for (uint32_t e = g->nodes[n].edge0; e != GZ_NONE; e = g->edges[e].next) {
-			uint64_t key = ((uint64_t)n << 8 | g->edges[e].byte) + 1, i;
+			uint64_t key = (uint64_t)n << 8 | g->edges[e].byte, i;
 
-			for (i = hslot(key) & g->hmask; g->hkeys[i]; i = (i + 1) & g->hmask)
+			for (i = hslot(key) & g->hmask; g->hash[i]; i = (i + 1) & g->hmask)
 				;
-			g->hkeys[i] = key;
-			g->hvals[i] = g->edges[e].child;
+			g->hash[i] = key << 24 | (g->edges[e].child & 0xFFFFFF);
 		}
+	for (unsigned b0 = 0; b0 < 256; b0++) {
+		if (!g->root[b0])
+			continue;
+		for (uint32_t e = g->nodes[g->root[b0]].edge0; e != GZ_NONE; e = g->edges[e].next)
+			g->two[b0 << 8 | g->edges[e].byte] = g->edges[e].child;
+	}
 }
 
 
@@ -378,8 +408,8 @@ void gz_release(struct gz *g)
 	for (size_t i = 0; i < g->nentries; i++)
 		free(g->entries[i].form);
 	free(g->entries);
-	free(g->hkeys);
-	free(g->hvals);
+	free(g->hash);
+	free(g->two);
 	free(g->nodes);
 	free(g->edges);
 	memset(g, 0, sizeof(*g));
@@ -471,6 +501,8 @@ void gz_scan(const struct gz *g, const char *t, size_t len, struct gz_hits *out)
 		/* A word starts at i: walk the trie. */
 		{
 			uint32_t node = 0;
+			unsigned depth = 0;
+			unsigned char b0 = 0;
 			size_t j = i, ends[GZ_MAX_ENDS];
 			uint32_t nodes[GZ_MAX_ENDS];
 			int nends = 0;
@@ -482,7 +514,7 @@ void gz_scan(const struct gz *g, const char *t, size_t len, struct gz_hits *out)
 				if (c < 0x80) {
 					if (c == '\n')
 						break;
-					node = find_child(g, node, (unsigned char)lower(c));
+					node = step(g, node, &depth, &b0, (unsigned char)lower(c));
 					m = 1;
 				} else {
 					char u[4];
@@ -496,7 +528,7 @@ void gz_scan(const struct gz *g, const char *t, size_t len, struct gz_hits *out)
 					}
 					ul = apf_utf8_encode(lower(f), u);
 					for (size_t k = 0; k < ul && node != GZ_NONE; k++)
-						node = find_child(g, node, (unsigned char)u[k]);
+						node = step(g, node, &depth, &b0, (unsigned char)u[k]);
 				}
 				if (node == GZ_NONE)
 					break;

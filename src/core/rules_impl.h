@@ -54,9 +54,9 @@ struct gz {
 	size_t nentries, aentries;
 	/* After gz_freeze(): every edge in an open-addressing hash table,
 	 * key (node << 8 | byte) + 1, for one probe per character. */
-	uint64_t *hkeys;
-	uint32_t *hvals;
+	uint64_t *hash;    /* (node << 8 | byte) << 24 | child; 0: empty */
 	size_t hmask;
+	uint32_t *two;     /* [b0 << 8 | b1]: the node after two bytes, 0: none */
 };
 
 /* One gazetteer hit: bytes [start, end) of the text. */
