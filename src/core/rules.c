@@ -31,29 +31,34 @@
 #define MON "(?i:(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)(?![a-z]))"
 #define MONTH_FULL "(?:January|February|March|April|May|June|July|August|September|October|November|December|JANUARY|FEBRUARY|MARCH|APRIL|MAY|JUNE|JULY|AUGUST|SEPTEMBER|OCTOBER|NOVEMBER|DECEMBER)"
 
+/*
+ * The engine's patterns.  Those marked "anchored" run only where the trie
+ * pass found their start (a month name, a tonnage unit, a field name), at
+ * that place; the others scan the text.
+ */
 enum rule_id {
 	R_IMO,
 	R_MMSI,
-	R_CALLSIGN,
 	R_CALLSIGN_PROSE,
 	R_DATE,
-	R_DATE_MON,
-	R_TON_UNIT,
-	R_TON_FIELD,
 	R_V_PREFIX,
-	R_V_FIELD,
 	R_V_QUOTE,
 	R_V_GENERIC,
-	R_ORG_FIELD,
+	R_SCAN_COUNT,
+	R_DATE_MON = R_SCAN_COUNT, /* anchored at a month name */
+	R_NUM,                     /* anchored: a figure before a tonnage unit */
+	R_TON_VALUE,               /* anchored: the value of a tonnage field */
 	R_COUNT
 };
 
-static const char *patterns[R_COUNT + 1] = {
+#define TON_FIELD_VALUE "(" NUM "(?:[ ]?(?:t|MT|mt|tonnes|metric tons|metric tonnes)(?!\\w))?)(?:[ ]*/[ ]*(" NUM "))?"
+#define TON_UNITS "(?:GT|NT|DWT|GRT|NRT|gt|nt|dwt|grt|nrt|mt dwt|MT DWT|MT dwt|tdw" \
+		  "|metric tonnes deadweight|metric tons deadweight|tonnes deadweight|tons deadweight" \
+		  "|deadweight tonnes|deadweight tons|gross tons|gross tonnes|gross tonnage|net tons|net tonnage)"
+
+static const char *const patterns[R_COUNT] = {
 	[R_IMO] = "(?<![\\w.,/-])[1-9]\\d{6}(?!\\w|[.,]\\d)",
 	[R_MMSI] = "(?<![\\w.,/+-])[2-7]\\d{8}(?!\\w|[.,]\\d)",
-	/* The rules of fields ("Call sign: X", "GT | 45,123") start at the
-	 * separator, with the field's name in a lookbehind: the scan then
-	 * stops at ':' and '|' only.  Built by build_patterns(). */
 	[R_CALLSIGN_PROSE] = "(?<!\\w)(?i:call[ -]?sign)[ ]+(?:is[ ]+|was[ ]+)?([A-Z0-9]{3,8})(?!\\w)",
 	[R_DATE] = "(?<![\\w.])(?:"
 		   "\\d{1,2}(?:st|nd|rd|th)?[ -]" MON "\\.?[ -](?:\\d{4}|\\d{2})"
@@ -62,18 +67,57 @@ static const char *patterns[R_COUNT + 1] = {
 		   "|\\d{1,2}[./-]\\d{1,2}[./-]\\d{4}"
 		   "|\\d{4}年\\d{1,2}月\\d{1,2}日"
 		   ")(?!\\w|[.,/-]\\d)",
-	/* Dates that start with the month: run only where the gazetteer pass
-	 * found a month name (anchored there). */
-	[R_DATE_MON] = "(?<![\\w.])(?:" MON "\\.?[ ]\\d{1,2}(?:st|nd|rd|th)?,?[ ]\\d{4}"
-		       "|" MONTH_FULL "[ ]\\d{4})(?!\\w|[.,/-]\\d)",
-	[R_TON_UNIT] = "(?<![\\d.,])" NUM "[ ]?(?:GT|NT|DWT|GRT|NRT|gt|nt|dwt|grt|nrt|mt dwt|MT DWT|MT dwt|tdw"
-		       "|metric tonnes deadweight|metric tons deadweight|tonnes deadweight|tons deadweight"
-		       "|deadweight tonnes|deadweight tons|gross tons|gross tonnes|gross tonnage|net tons|net tonnage)(?!\\w)",
 	[R_V_PREFIX] = "(?<![\\w/.])(?:M/V|M/T|M\\.V\\.|M\\.T\\.|MV|MT|SS|FV|MY|RV|m/v|m/t|mv)[ ]+(?=[\\p{Lu}\\d])",
 	[R_V_QUOTE] = "[\"“](?=[\\p{Lu}\\d])",
 	[R_V_GENERIC] = "(?<!\\w)(?:vessel|ship|boat)[ ]+(?=\\p{Lu})",
-	[R_COUNT] = NULL,
+	[R_DATE_MON] = "(?<![\\w.])(?:" MON "\\.?[ ]\\d{1,2}(?:st|nd|rd|th)?,?[ ]\\d{4}"
+		       "|" MONTH_FULL "[ ]\\d{4})(?!\\w|[.,/-]\\d)",
+	[R_NUM] = NUM,
+	[R_TON_VALUE] = TON_FIELD_VALUE,
 };
+
+/*
+ * Every rule as one regular expression, for `rg -P` in bench/: the
+ * patterns above that scan, and the regular-expression form of what the
+ * engine finds in its trie pass instead (dates from a month name, tonnage
+ * before a unit, the fields).  The gazetteers themselves (ports, flags,
+ * types, organizations) have no regular expression: ripgrep does not
+ * look for them.
+ */
+static const char *const rg_patterns[] = {
+	"(?<![\\w.,/-])[1-9]\\d{6}(?!\\w|[.,]\\d)",
+	"(?<![\\w.,/+-])[2-7]\\d{8}(?!\\w|[.,]\\d)",
+	"(?<!\\w)(?i:call[ -]?sign|c/s)(?:[ ]*[:|][ ]*|[ ]+(?:is[ ]+|was[ ]+)?)([A-Z0-9]{3,8})(?!\\w)",
+	"(?<![\\w.])(?:"
+	"\\d{1,2}(?:st|nd|rd|th)?[ -]" MON "\\.?[ -](?:\\d{4}|\\d{2})"
+	"|" MON "\\.?[ ]\\d{1,2}(?:st|nd|rd|th)?,?[ ]\\d{4}"
+	"|\\d{4}-\\d{1,2}-\\d{1,2}"
+	"|\\d{4}/\\d{1,2}/\\d{1,2}"
+	"|\\d{1,2}[./-]\\d{1,2}[./-]\\d{4}"
+	"|\\d{4}年\\d{1,2}月\\d{1,2}日"
+	"|" MONTH_FULL "[ ]\\d{4}"
+	")(?!\\w|[.,/-]\\d)",
+	"(?<![\\d.,])" NUM "[ ]?" TON_UNITS "(?!\\w)",
+	"(?<!\\w)(?i:gross[ ]tonnage|net[ ]tonnage|summer[ ]deadweight|deadweight(?:[ ]tonnage)?|dwt|grt|nrt|gt|nt)"
+	"[ ]?[:|][ ]*" TON_FIELD_VALUE,
+	"(?<![\\w/.])(?:M/V|M/T|M\\.V\\.|M\\.T\\.|MV|MT|SS|FV|MY|RV|m/v|m/t|mv)[ ]+(?=[\\p{Lu}\\d])",
+	"(?<!\\w)(?i:name[ ]of[ ](?:the[ ])?(?:ship|vessel)|ships?'?s?[ ]name|vessels?'?s?[ ]name"
+	"|vessel|ex-names?)[ ]?[:|][ ]*(?=[\\p{Lu}\\d])",
+	"[\"“](?=[\\p{Lu}\\d])",
+	"(?<!\\w)(?:vessel|ship|boat)[ ]+(?=\\p{Lu})",
+	"(?<!\\w)(?i:registered[ ]owners?|beneficial[ ]owner|ism[ ]manager|technical[ ]manager|owners?|managers?"
+	"|operators?|company|charterers?|brokers?|classification[ ]society|class"
+	"|authority|investigating[ ]body|p&i[ ]club|p&i)[ ]?[:|][ ]*(?=\\p{Lu})",
+	NULL,
+};
+
+const char *const *apf_rules_patterns(void)
+{
+	return rg_patterns;
+}
+
+/* Field names the trie pass finds; a field's value follows ':' or '|'. */
+enum field_id { F_CALLSIGN = 1, F_TONNAGE, F_VESSEL, F_ORG };
 
 static const char *const callsign_fields[] = { "call sign", "callsign", "call-sign", "c/s", NULL };
 static const char *const tonnage_fields[] = { "gross tonnage", "net tonnage", "summer deadweight", "deadweight",
@@ -87,39 +131,11 @@ static const char *const org_fields[] = { "registered owner", "registered owners
 					  "managers", "operator", "operators", "company", "charterer",
 					  "charterers", "broker", "brokers", "classification society", "class",
 					  "authority", "investigating body", "p&i club", "p&i", NULL };
-
-/* "[:|](?<=(?i)\bNAME[:|]|\bNAME [:|]|...)[ ]*" + tail: each branch of a
- * lookbehind must have a fixed length, hence NAME and "NAME ". */
-static char *field_pattern(const char *const *names, const char *tail)
-{
-	struct apf_buf b;
-
-	apf_buf_init(&b, 0);
-	/* The separator first, so that the scan looks for it alone. */
-	apf_buf_adds(&b, "[:|](?<=(?i)");
-	for (const char *const *n = names; *n; n++)
-		apf_buf_addf(&b, "%s\\b%s[:|]|\\b%s [:|]", n == names ? "" : "|", *n, *n);
-	apf_buf_addf(&b, ")[ ]*%s", tail);
-	return apf_buf_detach(&b, NULL);
-}
-
-static pthread_once_t patterns_once = PTHREAD_ONCE_INIT;
-
-static void build_patterns(void)
-{
-	patterns[R_CALLSIGN] = field_pattern(callsign_fields, "([A-Z0-9]{3,8})(?!\\w)");
-	patterns[R_TON_FIELD] = field_pattern(tonnage_fields,
-					      "(" NUM "(?:[ ]?(?:t|MT|mt|tonnes|metric tons|metric tonnes)(?!\\w))?)"
-					      "(?:[ ]*/[ ]*(" NUM "))?");
-	patterns[R_V_FIELD] = field_pattern(vessel_fields, "(?=[\\p{Lu}\\d])");
-	patterns[R_ORG_FIELD] = field_pattern(org_fields, "(?=\\p{Lu})");
-}
-
-const char *const *apf_rules_patterns(void)
-{
-	pthread_once(&patterns_once, build_patterns);
-	return patterns;
-}
+/* Tonnage units after a figure ("45,123 GT"): as written, or in capitals. */
+static const char *const ton_units[] = { "GT", "NT", "dwt", "gt", "nt", "grt", "nrt", "mt dwt", "MT dwt", "tdw",
+					 "metric tonnes deadweight", "metric tons deadweight", "tonnes deadweight",
+					 "tons deadweight", "deadweight tonnes", "deadweight tons", "gross tons",
+					 "gross tonnes", "gross tonnage", "net tons", "net tonnage", NULL };
 
 /* Scores: how often each rule is right, estimated on the gold corpus and
  * on judgement; Argilla shows them beside the suggestion. */
@@ -211,7 +227,6 @@ int apf_rules_new(struct apf_rules **out, const struct apf_rules_opts *opts, str
 		rc = apf_error(err, APF_EINTERNAL, "labelset v1 lacks a label the rules emit");
 		goto out;
 	}
-	apf_rules_patterns();
 	for (int i = 0; i < R_COUNT; i++) {
 		int ec;
 		PCRE2_SIZE off;
@@ -233,8 +248,13 @@ int apf_rules_new(struct apf_rules **out, const struct apf_rules_opts *opts, str
 	if (!rc && opts && opts->extra_gazetteer_dir && *opts->extra_gazetteer_dir)
 		rc = gz_load_dir(&r->gz, opts->extra_gazetteer_dir, err);
 	if (!rc) {
-		gz_add_names(&r->gz, org_suffixes, GZ_ORGSUF, r->l_org);
-		gz_add_names(&r->gz, month_names, GZ_MONTH, r->l_date);
+		gz_add_names(&r->gz, org_suffixes, GZ_ORGSUF, 0, r->l_org);
+		gz_add_names(&r->gz, month_names, GZ_MONTH, 0, r->l_date);
+		gz_add_names(&r->gz, callsign_fields, GZ_FIELD, F_CALLSIGN, r->l_cs);
+		gz_add_names(&r->gz, tonnage_fields, GZ_FIELD, F_TONNAGE, r->l_ton);
+		gz_add_names(&r->gz, vessel_fields, GZ_FIELD, F_VESSEL, r->l_vessel);
+		gz_add_names(&r->gz, org_fields, GZ_FIELD, F_ORG, r->l_org);
+		gz_add_names(&r->gz, ton_units, GZ_UNIT, 0, r->l_ton);
 		if (r->gz.nnodes >= (1u << 24))
 			rc = apf_error(err, APF_ETOOBIG, "gazetteers too large: %zu trie nodes (at most %u)",
 				       r->gz.nnodes, (1u << 24) - 1);
@@ -736,17 +756,20 @@ static void on_mmsi(struct ctx *x, const PCRE2_SIZE *ov, int nov)
 	add(x->c, ov[0], ov[1], x->r->l_mmsi, S_MMSI);
 }
 
-static void on_callsign(struct ctx *x, const PCRE2_SIZE *ov, int nov)
+static void callsign_at(struct ctx *x, size_t s, size_t e)
 {
 	int letters = 0;
 
-	if (nov < 2)
-		return;
-	for (size_t i = ov[2]; i < ov[3]; i++)
+	for (size_t i = s; i < e; i++)
 		letters += x->t[i] >= 'A' && x->t[i] <= 'Z';
-	if (!letters)
-		return;
-	add(x->c, ov[2], ov[3], x->r->l_cs, S_CALLSIGN);
+	if (letters)
+		add(x->c, s, e, x->r->l_cs, S_CALLSIGN);
+}
+
+static void on_callsign(struct ctx *x, const PCRE2_SIZE *ov, int nov)
+{
+	if (nov >= 2)
+		callsign_at(x, ov[2], ov[3]);
 }
 
 static void on_date(struct ctx *x, const PCRE2_SIZE *ov, int nov)
@@ -756,21 +779,52 @@ static void on_date(struct ctx *x, const PCRE2_SIZE *ov, int nov)
 		add(x->c, ov[0], ov[1], x->r->l_date, S_DATE);
 }
 
-static void on_ton_unit(struct ctx *x, const PCRE2_SIZE *ov, int nov)
+/* An anchored match of rule id at pos; returns the ovector or NULL. */
+static const PCRE2_SIZE *match_at(struct ctx *x, enum rule_id id, size_t pos, int *nov)
 {
-	(void)nov;
-	add(x->c, ov[0], ov[1], x->r->l_ton, S_TONNAGE);
-	/* "(IMO 9..., 45,123 gt)" and "Zhen Hua 23 (131,727 GT)". */
-	if (ov[0] > 0 && x->t[ov[0] - 1] == '(')
-		name_before_paren(x, ov[0] - 1);
+	int rc = pcre2_match(x->r->re[id], (PCRE2_SPTR)x->t, x->len, pos,
+			     PCRE2_NO_UTF_CHECK | PCRE2_ANCHORED, x->md, NULL);
+
+	if (rc <= 0)
+		return NULL;
+	*nov = rc;
+	return pcre2_get_ovector_pointer(x->md);
 }
 
-static void on_ton_field(struct ctx *x, const PCRE2_SIZE *ov, int nov)
+static int is_digit(char c)
 {
-	if (nov >= 2 && ov[2] != PCRE2_UNSET)
-		add(x->c, ov[2], ov[3], x->r->l_ton, S_TONNAGE);
-	if (nov >= 3 && ov[4] != PCRE2_UNSET)
-		add(x->c, ov[4], ov[5], x->r->l_ton, S_TONNAGE);
+	return c >= '0' && c <= '9';
+}
+
+/* A tonnage unit at [us, ue): the figure before it ("45,123 GT", "81,500dwt"). */
+static void ton_unit(struct ctx *x, size_t us, size_t ue)
+{
+	size_t e = us, b;
+	int nov;
+
+	if (e > 0 && x->t[e - 1] == ' ')
+		e--;
+	if (!e || !is_digit(x->t[e - 1]))
+		return;
+	b = e;
+	while (b > 0 && (is_digit(x->t[b - 1]) ||
+			 (b >= 2 && strchr(",. ", x->t[b - 1]) && is_digit(x->t[b - 2]))))
+		b--;
+	/* The longest figure that ends there: leftmost start first. */
+	for (size_t p = b; p < e; p++) {
+		const PCRE2_SIZE *ov;
+
+		if (p > 0 && (is_digit(x->t[p - 1]) || x->t[p - 1] == ',' || x->t[p - 1] == '.'))
+			continue;
+		ov = match_at(x, R_NUM, p, &nov);
+		if (ov && ov[1] == e) {
+			add(x->c, p, ue, x->r->l_ton, S_TONNAGE);
+			/* "(IMO 9..., 45,123 gt)" and "Zhen Hua 23 (131,727 GT)". */
+			if (p > 0 && x->t[p - 1] == '(')
+				name_before_paren(x, p - 1);
+			return;
+		}
+	}
 }
 
 static void on_v_prefix(struct ctx *x, const PCRE2_SIZE *ov, int nov)
@@ -786,16 +840,14 @@ static void on_v_prefix(struct ctx *x, const PCRE2_SIZE *ov, int nov)
 		add(x->c, s, e, x->r->l_vessel, S_V_PREFIX);
 }
 
-static const char *const type_fields[] = { "type of vessel", "type of ship", "kind of vessel", "kind of ship",
-					   "class of vessel", NULL };
+static const char *const type_of[] = { "type of", "kind of", "class of", "flag of", "size of", "age of", NULL };
 
-static void on_v_field(struct ctx *x, const PCRE2_SIZE *ov, int nov)
+static void v_field(struct ctx *x, size_t field, size_t s)
 {
-	size_t s = ov[1], e;
+	size_t e;
 	static const char *const prefixes[] = { "M/V ", "M/T ", "MV ", "MT ", "M.V. ", "M.T. ", NULL };
 
-	(void)nov;
-	if (before_is(x->t, ov[0] + 1, type_fields))
+	if (before_is(x->t, field, type_of))
 		return; /* "Type of vessel: Bulk Carrier" */
 	for (const char *const *p = prefixes; *p; p++)
 		if (x->len - s >= strlen(*p) && !memcmp(x->t + s, *p, strlen(*p)))
@@ -894,11 +946,10 @@ static void org_before_suffix(struct ctx *x, size_t s, size_t e)
 	add(x->c, b, e, x->r->l_org, S_ORG_SUFFIX);
 }
 
-static void on_org_field(struct ctx *x, const PCRE2_SIZE *ov, int nov)
+static void org_field(struct ctx *x, size_t s)
 {
-	size_t s = ov[1], e = s;
+	size_t e = s;
 
-	(void)nov;
 	while (e < x->len && x->t[e] != '\n') {
 		if (x->t[e] == ' ' && e + 2 < x->len && (x->t[e + 1] == '|' || x->t[e + 1] == '-') &&
 		    x->t[e + 2] == ' ')
@@ -919,6 +970,65 @@ static void on_org_field(struct ctx *x, const PCRE2_SIZE *ov, int nov)
 		e++;
 	if (e > s && e - s <= 100)
 		add(x->c, s, e, x->r->l_org, S_ORG_FIELD);
+}
+
+/* ---- fields ---- */
+
+/* A field name at h: its value after ':' or '|' ("Call sign: 3FQR7"). */
+static void field_value(struct ctx *x, const struct gz_hit *h, int field)
+{
+	size_t p = h->end;
+	const PCRE2_SIZE *ov;
+	int nov;
+	unsigned char c;
+
+	if (p < x->len && x->t[p] == ' ')
+		p++;
+	if (p >= x->len || (x->t[p] != ':' && x->t[p] != '|'))
+		return;
+	p++;
+	while (p < x->len && x->t[p] == ' ')
+		p++;
+	if (p >= x->len)
+		return;
+	c = (unsigned char)x->t[p];
+	switch (field) {
+	case F_CALLSIGN: {
+		size_t e = p;
+
+		while (e < x->len && e - p <= 8 && ((x->t[e] >= 'A' && x->t[e] <= 'Z') || is_digit(x->t[e])))
+			e++;
+		if (e - p >= 3 && e - p <= 8 && (e == x->len || !is_alnum((unsigned char)x->t[e])))
+			callsign_at(x, p, e);
+		break;
+	}
+	case F_TONNAGE:
+		ov = match_at(x, R_TON_VALUE, p, &nov);
+		if (!ov)
+			break;
+		if (nov >= 2 && ov[2] != PCRE2_UNSET)
+			add(x->c, ov[2], ov[3], x->r->l_ton, S_TONNAGE);
+		if (nov >= 3 && ov[4] != PCRE2_UNSET)
+			add(x->c, ov[4], ov[5], x->r->l_ton, S_TONNAGE);
+		break;
+	case F_VESSEL: {
+		size_t n;
+		uint32_t cp = rl_cp(x->t, x->len, p, &n);
+
+		if (is_digit((char)c) || is_upper_cp(cp))
+			v_field(x, h->start, p);
+		break;
+	}
+	case F_ORG: {
+		size_t n;
+
+		if (is_upper_cp(rl_cp(x->t, x->len, p, &n)))
+			org_field(x, p);
+		break;
+	}
+	default:
+		break;
+	}
 }
 
 /* ---- gazetteer hits in their context ---- */
@@ -1034,6 +1144,12 @@ static void gaz_hits(struct ctx *x)
 		case GZ_ORGSUF:
 			org_before_suffix(x, h->start, h->end);
 			break;
+		case GZ_UNIT:
+			ton_unit(x, h->start, h->end);
+			break;
+		case GZ_FIELD:
+			field_value(x, h, en->sub);
+			break;
 		case GZ_MONTH: {
 			int rc = pcre2_match(x->r->re[R_DATE_MON], (PCRE2_SPTR)x->t, x->len, h->start,
 					     PCRE2_NO_UTF_CHECK | PCRE2_ANCHORED, x->md, NULL);
@@ -1144,16 +1260,11 @@ int apf_rules_annotate(const struct apf_rules *r, const char *text, size_t len,
 	gaz_hits(&x);
 	run(&x, R_IMO, on_imo);
 	run(&x, R_MMSI, on_mmsi);
-	run(&x, R_CALLSIGN, on_callsign);
 	run(&x, R_CALLSIGN_PROSE, on_callsign);
 	run(&x, R_DATE, on_date);
-	run(&x, R_TON_UNIT, on_ton_unit);
-	run(&x, R_TON_FIELD, on_ton_field);
 	run(&x, R_V_PREFIX, on_v_prefix);
-	run(&x, R_V_FIELD, on_v_field);
 	run(&x, R_V_QUOTE, on_v_quote);
 	run(&x, R_V_GENERIC, on_v_generic);
-	run(&x, R_ORG_FIELD, on_org_field);
 	/* Names before "(IMO ..." / "(MMSI ...". */
 	for (size_t i = 0, n0 = c.n; i < n0; i++) {
 		const struct cand *k = &c.v[i];

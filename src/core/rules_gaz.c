@@ -204,7 +204,7 @@ static uint32_t child(struct gz *g, uint32_t node, unsigned char b, int create)
  * Adds one name.  Whitespace runs become one space; a name that folds to
  * nothing, or to one character, is skipped.
  */
-static void add_name(struct gz *g, const char *name, size_t len, enum gz_kind kind,
+static void add_name(struct gz *g, const char *name, size_t len, enum gz_kind kind, int sub,
 		     const char *label)
 {
 	struct apf_buf form;
@@ -245,7 +245,7 @@ static void add_name(struct gz *g, const char *name, size_t len, enum gz_kind ki
 	/* The same name twice in one kind: keep one. */
 	for (int32_t e = g->nodes[node].entry; e >= 0; e = g->entries[e].next)
 		if (g->entries[e].kind == kind && !strcmp(g->entries[e].form, form.data) &&
-		    g->entries[e].label == label) {
+		    g->entries[e].label == label && g->entries[e].sub == sub) {
 			apf_buf_release(&form);
 			return;
 		}
@@ -256,7 +256,8 @@ static void add_name(struct gz *g, const char *name, size_t len, enum gz_kind ki
 	g->entries[g->nentries].form = apf_buf_detach(&form, NULL);
 	g->entries[g->nentries].label = label;
 	g->entries[g->nentries].kind = (uint8_t)kind;
-	g->entries[g->nentries].any_case = kind == GZ_TYPE;
+	g->entries[g->nentries].any_case = kind == GZ_TYPE || kind == GZ_FIELD;
+	g->entries[g->nentries].sub = (uint8_t)sub;
 	g->entries[g->nentries].next = g->nodes[node].entry;
 	g->nodes[node].entry = (int32_t)g->nentries++;
 }
@@ -281,17 +282,17 @@ static int add_text(struct gz *g, const char *what, const char *data, size_t len
 			t--;
 		if (b == t || data[b] == '#')
 			continue;
-		add_name(g, data + b, t - b, kind, label);
+		add_name(g, data + b, t - b, kind, 0, label);
 	}
 	return 0;
 }
 
-void gz_add_names(struct gz *g, const char *const *names, enum gz_kind kind, const char *label)
+void gz_add_names(struct gz *g, const char *const *names, enum gz_kind kind, int sub, const char *label)
 {
 	if (!g->nnodes)
 		new_node(g);
 	for (; *names; names++)
-		add_name(g, *names, strlen(*names), kind, label);
+		add_name(g, *names, strlen(*names), kind, sub, label);
 }
 
 static const struct {
@@ -579,7 +580,8 @@ void gz_scan(const struct gz *g, const char *t, size_t len, struct gz_hits *out)
 						continue;
 					for (size_t h = out->n; h-- > 0 && out->v[h].start == i;)
 						if (g->entries[out->v[h].entry].kind == g->entries[e].kind &&
-						    g->entries[out->v[h].entry].label == g->entries[e].label)
+						    g->entries[out->v[h].entry].label == g->entries[e].label &&
+						    g->entries[out->v[h].entry].sub == g->entries[e].sub)
 							dup = 1;
 					if (!dup)
 						push_hit(out, i, ends[nends], e);

@@ -20,6 +20,8 @@ enum gz_kind {
 	GZ_LEARNT,   /* <LABEL>.v<N>.txt of opts.extra_gazetteer_dir */
 	GZ_ORGSUF,   /* legal suffixes of company names (Ltd, S.A.) */
 	GZ_MONTH,    /* month names: where a date may start */
+	GZ_FIELD,    /* names of fields ("Call sign", "Owner"): any case */
+	GZ_UNIT,     /* tonnage units after a figure ("GT", "dwt") */
 };
 
 struct gz_entry {
@@ -27,6 +29,7 @@ struct gz_entry {
 	const char *label; /* static: from the labelset */
 	uint8_t kind;
 	uint8_t any_case;
+	uint8_t sub;       /* GZ_FIELD: which field */
 	int32_t next;      /* next entry ending at the same trie node, or -1 */
 };
 
@@ -73,7 +76,7 @@ struct gz_hits {
 int gz_load_bundled(struct gz *g, struct apf_err *err);
 int gz_load_dir(struct gz *g, const char *dir, struct apf_err *err);
 /* Adds names given in code (kind and label); a NULL-terminated list. */
-void gz_add_names(struct gz *g, const char *const *names, enum gz_kind kind, const char *label);
+void gz_add_names(struct gz *g, const char *const *names, enum gz_kind kind, int sub, const char *label);
 /* Builds the lookup table; call once after the last load. */
 void gz_freeze(struct gz *g);
 void gz_release(struct gz *g);
