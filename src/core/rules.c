@@ -415,13 +415,16 @@ static int is_cjk(uint32_t cp)
 static void read_word(const char *t, size_t len, size_t s, struct word *w)
 {
 	size_t i = s, n, last_alnum = s;
-	int lower = 0, upper = 0, digits = 0, letters = 0, first_upper = -1, other = 0;
+	int lower = 0, upper = 0, digits = 0, letters = 0, first_upper = -1, other = 0, inner = 0;
 
 	(void)upper;
 	memset(w, 0, sizeof(*w));
 	w->s = s;
 	while (i < len && t[i] != ' ' && t[i] != '\n') {
 		uint32_t cp = rl_cp(t, len, i, &n);
+
+		if (other && cp < 0x80 && is_alnum((unsigned char)cp))
+			inner = 1; /* "M/V", "A/S": not a word of a name */
 
 		/* CJK has no spaces: a Latin word may start right after it
 		 * ("由Atlas"), and ends where it starts ("PRIDE轮"). */
@@ -461,6 +464,8 @@ static void read_word(const char *t, size_t len, size_t s, struct word *w)
 	w->next = (i < len && t[i] == ' ') ? i + 1 : 0;
 	if (w->e <= w->s)
 		w->kind = W_NONE;
+	else if (inner)
+		w->kind = W_OTHER;
 	else if (!letters && digits && digits <= 3 && w->e - w->s == (size_t)digits)
 		w->kind = W_NUM;
 	else if (letters && !lower)
@@ -620,6 +625,15 @@ static int mid_valid(const char *d)
 	return mid >= 201 && mid <= 775;
 }
 
+static int day_ok(long y, long m, long d)
+{
+	static const int mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+
+	if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
+		return 0;
+	return !(m == 2 && d == 29 && (y % 4 || (y % 100 == 0 && y % 400)));
+}
+
 /* Numeric dates: the day and month must be possible. */
 static int date_valid(const char *t, size_t s, size_t e)
 {
@@ -645,9 +659,9 @@ static int date_valid(const char *t, size_t s, size_t e)
 	if (n != 3 || year < 0)
 		return 1;
 	if (year == 0) /* Y-M-D */
-		return v[1] >= 1 && v[1] <= 12 && v[2] >= 1 && v[2] <= 31;
-	/* D.M.Y or M/D/Y */
-	return v[0] >= 1 && v[1] >= 1 && v[0] <= 31 && v[1] <= 31 && (v[0] <= 12 || v[1] <= 12);
+		return day_ok(v[0], v[1], v[2]);
+	/* D.M.Y, or M/D/Y when the day cannot be the first */
+	return day_ok(v[2], v[1], v[0]) || day_ok(v[2], v[0], v[1]);
 }
 
 struct ctx {
