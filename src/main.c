@@ -25,6 +25,9 @@ const struct apf_cmd apf_commands[] = {
 	{ "serve", cmd_serve, NEED_CONFIG | NEED_DB | NEED_STORE, "serve the upload page, POST /upload and document status", cmd_serve_usage },
 	{ "ingest", cmd_ingest, NEED_CONFIG | NEED_DB | NEED_STORE, "ingest PDF files from the command line, as POST /upload does", cmd_ingest_usage },
 	{ "ocr", cmd_ocr, NEED_CONFIG | NEED_DB | NEED_STORE, "read the pages of stored PDFs into md_raw_ocr.main.pages", cmd_ocr_usage },
+	{ "export", cmd_export, NEED_CONFIG | NEED_DB | NEED_STORE, "write a dataset's pages as Parquet for pre-annotation and Argilla", cmd_export_usage },
+	{ "preannotate", cmd_preannotate, NEED_CONFIG | NEED_DB | NEED_STORE, "suggest entity spans for a dataset's pages (rules or Ollama)", cmd_preannotate_usage },
+	{ "merge", cmd_merge, NEED_CONFIG | NEED_STORE, "merge a dataset's pages and suggestions into argilla_records.parquet", cmd_merge_usage },
 	{ "push", cmd_push, NEED_CONFIG, "push merged pages and suggestions into an Argilla dataset", cmd_push_usage },
 	{ "pull", cmd_pull, NEED_CONFIG, "pull annotations from an Argilla dataset into Parquet (the SDK export layout)", cmd_pull_usage },
 	{ "load", cmd_load, NEED_CONFIG | NEED_DB | NEED_STORE, "load an Argilla export into md_annotated (one export run)", cmd_load_usage },
@@ -86,7 +89,7 @@ static void print_main_usage(FILE *f)
 {
 	fputs(main_usage, f);
 	for (const struct apf_cmd *c = apf_commands; c->name; c++)
-		fprintf(f, "  %-10s %s\n", c->name, c->summary);
+		fprintf(f, "  %-12s %s\n", c->name, c->summary);
 	fputs("\nRun 'apflow help <command>' or 'apflow <command> --help' for a command's options.\n", f);
 }
 

@@ -101,6 +101,7 @@ md_raw_ocr.documents,\"doc_id VARCHAR NOT NULL, sha256 VARCHAR NOT NULL, filenam
 md_raw_ocr.ocr_failures,\"doc_id VARCHAR NOT NULL, page_num INTEGER, ocr_run_id BIGINT NOT NULL, engine VARCHAR, error VARCHAR NOT NULL, created_at $TZ_ NOT NULL\"
 md_raw_ocr.ocr_runs,\"ocr_run_id BIGINT NOT NULL, engine VARCHAR NOT NULL, model VARCHAR, params VARCHAR, started_at $TZ_ NOT NULL, finished_at $TZ_, docs INTEGER NOT NULL, pages INTEGER NOT NULL, failed INTEGER NOT NULL, status VARCHAR NOT NULL\"
 md_raw_ocr.pages,\"doc_id VARCHAR NOT NULL, page_num INTEGER NOT NULL, ocr_run_id BIGINT NOT NULL, engine VARCHAR NOT NULL, model VARCHAR, text VARCHAR NOT NULL, text_sha256 VARCHAR NOT NULL, chars INTEGER NOT NULL, confidence DOUBLE, created_at $TZ_ NOT NULL\"
+md_raw_ocr.preannotate_cache,\"text_sha256 VARCHAR NOT NULL, model VARCHAR NOT NULL, prompt_version VARCHAR NOT NULL, answer VARCHAR NOT NULL, requests INTEGER NOT NULL, created_at $TZ_ NOT NULL\"
 md_raw_ocr.schema_migrations,\"version INTEGER NOT NULL, name VARCHAR NOT NULL, sha256 VARCHAR NOT NULL, applied_at $TZ_ NOT NULL, apflow_version VARCHAR\"
 md_raw_ocr.uploads,\"upload_id BIGINT NOT NULL, doc_id VARCHAR NOT NULL, filename VARCHAR, bytes BIGINT NOT NULL, sha256 VARCHAR NOT NULL, duplicate BOOLEAN NOT NULL, source VARCHAR, client VARCHAR, uploaded_at $TZ_ NOT NULL\"
 md_raw_ocr.vw_argilla_pages,\"doc_id VARCHAR, page_num INTEGER, record_id VARCHAR, ocr_run_id BIGINT, engine VARCHAR, model VARCHAR, text VARCHAR, text_sha256 VARCHAR, chars INTEGER, confidence DOUBLE, created_at $TZ_, filename VARCHAR\"" \
@@ -124,6 +125,7 @@ md_annotated.schema_migrations,PRIMARY KEY,version
 md_raw_ocr.documents,PRIMARY KEY,doc_id
 md_raw_ocr.ocr_runs,PRIMARY KEY,ocr_run_id
 md_raw_ocr.pages,PRIMARY KEY,\"doc_id,page_num,ocr_run_id\"
+md_raw_ocr.preannotate_cache,PRIMARY KEY,\"text_sha256,model,prompt_version\"
 md_raw_ocr.schema_migrations,PRIMARY KEY,version
 md_raw_ocr.uploads,PRIMARY KEY,upload_id" "$(cat "$T_OUT")"
 
