@@ -83,6 +83,8 @@ struct ev_page *ev_find_page(struct ev_state *st, const char *doc_id, long page_
 {
 	struct ev_page k = { .doc_id = (char *)doc_id, .page_num = page_num };
 
+	if (!st->npages)
+		return NULL;
 	return bsearch(&k, st->pages, st->npages, sizeof(*st->pages), key_cmp);
 }
 
@@ -276,7 +278,7 @@ static int pages_line(json_t *o, const char *path, long lineno, void *arg)
 	a->bytes += (double)len;
 	a->pages++;
 	a->spans_n += (long)a->spans.n;
-	p = a->st->npages ? ev_find_page(a->st, doc, pn) : NULL;
+	p = ev_find_page(a->st, doc, pn);
 	for (size_t i = 0; i < a->spans.n; i++) {
 		const struct apf_span *s = &a->spans.v[i];
 		size_t bs, be;
@@ -502,7 +504,8 @@ int cmd_eval(int argc, char **argv, struct apf_ctx *ctx)
 		rc = read_lines(gold, gold_line, &ga, &err);
 	if (rc)
 		goto out;
-	qsort(st.pages, st.npages, sizeof(*st.pages), key_cmp);
+	if (st.npages)
+		qsort(st.pages, st.npages, sizeof(*st.pages), key_cmp);
 	for (size_t i = 1; i < st.npages; i++)
 		if (!key_cmp(&st.pages[i - 1], &st.pages[i])) {
 			rc = apf_error(&err, APF_EINVAL, "cannot read '%s': page %s:%ld is listed twice", gold,
