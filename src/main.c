@@ -15,11 +15,12 @@
 
 #include "apflow/db.h"
 #include "apflow/log.h"
+#include "apflow/migrate.h"
 #include "apflow/util.h"
 #include "cmd/cmd.h"
 
 const struct apf_cmd apf_commands[] = {
-	{ "init", cmd_init, NEED_CONFIG | NEED_DB, "create the warehouse tables and views (idempotent)", cmd_init_usage },
+	{ "init", cmd_init, NEED_CONFIG | NEED_DB | NO_MIGRATE, "create the warehouse tables and views (idempotent)", cmd_init_usage },
 	{ "sql", cmd_sql, NEED_CONFIG | NEED_DB, "run a .sql file with parameters", cmd_sql_usage },
 	{ "store", cmd_store, NEED_CONFIG | NEED_STORE, "put, get, list and delete objects in the store", cmd_store_usage },
 	{ "serve", cmd_serve, NEED_CONFIG | NEED_DB | NEED_STORE, "serve the upload page, POST /upload and document status", cmd_serve_usage },
@@ -95,6 +96,44 @@ static const struct {
 	{ "--warehouse", "warehouse" },
 	{ "--log-level", "log_level" },
 };
+
+static void on_migration(const struct apf_migration *m, void *arg)
+{
+	(void)arg;
+	if (m->state == APF_MIGRATION_APPLIED)
+		apf_log_info("applied %s to the warehouse", m->name);
+}
+
+/* Opens what the command's flags ask for into ctx (released by
+ * unprovision() whatever happened). */
+static int provision(const struct apf_cmd *cmd, struct apf_ctx *ctx, struct apf_err *err)
+{
+	int rc;
+
+	if ((cmd->flags & NEED_DB) && !(cmd->flags & NO_MIGRATE)) {
+		rc = apf_migrate_warehouse(&ctx->cfg, on_migration, NULL, err);
+		if (rc)
+			return rc;
+		rc = apf_dbwriter_new_ex(&ctx->cfg, 0, APF_DB_ONE_THREAD, &ctx->writer, err);
+		if (rc)
+			return rc;
+	}
+	if (cmd->flags & NEED_STORE) {
+		rc = apf_store_open(&ctx->cfg, &ctx->store, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static void unprovision(struct apf_ctx *ctx)
+{
+	/* The writer first: it finishes what is queued. */
+	apf_dbwriter_free(ctx->writer);
+	ctx->writer = NULL;
+	apf_store_free(ctx->store);
+	ctx->store = NULL;
+}
 
 struct pending_flag {
 	const char *key;
@@ -218,7 +257,7 @@ int main(int argc, char **argv)
 	if (cmd->flags & NEED_DB)
 		apf_duckdb_preload();
 	ctx.stderr_tty = isatty(STDERR_FILENO);
-	if (cmd->flags & NEED_CONFIG) {
+	if (cmd->flags & (NEED_CONFIG | NEED_DB | NEED_STORE)) {
 		rc = apf_config_load(&ctx.cfg, config_file, &err);
 		for (size_t f = 0; !rc && f < nflags; f++)
 			rc = apf_config_set_flag(&ctx.cfg, flags[f].key, flags[f].value, flags[f].origin, &err);
@@ -236,9 +275,14 @@ int main(int argc, char **argv)
 			apf_log_set_level(level);
 		}
 	}
+	if (provision(cmd, &ctx, &err)) {
+		rc = apf_cmd_fail(&err);
+		goto out;
+	}
 	optind = 0; /* commands use getopt_long from a fresh start */
 	rc = cmd->fn(nargs, args, &ctx);
 out:
+	unprovision(&ctx);
 	/* Joins the loading thread, if the command never did: exit() must not
 	 * run while libduckdb's constructors are running. */
 	if (cmd->flags & NEED_DB)

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -270,6 +271,7 @@ int apf_dbwriter_new_ex(const struct apf_config *cfg, size_t max_batch, unsigned
 			struct apf_dbwriter **out, struct apf_err *err)
 {
 	struct apf_dbwriter *w = apf_xcalloc(1, sizeof(*w));
+	sigset_t all, old;
 	int e;
 
 	w->cfg = cfg;
@@ -279,7 +281,13 @@ int apf_dbwriter_new_ex(const struct apf_config *cfg, size_t max_batch, unsigned
 	w->db_flags = db_flags;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->work, NULL);
+	/* The thread takes no signals: the writer may be started before a
+	 * command blocks SIGINT for its own sigwait() (apflow serve), and a
+	 * signal must reach the thread that waits for it. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	e = pthread_create(&w->thread, NULL, writer_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (e) {
 		pthread_cond_destroy(&w->work);
 		pthread_mutex_destroy(&w->lock);
