@@ -32,7 +32,12 @@
 	X(NET,      "network",                  1,  502)          \
 	X(PDF,      "pdf",                      1,  400)          \
 	X(OCR,      "ocr",                      1,  500)          \
-	X(INTERNAL, "internal error",           1,  500)
+	X(INTERNAL, "internal error",           1,  500)          \
+	X(METHOD,   "method not allowed",       2,  405)          \
+	X(MEDIATYPE, "unsupported media type",  2,  415)          \
+	X(UNAVAIL,  "unavailable",              1,  503)          \
+	X(TIMEOUT,  "timed out",                1,  408)          \
+	X(HDRTOOBIG, "headers too large",       2,  431)
 
 enum apf_errcode {
 #define APF_ERR_ENUM(name, desc, exitcode, http) APF_E##name,

@@ -1,14 +1,14 @@
 /*
- * pdf.h: PDF documents through MuPDF.  pdf.c is the only file that calls
- * MuPDF; every fz_try/fz_catch stays inside it and is turned into APF_EPDF
- * (damaged, encrypted, unsupported), APF_ENOMEM or APF_ETOOBIG.
+ * pdf.h: PDF documents through MuPDF.  pdf.c (documents, rendering) and
+ * pdf_text.c (the text layer) are the only files that call MuPDF; every
+ * fz_try/fz_catch stays inside them and is turned into APF_EPDF (damaged,
+ * encrypted, unsupported), APF_ENOMEM or APF_ETOOBIG.
  *
- * Threads: one struct apf_pdf_ctx per thread.  Make the first with
- * apf_pdf_ctx_new() and one per worker with apf_pdf_ctx_clone(); clones
- * share MuPDF's resource store (256 MB, FZ_STORE_DEFAULT) and font and
- * glyph caches under process-wide locks.  A document belongs to the
- * context that opened it and is used by one thread at a time; two threads
- * that read the same file each open it with their own context.
+ * Threads: a struct apf_pdf_ctx is used by one thread at a time, and
+ * contexts share nothing (each its own resource store, font and glyph
+ * caches, no locks): a worker makes its own with apf_pdf_ctx_new_single().
+ * A document belongs to the context that opened it; two threads that read
+ * the same file each open it with their own context.
  *
  * Pages are numbered from 1, as page_num is in the warehouse.  Every page
  * function loads the page, does its work and drops it, so memory does not
@@ -41,38 +41,15 @@ int apf_pdf_probe(const char *path, int *pages, struct apf_err *err);
  * the cross-reference table to open it (see apf_pdf_was_repaired()). */
 int apf_pdf_probe_ex(const char *path, int *pages, int *repaired, struct apf_err *err);
 
-/* A base context, with the locks that make it clonable. */
-int apf_pdf_ctx_new(struct apf_pdf_ctx **out, struct apf_err *err);
-/* The same with a resource store of at most store_max bytes (0: MuPDF's
- * default, 256 MB), shared with the clones.  The store keeps decoded
- * images and fonts after their page is dropped; a scan's page image is
- * never used again, so a stage that reads scans bounds its memory here. */
-int apf_pdf_ctx_new_ex(size_t store_max, struct apf_pdf_ctx **out, struct apf_err *err);
 /*
- * A base context that shares nothing with the others: its own locks (its
- * clones share them) and its own store of at most store_max bytes.  MuPDF
- * takes its allocation lock around every allocation, so threads on one
- * lock set wait on each other: two threads extracting text from clones
- * ran 1.35x one thread, from a private base each 1.8x (1,000 born-digital
- * pages, 2 CPUs).  Nothing may pass between contexts of different bases:
- * each opens its own documents.
- */
-int apf_pdf_ctx_new_private(size_t store_max, struct apf_pdf_ctx **out, struct apf_err *err);
-/*
- * A base context that shares nothing and takes no locks at all: for one
- * thread at a time (a worker that owns it), never cloned (the clone fails
- * with APF_EINTERNAL).  MuPDF calls its lock functions around every
- * allocation and glyph lookup even when nothing contends; without them
- * text extraction takes some 5% less CPU.
+ * A context for one thread at a time, whose resource store (decoded
+ * images and fonts kept after their page is dropped) holds at most
+ * store_max bytes (0: MuPDF's default, 256 MB).  A scan's page image is
+ * never used again, so a stage that reads scans bounds its memory here.
  */
 int apf_pdf_ctx_new_single(size_t store_max, struct apf_pdf_ctx **out, struct apf_err *err);
-/*
- * A context for another thread, sharing base's caches.  Call it from the
- * thread that owns base, or while base is idle (MuPDF copies base's state);
- * the clone may then be handed to any thread.  base may be freed before its
- * clones.
- */
-int apf_pdf_ctx_clone(struct apf_pdf_ctx *base, struct apf_pdf_ctx **out, struct apf_err *err);
+/* The same with MuPDF's default store (apf_pdf_probe(), tests). */
+int apf_pdf_ctx_new(struct apf_pdf_ctx **out, struct apf_err *err);
 /* Frees a context; every document it opened must be closed first.  NULL is fine. */
 void apf_pdf_ctx_free(struct apf_pdf_ctx *ctx);
 
@@ -105,7 +82,7 @@ const char *apf_pdf_page_note(const struct apf_pdf *pdf);
 /*
  * The text layer of page page_num (1-based), as MuPDF's structured text
  * has it (streamed as MuPDF makes it, without building the structured-
- * text page: pdf.c), normalised by apf_textnorm (utf8.h): out is reset,
+ * text page: pdf_text.c), normalised by apf_textnorm (utf8.h): out is reset,
  * then holds well-formed UTF-8 in which the lines of a text block are
  * joined by '\n' and blocks are separated by one blank line; *stats
  * describes it.
@@ -126,7 +103,7 @@ int apf_pdf_page_text(struct apf_pdf *pdf, int page_num, struct apf_buf *out,
 		      struct apf_text_stats *stats, struct apf_err *err);
 /*
  * The same text through MuPDF's own structured-text page, which
- * apf_pdf_page_text() reproduces without building (pdf.c says how), at
+ * apf_pdf_page_text() reproduces without building (pdf_text.c says how), at
  * some 1.4 times the cost; for tests that hold the two to the same text.
  */
 int apf_pdf_page_text_stext(struct apf_pdf *pdf, int page_num, struct apf_buf *out,

@@ -339,3 +339,14 @@ out:
 	free(params);
 	return rc;
 }
+
+/* For other commands that print a result as 'apflow sql' does (cmd.h). */
+void apf_cmd_print_result(struct apf_db_result *r, int csv, int json)
+{
+	if (csv)
+		print_csv(r);
+	else if (json)
+		print_json(r);
+	else
+		print_table(r);
+}

@@ -48,6 +48,7 @@
 #include "apflow/util.h"
 #include "apflow/version.h"
 #include "core/ocrstage_db.h"
+#include "core/ocrstage_impl.h"
 
 /* Temp files are apflow-ocr-<pid>-<random>.{pdf,jsonl} (see apf_remove_stale_temps). */
 #define TMP_PREFIX "apflow-ocr-"
@@ -58,7 +59,6 @@
 #define COMMIT_BATCH 64
 #define WARM_US 20000
 
-enum { PE_TEXT = 0, PE_TESSERACT, PE_DEEPSEEK, PE_COUNT };
 static const char *const page_engine_names[PE_COUNT] = { "text", "tesseract", "deepseek" };
 
 static const char *const engine_names[] = { "auto", "text", "tesseract", "deepseek" };
@@ -111,117 +111,7 @@ int apf_ocrstage_parse_shard(const char *s, int *k, int *n)
 	return 0;
 }
 
-/* A document the plan picked, or (speculative start) one of the caller's
- * doc_ids that the plan is yet to confirm. */
-struct pick {
-	char id[APF_DOC_ID_LEN + 1];
-	int fresh;          /* no rows at all when planned */
-	int64_t pages;      /* documents.pages (an estimate for progress) */
-	int dropped;        /* the plan did not take it: read no more, commit nothing (st->lock) */
-};
 
-/* A document from claim to last release. */
-struct doc {
-	const struct pick *pick;
-	const char *id;
-	int refs;            /* under st->lock */
-	int npages;          /* 0 until opened */
-	int next_page;       /* the next page to claim (under st->lock) */
-	int in_active;       /* on st->active (under st->lock) */
-	struct doc *next_active;
-	struct doc *next_commit;
-	char *pdf_path;
-	int pdf_is_temp;     /* pdf_path is our copy (delete it), not the store's own file */
-	int64_t started_ms;
-	int64_t read_us;     /* when its pages began to be read (now_us()) */
-
-	pthread_mutex_t lock; /* the rest */
-	char *spool_path;
-	FILE *spool;
-	char *spool_buf;     /* its stdio buffer */
-	int spool_errno;     /* a write failed: the document is recorded as failed */
-	int finished;        /* pages done (stored or failed) */
-	int warmed;          /* the warehouse was asked to open for its commit (warm_soon()) */
-	int stored;
-	int by_engine[PE_COUNT];
-	int failed_pages;
-	char *doc_error;     /* the whole document failed */
-	int committed;
-	int skipped;
-};
-
-struct stage;
-
-struct worker {
-	struct stage *st;
-	int index;
-	pthread_t thread;
-	struct apf_pdf_ctx *ctx;
-	struct apf_ocr *ocr;
-	struct apf_buf text;
-	struct apf_buf png;
-};
-
-/* A rendered page waiting for the DeepSeek server. */
-struct dsreq {
-	struct doc *d;
-	int page;
-	struct apf_buf png;
-	struct dsreq *next;
-};
-
-struct stage {
-	const struct apf_config *cfg;
-	struct apf_store *store;
-	struct apf_dbwriter *writer;
-	const struct apf_ocrstage_options *opt;
-	struct apf_ocrstage_result *res;
-	enum apf_ocrstage_engine engine;
-	int jobs, dpi, concurrency;
-	const char *lang;
-	int64_t run_id;
-	int64_t t0;
-	char *tmpdir;
-	char *model_text;
-	char *model_tesseract;
-	struct apf_deepseek *ds;
-
-	pthread_mutex_t lock;
-	pthread_cond_t work_cond;     /* a document was published or released, or the run's state changed */
-	pthread_cond_t commit_cond;   /* the commit queue got a document, the run started, or stop */
-	pthread_cond_t dq_cond;       /* the DeepSeek queue changed */
-	/*
-	 * The run's state, in order: picks known (speculative: the caller's
-	 * doc_ids, before the plan; else the plan's), planned (the plan's
-	 * verdict is in), started (the run's row exists).  Workers read pages
-	 * as soon as picks are known; Tesseract and DeepSeek pages, commits
-	 * and failure reports wait for what they need.  norun: no run will
-	 * be made (nothing to do, or an error before it).
-	 */
-	int speculative, picks_known, planned, started, norun;
-	int ended;                    /* the last commit also ended the run */
-	int warm;                     /* a document is near its end: have the warehouse opened */
-	int64_t db_us;                /* when our last warehouse job ended (now_us()) */
-	int64_t linger_us;            /* the writer closes the warehouse after this long idle */
-	struct pick *picks;
-	size_t npicks, next_pick;
-	size_t nselected;             /* picks not dropped */
-	struct doc *active;           /* opened documents with pages to claim */
-	int fetching;                 /* documents being fetched and opened */
-	int inflight, max_inflight;   /* documents claimed and not yet released */
-	struct doc *cq_head, *cq_tail;
-	int committer_stop;
-	struct dsreq *dq_head, *dq_tail;
-	int dq_len, dq_cap, senders_stop;
-	int stopping;                 /* fatal error or cancel: start nothing more */
-	int fatal;
-	struct apf_err fatal_err;
-	uint64_t pages_done, docs_done, pages_planned;
-	int64_t read_us;              /* workers' time on documents, summed */
-
-	pthread_mutex_t cb_lock;
-	int64_t last_progress_ms;
-};
 
 static int64_t now_us(void)
 {
@@ -320,7 +210,7 @@ static void check_cancel_locked(struct stage *st)
 	}
 }
 
-static int stopping(struct stage *st)
+int ocrs_stopping(struct stage *st)
 {
 	int s;
 
@@ -361,7 +251,7 @@ static void set_norun(struct stage *st)
  * costly to spend on a document the plan may drop) start only then.
  * Returns 0, or -1 when the run stopped or will not be made.
  */
-static int wait_started(struct stage *st)
+int ocrs_wait_started(struct stage *st)
 {
 	int ok;
 
@@ -407,14 +297,14 @@ static void active_remove(struct stage *st, struct doc *d)
 	d->in_active = 0;
 }
 
-static void doc_ref(struct stage *st, struct doc *d)
+void ocrs_doc_ref(struct stage *st, struct doc *d)
 {
 	pthread_mutex_lock(&st->lock);
 	d->refs++;
 	pthread_mutex_unlock(&st->lock);
 }
 
-static void doc_release(struct stage *st, struct doc *d)
+void ocrs_doc_release(struct stage *st, struct doc *d)
 {
 	int left;
 
@@ -616,7 +506,7 @@ static void fail_doc(struct stage *st, struct doc *d, int engine, const char *er
 	finish_page(st, d, NULL, failure_record(0, engine, error), engine, 0, error);
 }
 
-static void fail_page(struct stage *st, struct doc *d, int page, int engine, const char *error)
+void ocrs_fail_page(struct stage *st, struct doc *d, int page, int engine, const char *error)
 {
 	char msg[APF_ERR_MSG_MAX + 32];
 
@@ -624,7 +514,7 @@ static void fail_page(struct stage *st, struct doc *d, int page, int engine, con
 	finish_page(st, d, NULL, failure_record(page, engine, msg), engine, page, msg);
 }
 
-static void store_page(struct stage *st, struct doc *d, int page, int engine, const char *model,
+void ocrs_store_page(struct stage *st, struct doc *d, int page, int engine, const char *model,
 		       const struct apf_buf *text, const struct apf_text_stats *stats, double confidence)
 {
 	char sha[APF_SHA256_HEX];
@@ -638,188 +528,12 @@ static void store_page(struct stage *st, struct doc *d, int page, int engine, co
 	finish_page(st, d, &pr, NULL, engine, page, NULL);
 }
 
-/* ---- reading pages ---- */
-
-static int ensure_ocr(struct worker *w, struct apf_err *err)
-{
-	struct stage *st = w->st;
-	int rc;
-
-	if (w->ocr)
-		return 0;
-	rc = apf_ocr_new(st->lang, st->opt->tessdata, &w->ocr, err);
-	if (!rc)
-		apf_ocr_set_timeout(w->ocr, st->opt->page_timeout_ms > 0 ? st->opt->page_timeout_ms : 120000);
-	return rc;
-}
-
-/*
- * MuPDF reads a page whose objects are gone (a truncated file) as an empty
- * page and only says so in a note: that page failed, it is not blank.
- */
-static int damaged_empty(struct apf_pdf *pdf, const struct apf_text_stats *stats, struct apf_err *err)
-{
-	const char *note = apf_pdf_page_note(pdf);
-
-	if (stats->chars || !note)
-		return 0;
-	return apf_error(err, APF_EPDF, "damaged page, read as empty: %s", note);
-}
-
-static void page_tesseract(struct worker *w, struct doc *d, struct apf_pdf *pdf, int page)
-{
-	struct stage *st = w->st;
-	struct apf_pixmap pm = { 0 };
-	struct apf_text_stats stats;
-	struct apf_err err;
-	int conf = 0, rc;
-
-	/* Stopping: the page stays unread, and so its document uncommitted. */
-	if (wait_started(st))
-		return;
-	apf_err_clear(&err);
-	rc = ensure_ocr(w, &err);
-	if (!rc)
-		rc = apf_pdf_render_gray(pdf, page, st->dpi, &pm, &err);
-	if (!rc) {
-		rc = apf_ocr_page(w->ocr, &pm, 0, &w->text, &conf, &stats, &err);
-		apf_pixmap_release(&pm);
-	}
-	if (!rc)
-		rc = damaged_empty(pdf, &stats, &err);
-	if (rc)
-		fail_page(st, d, page, PE_TESSERACT, err.msg);
-	else
-		store_page(st, d, page, PE_TESSERACT, st->model_tesseract, &w->text, &stats, conf / 100.0);
-}
-
-static void page_text(struct worker *w, struct doc *d, struct apf_pdf *pdf, int page)
-{
-	struct stage *st = w->st;
-	struct apf_text_stats stats;
-	struct apf_err err;
-	int rc;
-
-	apf_err_clear(&err);
-	rc = apf_pdf_page_text(pdf, page, &w->text, &stats, &err);
-	if (!rc && st->engine == APF_OCRSTAGE_AUTO && !apf_pdf_text_is_real(&stats)) {
-		page_tesseract(w, d, pdf, page);
-		return;
-	}
-	if (!rc)
-		rc = damaged_empty(pdf, &stats, &err);
-	if (rc)
-		fail_page(st, d, page, PE_TEXT, err.msg);
-	else
-		store_page(st, d, page, PE_TEXT, st->model_text, &w->text, &stats, -1);
-}
-
-/* Queues a rendered page for the senders; waits while the queue is full. */
-static void page_deepseek(struct worker *w, struct doc *d, struct apf_pdf *pdf, int page)
-{
-	struct stage *st = w->st;
-	struct apf_err err;
-	struct dsreq *r;
-	int rc;
-
-	if (wait_started(st))
-		return;
-	apf_err_clear(&err);
-	rc = apf_pdf_render_png(pdf, page, st->dpi, 0, &w->png, NULL, &err);
-	if (rc) {
-		fail_page(st, d, page, PE_DEEPSEEK, err.msg);
-		return;
-	}
-	r = apf_xcalloc(1, sizeof(*r));
-	r->d = d;
-	r->page = page;
-	r->png = w->png; /* the request takes the buffer */
-	apf_buf_init(&w->png, 0);
-	doc_ref(st, d);
-	pthread_mutex_lock(&st->lock);
-	while (st->dq_len >= st->dq_cap && !st->stopping)
-		pthread_cond_wait(&st->dq_cond, &st->lock);
-	if (st->stopping) {
-		pthread_mutex_unlock(&st->lock);
-		apf_buf_release(&r->png);
-		free(r);
-		doc_release(st, d);
-		return;
-	}
-	if (st->dq_tail)
-		st->dq_tail->next = r;
-	else
-		st->dq_head = r;
-	st->dq_tail = r;
-	st->dq_len++;
-	pthread_cond_broadcast(&st->dq_cond);
-	pthread_mutex_unlock(&st->lock);
-}
-
-static void *sender_main(void *arg)
-{
-	struct stage *st = arg;
-	struct apf_buf text;
-
-	apf_buf_init(&text, APF_OCRSTAGE_PAGE_TEXT_MAX);
-	for (;;) {
-		struct dsreq *r;
-		struct apf_text_stats stats;
-		struct apf_err err;
-		char what[64];
-
-		pthread_mutex_lock(&st->lock);
-		while (!st->dq_head && !st->senders_stop && !st->stopping)
-			pthread_cond_wait(&st->dq_cond, &st->lock);
-		r = st->dq_head;
-		if (r) {
-			st->dq_head = r->next;
-			if (!st->dq_head)
-				st->dq_tail = NULL;
-			st->dq_len--;
-			pthread_cond_broadcast(&st->dq_cond);
-		}
-		pthread_mutex_unlock(&st->lock);
-		if (!r)
-			break;
-		if (!stopping(st)) {
-			apf_err_clear(&err);
-			snprintf(what, sizeof(what), "deepseek %s:%d", r->d->id, r->page);
-			if (apf_deepseek_page(st->ds, r->png.data, r->png.len, what, &text, &stats, &err))
-				fail_page(st, r->d, r->page, PE_DEEPSEEK, err.msg);
-			else
-				store_page(st, r->d, r->page, PE_DEEPSEEK, apf_deepseek_model(st->ds), &text,
-					   &stats, -1);
-		}
-		apf_buf_release(&r->png);
-		doc_release(st, r->d);
-		free(r);
-	}
-	apf_buf_release(&text);
-	return NULL;
-}
-
-static void read_page(struct worker *w, struct doc *d, struct apf_pdf *pdf, int page)
-{
-	switch (w->st->engine) {
-	case APF_OCRSTAGE_TESSERACT:
-		page_tesseract(w, d, pdf, page);
-		break;
-	case APF_OCRSTAGE_DEEPSEEK:
-		page_deepseek(w, d, pdf, page);
-		break;
-	default:
-		page_text(w, d, pdf, page);
-		break;
-	}
-}
-
 /* The next page of d to read, or 0. */
 static int claim_page(struct stage *st, struct doc *d)
 {
 	int p = 0;
 
-	if (stopping(st))
+	if (ocrs_stopping(st))
 		return 0;
 	pthread_mutex_lock(&st->lock);
 	if (d->pick->dropped) {
@@ -839,7 +553,7 @@ static void read_pages(struct worker *w, struct doc *d, struct apf_pdf *pdf)
 	int p;
 
 	while ((p = claim_page(w->st, d)) > 0)
-		read_page(w, d, pdf, p);
+		ocrs_read_page(w, d, pdf, p);
 }
 
 /*
@@ -974,7 +688,7 @@ static void start_doc(struct worker *w, struct doc *d)
 	apf_log_debug("ocr: %s: %d page%s", d->id, d->npages, d->npages == 1 ? "" : "s");
 	read_pages(w, d, pdf);
 	apf_pdf_close(pdf);
-	doc_release(st, d);
+	ocrs_doc_release(st, d);
 	return;
 
 failed:
@@ -986,7 +700,7 @@ failed:
 		set_fatal(st, &err);
 	else
 		fail_doc(st, d, -1, err.msg);
-	doc_release(st, d);
+	ocrs_doc_release(st, d);
 }
 
 static void help_doc(struct worker *w, struct doc *d)
@@ -1004,7 +718,7 @@ static void help_doc(struct worker *w, struct doc *d)
 		read_pages(w, d, pdf);
 		apf_pdf_close(pdf);
 	}
-	doc_release(w->st, d);
+	ocrs_doc_release(w->st, d);
 }
 
 static void *worker_main(void *arg)
@@ -1218,7 +932,7 @@ static void *committer_main(void *arg)
 			break;
 		commit_batch(st, batch, n);
 		for (size_t i = 0; i < n; i++)
-			doc_release(st, batch[i]);
+			ocrs_doc_release(st, batch[i]);
 	}
 	return NULL;
 }
@@ -1234,7 +948,7 @@ static void *committer_main(void *arg)
  * doc_ids (once each, in the caller's order, without those of other
  * shards); the plan then confirms or drops each.  Not for deepseek, whose
  * pages cost a server's time; Tesseract pages wait for the run's row in
- * any case (wait_started()).
+ * any case (ocrs_wait_started()).
  */
 static void speculate(struct stage *st, size_t *pick_of)
 {
@@ -1555,10 +1269,8 @@ int apf_ocrstage_run(const struct apf_config *cfg, struct apf_store *store, stru
 		w->index = i;
 		apf_buf_init(&w->text, APF_OCRSTAGE_PAGE_TEXT_MAX);
 		apf_buf_init(&w->png, 0);
-		/* A base of its own per worker, not clones of one: clones
-		 * share MuPDF's allocation lock and would wait on each other
-		 * (pdf.h); and as only the worker's thread uses it, without
-		 * locks at all.  The store's budget is split between them. */
+		/* A context of its own per worker (pdf.h); the store's
+		 * budget is split between them. */
 		rc = apf_pdf_ctx_new_single(store_share(st.jobs), &w->ctx, err);
 		if (rc)
 			goto out;
@@ -1590,7 +1302,7 @@ int apf_ocrstage_run(const struct apf_config *cfg, struct apf_store *store, stru
 	if (st.ds) {
 		senders = apf_xcalloc((size_t)st.concurrency, sizeof(*senders));
 		for (; nsenders < st.concurrency; nsenders++) {
-			if (pthread_create(&senders[nsenders], NULL, sender_main, &st)) {
+			if (pthread_create(&senders[nsenders], NULL, ocrs_sender_main, &st)) {
 				rc = apf_error(err, APF_EINTERNAL, "cannot start a DeepSeek sender thread");
 				goto finish;
 			}
@@ -1613,7 +1325,7 @@ int apf_ocrstage_run(const struct apf_config *cfg, struct apf_store *store, stru
 	/*
 	 * One Tesseract up front: a missing language fails before any run
 	 * is made.  Worker 0 takes it; its Tesseract pages wait for the
-	 * run's row (wait_started()), so it is not using it meanwhile.  The
+	 * run's row (ocrs_wait_started()), so it is not using it meanwhile.  The
 	 * others load when their worker first needs one.  The auto engine
 	 * may need none (born-digital documents), so when the languages'
 	 * files are where Tesseract looks, it loads on the first page that
@@ -1628,14 +1340,14 @@ int apf_ocrstage_run(const struct apf_config *cfg, struct apf_store *store, stru
 	if (st.engine == APF_OCRSTAGE_AUTO || st.engine == APF_OCRSTAGE_TESSERACT) {
 		st.model_tesseract = apf_xasprintf("tesseract %s %s", apf_ocr_library_version(), st.lang);
 		if (st.engine == APF_OCRSTAGE_TESSERACT || !apf_ocr_lang_installed(st.lang, opt->tessdata)) {
-			rc = ensure_ocr(&workers[0], err);
+			rc = ocrs_ensure_ocr(&workers[0], err);
 			if (rc)
 				goto finish;
 		}
 	}
 	/* A failure while reading ahead of the plan (a store that fails for
 	 * every document) or a cancel: no run. */
-	if (stopping(&st)) {
+	if (ocrs_stopping(&st)) {
 		if (st.fatal)
 			rc = apf_error(err, st.fatal_err.code ? st.fatal_err.code : APF_EINTERNAL, "%s",
 				       st.fatal_err.msg);

@@ -19,13 +19,10 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include <jansson.h>
-#include "server/mhd_dl.h"
-
 #include "apflow/ingest.h"
 #include "apflow/log.h"
 #include "apflow/util.h"
-#include "server/server.h"
+#include "server/server_int.h"
 
 #define MAX_FILES 100
 #define PP_BUFFER (64 * 1024)
@@ -207,7 +204,7 @@ void upload_begin(struct req *rq)
 		u->multipart = 1;
 		u->pp = MHD_create_post_processor(rq->conn, PP_BUFFER, part_cb, rq);
 		if (!u->pp)
-			req_reply_error(rq, 400, "EINVAL", "bad multipart body: no boundary in Content-Type");
+			req_reply_error(rq, APF_EINVAL, "bad multipart body: no boundary in Content-Type");
 		return;
 	}
 	if (ct && (content_type_is(ct, "application/pdf") || content_type_is(ct, "application/octet-stream"))) {
@@ -231,7 +228,7 @@ void upload_begin(struct req *rq)
 		free(decoded);
 		return;
 	}
-	req_reply_error(rq, 415, "EUSAGE",
+	req_reply_error(rq, APF_EMEDIATYPE,
 			"unsupported Content-Type '%.80s': send multipart/form-data (field 'file') or application/pdf",
 			ct ? ct : "(none)");
 }
