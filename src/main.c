@@ -23,7 +23,7 @@ const struct apf_cmd apf_commands[] = {
 	{ "init", cmd_init, NEED_CONFIG | NEED_DB | NO_MIGRATE, "create the warehouse tables and views (idempotent)", cmd_init_usage },
 	{ "sql", cmd_sql, NEED_CONFIG | NEED_DB, "run a .sql file with parameters", cmd_sql_usage },
 	{ "store", cmd_store, NEED_CONFIG | NEED_STORE, "put, get, list and delete objects in the store", cmd_store_usage },
-	{ "serve", cmd_serve, NEED_CONFIG | NEED_DB | NEED_STORE, "serve the upload page, POST /upload and document status", cmd_serve_usage },
+	{ "serve", cmd_serve, NEED_CONFIG | NEED_DB | NEED_STORE | DB_LOCK_LATER, "serve the upload page, POST /upload and document status", cmd_serve_usage },
 	{ "ingest", cmd_ingest, NEED_CONFIG | NEED_DB | NEED_STORE, "ingest PDF files from the command line, as POST /upload does", cmd_ingest_usage },
 	{ "ocr", cmd_ocr, NEED_CONFIG | NEED_DB | NEED_STORE, "read the pages of stored PDFs into md_raw_ocr.main.pages", cmd_ocr_usage },
 	{ "export", cmd_export, NEED_CONFIG | NEED_DB | NEED_STORE, "write a dataset's pages as Parquet for pre-annotation and Argilla", cmd_export_usage },
@@ -113,6 +113,14 @@ static void on_migration(const struct apf_migration *m, void *arg)
 		apf_log_info("applied %s to the warehouse", m->name);
 }
 
+/* For a warehouse that was held at start: migrates at the writer's first
+ * open. */
+static int migrate_job(struct apf_db *db, void *arg, struct apf_err *err)
+{
+	(void)arg;
+	return apf_migrate(db, 0, on_migration, NULL, err);
+}
+
 /* Opens what the command's flags ask for into ctx (released by
  * unprovision() whatever happened). */
 static int provision(const struct apf_cmd *cmd, struct apf_ctx *ctx, struct apf_err *err)
@@ -120,12 +128,21 @@ static int provision(const struct apf_cmd *cmd, struct apf_ctx *ctx, struct apf_
 	int rc;
 
 	if ((cmd->flags & NEED_DB) && !(cmd->flags & NO_MIGRATE)) {
+		int later = 0;
+
 		rc = apf_migrate_warehouse(&ctx->cfg, on_migration, NULL, err);
-		if (rc)
+		if (rc == APF_ELOCKED && (cmd->flags & DB_LOCK_LATER)) {
+			apf_log_warn("%s; the warehouse will be brought up to date when it is free", err->msg);
+			apf_err_clear(err);
+			later = 1;
+		} else if (rc) {
 			return rc;
+		}
 		rc = apf_dbwriter_new_ex(&ctx->cfg, 0, APF_DB_ONE_THREAD, &ctx->writer, err);
 		if (rc)
 			return rc;
+		if (later)
+			apf_dbwriter_set_prepare(ctx->writer, migrate_job, NULL);
 	}
 	if (cmd->flags & NEED_STORE) {
 		rc = apf_store_open(&ctx->cfg, &ctx->store, err);

@@ -41,6 +41,10 @@ enum {
 	/* With NEED_DB: only load DuckDB early; no migration and no writer
 	 * (apflow init migrates itself, and has --dry-run). */
 	NO_MIGRATE = 1 << 3,
+	/* With NEED_DB: when another process holds the warehouse at start,
+	 * warn and migrate at the writer's first open instead of failing
+	 * (apflow serve starts beside a long stage). */
+	DB_LOCK_LATER = 1 << 4,
 };
 
 struct apf_cmd {

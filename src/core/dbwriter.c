@@ -42,6 +42,9 @@ struct apf_dbwriter {
 	long gather_us;        /* the longest wait for announced jobs */
 	long linger_ms;        /* how long the warehouse stays open idle */
 	unsigned db_flags;     /* for apf_db_open_ex() */
+	apf_dbwriter_fn prepare; /* apf_dbwriter_set_prepare() */
+	void *prepare_arg;
+	int prepared;          /* prepare succeeded once */
 	int stopping;
 	struct apf_dbwriter_stats stats;
 };
@@ -234,6 +237,15 @@ static void *writer_main(void *arg)
 			if (rc) {
 				db = NULL;
 				fail_batch(batch, rc, &err);
+			} else if (w->prepare && !w->prepared) {
+				rc = w->prepare(db, w->prepare_arg, &err);
+				if (rc) {
+					apf_db_close(db);
+					db = NULL;
+					fail_batch(batch, rc, &err);
+				} else {
+					w->prepared = 1;
+				}
 			}
 			opened_at = apf_now_ms();
 		}
@@ -296,6 +308,15 @@ int apf_dbwriter_new_ex(const struct apf_config *cfg, size_t max_batch, unsigned
 	}
 	*out = w;
 	return 0;
+}
+
+void apf_dbwriter_set_prepare(struct apf_dbwriter *w, apf_dbwriter_fn fn, void *arg)
+{
+	pthread_mutex_lock(&w->lock);
+	w->prepare = fn;
+	w->prepare_arg = arg;
+	w->prepared = 0;
+	pthread_mutex_unlock(&w->lock);
 }
 
 static void unannounce(struct apf_dbwriter *w)

@@ -21,9 +21,9 @@ t_eq "... with its pages" "doc_id,pages
 $(sha20 a.pdf),2" "$(cat "$T_OUT")"
 t_rc 0 "a second ingest migrates nothing" "$APFLOW" ingest b.pdf
 t_eq "... and is quiet on stderr" "" "$(cat "$T_ERR")"
-t_rc 0 "schema_migrations read" "$APFLOW" sql --csv - <<<"SELECT name, count(*) AS n FROM md_raw_ocr.main.schema_migrations GROUP BY name ORDER BY name;"
-t_eq "V001 recorded once, as init records it" "name,n
-V001__raw_ocr.sql,1" "$(cat "$T_OUT")"
+t_rc 0 "schema_migrations read" "$APFLOW" sql --csv - <<<"SELECT bool_or(name = 'V001__raw_ocr.sql') AS v001, max(n) AS most FROM (SELECT name, count(*) AS n FROM md_raw_ocr.main.schema_migrations GROUP BY name);"
+t_eq "V001 recorded, each migration once, as init records them" "v001,most
+true,1" "$(cat "$T_OUT")"
 
 # ---- serve on a fresh data dir ----
 export APFLOW_DATA_DIR=$T_DIR/fresh2
