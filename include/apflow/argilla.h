@@ -123,6 +123,10 @@ struct apf_argilla_push_options {
 	volatile sig_atomic_t *cancel; /* set (by a signal handler) to stop early */
 	apf_argilla_progress_fn progress;
 	void *progress_arg;
+	/* When set, called once the file has passed the checks to fill *ds
+	 * (find or create the dataset), so that bad input creates nothing. */
+	int (*open_dataset)(void *arg, struct apf_argilla_dataset *ds, struct apf_err *err);
+	void *open_arg;
 };
 
 struct apf_argilla_push_stats {
@@ -141,14 +145,15 @@ struct apf_argilla_push_stats {
  * at a time) and checks every record: id = <doc_id>:<page_num>, unique;
  * text_sha256 is the SHA-256 of the text; spans inside the text (code
  * points), labels in the labelset, no overlaps within an agent, one score
- * or one per span; a record whose text differs from the one on the server
- * is refused unless replace_changed.  Any problem stops the push before a
+ * or one per span.  Then (opt->open_dataset) the dataset is found or
+ * created, and the records already there are listed: a record whose text
+ * differs from the one on the server is refused unless replace_changed.  Any problem stops the push before a
  * single record is sent, naming up to 10 records.  Then sends the records
  * that are new or changed, batch_size per request, concurrency requests in
  * flight.  Records already on the server with the same metadata and
  * suggestion are not sent (counted unchanged).
  */
-int apf_argilla_push(struct apf_argilla *a, const struct apf_argilla_dataset *ds, const struct apf_labelset *ls,
+int apf_argilla_push(struct apf_argilla *a, struct apf_argilla_dataset *ds, const struct apf_labelset *ls,
 		     const struct apf_argilla_push_options *opt, struct apf_argilla_push_stats *stats,
 		     struct apf_err *err);
 

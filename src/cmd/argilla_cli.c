@@ -24,19 +24,14 @@ void argilla_cli_signals(void)
 	signal(SIGTERM, on_signal);
 }
 
-int argilla_cli_open(struct argilla_cli *cli, struct apf_ctx *ctx, const char *dataset, int create,
-		     struct apf_argilla **out, struct apf_argilla_dataset *ds, struct apf_err *err)
+int argilla_cli_connect(struct argilla_cli *cli, struct apf_ctx *ctx, struct apf_argilla **out, struct apf_err *err)
 {
 	struct apf_argilla_options o = { 0 };
 	struct apf_argilla_user me;
 	struct apf_argilla *a = NULL;
-	const struct apf_labelset *ls = apf_labelset_v1();
 	const char *ws = cli->workspace;
-	char ws_id[64], ws_name[256];
 	int rc;
 
-	if (!ls)
-		return apf_error(err, APF_EINTERNAL, "the bundled labelset v1 is broken");
 	o.api_url = cli->api_url ? cli->api_url : apf_config_get(&ctx->cfg, APF_CFG_ARGILLA_API_URL);
 	o.api_key = cli->api_key ? cli->api_key : apf_config_get(&ctx->cfg, APF_CFG_ARGILLA_API_KEY);
 	o.timeout_s = cli->timeout_s;
@@ -51,19 +46,44 @@ int argilla_cli_open(struct argilla_cli *cli, struct apf_ctx *ctx, const char *d
 	rc = apf_argilla_me(a, &me, err);
 	if (!rc) {
 		apf_log_debug("argilla: signed in as '%s' (%s)", me.username, me.role);
-		rc = apf_argilla_workspace(a, ws, ws_id, ws_name, err);
+		rc = apf_argilla_workspace(a, ws, cli->ws_id, cli->ws_name, err);
 	}
-	if (!rc)
-		rc = apf_argilla_dataset_open(a, ws_id, ws_name, dataset, ls, create, ds, err);
 	if (rc) {
 		apf_argilla_free(a);
 		return rc;
 	}
-	if (ds->created)
-		apf_log_info("created Argilla dataset '%s' in workspace '%s' (labelset %s)", ds->name, ds->workspace,
-			     ls->version);
 	*out = a;
 	return 0;
+}
+
+int argilla_cli_dataset(struct argilla_cli *cli, struct apf_argilla *a, const char *dataset, int create,
+			struct apf_argilla_dataset *ds, struct apf_err *err)
+{
+	const struct apf_labelset *ls = apf_labelset_v1();
+	int rc;
+
+	if (!ls)
+		return apf_error(err, APF_EINTERNAL, "the bundled labelset v1 is broken");
+	rc = apf_argilla_dataset_open(a, cli->ws_id, cli->ws_name, dataset, ls, create, ds, err);
+	if (!rc && ds->created)
+		apf_log_info("created Argilla dataset '%s' in workspace '%s' (labelset %s)", ds->name, ds->workspace,
+			     ls->version);
+	return rc;
+}
+
+int argilla_cli_open(struct argilla_cli *cli, struct apf_ctx *ctx, const char *dataset, int create,
+		     struct apf_argilla **out, struct apf_argilla_dataset *ds, struct apf_err *err)
+{
+	int rc = argilla_cli_connect(cli, ctx, out, err);
+
+	if (rc)
+		return rc;
+	rc = argilla_cli_dataset(cli, *out, dataset, create, ds, err);
+	if (rc) {
+		apf_argilla_free(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 void argilla_bar_update(void *arg, uint64_t done, uint64_t total)

@@ -16,7 +16,15 @@ struct argilla_cli {
 	long timeout_s;
 	int retries;            /* < 0: default */
 	int verbose;
+	char ws_id[64];         /* set by argilla_cli_connect() */
+	char ws_name[256];
 };
+
+/* Connects, checks the key (GET /api/v1/me) and finds the workspace. */
+int argilla_cli_connect(struct argilla_cli *cli, struct apf_ctx *ctx, struct apf_argilla **out, struct apf_err *err);
+/* Finds the dataset in the workspace (creating it when create is set). */
+int argilla_cli_dataset(struct argilla_cli *cli, struct apf_argilla *a, const char *dataset, int create,
+			struct apf_argilla_dataset *ds, struct apf_err *err);
 
 /* Connects, checks the key, finds the workspace and the dataset (creating
  * it when create is set).  Prints nothing; errors in err. */

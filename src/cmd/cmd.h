@@ -81,6 +81,7 @@ APF_CMD_DECLARE(load);
 APF_CMD_DECLARE(check);
 APF_CMD_DECLARE(panels);
 APF_CMD_DECLARE(learn);
+APF_CMD_DECLARE(eval);
 
 struct apf_db_result;
 /* Prints r as 'apflow sql' does: an aligned table, or CSV, or JSON. */

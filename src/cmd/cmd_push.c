@@ -88,6 +88,19 @@ static int fetch_to_temp(struct apf_ctx *ctx, const char *url, const char *key, 
 	return 0;
 }
 
+struct open_arg {
+	struct argilla_cli *cli;
+	struct apf_argilla *a;
+	const char *dataset;
+};
+
+static int open_dataset(void *arg, struct apf_argilla_dataset *ds, struct apf_err *err)
+{
+	struct open_arg *oa = arg;
+
+	return argilla_cli_dataset(oa->cli, oa->a, oa->dataset, 1, ds, err);
+}
+
 int cmd_push(int argc, char **argv, struct apf_ctx *ctx)
 {
 	static const struct option longopts[] = {
@@ -103,6 +116,7 @@ int cmd_push(int argc, char **argv, struct apf_ctx *ctx)
 	struct apf_argilla_push_stats stats;
 	struct apf_argilla_dataset ds;
 	struct apf_argilla *a = NULL;
+	struct open_arg oa;
 	struct argilla_bar bar = { "push", "records", 0, 0, 0 };
 	struct apf_err err;
 	const char *dataset = NULL, *parquet = NULL;
@@ -187,11 +201,18 @@ int cmd_push(int argc, char **argv, struct apf_ctx *ctx)
 		shown = apf_xstrdup(p);
 	}
 
-	rc = argilla_cli_open(&cli, ctx, dataset, 1, &a, &ds, &err);
+	rc = argilla_cli_connect(&cli, ctx, &a, &err);
 	if (rc) {
 		rc = apf_cmd_fail(&err);
 		goto out;
 	}
+	memset(&ds, 0, sizeof(ds));
+	apf_strlcpy(ds.name, dataset, sizeof(ds.name));
+	oa.cli = &cli;
+	oa.a = a;
+	oa.dataset = dataset;
+	po.open_dataset = open_dataset;
+	po.open_arg = &oa;
 	argilla_cli_signals();
 	po.parquet = tmp ? tmp : shown;
 	po.source_name = shown;

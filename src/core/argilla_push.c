@@ -143,7 +143,8 @@ size_t apf_argilla_merge_spans(struct apf_argilla_span *in, size_t n, struct apf
 struct entry {
 	char *key;
 	char server_id[40];
-	char sha[APF_SHA256_HEX];
+	char sha[APF_SHA256_HEX];      /* on the server */
+	char file_sha[APF_SHA256_HEX]; /* in the file */
 	char fp[FP_LEN + 1];
 	unsigned on_server : 1;
 	unsigned in_file : 1;
@@ -323,8 +324,10 @@ static int reader_open(struct reader *rd, const char *path, const char *name, st
 		free(q);
 	}
 	if (rc) {
+		char msg[APF_ERR_MSG_MAX];
+		apf_strlcpy(msg, err->msg, sizeof(msg));
 		free(qp);
-		return apf_error(err, APF_EINVAL, "cannot read '%s': %s", name, err->msg);
+		return apf_error(err, APF_EINVAL, "cannot read '%s': %s", name, msg);
 	}
 	for (uint64_t c = 0; c < apf_db_result_cols(r); c++)
 		for (int k = 0; k < C_COUNT; k++)
@@ -384,13 +387,17 @@ static int reader_each(struct reader *rd, int (*fn)(struct row *rw, void *arg), 
 	if (!rc)
 		rc = apf_db_stream_open(st, &s, err);
 	if (rc) {
+		char msg[APF_ERR_MSG_MAX];
+		apf_strlcpy(msg, err->msg, sizeof(msg));
 		apf_db_stmt_free(st);
-		return apf_error(err, APF_EINVAL, "cannot read '%s': %s", rd->name, err->msg);
+		return apf_error(err, APF_EINVAL, "cannot read '%s': %s", rd->name, msg);
 	}
 	while (!rc) {
 		rc = apf_db_stream_next(s, &chunk, err);
 		if (rc) {
-			rc = apf_error(err, APF_EINVAL, "cannot read '%s': %s", rd->name, err->msg);
+			char msg[APF_ERR_MSG_MAX];
+			apf_strlcpy(msg, err->msg, sizeof(msg));
+			rc = apf_error(err, APF_EINVAL, "cannot read '%s': %s", rd->name, msg);
 			break;
 		}
 		if (!chunk)
@@ -606,7 +613,8 @@ static int build_record(const struct row *rw, const struct apf_labelset *ls, con
 			    json_integer(rw->v[C_NSPANS] ? (json_int_t)strtoll(rw->v[C_NSPANS], NULL, 10) : (json_int_t)nmerged));
 	fingerprint(out->metadata, sugg, out->fp);
 	if (sugg) {
-		json_object_set_new(sugg, "question_id", json_string(question_id));
+		if (question_id)
+			json_object_set_new(sugg, "question_id", json_string(question_id));
 		if (json_is_null(json_object_get(sugg, "score")))
 			json_object_del(sugg, "score");
 		out->suggestion = sugg;
@@ -668,18 +676,10 @@ static int check_row(struct row *rw, void *arg)
 		return 0;
 	}
 	e = index_get(ck->ix, rec.id, 1);
-	if (e->in_file) {
+	if (e->in_file)
 		report(ck, rec.id, "appears more than once in the file");
-	} else if (e->on_server && e->sha[0] && strcmp(e->sha, json_string_value(json_object_get(rec.metadata, "text_sha256")))) {
-		e->changed = 1;
-		ck->changed++;
-		if (!ck->replace)
-			report(ck, rec.id,
-			       "its text changed since it was pushed (text_sha256 %.12s... in Argilla, %.12s... in the file); "
-			       "--replace-changed deletes and recreates it, dropping its annotations",
-			       e->sha, json_string_value(json_object_get(rec.metadata, "text_sha256")));
-	}
 	e->in_file = 1;
+	apf_strlcpy(e->file_sha, json_string_value(json_object_get(rec.metadata, "text_sha256")), sizeof(e->file_sha));
 	record_release(&rec);
 	return 0;
 }
@@ -713,6 +713,7 @@ struct sender {
 	uint64_t done, created, updated, failed_records, requests;
 	int inflight;
 	int stop;                 /* the file no longer reads as it did in step 2 */
+	volatile sig_atomic_t *cancel;
 	apf_argilla_progress_fn progress;
 	void *progress_arg;
 	uint64_t total;
@@ -812,9 +813,10 @@ static void *worker(void *arg)
 			sd->queued--;
 			pthread_cond_broadcast(&sd->cv_room);
 		}
-		/* After a failure the rest is dropped, not sent. */
-		if (b && sd->failed) {
-			sd->failed_records += b->n;
+		/* After a failure or an interruption the rest is dropped, not sent. */
+		if (b && (sd->failed || (sd->cancel && *sd->cancel))) {
+			if (sd->failed)
+				sd->failed_records += b->n;
 			sd->inflight--;
 			pthread_cond_broadcast(&sd->cv_room);
 			pthread_mutex_unlock(&sd->mu);
@@ -846,10 +848,19 @@ static int flush_batch(struct sender *sd)
 	sd->ids = NULL;
 	sd->n = sd->n_new = 0;
 	pthread_mutex_lock(&sd->mu);
-	while (sd->queued >= sd->max_queued && !sd->failed)
-		pthread_cond_wait(&sd->cv_room, &sd->mu);
-	if (sd->failed) {
-		sd->failed_records += b->n;
+	while (sd->queued >= sd->max_queued && !sd->failed && !(sd->cancel && *sd->cancel)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&sd->cv_room, &sd->mu, &ts);
+	}
+	if (sd->failed || (sd->cancel && *sd->cancel)) {
+		if (sd->failed)
+			sd->failed_records += b->n;
 		pthread_mutex_unlock(&sd->mu);
 		batch_free(b);
 		return -1;
@@ -873,6 +884,8 @@ static int send_row(struct row *rw, void *arg)
 	json_t *item;
 	char why[1024], *s;
 
+	if (sd->cancel && *sd->cancel)
+		return 1;
 	sd->rows++;
 	if (sd->progress && apf_now_ms() - sd->last_progress >= 100) {
 		uint64_t done;
@@ -928,6 +941,25 @@ static int send_row(struct row *rw, void *arg)
 	return 0;
 }
 
+/* Marks the records of the file whose text differs on the server. */
+static void find_changed(struct check *ck)
+{
+	struct index *ix = ck->ix;
+
+	for (size_t i = 0; i < ix->cap; i++) {
+		struct entry *e = &ix->e[i];
+		if (!e->key || !e->in_file || !e->on_server || !e->sha[0] || !strcmp(e->sha, e->file_sha))
+			continue;
+		e->changed = 1;
+		ck->changed++;
+		if (!ck->replace)
+			report(ck, e->key,
+			       "its text changed since it was pushed (text_sha256 %.12s... in Argilla, %.12s... in the file); "
+			       "--replace-changed deletes and recreates it, dropping its annotations",
+			       e->sha, e->file_sha);
+	}
+}
+
 static int delete_changed(struct apf_argilla *a, const struct apf_argilla_dataset *ds, struct index *ix,
 			  struct apf_err *err)
 {
@@ -962,7 +994,7 @@ static int delete_changed(struct apf_argilla *a, const struct apf_argilla_datase
 	return rc;
 }
 
-int apf_argilla_push(struct apf_argilla *a, const struct apf_argilla_dataset *ds, const struct apf_labelset *ls,
+int apf_argilla_push(struct apf_argilla *a, struct apf_argilla_dataset *ds, const struct apf_labelset *ls,
 		     const struct apf_argilla_push_options *opt, struct apf_argilla_push_stats *stats,
 		     struct apf_err *err)
 {
@@ -981,18 +1013,22 @@ int apf_argilla_push(struct apf_argilla *a, const struct apf_argilla_dataset *ds
 	rc = reader_open(&rd, opt->parquet, name, err);
 	if (rc)
 		goto out_reader;
-	rc = load_index(a, ds, &ix, opt->cancel, err);
-	if (rc)
-		goto out_reader;
 
+	/* The file alone first: bad input stops here, before any request. */
 	memset(&ck, 0, sizeof(ck));
 	ck.ls = ls;
-	ck.question_id = ds->question_id;
 	ck.ix = &ix;
 	ck.replace = opt->replace_changed;
 	apf_buf_init(&ck.report, 0);
 	rc = reader_each(&rd, check_row, &ck, opt->cancel, err);
 	stats->total = ck.rows;
+	if (!rc && opt->open_dataset)
+		rc = ck.bad ? 0 : opt->open_dataset(opt->open_arg, ds, err);
+	/* Then what is on the server: changed text is bad input too. */
+	if (!rc && !ck.bad)
+		rc = load_index(a, ds, &ix, opt->cancel, err);
+	if (!rc && !ck.bad)
+		find_changed(&ck);
 	if (!rc && ck.bad) {
 		rc = apf_error(err, APF_EINVAL, "cannot push '%s': %" PRIu64 " of %" PRIu64 " records are not valid; nothing was sent:%s%s",
 			       name, ck.bad, ck.rows, ck.report.data,
@@ -1017,6 +1053,7 @@ int apf_argilla_push(struct apf_argilla *a, const struct apf_argilla_dataset *ds
 		sd.batch_size = 500;
 	sd.max_queued = (size_t)conc;
 	sd.progress = opt->progress;
+	sd.cancel = opt->cancel;
 	sd.progress_arg = opt->progress_arg;
 	sd.total = ck.rows;
 	apf_err_clear(&sd.err);
@@ -1065,6 +1102,8 @@ int apf_argilla_push(struct apf_argilla *a, const struct apf_argilla_dataset *ds
 		if (sd.failed) {
 			*err = sd.err;
 			rc = sd.err.code ? sd.err.code : APF_ENET;
+		} else if (opt->cancel && *opt->cancel) {
+			rc = apf_error(err, APF_EIO, "push interrupted");
 		} else if (sd.stop) {
 			rc = apf_error(err, APF_EINVAL, "'%s' changed while it was pushed: run the push again", name);
 		} else if (rc) {

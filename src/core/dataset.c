@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <glob.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,40 @@ char *apf_dataset_key(const char *dataset, const char *rest)
 	return apf_xasprintf("argilla/in/%s/%s", dataset, rest ? rest : "");
 }
 
+/* Removes the temp directories of apflow processes that are gone (a kill
+ * or a crash left them); a live neighbour's are left alone. */
+static void sweep_stale(const char *tmp)
+{
+	DIR *d = opendir(tmp);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		int64_t pid;
+		char num[24];
+		const char *p, *dash;
+
+		if (!apf_starts_with(e->d_name, "apflow-ds-"))
+			continue;
+		p = e->d_name + strlen("apflow-ds-");
+		dash = strchr(p, '-');
+		if (!dash || (size_t)(dash - p) >= sizeof(num))
+			continue;
+		memcpy(num, p, (size_t)(dash - p));
+		num[dash - p] = '\0';
+		if (apf_parse_i64(num, &pid) || pid <= 0 || pid == (int64_t)getpid())
+			continue;
+		if (kill((pid_t)pid, 0) && errno == ESRCH) {
+			char *path = apf_xasprintf("%s/%s", tmp, e->d_name);
+			apf_dataset_rmtree(path);
+			apf_log_debug("removed stale temp directory '%s'", path);
+			free(path);
+		}
+	}
+	closedir(d);
+}
+
 int apf_dataset_tmpdir(const struct apf_config *cfg, char **out, struct apf_err *err)
 {
 	const char *data_dir = apf_config_get(cfg, APF_CFG_DATA_DIR);
@@ -90,6 +125,7 @@ int apf_dataset_tmpdir(const struct apf_config *cfg, char **out, struct apf_err 
 		free(tmp);
 		return rc;
 	}
+	sweep_stale(tmp);
 	dir = apf_xasprintf("%s/apflow-ds-%d-%016" PRIx64, tmp, (int)getpid(), apf_rand64());
 	free(tmp);
 	if (mkdir(dir, 0700)) {

@@ -328,12 +328,15 @@ void apf_ollama_split(const char *text, size_t len, size_t chunk_cp, size_t over
 		k++;
 		if (end >= ncp)
 			break;
-		/* The next chunk starts overlap_cp back, at a word's start. */
+		/* The next chunk starts overlap_cp back, at a word's start
+		 * when there is one before the end (else mid-word). */
 		size_t next = end > overlap_cp ? end - overlap_cp : 0;
-		for (size_t j = next; j < end; j++) {
-			if (is_space_cp(cps[j])) {
-				next = j + 1;
-				break;
+		if (next > 0 && !is_space_cp(cps[next - 1])) {
+			for (size_t j = next; j + 1 < end; j++) {
+				if (is_space_cp(cps[j])) {
+					next = j + 1;
+					break;
+				}
 			}
 		}
 		if (next <= start)

@@ -81,6 +81,11 @@ t_rc 0 "--since selects by the page's time" "$APFLOW" export --dataset ${DS}_sin
 t_match "... the newest page only" "^export ${DS}_since: 1 page of 1 document" "$(cat "$T_OUT")"
 t_eq "another dataset's export is its own" "4" "$(manifest .pages)"
 
+# --- a killed run's temp directory goes at the next run; a live one's stays ---
+mkdir -p data/tmp/apflow-ds-999999999-dead/pages data/tmp/apflow-ds-$$-live
+t_ok "export again" "$APFLOW" export --dataset $DS --doc $A --doc $C
+t_eq "only the live process's temp directory is left" "apflow-ds-$$-live" "$(ls data/tmp)"
+
 # --- dataset_pattern ---
 t_rc 0 "-c dataset_pattern admits other names" "$APFLOW" -c 'dataset_pattern=ships_[0-9]+' export --dataset ships_7
 t_rc 2 "... and refuses the default's" "$APFLOW" -c 'dataset_pattern=ships_[0-9]+' export --dataset $DS

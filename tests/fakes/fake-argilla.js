@@ -4,7 +4,7 @@
 // npm packages.
 //
 //   node fake-argilla.js --port-file FILE [--port N] [--api-key KEY]
-//                        [--username argilla] [--workspace argilla]
+//                        [--username argilla] [--workspace argilla] [--seed N]
 //
 // It listens on 127.0.0.1 (port 0: a free one, written to --port-file once
 // it accepts connections).  The owner (role "owner") has --api-key (default
@@ -36,8 +36,10 @@
 //        (nothing written), commit_timeout_rate does the work and then does
 //        not answer for hang_ms (default 30000) before dropping the
 //        connection; delay_ms delays every API answer
-//   POST /_fault?type=status|retry|reset|hang|commit_hang&count=N[&status=S]
-//        [&retry_after=SEC]  queues faults for the next N matching requests
+//   POST /_fault?type=status|retry|reset|hang|commit_hang|reject&count=N
+//        [&status=S][&retry_after=SEC][&position=I&detail=TEXT]  queues faults
+//        for the next N matching requests (reject: a 422 "Record at position
+//        I is not valid because TEXT", as the server's validators say)
 //   POST /_reset          drops faults, delay and statistics (not data)
 //   GET  /_stats          counters: requests, by_status, bulk_requests,
 //                         records_created, records_updated, faults, max_inflight
@@ -66,6 +68,15 @@ function now() {
   return new Date().toISOString().replace('Z', '').padEnd(26, '0');
 }
 const uuid = () => crypto.randomUUID();
+// Random faults from a seeded generator (--seed N), so a test run is repeatable.
+let seed = Number(opt.seed || 0) >>> 0 || ((Math.random() * 2 ** 32) >>> 0);
+function rand() {
+  seed = (seed + 0x6d2b79f5) >>> 0;
+  let t = seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
 
 // ---- JSON with floats kept apart from integers ----
 // Python's json gives 3 and 3.0 different types and the server checks
@@ -645,7 +656,8 @@ function control(req, res, url, body) {
   if (req.method === 'POST' && url.pathname === '/_fault') {
     const n = Number(q.get('count') || 1);
     for (let i = 0; i < n; i++)
-      faults.push({ type: q.get('type') || 'status', status: Number(q.get('status') || 503), retryAfter: q.get('retry_after') || '1' });
+      faults.push({ type: q.get('type') || 'status', status: Number(q.get('status') || 503), retryAfter: q.get('retry_after') || '1',
+        position: Number(q.get('position') || 0), detail: q.get('detail') || 'metadata is not valid' });
     return send(res, 200, { queued: faults.length });
   }
   if (req.method === 'POST' && url.pathname === '/_reset') {
@@ -675,9 +687,9 @@ function send(res, status, obj, headers) {
 function pickFault(path) {
   if (!conf.faultPaths.test(path)) return null;
   if (faults.length) return faults.shift();
-  const x = Math.random();
+  const x = rand();
   let acc = conf.errorRate;
-  if (x < acc) return { type: 'status', status: [500, 502, 503][Math.floor(Math.random() * 3)] };
+  if (x < acc) return { type: 'status', status: [500, 502, 503][Math.floor(rand() * 3)] };
   if (x < (acc += conf.retryRate)) return { type: 'retry', retryAfter: String(conf.retryAfter) };
   if (x < (acc += conf.resetRate)) return { type: 'reset' };
   if (x < (acc += conf.commitTimeoutRate)) return { type: 'commit_hang' };
@@ -694,6 +706,8 @@ function handle(req, res, body) {
   if (fault && fault.type === 'hang') return setTimeout(() => req.socket.destroy(), conf.hangMs);
   if (fault && fault.type === 'status')
     return send(res, fault.status, { detail: { code: 'argilla.api.errors::GenericServerError', params: { type: 'sqlalchemy.exc.OperationalError', message: '(sqlite3.OperationalError) database is locked', args: [] } } });
+  if (fault && fault.type === 'reject')
+    return send(res, 422, { detail: `Record at position ${fault.position} is not valid because ${fault.detail}` });
   if (fault && fault.type === 'retry') return send(res, 429, { detail: 'Too Many Requests' }, { 'Retry-After': fault.retryAfter });
 
   let status = 200;
