@@ -28,6 +28,8 @@
 const char cmd_eval_usage[] =
 	"usage: apflow eval --gold FILE (--pages FILE | --suggestions FILE|DIR | --dataset NAME)\n"
 	"                   [--agent A] [--dump FILE]\n"
+	"       apflow eval --bench --pages FILE\n"
+	"       apflow eval --rules-patterns\n"
 	"\n"
 	"Scores suggested entity spans against gold spans: precision, recall and\n"
 	"F1 per agent and label, a span counting only when start, end and label\n"
@@ -45,6 +47,10 @@ const char cmd_eval_usage[] =
 	"                       (argilla/in/NAME/suggestions/<agent>/*.parquet)\n"
 	"  --agent A            score agent A only\n"
 	"  --dump FILE          write the rules engine's spans as JSONL (with --pages)\n"
+	"  --bench              with --pages and no --gold: time the rules engine alone\n"
+	"                       (CPU of the annotating thread) and print its speed\n"
+	"  --rules-patterns     print the rules' regular expressions, one a line (the\n"
+	"                       set bench/preannotate.sh gives to 'rg -P -f')\n"
 	"  -h, --help           show this help\n";
 
 /* ---- the tallies ---- */
@@ -77,6 +83,8 @@ struct ev_page *ev_find_page(struct ev_state *st, const char *doc_id, long page_
 {
 	struct ev_page k = { .doc_id = (char *)doc_id, .page_num = page_num };
 
+	if (!st->npages)
+		return NULL;
 	return bsearch(&k, st->pages, st->npages, sizeof(*st->pages), key_cmp);
 }
 
@@ -231,8 +239,14 @@ struct pages_arg {
 	FILE *dump;
 	struct apf_err *err;
 	long pages, spans_n, scored;
-	double secs, bytes;
+	double secs, cpu, bytes;
+	int bench; /* time only: no slices checked, nothing scored */
 };
+
+static double secs_between(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
 
 static int pages_line(json_t *o, const char *path, long lineno, void *arg)
 {
@@ -242,7 +256,7 @@ static int pages_line(json_t *o, const char *path, long lineno, void *arg)
 	size_t len;
 	long pn;
 	struct ev_page *p;
-	struct timespec t0, t1;
+	struct timespec t0, t1, c0, c1;
 	int rc = page_key(o, path, lineno, &doc, &pn, a->err);
 
 	if (rc)
@@ -253,11 +267,14 @@ static int pages_line(json_t *o, const char *path, long lineno, void *arg)
 	len = json_string_length(tj);
 	a->spans.n = 0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 	rc = apf_rules_annotate(a->rules, text, len, &a->spans, a->err);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (rc)
 		return apf_error_prefix(a->err, "'%s' line %ld", path, lineno);
-	a->secs += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	a->secs += secs_between(&t0, &t1);
+	a->cpu += secs_between(&c0, &c1);
 	a->bytes += (double)len;
 	a->pages++;
 	a->spans_n += (long)a->spans.n;
@@ -266,6 +283,8 @@ static int pages_line(json_t *o, const char *path, long lineno, void *arg)
 		const struct apf_span *s = &a->spans.v[i];
 		size_t bs, be;
 
+		if (a->bench)
+			continue;
 		/* The slice of the text at the span's code points: what span_text
 		 * will hold; a span off a boundary fails here. */
 		if (apf_utf8_cp_to_byte(text, len, (size_t)s->start, &bs) ||
@@ -437,6 +456,8 @@ int cmd_eval(int argc, char **argv, struct apf_ctx *ctx)
 		{ "dataset", required_argument, NULL, 'd' },
 		{ "agent", required_argument, NULL, 'a' },
 		{ "dump", required_argument, NULL, 'D' },
+		{ "bench", no_argument, NULL, 'B' },
+		{ "rules-patterns", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -444,7 +465,7 @@ int cmd_eval(int argc, char **argv, struct apf_ctx *ctx)
 	struct ev_state st = { 0 };
 	struct apf_err err = { 0 };
 	struct gold_arg ga = { &st, &err };
-	int c, rc = 0;
+	int c, rc = 0, bench = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -455,13 +476,20 @@ int cmd_eval(int argc, char **argv, struct apf_ctx *ctx)
 		case 'd': dataset = optarg; break;
 		case 'a': agent = optarg; break;
 		case 'D': dump = optarg; break;
+		case 'B': bench = 1; break;
+		case 'P':
+			for (const char *const *p = apf_rules_patterns(); *p; p++)
+				printf("%s\n", *p);
+			return 0;
 		case 'h': fputs(cmd_eval_usage, stdout); return 0;
 		default: return apf_cmd_usage_error("eval", "unknown option");
 		}
 	}
 	if (optind < argc)
 		return apf_cmd_usage_error("eval", "unexpected argument '%s'", argv[optind]);
-	if (!gold)
+	if (bench && (gold || !pages || sugg || dataset))
+		return apf_cmd_usage_error("eval", "--bench takes --pages and no --gold");
+	if (!gold && !bench)
 		return apf_cmd_usage_error("eval", "--gold is required");
 	if (!pages && !sugg && !dataset)
 		return apf_cmd_usage_error("eval", "give --pages, --suggestions or --dataset");
@@ -472,10 +500,12 @@ int cmd_eval(int argc, char **argv, struct apf_ctx *ctx)
 		return apf_cmd_fail(&err);
 	}
 
-	rc = read_lines(gold, gold_line, &ga, &err);
+	if (gold)
+		rc = read_lines(gold, gold_line, &ga, &err);
 	if (rc)
 		goto out;
-	qsort(st.pages, st.npages, sizeof(*st.pages), key_cmp);
+	if (st.npages)
+		qsort(st.pages, st.npages, sizeof(*st.pages), key_cmp);
 	for (size_t i = 1; i < st.npages; i++)
 		if (!key_cmp(&st.pages[i - 1], &st.pages[i])) {
 			rc = apf_error(&err, APF_EINVAL, "cannot read '%s': page %s:%ld is listed twice", gold,
@@ -484,7 +514,7 @@ int cmd_eval(int argc, char **argv, struct apf_ctx *ctx)
 		}
 
 	if (pages && (!agent || !strcmp(agent, APF_RULES_AGENT))) {
-		struct pages_arg pa = { .st = &st, .err = &err };
+		struct pages_arg pa = { .st = &st, .err = &err, .bench = bench };
 		struct apf_rules_opts ro = { 0 };
 
 		agent_get(&st, APF_RULES_AGENT);
@@ -510,6 +540,12 @@ int cmd_eval(int argc, char **argv, struct apf_ctx *ctx)
 		st.rules_spans = pa.spans_n;
 		st.rules_secs = pa.secs;
 		st.rules_bytes = pa.bytes;
+		if (bench) {
+			printf("rules: %ld pages, %.0f bytes, %ld spans, cpu %.3f s, wall %.3f s, %.1f MB/s (cpu), %.0f pages/s (cpu)\n",
+			       pa.pages, pa.bytes, pa.spans_n, pa.cpu, pa.secs,
+			       pa.cpu > 0 ? pa.bytes / 1e6 / pa.cpu : 0.0, pa.cpu > 0 ? (double)pa.pages / pa.cpu : 0.0);
+			goto out;
+		}
 		if (pa.scored < (long)st.npages)
 			fprintf(stderr, "apflow eval: %ld of %zu gold pages are not in '%s'\n",
 				(long)st.npages - pa.scored, st.npages, pages);

@@ -23,12 +23,6 @@
 #include "apflow/utf8.h"
 #include "apflow/util.h"
 
-/* TEMPORARY until src/core/rules.c (helper H5) is on main: the rules
- * engine is referenced weakly, so that this file links without it. */
-#pragma weak apf_rules_new
-#pragma weak apf_rules_annotate
-#pragma weak apf_rules_free
-
 #define PARQUET_TYPE "application/vnd.apache.parquet"
 
 int apf_pa_engine_parse(const char *s, enum apf_pa_engine *out)
@@ -53,7 +47,7 @@ void apf_pa_page_release(struct apf_pa_page *p)
 {
 	free(p->doc_id);
 	free(p->text);
-	free(p->spans.v);
+	apf_spans_release(&p->spans);
 	free(p->error);
 	memset(p, 0, sizeof(*p));
 }
@@ -331,8 +325,6 @@ static int start_engine(struct run *r, struct apf_err *err)
 
 	if (opt->engine == APF_PA_RULES) {
 		struct apf_rules_opts ro = { opt->gazetteer_dir };
-		if (!apf_rules_new)
-			return apf_error(err, APF_ECONFIG, "the rules engine is not in this build yet: use --engine ollama");
 		return apf_rules_new(&r->rules, &ro, err);
 	}
 	rc = apf_ollama_new(&opt->ollama, r->ls, &r->ollama, err);

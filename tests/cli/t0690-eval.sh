@@ -117,6 +117,21 @@ t_eq "the same figures from the dataset" "apflow-rules-v1 ALL 3131 3159 3097" "$
 t_rc 1 "a dataset without suggestions" "$APFLOW" --store "file://$T_DIR/store" eval --gold "$gold/gold.jsonl" --dataset vessels_ocr_none
 t_eq "says where it looked" "apflow: error: no suggestions under 'argilla/in/vessels_ocr_none/suggestions/' in the store" "$(cat "$T_ERR")"
 
+# ---- bench/ helpers ----
+t_ok "--bench times the engine alone" "$APFLOW" eval --bench --pages "$gold/pages.jsonl"
+t_match "pages, bytes, spans, CPU" '^rules: 200 pages, [0-9]+ bytes, 3159 spans, cpu [0-9.]+ s, wall [0-9.]+ s, [0-9.]+ MB/s \(cpu\), [0-9]+ pages/s \(cpu\)$' "$(cat "$T_OUT")"
+t_rc 2 "--bench takes no --gold" "$APFLOW" eval --bench --pages "$gold/pages.jsonl" --gold "$gold/gold.jsonl"
+t_ok "--rules-patterns" "$APFLOW" eval --rules-patterns
+cp "$T_OUT" patterns.txt
+t_eq "one pattern a line" 11 "$(wc -l <patterns.txt)"
+if command -v rg >/dev/null; then
+	node -e 'for (const l of require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n")) console.log(JSON.parse(l).text)' "$gold/pages.jsonl" >text.txt
+	t_ok "ripgrep's PCRE2 takes them all" rg -P -c -f patterns.txt text.txt
+else
+	echo "ok - # skip ripgrep not installed"
+	T_NUM=$((T_NUM + 1))
+fi
+
 # ---- bad input ----
 t_rc 2 "--gold is required" "$APFLOW" eval --pages "$gold/pages.jsonl"
 t_eq "usage error" "apflow eval: --gold is required (see 'apflow eval --help')" "$(cat "$T_ERR")"
