@@ -1141,7 +1141,7 @@ static void gaz_hits(struct ctx *x)
 				break;
 			if (before_is(x->t, h->start, port_before) || after_is(x->t, x->len, h->end, port_after))
 				add(x->c, h->start, h->end, en->label, S_PORT_CTX);
-			else
+			else if (en->sub != GZ_PORT_NEEDS_CONTEXT) /* "Mobile: +30 ...", "Hull damage" */
 				add(x->c, h->start, h->end, en->label, also_flag ? S_PORT_AMBIG : S_PORT_BARE);
 			break;
 		case GZ_TYPE: {
