@@ -1084,7 +1084,8 @@ static const char *const port_before[] = { "port of", "port of registry", "port 
 					   "delivery", "redelivery", "port of loading", "port of discharge", "via",
 					   "location", "anchorage", "inspection", NULL };
 static const char *const port_after[] = { " range", " port", " anchorage", " roads", " terminal", "港", NULL };
-static const char *const not_port_after[] = { "-based", " based", "-headquartered", NULL };
+static const char *const not_port_after[] = { "-based", " based", "-headquartered", " canal", " strait",
+					     " river", " coast guard", NULL };
 static const char *const not_port_before[] = { "based in", "headquartered in", "office in", "offices in", NULL };
 
 /* A regional-indicator flag emoji just before pos (" 🇱🇷 LIBERIA"). */

@@ -170,7 +170,7 @@ static void test_overlaps(void **state)
 static void test_port_context(void **state)
 {
 	static const char text[] =
-		"Mobile: +30 6944 123456. Hull damage was found in Madrid by the surveyor.\n"
+		"Mobile: +30 6944 123456. Hull damage was found in Madrid, not in the Suez Canal.\n"
 		"Discharged at Hull; next port of call Mobile, then Rotterdam.";
 	static const struct want want[] = {
 		{ "Hull", "PORT", 1 },
