@@ -166,6 +166,22 @@ static void test_overlaps(void **state)
 	expect(rules, text, want, sizeof(want) / sizeof(want[0]));
 }
 
+/* Ports whose names are words, or inland customs posts, need context. */
+static void test_port_context(void **state)
+{
+	static const char text[] =
+		"Mobile: +30 6944 123456. Hull damage was found in Madrid, not in the Suez Canal.\n"
+		"Discharged at Hull; next port of call Mobile, then Rotterdam.";
+	static const struct want want[] = {
+		{ "Hull", "PORT", 1 },
+		{ "Mobile", "PORT", 1 },
+		{ "Rotterdam", "PORT", 0 },
+	};
+
+	(void)state;
+	expect(rules, text, want, sizeof(want) / sizeof(want[0]));
+}
+
 static void test_bad_input(void **state)
 {
 	struct apf_spans sp = { 0 };
@@ -365,6 +381,7 @@ int main(void)
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_unicode),
 		cmocka_unit_test(test_overlaps),
+		cmocka_unit_test(test_port_context),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_learnt),
 		cmocka_unit_test(test_threads),
