@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/store_impl.h"
+#include "apflow/atomicfile.h"
 #include "apflow/log.h"
 #include "apflow/util.h"
 
@@ -215,57 +216,22 @@ int apf_store_put_file_move_ex(struct apf_store *st, const char *key, const char
 	return rc;
 }
 
-int apf_store_tmp_beside(const char *path, char **tmp, struct apf_err *err)
-{
-	char *copy = apf_xstrdup(path);
-	char *name;
-	int fd;
-
-	for (int tries = 0;; tries++) {
-		name = apf_xasprintf("%s/%s%d-%016" PRIx64, dirname(copy), APF_STORE_TMP_PREFIX, (int)getpid(),
-				     apf_rand64());
-		fd = open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-		if (fd >= 0 || errno != EEXIST || tries == 10)
-			break;
-		free(name);
-		free(copy);
-		copy = apf_xstrdup(path);
-	}
-	free(copy);
-	if (fd < 0) {
-		int e = errno;
-		apf_error(err, APF_EIO, "cannot create a temporary file beside '%s': %s", path, strerror(e));
-		free(name);
-		errno = e;
-		return -1;
-	}
-	*tmp = name;
-	return fd;
-}
-
 int apf_store_get_file(struct apf_store *st, const char *key, const char *path, struct apf_err *err)
 {
-	char *tmp = NULL;
-	int fd, rc = check_key("get", key, err);
+	struct apf_atomicfile af;
+	int rc = check_key("get", key, err);
 
 	if (rc)
 		return rc;
-	fd = apf_store_tmp_beside(path, &tmp, err);
-	if (fd < 0)
-		return err ? err->code : APF_EIO;
-	rc = st->ops->get_fd(st, key, fd, err);
-	if (!rc && fsync(fd))
-		rc = apf_error(err, APF_EIO, "cannot sync '%s': %s", tmp, strerror(errno));
-	if (close(fd) && !rc)
-		rc = apf_error(err, APF_EIO, "cannot write '%s': %s", tmp, strerror(errno));
-	if (!rc && rename(tmp, path))
-		rc = apf_error(err, APF_EIO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-	if (!rc && apf_fsync_dir_of(path))
-		apf_log_warn("cannot sync the directory of '%s': %s", path, strerror(errno));
+	rc = apf_atomicfile_open(&af, path, err);
 	if (rc)
-		unlink(tmp);
-	free(tmp);
-	return rc;
+		return rc;
+	rc = st->ops->get_fd(st, key, af.fd, err);
+	if (rc) {
+		apf_atomicfile_rollback(&af);
+		return rc;
+	}
+	return apf_atomicfile_commit(&af, err);
 }
 
 int apf_store_get_buf(struct apf_store *st, const char *key, size_t max, char **data, size_t *len,

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "apflow/atomicfile.h"
 #include "apflow/buf.h"
 #include "apflow/config.h"
 #include "apflow/err.h"
@@ -140,6 +141,38 @@ static void test_atomic_write(void **state)
 	/* No temp file is left beside the target. */
 	char *cmd = apf_xasprintf("test $(ls -A '%s' | wc -l) -eq 1", sub);
 	assert_int_equal(system(cmd), 0);
+	/* The atomic-file API: a rollback leaves the target as it was and no
+	 * temp file; the temp file is hidden, beside the target, named for
+	 * the process; a rename that cannot happen removes the temp file. */
+	{
+		struct apf_atomicfile af;
+		char *pfx = apf_xasprintf("%s/" APF_TMP_PREFIX "%d-", sub, (int)getpid());
+		assert_int_equal(apf_atomicfile_open(&af, path, &err), 0);
+		assert_int_equal(strncmp(af.tmp, pfx, strlen(pfx)), 0);
+		assert_int_equal(strlen(af.tmp), strlen(pfx) + 16);
+		assert_int_equal(apf_atomicfile_write(&af, "xyz!", 4, &err), 0);
+		apf_atomicfile_rollback(&af);
+		assert_int_equal(apf_read_file(path, 100, &data, &len, &err), 0);
+		assert_string_equal(data, "abc");
+		free(data);
+		assert_int_equal(system(cmd), 0);
+		char *sub2 = apf_xasprintf("%s/d", sub), *inner = apf_xasprintf("%s/d/x", sub);
+		assert_int_equal(apf_mkdirs(inner, 0755, &err), 0);
+		assert_int_equal(apf_write_file_atomic(sub2, "q", 1, &err), APF_EIO);
+		assert_non_null(strstr(err.msg, "cannot rename '"));
+		assert_non_null(strstr(err.msg, "/d': Is a directory"));
+		assert_int_equal(rmdir(inner), 0);
+		assert_int_equal(rmdir(sub2), 0);
+		assert_int_equal(system(cmd), 0);
+		char *nodir = apf_xasprintf("%s/no/such", dir);
+		assert_int_equal(apf_write_file_atomic(nodir, "q", 1, &err), APF_EIO);
+		assert_non_null(strstr(err.msg, "cannot create a temporary file beside '"));
+		assert_non_null(strstr(err.msg, "/no/such': No such file or directory"));
+		free(nodir);
+		free(sub2);
+		free(inner);
+		free(pfx);
+	}
 	free(cmd);
 	/* A missing file is ENOTFOUND and names the path. */
 	char *missing = apf_xasprintf("%s/nope", dir);
