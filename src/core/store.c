@@ -11,6 +11,7 @@
 #include "core/store_impl.h"
 #include "apflow/atomicfile.h"
 #include "apflow/log.h"
+#include "apflow/utf8.h"
 #include "apflow/util.h"
 
 #define KEY_MAX 1024
@@ -51,47 +52,6 @@ const char *apf_store_url(const struct apf_store *st)
 	return st->url;
 }
 
-/* Whether s[0, n) is valid UTF-8 without overlong forms or surrogates. */
-static int utf8_ok(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned c = s[i];
-		size_t len;
-		uint32_t cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			len = 2;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			len = 3;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			len = 4;
-			cp = c & 0x07;
-		} else {
-			return 0;
-		}
-		if (i + len > n)
-			return 0;
-		for (size_t j = 1; j < len; j++) {
-			if ((s[i + j] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + j] & 0x3f);
-		}
-		if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-		    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-			return 0;
-		i += len;
-	}
-	return 1;
-}
-
 /* Why key is not valid, or NULL when it is. */
 static const char *key_problem(const char *key)
 {
@@ -111,7 +71,7 @@ static const char *key_problem(const char *key)
 		if (*p < 0x20 || *p == 0x7f)
 			return "control character in key";
 	}
-	if (!utf8_ok((const unsigned char *)key, len))
+	if (apf_utf8_validate(key, len, NULL))
 		return "key is not valid UTF-8";
 	for (seg = key;;) {
 		const char *slash = strchr(seg, '/');
