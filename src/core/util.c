@@ -120,6 +120,26 @@ int apf_parse_i64(const char *s, int64_t *out)
 	return 0;
 }
 
+int apf_parse_i64_in(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+	int64_t v;
+
+	if (!s || apf_parse_i64(s, &v) || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int apf_parse_int_in(const char *s, int lo, int hi, int *out)
+{
+	int64_t v;
+
+	if (apf_parse_i64_in(s, lo, hi, &v))
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
 int apf_parse_bool(const char *s, int *out)
 {
 	static const char *yes[] = { "1", "yes", "true", "on" };

@@ -14,6 +14,7 @@
 #include "apflow/buf.h"
 #include "apflow/config.h"
 #include "apflow/err.h"
+#include "apflow/json.h"
 #include "apflow/util.h"
 
 static void test_err_table(void **state)
@@ -83,6 +84,28 @@ static void test_util_parse(void **state)
 	int b;
 
 	(void)state;
+	struct apf_buf jb = APF_BUF_INIT;
+	static const char raw[] = "a\"b\\c\n\r\t\x01\x1f caf\xc3\xa9 \xf0\x9f\x9a\xa2";
+	apf_buf_init(&jb, 0);
+	assert_int_equal(apf_json_str(&jb, raw, sizeof(raw) - 1), 0);
+	assert_int_equal(apf_buf_add(&jb, "", 1), 0);
+	assert_string_equal(jb.data, "\"a\\\"b\\\\c\\n\\r\\t\\u0001\\u001f caf\xc3\xa9 \xf0\x9f\x9a\xa2\"");
+	apf_buf_release(&jb);
+	apf_buf_init(&jb, 4);
+	assert_int_equal(apf_json_str(&jb, "abcdef", 6), -1); /* over the cap */
+	apf_buf_release(&jb);
+	int n = 7;
+	assert_int_equal(apf_parse_int_in("64", 1, 64, &n), 0);
+	assert_int_equal(n, 64);
+	assert_int_equal(apf_parse_int_in("65", 1, 64, &n), -1);
+	assert_int_equal(apf_parse_int_in("0", 1, 64, &n), -1);
+	assert_int_equal(apf_parse_int_in("4x", 1, 64, &n), -1);
+	assert_int_equal(apf_parse_int_in("99999999999", 1, 64, &n), -1);
+	assert_int_equal(apf_parse_int_in(NULL, 1, 64, &n), -1);
+	assert_int_equal(n, 64);
+	assert_int_equal(apf_parse_i64_in("-5", -5, 5, &v), 0);
+	assert_int_equal(v, -5);
+	assert_int_equal(apf_parse_i64_in("6", -5, 5, &v), -1);
 	assert_int_equal(apf_parse_i64("42", &v), 0);
 	assert_int_equal(v, 42);
 	assert_int_equal(apf_parse_i64("-7", &v), 0);
