@@ -25,10 +25,16 @@ const struct apf_cmd apf_commands[] = {
 	{ "serve", cmd_serve, NEED_CONFIG | NEED_DB | NEED_STORE, "serve the upload page, POST /upload and document status", cmd_serve_usage },
 	{ "ingest", cmd_ingest, NEED_CONFIG | NEED_DB | NEED_STORE, "ingest PDF files from the command line, as POST /upload does", cmd_ingest_usage },
 	{ "ocr", cmd_ocr, NEED_CONFIG | NEED_DB | NEED_STORE, "read the pages of stored PDFs into md_raw_ocr.main.pages", cmd_ocr_usage },
+	{ "export", cmd_export, NEED_CONFIG | NEED_DB | NEED_STORE, "write a dataset's pages as Parquet for pre-annotation and Argilla", cmd_export_usage },
+	{ "preannotate", cmd_preannotate, NEED_CONFIG | NEED_DB | NEED_STORE, "suggest entity spans for a dataset's pages (rules or Ollama)", cmd_preannotate_usage },
+	{ "merge", cmd_merge, NEED_CONFIG | NEED_STORE, "merge a dataset's pages and suggestions into argilla_records.parquet", cmd_merge_usage },
+	{ "push", cmd_push, NEED_CONFIG, "push merged pages and suggestions into an Argilla dataset", cmd_push_usage },
+	{ "pull", cmd_pull, NEED_CONFIG, "pull annotations from an Argilla dataset into Parquet (the SDK export layout)", cmd_pull_usage },
 	{ "load", cmd_load, NEED_CONFIG | NEED_DB | NEED_STORE, "load an Argilla export into md_annotated (one export run)", cmd_load_usage },
 	{ "check", cmd_check, NEED_CONFIG | NEED_DB | NEED_STORE, "check the warehouse's integrity (exit 1 when a check fails)", cmd_check_usage },
 	{ "panels", cmd_panels, NEED_CONFIG | NEED_DB, "run the dashboard queries, or write a Grafana dashboard", cmd_panels_usage },
 	{ "learn", cmd_learn, NEED_CONFIG | NEED_DB, "learn gazetteer names from SMEs' annotations the rules missed", cmd_learn_usage },
+	{ "eval", cmd_eval, NEED_CONFIG, "score suggested spans against gold spans (precision, recall, F1)", cmd_eval_usage },
 	{ "config", cmd_config, NEED_CONFIG, "show the effective settings and where they come from", cmd_config_usage },
 	{ "version", cmd_version, 0, "show versions of apflow and its libraries", cmd_version_usage },
 	{ NULL, NULL, 0, NULL, NULL },
@@ -84,7 +90,7 @@ static void print_main_usage(FILE *f)
 {
 	fputs(main_usage, f);
 	for (const struct apf_cmd *c = apf_commands; c->name; c++)
-		fprintf(f, "  %-10s %s\n", c->name, c->summary);
+		fprintf(f, "  %-12s %s\n", c->name, c->summary);
 	fputs("\nRun 'apflow help <command>' or 'apflow <command> --help' for a command's options.\n", f);
 }
 

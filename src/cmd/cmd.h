@@ -50,10 +50,16 @@ APF_CMD_DECLARE(store);
 APF_CMD_DECLARE(serve);
 APF_CMD_DECLARE(ingest);
 APF_CMD_DECLARE(ocr);
+APF_CMD_DECLARE(export);
+APF_CMD_DECLARE(preannotate);
+APF_CMD_DECLARE(merge);
+APF_CMD_DECLARE(push);
+APF_CMD_DECLARE(pull);
 APF_CMD_DECLARE(load);
 APF_CMD_DECLARE(check);
 APF_CMD_DECLARE(panels);
 APF_CMD_DECLARE(learn);
+APF_CMD_DECLARE(eval);
 
 struct apf_db_result;
 /* Prints r as 'apflow sql' does: an aligned table, or CSV, or JSON. */

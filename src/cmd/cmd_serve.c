@@ -179,6 +179,9 @@ int cmd_serve(int argc, char **argv, struct apf_ctx *ctx)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Past RLIMIT_FSIZE a write fails with EFBIG, answered as an error,
+	 * instead of killing the server. */
+	signal(SIGXFSZ, SIG_IGN);
 
 	if (apf_server_start(&ctx->cfg, &so, &srv, &err))
 		return apf_cmd_fail(&err);

@@ -32,16 +32,6 @@ static void shown(const char *s, size_t n, char *out, size_t outsz)
 	out[o] = '\0';
 }
 
-static void trim(const char **v, size_t *n)
-{
-	while (*n && (**v == ' ' || **v == '\t')) {
-		(*v)++;
-		(*n)--;
-	}
-	while (*n && ((*v)[*n - 1] == ' ' || (*v)[*n - 1] == '\t'))
-		(*n)--;
-}
-
 static int name_is(const char *name, size_t n, const char *want)
 {
 	return strlen(want) == n && !strncasecmp(name, want, n);
@@ -82,6 +72,12 @@ static int request_line(const char *s, size_t n, struct httphead *h, struct apf_
 		i++;
 	if (i == t0 || i >= n || s[i] != ' ')
 		goto bad;
+	/* libmicrohttpd decodes the path and cuts it at a NUL: "/healthz%00x"
+	 * would be "/healthz".  (In the query a NUL is data: a filename's
+	 * sanitizer drops it.) */
+	for (size_t k = t0; k + 2 < i && s[k] != '?'; k++)
+		if (s[k] == '%' && s[k + 1] == '0' && s[k + 2] == '0')
+			return apf_error(err, APF_EINVAL, "a NUL (%%00) in the request's path");
 	i++;
 	if (n - i != 8 || memcmp(s + i, "HTTP/1.", 7) || (s[i + 7] != '0' && s[i + 7] != '1'))
 		goto bad;
@@ -199,7 +195,12 @@ int httphead_parse(const char *buf, size_t len, struct httphead *h, struct apf_e
 				shown(line, nlen, show, sizeof(show));
 				return apf_error(err, APF_EINVAL, "malformed request: a control character in '%s'", show);
 			}
-		trim(&v, &vlen);
+		/* Leading whitespace only: libmicrohttpd keeps a trailing space
+		 * in the value, so "chunked " would not be chunked to it. */
+		while (vlen && (*v == ' ' || *v == '\t')) {
+			v++;
+			vlen--;
+		}
 		if (name_is(line, nlen, "Content-Length")) {
 			int64_t x;
 

@@ -10,10 +10,12 @@
  *   - a request line that is not METHOD SP TARGET SP HTTP/1.0|HTTP/1.1,
  *     a NUL, a bare CR or LF, a control character in a field, a folded
  *     field (obs-fold), a field name that is not a token;
- *   - a Content-Length that is not 1 to 18 digits (no sign, no list), two
- *     Content-Lengths that differ;
+ *   - a %00 in the path (libmicrohttpd would cut the path there);
+ *   - a Content-Length that is not 1 to 18 digits (no sign, no list, no
+ *     trailing space), two Content-Lengths that differ;
  *   - a Transfer-Encoding other than exactly "chunked" (so "gzip,
- *     chunked", "identity" and two Transfer-Encoding fields are refused),
+ *     chunked", "chunked ", "identity" and two Transfer-Encoding fields
+ *     are refused),
  *     a Transfer-Encoding in HTTP/1.0, a Transfer-Encoding together with
  *     a Content-Length;
  *   - an HTTP/1.1 request without exactly one Host;

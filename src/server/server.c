@@ -32,6 +32,7 @@
 
 #include "apflow/log.h"
 #include "apflow/util.h"
+#include "apflow/utf8.h"
 #include "apflow/web.h"
 #include "server/gate.h"
 #include "server/loglimit.h"
@@ -135,9 +136,34 @@ void req_reply_json(struct req *rq, unsigned status, json_t *doc)
 	rq->content_type = "application/json";
 }
 
+/*
+ * Copies s into out as well-formed UTF-8, each ill-formed subpart becoming
+ * U+FFFD.  A message may quote what the client sent (a Content-Type, a
+ * path), and jansson refuses a string that is not UTF-8: the answer would
+ * become 500 "out of memory" instead of the error it is.
+ */
+static void utf8_fix(const char *s, char *out, size_t n)
+{
+	size_t len = strlen(s), o = 0;
+
+	for (size_t i = 0; i < len;) {
+		uint32_t cp;
+		char enc[4];
+		size_t k = apf_utf8_decode(s + i, len - i, &cp);
+		size_t m = apf_utf8_encode(cp, enc);
+
+		if (o + m >= n)
+			break;
+		memcpy(out + o, enc, m);
+		o += m;
+		i += k;
+	}
+	out[o] = '\0';
+}
+
 void req_reply_error(struct req *rq, int code, const char *fmt, ...)
 {
-	char msg[APF_ERR_MSG_MAX];
+	char msg[APF_ERR_MSG_MAX], clean[APF_ERR_MSG_MAX];
 	va_list ap;
 
 	if (code <= APF_EOK || code >= APF_E_COUNT)
@@ -145,8 +171,9 @@ void req_reply_error(struct req *rq, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	utf8_fix(msg, clean, sizeof(clean));
 	req_reply_json(rq, (unsigned)apf_err_http_status(code),
-		       json_pack("{s:s, s:s}", "error", msg, "code", apf_err_name(code)));
+		       json_pack("{s:s, s:s}", "error", clean, "code", apf_err_name(code)));
 }
 
 void req_reply_err(struct req *rq, const struct apf_err *err)
@@ -719,13 +746,13 @@ int apf_server_start(const struct apf_config *cfg, const struct apf_server_opts 
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
 		MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
 	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, srv,
+				       MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				       MHD_OPTION_THREAD_POOL_SIZE, srv->opts.threads,
 				       MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.idle_timeout,
 				       MHD_OPTION_CONNECTION_LIMIT, (unsigned)65536,
 				       MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_MEMORY,
 				       MHD_OPTION_NOTIFY_COMPLETED, request_completed, srv,
 				       MHD_OPTION_NOTIFY_CONNECTION, notify_connection, srv,
-				       MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				       MHD_OPTION_END);
 	if (!srv->daemon) {
 		rc = apf_error(err, APF_EIO, "cannot start the HTTP server on '%s': %s", opts->listen,

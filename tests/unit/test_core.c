@@ -208,6 +208,12 @@ static void test_config_precedence(void **state)
 	assert_int_equal(apf_write_file_atomic(file, noeq, strlen(noeq), &err), 0);
 	assert_int_equal(apf_config_load(&cfg, file, &err), APF_ECONFIG);
 	assert_non_null(strstr(err.msg, "apflow.conf:1: expected 'key = value'"));
+	/* Found while writing fuzz_config: after a NUL byte the rest of the file was
+	 * silently ignored (here the warehouse setting). */
+	static const char nul[] = "data_dir = x\n# note\0\nwarehouse = motherduck\n";
+	assert_int_equal(apf_write_file_atomic(file, nul, sizeof(nul) - 1, &err), 0);
+	assert_int_equal(apf_config_load(&cfg, file, &err), APF_ECONFIG);
+	assert_non_null(strstr(err.msg, "apflow.conf:2: NUL byte: not a text file"));
 
 	unlink(file);
 	rmdir(dir);
