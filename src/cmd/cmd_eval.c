@@ -116,15 +116,29 @@ void ev_add_pred(struct ev_state *st, const char *agent, struct ev_page *p, long
 	pr->s.label = label;
 }
 
+static int pred_cmp(const void *a, const void *b)
+{
+	const struct ev_pred *x = a, *y = b;
+
+	if (x->page != y->page)
+		return x->page < y->page ? -1 : 1;
+	return span_cmp(&x->s, &y->s);
+}
+
 /* Exact matches of agent a against the gold, per label. */
 static void score_agent(struct ev_state *st, struct ev_agent *a, long tp[], long pred[])
 {
-	/* Sort the predictions by page then span, drop duplicates. */
-	for (size_t i = 0; i < a->npred; i++)
-		pred[a->pred[i].s.label]++;
+	/* Sort the predictions by page then span; a span given twice (two
+	 * copies of an agent's output) counts once, as the merge keeps one. */
+	if (a->npred)
+		qsort(a->pred, a->npred, sizeof(*a->pred), pred_cmp);
 	for (size_t i = 0; i < a->npred; i++) {
 		const struct ev_pred *pr = &a->pred[i];
 		const struct ev_page *p = &st->pages[pr->page];
+
+		if (i && !pred_cmp(pr, pr - 1))
+			continue;
+		pred[pr->s.label]++;
 
 		if (bsearch(&pr->s, p->gold, p->ngold, sizeof(*p->gold), span_cmp))
 			tp[pr->s.label]++;
@@ -347,6 +361,36 @@ static int sugg_line(json_t *o, const char *path, long lineno, void *arg)
 	return 0;
 }
 
+/* Whether a .parquet file lies under dir (agents' directories, a few levels). */
+static int has_parquet(const char *dir, int depth)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int found = 0;
+
+	if (!d)
+		return 0;
+	while (!found && (de = readdir(d))) {
+		char *sub;
+		struct stat sb;
+
+		if (de->d_name[0] == '.' || de->d_name[0] == '_')
+			continue;
+		if (apf_ends_with(de->d_name, ".parquet")) {
+			found = 1;
+			break;
+		}
+		if (depth >= 3)
+			continue;
+		sub = apf_xasprintf("%s/%s", dir, de->d_name);
+		if (!stat(sub, &sb) && S_ISDIR(sb.st_mode))
+			found = has_parquet(sub, depth + 1);
+		free(sub);
+	}
+	closedir(d);
+	return found;
+}
+
 static int read_suggestions(struct ev_state *st, struct apf_ctx *ctx, const char *path,
 			    const char *agent, struct apf_err *err)
 {
@@ -369,11 +413,10 @@ static int read_suggestions(struct ev_state *st, struct apf_ctx *ctx, const char
 			if (apf_ends_with(de->d_name, ".jsonl")) {
 				names = apf_xrealloc(names, (n + 1) * sizeof(*names));
 				names[n++] = apf_xasprintf("%s/%s", path, de->d_name);
-			} else if (apf_ends_with(de->d_name, ".parquet")) {
-				parquet = 1;
 			}
 		}
 		closedir(d);
+		parquet = has_parquet(path, 0);
 		for (size_t i = 0; i < n; i++) {
 			if (!rc)
 				rc = read_lines(names[i], sugg_line, &sa, err);

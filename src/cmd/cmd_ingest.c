@@ -119,8 +119,6 @@ int cmd_ingest(int argc, char **argv, struct apf_ctx *ctx)
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct apf_store *store = NULL;
-	struct apf_dbwriter *writer = NULL;
 	struct apf_ingest *ing = NULL;
 	struct list files = { NULL, 0 };
 	struct apf_err err;
@@ -151,10 +149,7 @@ int cmd_ingest(int argc, char **argv, struct apf_ctx *ctx)
 		}
 	}
 
-	/* Its warehouse work is small transactions only (db.h). */
-	if ((rc = apf_store_open(&ctx->cfg, &store, &err)) ||
-	    (rc = apf_dbwriter_new_ex(&ctx->cfg, 0, APF_DB_ONE_THREAD, &writer, &err)) ||
-	    (rc = apf_ingest_new(&ctx->cfg, store, writer, &ing, &err))) {
+	if ((rc = apf_ingest_new(&ctx->cfg, ctx->store, ctx->writer, &ing, &err))) {
 		rc = apf_cmd_fail(&err);
 		goto out;
 	}
@@ -212,8 +207,6 @@ int cmd_ingest(int argc, char **argv, struct apf_ctx *ctx)
 	rc = failed ? 1 : 0;
 out:
 	apf_ingest_free(ing);
-	apf_dbwriter_free(writer);
-	apf_store_free(store);
 	for (size_t i = 0; i < files.n; i++)
 		free(files.v[i]);
 	free(files.v);

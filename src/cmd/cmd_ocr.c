@@ -265,8 +265,8 @@ int cmd_ocr(int argc, char **argv, struct apf_ctx *ctx)
 	};
 	struct apf_ocrstage_options opt;
 	struct apf_ocrstage_result res;
-	struct apf_store *store = NULL;
-	struct apf_dbwriter *writer = NULL;
+	struct apf_store *store = ctx->store;
+	struct apf_dbwriter *writer = ctx->writer;
 	struct apf_err err;
 	struct ui ui = { 0 };
 	const char **docs = NULL;
@@ -366,10 +366,6 @@ int cmd_ocr(int argc, char **argv, struct apf_ctx *ctx)
 	opt.progress_ms = ui.tty ? 200 : 5000;
 	opt.cancel = &interrupted;
 
-	if ((rc = apf_store_open(&ctx->cfg, &store, &err)) || (rc = apf_dbwriter_new_ex(&ctx->cfg, 0, APF_DB_ONE_THREAD, &writer, &err))) {
-		rc = apf_cmd_fail(&err);
-		goto out;
-	}
 	/* Commits come a document apart: keep the warehouse open between
 	 * them rather than checkpoint, close and reopen (dbwriter.h), for
 	 * as long as a text document of a thousand pages takes to read.
@@ -429,8 +425,6 @@ int cmd_ocr(int argc, char **argv, struct apf_ctx *ctx)
 		rc = 1;
 	}
 out:
-	apf_dbwriter_free(writer);
-	apf_store_free(store);
 	free(docs);
 	free(prompt);
 	return rc;

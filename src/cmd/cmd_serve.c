@@ -171,6 +171,8 @@ int cmd_serve(int argc, char **argv, struct apf_ctx *ctx)
 	so.upload_token = apf_config_get(&ctx->cfg, APF_CFG_UPLOAD_TOKEN);
 	so.threads = (unsigned)threads;
 	so.workers = (unsigned)workers;
+	so.store = ctx->store;
+	so.writer = ctx->writer;
 
 	/* Every thread started from here on inherits the blocked signals, so
 	 * SIGINT and SIGTERM reach only the sigwait() below. */

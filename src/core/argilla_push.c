@@ -315,6 +315,10 @@ static int reader_open(struct reader *rd, const char *path, const char *name, st
 	memset(rd, 0, sizeof(*rd));
 	rd->name = name;
 	rc = apf_db_open_memory(&rd->db, err);
+	/* One thread reads the file: the rows are taken one chunk at a time,
+	 * and more threads would only read ahead into memory. */
+	if (!rc)
+		rc = apf_db_exec(rd->db, "SET threads = 1", err);
 	if (rc)
 		return rc;
 	qp = apf_db_quote_literal(path);
@@ -1022,11 +1026,15 @@ int apf_argilla_push(struct apf_argilla *a, struct apf_argilla_dataset *ds, cons
 	apf_buf_init(&ck.report, 0);
 	rc = reader_each(&rd, check_row, &ck, opt->cancel, err);
 	stats->total = ck.rows;
+	apf_log_debug("push: %" PRIu64 " records checked in %" PRId64 " ms", ck.rows, apf_now_ms() - t0);
 	if (!rc && opt->open_dataset)
 		rc = ck.bad ? 0 : opt->open_dataset(opt->open_arg, ds, err);
 	/* Then what is on the server: changed text is bad input too. */
-	if (!rc && !ck.bad)
+	if (!rc && !ck.bad) {
+		int64_t t1 = apf_now_ms();
 		rc = load_index(a, ds, &ix, opt->cancel, err);
+		apf_log_debug("push: the server's records listed in %" PRId64 " ms", apf_now_ms() - t1);
+	}
 	if (!rc && !ck.bad)
 		find_changed(&ck);
 	if (!rc && ck.bad) {

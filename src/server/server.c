@@ -653,8 +653,6 @@ static void server_free(struct apf_server *srv)
 		MHD_stop_daemon(srv->daemon);
 	gate_free(srv->gate);
 	apf_ingest_free(srv->ingest);
-	apf_dbwriter_free(srv->writer);
-	apf_store_free(srv->store);
 	pthread_cond_destroy(&srv->cond);
 	pthread_mutex_destroy(&srv->lock);
 	free(srv->workers);
@@ -718,13 +716,12 @@ int apf_server_start(const struct apf_config *cfg, const struct apf_server_opts 
 			     "and list documents",
 			     opts->listen);
 	}
-	rc = apf_store_open(cfg, &srv->store, err);
-	if (rc)
+	srv->store = opts->store;
+	srv->writer = opts->writer;
+	if (!srv->store || !srv->writer) {
+		rc = apf_error(err, APF_EINTERNAL, "the server needs a store and a warehouse writer");
 		goto fail;
-	/* Every warehouse access of the server is a small transaction. */
-	rc = apf_dbwriter_new_ex(cfg, 0, APF_DB_ONE_THREAD, &srv->writer, err);
-	if (rc)
-		goto fail;
+	}
 	rc = apf_ingest_new(cfg, srv->store, srv->writer, &srv->ingest, err);
 	if (rc)
 		goto fail;

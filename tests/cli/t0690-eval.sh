@@ -91,6 +91,7 @@ rows.forEach((r, i) => {
 	if (i === 0) o.label = "SHIPYARD";
 	if (i === 1) o.start += 1;
 	out.push(JSON.stringify(o));
+	if (i === 2) out.push(JSON.stringify(o)); /* a duplicate counts once */
 });
 fs.writeFileSync("sugg.jsonl", out.join("\n") + "\n");'
 t_ok "eval --suggestions FILE.jsonl" "$APFLOW" eval --gold "$gold/gold.jsonl" --suggestions sugg.jsonl
@@ -112,6 +113,14 @@ mkdir -p store/argilla/in/vessels_ocr_t/suggestions/apflow-rules-v1
 t_ok "write a suggestions parquet" "$APFLOW" sql to-parquet.sql --set src=sugg.jsonl --set out=store/argilla/in/vessels_ocr_t/suggestions/apflow-rules-v1/part-0.parquet
 t_ok "eval --suggestions FILE.parquet" "$APFLOW" eval --gold "$gold/gold.jsonl" --suggestions store/argilla/in/vessels_ocr_t/suggestions/apflow-rules-v1/part-0.parquet
 t_eq "the same figures from Parquet" "apflow-rules-v1 ALL 3131 3159 3097" "$(awk '$2 == "ALL" { print $1, $2, $3, $4, $5 }' "$T_OUT")"
+mkdir -p store/argilla/in/vessels_ocr_t/suggestions/apflow-rules-v1/_pages
+cat >pages-list.sql <<'SQL'
+COPY (SELECT DISTINCT doc_id, page_num::INTEGER AS page_num, '' AS text_sha256, agent, 1 AS spans, now() AS created_at
+      FROM read_json_auto(getvariable('src'))) TO ${out} (FORMAT parquet);
+SQL
+t_ok "write the agent's _pages list" "$APFLOW" sql pages-list.sql --set src=sugg.jsonl --set out=store/argilla/in/vessels_ocr_t/suggestions/apflow-rules-v1/_pages/part-0-of-1.parquet
+t_ok "eval --suggestions DIR skips _pages/" "$APFLOW" eval --gold "$gold/gold.jsonl" --suggestions store/argilla/in/vessels_ocr_t/suggestions
+t_eq "the same figures from the directory" "apflow-rules-v1 ALL 3131 3159 3097" "$(awk '$2 == "ALL" { print $1, $2, $3, $4, $5 }' "$T_OUT")"
 t_ok "eval --dataset reads the store" "$APFLOW" --store "file://$T_DIR/store" eval --gold "$gold/gold.jsonl" --dataset vessels_ocr_t
 t_eq "the same figures from the dataset" "apflow-rules-v1 ALL 3131 3159 3097" "$(awk '$2 == "ALL" { print $1, $2, $3, $4, $5 }' "$T_OUT")"
 t_rc 1 "a dataset without suggestions" "$APFLOW" --store "file://$T_DIR/store" eval --gold "$gold/gold.jsonl" --dataset vessels_ocr_none
