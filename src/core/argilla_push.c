@@ -509,7 +509,7 @@ static json_t *meta_str(const char *s)
  * id) filled in.
  */
 static int build_record(const struct row *rw, const struct apf_labelset *ls, const char *question_id,
-			struct record *out, char *why, size_t why_n)
+			int want_fp, struct record *out, char *why, size_t why_n)
 {
 	const char *text = rw->v[C_TEXT];
 	struct apf_argilla_span *spans = NULL, *merged = NULL, *first_agent = NULL;
@@ -615,7 +615,8 @@ static int build_record(const struct row *rw, const struct apf_labelset *ls, con
 	json_object_set_new(out->metadata, "min_score", isfinite(min_score) ? json_real(min_score) : json_null());
 	json_object_set_new(out->metadata, "n_spans",
 			    json_integer(rw->v[C_NSPANS] ? (json_int_t)strtoll(rw->v[C_NSPANS], NULL, 10) : (json_int_t)nmerged));
-	fingerprint(out->metadata, sugg, out->fp);
+	if (want_fp)
+		fingerprint(out->metadata, sugg, out->fp);
 	if (sugg) {
 		if (question_id)
 			json_object_set_new(sugg, "question_id", json_string(question_id));
@@ -674,7 +675,7 @@ static int check_row(struct row *rw, void *arg)
 	char why[1024];
 
 	ck->rows++;
-	if (build_record(rw, ck->ls, ck->question_id, &rec, why, sizeof(why))) {
+	if (build_record(rw, ck->ls, ck->question_id, 0, &rec, why, sizeof(why))) {
 		report(ck, rec.id, "%s", why);
 		record_release(&rec);
 		return 0;
@@ -880,13 +881,48 @@ static int flush_batch(struct sender *sd)
 	return 0;
 }
 
+/* Appends s[0..n) (valid UTF-8) as a JSON string. */
+static int json_str(struct apf_buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t run = 0;
+	int bad = apf_buf_add(b, "\"", 1);
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[7];
+		size_t el = 2;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		bad |= apf_buf_add(b, s + run, i - run);
+		run = i + 1;
+		esc[0] = '\\';
+		switch (c) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			el = 6;
+		}
+		bad |= apf_buf_add(b, esc, el);
+	}
+	bad |= apf_buf_add(b, s + run, n - run);
+	bad |= apf_buf_add(b, "\"", 1);
+	return bad ? -1 : 0;
+}
+
 static int send_row(struct row *rw, void *arg)
 {
 	struct sender *sd = arg;
 	struct record rec;
 	struct entry *e;
-	json_t *item;
-	char why[1024], *s;
+	char why[1024];
 
 	if (sd->cancel && *sd->cancel)
 		return 1;
@@ -899,13 +935,19 @@ static int send_row(struct row *rw, void *arg)
 		sd->progress(sd->progress_arg, done, sd->total);
 		sd->last_progress = apf_now_ms();
 	}
-	if (build_record(rw, sd->ls, sd->ds->question_id, &rec, why, sizeof(why))) {
+	if (rw->v[C_DOC]) {
+		char id[512];
+		snprintf(id, sizeof(id), "%s:%" PRId64, rw->v[C_DOC], rw->page_num);
+		e = index_get(sd->ix, id, 0);
+	} else {
+		e = NULL;
+	}
+	if (build_record(rw, sd->ls, sd->ds->question_id, e && e->on_server && !e->changed, &rec, why, sizeof(why))) {
 		/* Checked in step 2: the file changed under us. */
 		sd->stop = 1;
 		record_release(&rec);
 		return 1;
 	}
-	e = index_get(sd->ix, rec.id, 0);
 	if (e && e->on_server && !e->changed && !strcmp(e->fp, rec.fp)) {
 		sd->unchanged++;
 		pthread_mutex_lock(&sd->mu);
@@ -914,12 +956,6 @@ static int send_row(struct row *rw, void *arg)
 		record_release(&rec);
 		return 0;
 	}
-	item = json_pack("{s:s, s:{s:s}, s:O}", "external_id", rec.id, "fields", "text", rw->v[C_TEXT], "metadata",
-			 rec.metadata);
-	if (rec.suggestion)
-		json_object_set_new(item, "suggestions", json_pack("[O]", rec.suggestion));
-	s = json_dumps(item, JSON_COMPACT | JSON_REAL_PRECISION(17));
-	json_decref(item);
 	if (!sd->n) {
 		apf_buf_init(&sd->body, 0);
 		apf_buf_adds(&sd->body, "{\"items\":[");
@@ -927,13 +963,33 @@ static int send_row(struct row *rw, void *arg)
 	} else {
 		apf_buf_adds(&sd->body, ",");
 	}
-	if (!s || apf_buf_adds(&sd->body, s)) {
-		free(s);
-		sd->stop = 1;
-		record_release(&rec);
-		return 1;
+	/* The text is most of the bytes: escaped here in one pass rather
+	 * than through a Jansson tree. */
+	{
+		char *md = json_dumps(rec.metadata, JSON_COMPACT | JSON_REAL_PRECISION(17));
+		char *sg = rec.suggestion ? json_dumps(rec.suggestion, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+		int bad = !md || (rec.suggestion && !sg);
+
+		bad |= apf_buf_adds(&sd->body, "{\"external_id\":");
+		bad |= json_str(&sd->body, rec.id, strlen(rec.id));
+		bad |= apf_buf_adds(&sd->body, ",\"fields\":{\"text\":");
+		bad |= json_str(&sd->body, rw->v[C_TEXT], strlen(rw->v[C_TEXT]));
+		bad |= apf_buf_adds(&sd->body, "},\"metadata\":");
+		bad |= md ? apf_buf_adds(&sd->body, md) : -1;
+		if (sg) {
+			bad |= apf_buf_adds(&sd->body, ",\"suggestions\":[");
+			bad |= apf_buf_adds(&sd->body, sg);
+			bad |= apf_buf_adds(&sd->body, "]");
+		}
+		bad |= apf_buf_adds(&sd->body, "}");
+		free(md);
+		free(sg);
+		if (bad) {
+			sd->stop = 1;
+			record_release(&rec);
+			return 1;
+		}
 	}
-	free(s);
 	sd->ids[sd->n++] = apf_xstrdup(rec.id);
 	if (!e || !e->on_server || e->changed)
 		sd->n_new++;

@@ -1084,7 +1084,8 @@ static const char *const port_before[] = { "port of", "port of registry", "port 
 					   "delivery", "redelivery", "port of loading", "port of discharge", "via",
 					   "location", "anchorage", "inspection", NULL };
 static const char *const port_after[] = { " range", " port", " anchorage", " roads", " terminal", "港", NULL };
-static const char *const not_port_after[] = { "-based", " based", "-headquartered", NULL };
+static const char *const not_port_after[] = { "-based", " based", "-headquartered", " canal", " strait",
+					     " river", " coast guard", NULL };
 static const char *const not_port_before[] = { "based in", "headquartered in", "office in", "offices in", NULL };
 
 /* A regional-indicator flag emoji just before pos (" 🇱🇷 LIBERIA"). */
@@ -1141,7 +1142,7 @@ static void gaz_hits(struct ctx *x)
 				break;
 			if (before_is(x->t, h->start, port_before) || after_is(x->t, x->len, h->end, port_after))
 				add(x->c, h->start, h->end, en->label, S_PORT_CTX);
-			else
+			else if (en->sub != GZ_PORT_NEEDS_CONTEXT) /* "Mobile: +30 ...", "Hull damage" */
 				add(x->c, h->start, h->end, en->label, also_flag ? S_PORT_AMBIG : S_PORT_BARE);
 			break;
 		case GZ_TYPE: {

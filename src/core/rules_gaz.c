@@ -276,7 +276,7 @@ static void add_name(struct gz *g, const char *name, size_t len, enum gz_kind ki
 
 /* Adds the names of a file's text: one a line, '#' starts a comment line. */
 static int add_text(struct gz *g, const char *what, const char *data, size_t len,
-		    enum gz_kind kind, const char *label, struct apf_err *err)
+		    enum gz_kind kind, int sub, const char *label, struct apf_err *err)
 {
 	size_t bad;
 
@@ -294,7 +294,7 @@ static int add_text(struct gz *g, const char *what, const char *data, size_t len
 			t--;
 		if (b == t || data[b] == '#')
 			continue;
-		add_name(g, data + b, t - b, kind, 0, label);
+		add_name(g, data + b, t - b, kind, sub, label);
 	}
 	return 0;
 }
@@ -310,14 +310,16 @@ void gz_add_names(struct gz *g, const char *const *names, enum gz_kind kind, int
 static const struct {
 	const char *file;
 	enum gz_kind kind;
+	int sub;
 	const char *label;
 } bundled[] = {
-	{ "gazetteers/ports.txt", GZ_PORT, "PORT" },
-	{ "gazetteers/ports_extra.txt", GZ_PORT, "PORT" },
-	{ "gazetteers/flags.txt", GZ_FLAG, "FLAG_STATE" },
-	{ "gazetteers/flag_adjectives.txt", GZ_FLAGADJ, "FLAG_STATE" },
-	{ "gazetteers/vessel_types.txt", GZ_TYPE, "VESSEL_TYPE" },
-	{ "gazetteers/organizations.txt", GZ_ORG, "ORGANIZATION" },
+	{ "gazetteers/ports.txt", GZ_PORT, 0, "PORT" },
+	{ "gazetteers/ports_extra.txt", GZ_PORT, 0, "PORT" },
+	{ "gazetteers/ports_context.txt", GZ_PORT, GZ_PORT_NEEDS_CONTEXT, "PORT" },
+	{ "gazetteers/flags.txt", GZ_FLAG, 0, "FLAG_STATE" },
+	{ "gazetteers/flag_adjectives.txt", GZ_FLAGADJ, 0, "FLAG_STATE" },
+	{ "gazetteers/vessel_types.txt", GZ_TYPE, 0, "VESSEL_TYPE" },
+	{ "gazetteers/organizations.txt", GZ_ORG, 0, "ORGANIZATION" },
 };
 
 /* The static name of a label of labelset v1, or NULL. */
@@ -342,7 +344,7 @@ int gz_load_bundled(struct gz *g, struct apf_err *err)
 			return apf_error(err, APF_EINTERNAL, "gazetteer '%s' is not compiled in",
 					 bundled[i].file);
 		rc = add_text(g, bundled[i].file, (const char *)a->data, a->size, bundled[i].kind,
-			      label, err);
+			      bundled[i].sub, label, err);
 		if (rc)
 			return rc;
 	}
@@ -409,7 +411,7 @@ int gz_load_dir(struct gz *g, const char *dir, struct apf_err *err)
 		path = apf_xasprintf("%s/%s.v%ld.txt", dir, ls->labels[i].name, best[i]);
 		rc = apf_read_file(path, 64u << 20, &data, &len, err);
 		if (!rc)
-			rc = add_text(g, path, data, len, GZ_LEARNT, ls->labels[i].name, err);
+			rc = add_text(g, path, data, len, GZ_LEARNT, 0, ls->labels[i].name, err);
 		free(data);
 		free(path);
 	}

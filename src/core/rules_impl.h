@@ -31,7 +31,7 @@ struct gz_entry {
 	const char *label; /* static: from the labelset */
 	uint8_t kind;
 	uint8_t any_case;
-	uint8_t sub;       /* GZ_FIELD: which field */
+	uint8_t sub;       /* GZ_FIELD: which field; GZ_PORT: GZ_PORT_NEEDS_CONTEXT */
 	int32_t next;      /* next entry ending at the same trie node, or -1 */
 };
 
@@ -48,6 +48,7 @@ struct gz_edge {
 };
 
 #define GZ_NONE UINT32_MAX
+#define GZ_PORT_NEEDS_CONTEXT 1
 
 struct gz {
 	struct gz_node *nodes;

@@ -87,7 +87,7 @@ function rand() {
 // ("1.0", "2e3") parses as is: there a non-integer is a float and an
 // integer an int, so the marking (a full scan) is needed only otherwise.
 const FLOAT_TOKEN = /"[^"\\]*(?:\\.[^"\\]*)*"|-?\d+(?:\.\d+)?[eE][+-]?\d+|-?\d+\.\d+/g;
-const INTEGRAL_FLOAT = /\d\.0+(?![0-9])|\d[eE]/;
+const INTEGRAL_FLOAT = /[:,[]\s*-?\d+(?:\.0+(?![0-9])|(?:\.\d+)?[eE])/;
 let markersSeen = false;
 function parseJson(text) {
   if (!INTEGRAL_FLOAT.test(text)) return JSON.parse(text);
@@ -101,7 +101,7 @@ const numVal = (v) => (typeof v === 'string' ? Number(v.slice(2)) : v);
 const isInt = (v) => typeof v === 'number' && Number.isInteger(v);
 function toJson(obj) {
   const s = JSON.stringify(obj);
-  return markersSeen ? s.replace(/"\\u0000F([^"]*)"/g, '$1') : s;
+  return markersSeen && s.includes('\\u0000F') ? s.replace(/"\\u0000F([^"]*)"/g, '$1') : s;
 }
 function pyRepr(v) {
   if (typeof v === 'string' && v.startsWith('\u0000F')) return v.slice(2);

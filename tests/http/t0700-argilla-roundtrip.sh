@@ -130,4 +130,13 @@ t_match "push --dataset alone: 3 created" "3 records: 3 created" "$(cat "$T_OUT"
 t_rc 0 "scripts/load_argilla_records takes the runbook's flags" env -u ARGILLA_API_URL -u ARGILLA_API_KEY APFLOW="$APFLOW" \
 	"$APFLOW_TOP/scripts/load_argilla_records" --parquet recs.parquet --dataset vessels_ocr_9 --api-url "$AURL" --api-key "$AKEY"
 t_match "scripts/load_argilla_records: 3 created" "push 'vessels_ocr_9': 3 records: 3 created" "$(cat "$T_OUT")"
+
+# --- text that JSON must escape goes through unchanged ---
+printf '%s\n' '{"doc_id":"docE","page_num":1,"text":"Quote \" back\\slash tab\t nl\n cr\r ctl\u0001 del\u007f é 🚢","suggestions_json":null}' >esc.jsonl
+records_from_jsonl esc.jsonl esc.parquet
+t_rc 0 "escapes: push" "$APFLOW" push --dataset escapes --parquet esc.parquet
+t_eq "escapes: the text arrives byte for byte" "$(jq -r .text esc.jsonl | od -An -tx1)" \
+	"$(afake_records escapes | jq -r '.items[0].fields.text' | od -An -tx1)"
+t_rc 0 "escapes: a second push finds it unchanged" "$APFLOW" push --dataset escapes --parquet esc.parquet
+t_match "escapes: unchanged" "1 records: 0 created, 0 updated, 1 unchanged" "$(cat "$T_OUT")"
 t_done
