@@ -14,6 +14,7 @@
 
 #include "apflow/dbwriter.h"
 #include "apflow/ingest.h"
+#include "apflow/progress.h"
 #include "apflow/store.h"
 #include "apflow/util.h"
 #include "cmd/cmd.h"
@@ -103,16 +104,6 @@ static int spool_file(struct apf_ingest *ing, const char *path, struct apf_inges
 	return rc;
 }
 
-static void progress(size_t i, size_t n, const char *name)
-{
-	int width = 30, filled = n ? (int)(i * (size_t)width / n) : width;
-	const char *base = strrchr(name, '/');
-
-	fprintf(stderr, "\r\033[K[%.*s%*s] %zu/%zu %.40s", filled, "##############################",
-		width - filled, "", i, n, base ? base + 1 : name);
-	fflush(stderr);
-}
-
 int cmd_ingest(int argc, char **argv, struct apf_ctx *ctx)
 {
 	static const struct option opts[] = {
@@ -124,7 +115,7 @@ int cmd_ingest(int argc, char **argv, struct apf_ctx *ctx)
 	struct apf_err err;
 	size_t added = 0, dups = 0, failed = 0;
 	int json = 0, c, rc = 0;
-	int bar;
+	struct apf_progress *bar = NULL;
 
 	apf_err_clear(&err);
 	opterr = 0;
@@ -154,7 +145,7 @@ int cmd_ingest(int argc, char **argv, struct apf_ctx *ctx)
 		goto out;
 	}
 
-	bar = ctx->stderr_tty && files.n > 1;
+	bar = apf_progress_new("ingest", "files", files.n, ctx->stderr_tty && files.n > 1);
 	for (size_t i = 0; i < files.n; i++) {
 		const char *path = files.v[i];
 		const char *base = strrchr(path, '/');
@@ -163,8 +154,7 @@ int cmd_ingest(int argc, char **argv, struct apf_ctx *ctx)
 		int frc;
 
 		base = base ? base + 1 : path;
-		if (bar)
-			progress(i, files.n, path);
+		apf_progress_update(bar, i, "%s", base);
 		memset(&sp, 0, sizeof(sp));
 		sp.fd = -1;
 		apf_err_clear(&err);
@@ -172,8 +162,7 @@ int cmd_ingest(int argc, char **argv, struct apf_ctx *ctx)
 		if (!frc)
 			frc = apf_ingest_file(ing, &sp, base, strlen(base), "cli", NULL, &res, &err);
 		apf_ingest_spool_discard(&sp);
-		if (bar)
-			fputs("\r\033[K", stderr);
+		apf_progress_clear(bar);
 		if (frc) {
 			failed++;
 			fprintf(stderr, "apflow: error: '%s': %s\n", path, err.msg);
@@ -203,9 +192,11 @@ int cmd_ingest(int argc, char **argv, struct apf_ctx *ctx)
 		fflush(stdout);
 		apf_ingest_result_release(&res);
 	}
-	fprintf(json ? stderr : stdout, "%zu ingested, %zu duplicates, %zu failed\n", added, dups, failed);
+	apf_progress_end(bar, json ? stderr : stdout, "%zu ingested, %zu duplicates, %zu failed", added, dups, failed);
+	bar = NULL;
 	rc = failed ? 1 : 0;
 out:
+	apf_progress_end(bar, NULL, NULL);
 	apf_ingest_free(ing);
 	for (size_t i = 0; i < files.n; i++)
 		free(files.v[i]);
