@@ -610,7 +610,10 @@ static int build_record(const struct row *rw, const struct apf_labelset *ls, con
 	json_object_set_new(out->metadata, "text_sha256", json_string(hex));
 	json_object_set_new(out->metadata, "labelset_version", json_string(rw->v[C_LSV] ? rw->v[C_LSV] : ls->version));
 	json_object_set_new(out->metadata, "source", meta_str(rw->v[C_SOURCE] ? rw->v[C_SOURCE] : rw->v[C_ENGINE]));
-	json_object_set_new(out->metadata, "engine", meta_str(rw->v[C_ENGINE] ? rw->v[C_ENGINE] : rw->v[C_SOURCE]));
+	/* engine is the OCR engine (issue 12, DESIGN.md), which the merged
+	 * file has as `source`; its own `engine` column (the agents, in
+	 * merge_suggestions_for_argilla.sql) is only the fallback. */
+	json_object_set_new(out->metadata, "engine", meta_str(rw->v[C_SOURCE] ? rw->v[C_SOURCE] : rw->v[C_ENGINE]));
 	json_object_set_new(out->metadata, "agreement", json_real(isfinite(agreement) ? agreement : 1.0));
 	json_object_set_new(out->metadata, "min_score", isfinite(min_score) ? json_real(min_score) : json_null());
 	json_object_set_new(out->metadata, "n_spans",
