@@ -159,16 +159,6 @@ static char *unescape_prompt(const char *s)
 	return out;
 }
 
-static int parse_int(const char *s, int lo, int hi, int *out)
-{
-	int64_t v;
-
-	if (apf_parse_i64(s, &v) || v < lo || v > hi)
-		return -1;
-	*out = (int)v;
-	return 0;
-}
-
 static void print_summary(FILE *f, const struct apf_ocrstage_result *r)
 {
 	fprintf(f, "ocr run %" PRId64 ": %" PRIu64 " document%s, %" PRIu64 " page%s (text %" PRIu64
@@ -266,7 +256,7 @@ int cmd_ocr(int argc, char **argv, struct apf_ctx *ctx)
 			}
 			break;
 		case 'j':
-			if (parse_int(optarg, 1, 64, &opt.jobs)) {
+			if (apf_parse_int_in(optarg, 1, 64, &opt.jobs)) {
 				rc = apf_cmd_usage_error("ocr", "bad -j '%s': 1 to 64", optarg);
 				goto out;
 			}
@@ -288,7 +278,7 @@ int cmd_ocr(int argc, char **argv, struct apf_ctx *ctx)
 			opt.retry_failed = 1;
 			break;
 		case O_DPI:
-			if (parse_int(optarg, 36, 1200, &opt.dpi)) {
+			if (apf_parse_int_in(optarg, 36, 1200, &opt.dpi)) {
 				rc = apf_cmd_usage_error("ocr", "bad --dpi '%s': 36 to 1200", optarg);
 				goto out;
 			}
@@ -297,7 +287,7 @@ int cmd_ocr(int argc, char **argv, struct apf_ctx *ctx)
 			opt.lang = optarg;
 			break;
 		case O_CONC:
-			if (parse_int(optarg, 1, 256, &opt.concurrency)) {
+			if (apf_parse_int_in(optarg, 1, 256, &opt.concurrency)) {
 				rc = apf_cmd_usage_error("ocr", "bad --concurrency '%s': 1 to 256", optarg);
 				goto out;
 			}

@@ -55,7 +55,7 @@ const char cmd_serve_usage[] =
 
 static int parse_count(const char *opt, const char *v, int64_t lo, int64_t hi, int64_t *out)
 {
-	if (apf_parse_i64(v, out) || *out < lo || *out > hi)
+	if (apf_parse_i64_in(v, lo, hi, out))
 		return apf_cmd_usage_error("serve", "%s wants a number from %lld to %lld, not '%s'", opt,
 					   (long long)lo, (long long)hi, v);
 	return 0;

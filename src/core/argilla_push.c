@@ -29,6 +29,7 @@
 #include "apflow/db.h"
 #include "apflow/http.h"
 #include "apflow/log.h"
+#include "apflow/json.h"
 #include "apflow/utf8.h"
 #include "apflow/util.h"
 #include "argilla_impl.h"
@@ -610,7 +611,10 @@ static int build_record(const struct row *rw, const struct apf_labelset *ls, con
 	json_object_set_new(out->metadata, "text_sha256", json_string(hex));
 	json_object_set_new(out->metadata, "labelset_version", json_string(rw->v[C_LSV] ? rw->v[C_LSV] : ls->version));
 	json_object_set_new(out->metadata, "source", meta_str(rw->v[C_SOURCE] ? rw->v[C_SOURCE] : rw->v[C_ENGINE]));
-	json_object_set_new(out->metadata, "engine", meta_str(rw->v[C_ENGINE] ? rw->v[C_ENGINE] : rw->v[C_SOURCE]));
+	/* engine is the OCR engine (issue 12, DESIGN.md), which the merged
+	 * file has as `source`; its own `engine` column (the agents, in
+	 * merge_suggestions_for_argilla.sql) is only the fallback. */
+	json_object_set_new(out->metadata, "engine", meta_str(rw->v[C_SOURCE] ? rw->v[C_SOURCE] : rw->v[C_ENGINE]));
 	json_object_set_new(out->metadata, "agreement", json_real(isfinite(agreement) ? agreement : 1.0));
 	json_object_set_new(out->metadata, "min_score", isfinite(min_score) ? json_real(min_score) : json_null());
 	json_object_set_new(out->metadata, "n_spans",
@@ -881,42 +885,6 @@ static int flush_batch(struct sender *sd)
 	return 0;
 }
 
-/* Appends s[0..n) (valid UTF-8) as a JSON string. */
-static int json_str(struct apf_buf *b, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t run = 0;
-	int bad = apf_buf_add(b, "\"", 1);
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char esc[7];
-		size_t el = 2;
-
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		bad |= apf_buf_add(b, s + run, i - run);
-		run = i + 1;
-		esc[0] = '\\';
-		switch (c) {
-		case '"': esc[1] = '"'; break;
-		case '\\': esc[1] = '\\'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
-		default:
-			memcpy(esc + 1, "u00", 3);
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			el = 6;
-		}
-		bad |= apf_buf_add(b, esc, el);
-	}
-	bad |= apf_buf_add(b, s + run, n - run);
-	bad |= apf_buf_add(b, "\"", 1);
-	return bad ? -1 : 0;
-}
-
 static int send_row(struct row *rw, void *arg)
 {
 	struct sender *sd = arg;
@@ -971,9 +939,9 @@ static int send_row(struct row *rw, void *arg)
 		int bad = !md || (rec.suggestion && !sg);
 
 		bad |= apf_buf_adds(&sd->body, "{\"external_id\":");
-		bad |= json_str(&sd->body, rec.id, strlen(rec.id));
+		bad |= apf_json_str(&sd->body, rec.id, strlen(rec.id));
 		bad |= apf_buf_adds(&sd->body, ",\"fields\":{\"text\":");
-		bad |= json_str(&sd->body, rw->v[C_TEXT], strlen(rw->v[C_TEXT]));
+		bad |= apf_json_str(&sd->body, rw->v[C_TEXT], strlen(rw->v[C_TEXT]));
 		bad |= apf_buf_adds(&sd->body, "},\"metadata\":");
 		bad |= md ? apf_buf_adds(&sd->body, md) : -1;
 		if (sg) {

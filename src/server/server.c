@@ -61,9 +61,10 @@
 #define MIN_RATE 1024
 /* File descriptors kept for the warehouse, the store, the libraries and
  * the workers' files, besides those open at start; each connection may
- * need two (its socket and an upload's temp file). */
+ * need three (its socket, an upload's temp file being written, and the
+ * same file opened again to be checked). */
 #define FD_RESERVE 32
-#define FD_PER_CONN 2
+#define FD_PER_CONN 3
 #define MIN_CONNECTIONS 4
 
 static struct loglimit ll_mhd = LOGLIMIT_INIT(10000, 5);

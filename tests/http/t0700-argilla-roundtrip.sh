@@ -139,4 +139,16 @@ t_eq "escapes: the text arrives byte for byte" "$(jq -r .text esc.jsonl | od -An
 	"$(afake_records escapes | jq -r '.items[0].fields.text' | od -An -tx1)"
 t_rc 0 "escapes: a second push finds it unchanged" "$APFLOW" push --dataset escapes --parquet esc.parquet
 t_match "escapes: unchanged" "1 records: 0 created, 0 updated, 1 unchanged" "$(cat "$T_OUT")"
+
+# --- two pushes racing to create the same dataset ---
+created0=$(curl -sS "$AURL/_stats" | jq .records_created)
+"$APFLOW" push --dataset racing --parquet recs.parquet >race1.out 2>race1.err &
+p1=$!
+"$APFLOW" push --dataset racing --parquet recs.parquet >race2.out 2>race2.err &
+p2=$!
+wait $p1; r1=$?
+wait $p2; r2=$?
+t_eq "racing pushes: both exit 0" "0 0" "$r1 $r2"
+t_eq "racing pushes: one dataset, 3 records, each once, 3 created on the server" "1 3 3 3" \
+	"$(curl -sS -H "X-Argilla-Api-Key: $AKEY" "$AURL/api/v1/me/datasets?name=racing" | jq '.items | length') $(afake_records racing | jq -r '"\(.count) \([.items[].external_id] | unique | length)"') $(( $(curl -sS "$AURL/_stats" | jq .records_created) - created0 ))"
 t_done
