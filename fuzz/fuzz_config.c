@@ -7,7 +7,7 @@
  * parser under test is the one `apflow` runs, without a change made for
  * the fuzzer.  Checks beyond "no crash, no leak": a load either succeeds
  * or fails with APF_ECONFIG and a message that starts with the path (it
- * names file:line); a secret is never shown by apf_config_display(); every
+ * names file:line), as it must when the file holds a NUL byte; a secret is never shown by apf_config_display(); every
  * value set from the file says so, with "file PATH:LINE" as its origin.
  */
 #include <stdint.h>
@@ -57,6 +57,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(pwrite(fd, data, size, 0) == (ssize_t)size);
 
 	rc = apf_config_load(&cfg, path, &err);
+	/* A NUL byte would hide the rest of the file: it is refused. */
+	if (memchr(data, 0, size))
+		CHECK(rc == APF_ECONFIG && strstr(err.msg, ": NUL byte"));
 	if (rc) {
 		CHECK(rc == APF_ECONFIG || rc == APF_ETOOBIG || rc == APF_EIO);
 		CHECK(err.code == rc);

@@ -8,11 +8,16 @@
  *   npm pack sea-ports@0.0.9 && tar xzf sea-ports-0.0.9.tgz
  *   node config/gazetteers/build-ports.js package/lib/ports.json > config/gazetteers/ports.txt
  * Each name and alias becomes a line: "A/B" gives two names, a comment in
- * parentheses and a region after a comma ("Davao, Mindanao") are dropped.
+ * parentheses and a region after a comma ("Davao, Mindanao") are dropped,
+ * and so are the names of ports_context.txt (ports only in context).
  */
 'use strict';
 const fs = require('fs');
+const path = require('path');
 const ports = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+/* Names that need context (ports_context.txt) stay out of this list. */
+const ctx = new Set(fs.readFileSync(path.join(__dirname, 'ports_context.txt'), 'utf8').split('\n')
+	.map((l) => l.trim()).filter((l) => l && !l.startsWith('#')));
 const names = new Set();
 for (const k of Object.keys(ports)) {
 	const p = ports[k];
@@ -20,7 +25,7 @@ for (const k of Object.keys(ports)) {
 		if (!n) continue;
 		for (let x of n.replace(/\(.*$/, '').split('/')) {
 			x = x.split(',')[0].replace(/\s+/g, ' ').trim();
-			if ([...x].length >= 3 && !/^\d/.test(x)) names.add(x);
+			if ([...x].length >= 3 && !/^\d/.test(x) && !ctx.has(x)) names.add(x);
 		}
 	}
 }

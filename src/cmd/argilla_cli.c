@@ -7,6 +7,7 @@
 
 #include "apflow/labelset.h"
 #include "apflow/log.h"
+#include "apflow/progress.h"
 #include "apflow/util.h"
 #include "cmd/argilla_cli.h"
 
@@ -86,29 +87,10 @@ int argilla_cli_open(struct argilla_cli *cli, struct apf_ctx *ctx, const char *d
 	return rc;
 }
 
-void argilla_bar_update(void *arg, uint64_t done, uint64_t total)
+void argilla_cli_progress(void *arg, uint64_t done, uint64_t total)
 {
-	struct argilla_bar *b = arg;
-	double secs = (double)(apf_now_ms() - b->start_ms) / 1000.0;
-	int pct = total ? (int)(done * 100 / total) : 100;
-	char bar[31];
-	int fill = pct * 30 / 100;
+	struct apf_progress *pb = arg;
 
-	if (!b->tty)
-		return;
-	for (int i = 0; i < 30; i++)
-		bar[i] = i < fill ? '#' : '.';
-	bar[30] = '\0';
-	fprintf(stderr, "\r\033[K%s [%s] %3d%% %llu/%llu %s, %.0f/s", b->what, bar, pct, (unsigned long long)done,
-		(unsigned long long)total, b->unit, secs > 0 ? (double)done / secs : 0.0);
-	fflush(stderr);
-	b->shown = 1;
-}
-
-void argilla_bar_clear(struct argilla_bar *b)
-{
-	if (b->shown) {
-		fputs("\r\033[K", stderr);
-		b->shown = 0;
-	}
+	apf_progress_set_total(pb, total);
+	apf_progress_update(pb, done, NULL);
 }

@@ -34,14 +34,7 @@ int argilla_cli_open(struct argilla_cli *cli, struct apf_ctx *ctx, const char *d
 extern volatile sig_atomic_t argilla_cli_interrupted;
 void argilla_cli_signals(void);
 
-struct argilla_bar {
-	const char *what;   /* "push", "pull" */
-	const char *unit;   /* "records" */
-	int tty;
-	int shown;
-	int64_t start_ms;
-};
-void argilla_bar_update(void *arg, uint64_t done, uint64_t total);
-void argilla_bar_clear(struct argilla_bar *b);
+/* An apf_argilla_progress_fn drawing on an apf_progress (progress.h). */
+void argilla_cli_progress(void *arg, uint64_t done, uint64_t total);
 
 #endif

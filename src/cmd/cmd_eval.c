@@ -28,6 +28,8 @@
 const char cmd_eval_usage[] =
 	"usage: apflow eval --gold FILE (--pages FILE | --suggestions FILE|DIR | --dataset NAME)\n"
 	"                   [--agent A] [--dump FILE]\n"
+	"       apflow eval --bench --pages FILE\n"
+	"       apflow eval --rules-patterns\n"
 	"\n"
 	"Scores suggested entity spans against gold spans: precision, recall and\n"
 	"F1 per agent and label, a span counting only when start, end and label\n"
@@ -45,6 +47,10 @@ const char cmd_eval_usage[] =
 	"                       (argilla/in/NAME/suggestions/<agent>/*.parquet)\n"
 	"  --agent A            score agent A only\n"
 	"  --dump FILE          write the rules engine's spans as JSONL (with --pages)\n"
+	"  --bench              with --pages and no --gold: time the rules engine alone\n"
+	"                       (CPU of the annotating thread) and print its speed\n"
+	"  --rules-patterns     print the rules' regular expressions, one a line (the\n"
+	"                       set bench/preannotate.sh gives to 'rg -P -f')\n"
 	"  -h, --help           show this help\n";
 
 /* ---- the tallies ---- */
@@ -77,6 +83,8 @@ struct ev_page *ev_find_page(struct ev_state *st, const char *doc_id, long page_
 {
 	struct ev_page k = { .doc_id = (char *)doc_id, .page_num = page_num };
 
+	if (!st->npages)
+		return NULL;
 	return bsearch(&k, st->pages, st->npages, sizeof(*st->pages), key_cmp);
 }
 
@@ -108,15 +116,29 @@ void ev_add_pred(struct ev_state *st, const char *agent, struct ev_page *p, long
 	pr->s.label = label;
 }
 
+static int pred_cmp(const void *a, const void *b)
+{
+	const struct ev_pred *x = a, *y = b;
+
+	if (x->page != y->page)
+		return x->page < y->page ? -1 : 1;
+	return span_cmp(&x->s, &y->s);
+}
+
 /* Exact matches of agent a against the gold, per label. */
 static void score_agent(struct ev_state *st, struct ev_agent *a, long tp[], long pred[])
 {
-	/* Sort the predictions by page then span, drop duplicates. */
-	for (size_t i = 0; i < a->npred; i++)
-		pred[a->pred[i].s.label]++;
+	/* Sort the predictions by page then span; a span given twice (two
+	 * copies of an agent's output) counts once, as the merge keeps one. */
+	if (a->npred)
+		qsort(a->pred, a->npred, sizeof(*a->pred), pred_cmp);
 	for (size_t i = 0; i < a->npred; i++) {
 		const struct ev_pred *pr = &a->pred[i];
 		const struct ev_page *p = &st->pages[pr->page];
+
+		if (i && !pred_cmp(pr, pr - 1))
+			continue;
+		pred[pr->s.label]++;
 
 		if (bsearch(&pr->s, p->gold, p->ngold, sizeof(*p->gold), span_cmp))
 			tp[pr->s.label]++;
@@ -231,8 +253,14 @@ struct pages_arg {
 	FILE *dump;
 	struct apf_err *err;
 	long pages, spans_n, scored;
-	double secs, bytes;
+	double secs, cpu, bytes;
+	int bench; /* time only: no slices checked, nothing scored */
 };
+
+static double secs_between(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
 
 static int pages_line(json_t *o, const char *path, long lineno, void *arg)
 {
@@ -242,7 +270,7 @@ static int pages_line(json_t *o, const char *path, long lineno, void *arg)
 	size_t len;
 	long pn;
 	struct ev_page *p;
-	struct timespec t0, t1;
+	struct timespec t0, t1, c0, c1;
 	int rc = page_key(o, path, lineno, &doc, &pn, a->err);
 
 	if (rc)
@@ -253,11 +281,14 @@ static int pages_line(json_t *o, const char *path, long lineno, void *arg)
 	len = json_string_length(tj);
 	a->spans.n = 0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 	rc = apf_rules_annotate(a->rules, text, len, &a->spans, a->err);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (rc)
 		return apf_error_prefix(a->err, "'%s' line %ld", path, lineno);
-	a->secs += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	a->secs += secs_between(&t0, &t1);
+	a->cpu += secs_between(&c0, &c1);
 	a->bytes += (double)len;
 	a->pages++;
 	a->spans_n += (long)a->spans.n;
@@ -266,6 +297,8 @@ static int pages_line(json_t *o, const char *path, long lineno, void *arg)
 		const struct apf_span *s = &a->spans.v[i];
 		size_t bs, be;
 
+		if (a->bench)
+			continue;
 		/* The slice of the text at the span's code points: what span_text
 		 * will hold; a span off a boundary fails here. */
 		if (apf_utf8_cp_to_byte(text, len, (size_t)s->start, &bs) ||
@@ -328,6 +361,36 @@ static int sugg_line(json_t *o, const char *path, long lineno, void *arg)
 	return 0;
 }
 
+/* Whether a .parquet file lies under dir (agents' directories, a few levels). */
+static int has_parquet(const char *dir, int depth)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int found = 0;
+
+	if (!d)
+		return 0;
+	while (!found && (de = readdir(d))) {
+		char *sub;
+		struct stat sb;
+
+		if (de->d_name[0] == '.' || de->d_name[0] == '_')
+			continue;
+		if (apf_ends_with(de->d_name, ".parquet")) {
+			found = 1;
+			break;
+		}
+		if (depth >= 3)
+			continue;
+		sub = apf_xasprintf("%s/%s", dir, de->d_name);
+		if (!stat(sub, &sb) && S_ISDIR(sb.st_mode))
+			found = has_parquet(sub, depth + 1);
+		free(sub);
+	}
+	closedir(d);
+	return found;
+}
+
 static int read_suggestions(struct ev_state *st, struct apf_ctx *ctx, const char *path,
 			    const char *agent, struct apf_err *err)
 {
@@ -350,11 +413,10 @@ static int read_suggestions(struct ev_state *st, struct apf_ctx *ctx, const char
 			if (apf_ends_with(de->d_name, ".jsonl")) {
 				names = apf_xrealloc(names, (n + 1) * sizeof(*names));
 				names[n++] = apf_xasprintf("%s/%s", path, de->d_name);
-			} else if (apf_ends_with(de->d_name, ".parquet")) {
-				parquet = 1;
 			}
 		}
 		closedir(d);
+		parquet = has_parquet(path, 0);
 		for (size_t i = 0; i < n; i++) {
 			if (!rc)
 				rc = read_lines(names[i], sugg_line, &sa, err);
@@ -437,6 +499,8 @@ int cmd_eval(int argc, char **argv, struct apf_ctx *ctx)
 		{ "dataset", required_argument, NULL, 'd' },
 		{ "agent", required_argument, NULL, 'a' },
 		{ "dump", required_argument, NULL, 'D' },
+		{ "bench", no_argument, NULL, 'B' },
+		{ "rules-patterns", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -444,7 +508,7 @@ int cmd_eval(int argc, char **argv, struct apf_ctx *ctx)
 	struct ev_state st = { 0 };
 	struct apf_err err = { 0 };
 	struct gold_arg ga = { &st, &err };
-	int c, rc = 0;
+	int c, rc = 0, bench = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -455,13 +519,20 @@ int cmd_eval(int argc, char **argv, struct apf_ctx *ctx)
 		case 'd': dataset = optarg; break;
 		case 'a': agent = optarg; break;
 		case 'D': dump = optarg; break;
+		case 'B': bench = 1; break;
+		case 'P':
+			for (const char *const *p = apf_rules_patterns(); *p; p++)
+				printf("%s\n", *p);
+			return 0;
 		case 'h': fputs(cmd_eval_usage, stdout); return 0;
 		default: return apf_cmd_usage_error("eval", "unknown option");
 		}
 	}
 	if (optind < argc)
 		return apf_cmd_usage_error("eval", "unexpected argument '%s'", argv[optind]);
-	if (!gold)
+	if (bench && (gold || !pages || sugg || dataset))
+		return apf_cmd_usage_error("eval", "--bench takes --pages and no --gold");
+	if (!gold && !bench)
 		return apf_cmd_usage_error("eval", "--gold is required");
 	if (!pages && !sugg && !dataset)
 		return apf_cmd_usage_error("eval", "give --pages, --suggestions or --dataset");
@@ -472,10 +543,12 @@ int cmd_eval(int argc, char **argv, struct apf_ctx *ctx)
 		return apf_cmd_fail(&err);
 	}
 
-	rc = read_lines(gold, gold_line, &ga, &err);
+	if (gold)
+		rc = read_lines(gold, gold_line, &ga, &err);
 	if (rc)
 		goto out;
-	qsort(st.pages, st.npages, sizeof(*st.pages), key_cmp);
+	if (st.npages)
+		qsort(st.pages, st.npages, sizeof(*st.pages), key_cmp);
 	for (size_t i = 1; i < st.npages; i++)
 		if (!key_cmp(&st.pages[i - 1], &st.pages[i])) {
 			rc = apf_error(&err, APF_EINVAL, "cannot read '%s': page %s:%ld is listed twice", gold,
@@ -484,7 +557,7 @@ int cmd_eval(int argc, char **argv, struct apf_ctx *ctx)
 		}
 
 	if (pages && (!agent || !strcmp(agent, APF_RULES_AGENT))) {
-		struct pages_arg pa = { .st = &st, .err = &err };
+		struct pages_arg pa = { .st = &st, .err = &err, .bench = bench };
 		struct apf_rules_opts ro = { 0 };
 
 		agent_get(&st, APF_RULES_AGENT);
@@ -510,6 +583,12 @@ int cmd_eval(int argc, char **argv, struct apf_ctx *ctx)
 		st.rules_spans = pa.spans_n;
 		st.rules_secs = pa.secs;
 		st.rules_bytes = pa.bytes;
+		if (bench) {
+			printf("rules: %ld pages, %.0f bytes, %ld spans, cpu %.3f s, wall %.3f s, %.1f MB/s (cpu), %.0f pages/s (cpu)\n",
+			       pa.pages, pa.bytes, pa.spans_n, pa.cpu, pa.secs,
+			       pa.cpu > 0 ? pa.bytes / 1e6 / pa.cpu : 0.0, pa.cpu > 0 ? (double)pa.pages / pa.cpu : 0.0);
+			goto out;
+		}
 		if (pa.scored < (long)st.npages)
 			fprintf(stderr, "apflow eval: %ld of %zu gold pages are not in '%s'\n",
 				(long)st.npages - pa.scored, st.npages, pages);

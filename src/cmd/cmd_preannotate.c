@@ -290,16 +290,6 @@ out:
 	return rc;
 }
 
-static int parse_int(const char *s, int lo, int hi, int *out)
-{
-	int64_t v;
-
-	if (apf_parse_i64(s, &v) || v < lo || v > hi)
-		return -1;
-	*out = (int)v;
-	return 0;
-}
-
 /* The ollama_* settings; returns 0 or a usage error. */
 static int ollama_settings(const struct apf_config *cfg, struct apf_ollama_options *o)
 {
@@ -317,7 +307,7 @@ static int ollama_settings(const struct apf_config *cfg, struct apf_ollama_optio
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		const char *v = apf_config_get(cfg, keys[i].key);
-		if (v && parse_int(v, keys[i].lo, keys[i].hi, dst[i]))
+		if (v && apf_parse_int_in(v, keys[i].lo, keys[i].hi, dst[i]))
 			return apf_cmd_usage_error("preannotate", "bad %s", keys[i].what);
 	}
 	return 0;
@@ -373,7 +363,7 @@ int cmd_preannotate(int argc, char **argv, struct apf_ctx *ctx)
 			break;
 		case O_CONC:
 		case 'j':
-			if (parse_int(optarg, 1, 256, &dopt.pa.jobs)) {
+			if (apf_parse_int_in(optarg, 1, 256, &dopt.pa.jobs)) {
 				rc = apf_cmd_usage_error("preannotate", "bad --concurrency '%s': 1 to 256", optarg);
 				goto out;
 			}
@@ -388,7 +378,7 @@ int cmd_preannotate(int argc, char **argv, struct apf_ctx *ctx)
 			use_stdin = 1;
 			break;
 		case O_CHUNK:
-			if (parse_int(optarg, 200, 10000000, &dopt.pa.ollama.chunk_chars)) {
+			if (apf_parse_int_in(optarg, 200, 10000000, &dopt.pa.ollama.chunk_chars)) {
 				rc = apf_cmd_usage_error("preannotate", "bad --chunk-chars '%s': 200 to 10000000", optarg);
 				goto out;
 			}

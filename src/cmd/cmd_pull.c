@@ -12,6 +12,7 @@
 
 #include "apflow/argilla.h"
 #include "apflow/log.h"
+#include "apflow/progress.h"
 #include "apflow/store.h"
 #include "apflow/util.h"
 #include "cmd/argilla_cli.h"
@@ -62,7 +63,7 @@ int cmd_pull(int argc, char **argv, struct apf_ctx *ctx)
 	struct apf_argilla_dataset ds;
 	struct apf_argilla *a = NULL;
 	struct apf_store *st = NULL;
-	struct argilla_bar bar = { "pull", "records", 0, 0, 0 };
+	struct apf_progress *pb = NULL;
 	struct apf_err err;
 	const char *dataset = NULL, *out = NULL;
 	char *tmp = NULL, *key = NULL, *where = NULL;
@@ -140,12 +141,12 @@ int cmd_pull(int argc, char **argv, struct apf_ctx *ctx)
 	}
 	argilla_cli_signals();
 	po.cancel = &argilla_cli_interrupted;
-	bar.tty = ctx->stderr_tty;
-	bar.start_ms = apf_now_ms();
-	po.progress = argilla_bar_update;
-	po.progress_arg = &bar;
+	pb = apf_progress_new("pull", "records", 0, ctx->stderr_tty);
+	po.progress = argilla_cli_progress;
+	po.progress_arg = pb;
 	rc = apf_argilla_pull(a, &ds, &po, &stats, &err);
-	argilla_bar_clear(&bar);
+	apf_progress_end(pb, stderr, NULL);
+	pb = NULL;
 	if (!rc && key)
 		rc = apf_store_put_file(st, key, tmp, "application/vnd.apache.parquet", &err);
 	if (rc) {

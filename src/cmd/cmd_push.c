@@ -10,6 +10,7 @@
 #include "apflow/argilla.h"
 #include "apflow/labelset.h"
 #include "apflow/log.h"
+#include "apflow/progress.h"
 #include "apflow/store.h"
 #include "apflow/util.h"
 #include "cmd/argilla_cli.h"
@@ -117,7 +118,7 @@ int cmd_push(int argc, char **argv, struct apf_ctx *ctx)
 	struct apf_argilla_dataset ds;
 	struct apf_argilla *a = NULL;
 	struct open_arg oa;
-	struct argilla_bar bar = { "push", "records", 0, 0, 0 };
+	struct apf_progress *pb = NULL;
 	struct apf_err err;
 	const char *dataset = NULL, *parquet = NULL;
 	char *tmp = NULL, *shown = NULL;
@@ -217,12 +218,12 @@ int cmd_push(int argc, char **argv, struct apf_ctx *ctx)
 	po.parquet = tmp ? tmp : shown;
 	po.source_name = shown;
 	po.cancel = &argilla_cli_interrupted;
-	bar.tty = ctx->stderr_tty;
-	bar.start_ms = apf_now_ms();
-	po.progress = argilla_bar_update;
-	po.progress_arg = &bar;
+	pb = apf_progress_new("push", "records", 0, ctx->stderr_tty);
+	po.progress = argilla_cli_progress;
+	po.progress_arg = pb;
 	rc = apf_argilla_push(a, &ds, apf_labelset_v1(), &po, &stats, &err);
-	argilla_bar_clear(&bar);
+	apf_progress_end(pb, stderr, NULL);
+	pb = NULL;
 	{
 		FILE *f = rc ? stderr : stdout;
 		fprintf(f, "push '%s': %" PRIu64 " records: %" PRIu64 " created, %" PRIu64 " updated, %" PRIu64

@@ -55,7 +55,7 @@ const char cmd_serve_usage[] =
 
 static int parse_count(const char *opt, const char *v, int64_t lo, int64_t hi, int64_t *out)
 {
-	if (apf_parse_i64(v, out) || *out < lo || *out > hi)
+	if (apf_parse_i64_in(v, lo, hi, out))
 		return apf_cmd_usage_error("serve", "%s wants a number from %lld to %lld, not '%s'", opt,
 					   (long long)lo, (long long)hi, v);
 	return 0;
@@ -171,6 +171,8 @@ int cmd_serve(int argc, char **argv, struct apf_ctx *ctx)
 	so.upload_token = apf_config_get(&ctx->cfg, APF_CFG_UPLOAD_TOKEN);
 	so.threads = (unsigned)threads;
 	so.workers = (unsigned)workers;
+	so.store = ctx->store;
+	so.writer = ctx->writer;
 
 	/* Every thread started from here on inherits the blocked signals, so
 	 * SIGINT and SIGTERM reach only the sigwait() below. */

@@ -26,8 +26,10 @@ int ev_read_parquet(struct ev_state *st, struct apf_ctx *ctx, const char *path, 
 	(void)ctx;
 	/* The path is quoted by the one literal helper: DuckDB takes no
 	 * parameter in a table function's arguments here. */
+	/* A directory's _pages/ lists (PREANNOTATION_SCHEMA.md) are not spans. */
 	sql = apf_xasprintf("SELECT doc_id, page_num, label, \"start\", \"end\", agent "
-			    "FROM read_parquet(%s, union_by_name => true) WHERE $1::VARCHAR IS NULL OR agent = $1",
+			    "FROM read_parquet(%s, union_by_name => true, filename => true) "
+			    "WHERE ($1::VARCHAR IS NULL OR agent = $1) AND NOT regexp_matches(filename, '/_[^/]*/')",
 			    lit);
 	rc = apf_db_open_memory(&db, err);
 	if (!rc)
@@ -79,8 +81,8 @@ static int fetch_one(const struct apf_store_stat *s, void *arg)
 	char *path;
 	int rc;
 
-	if (!apf_ends_with(s->key, ".parquet"))
-		return 0;
+	if (!apf_ends_with(s->key, ".parquet") || strstr(s->key, "/_"))
+		return 0; /* _pages/ lists the pages processed, not spans */
 	path = apf_xasprintf("%s/%d.parquet", a->dir, a->n++);
 	rc = apf_store_get_file(a->store, s->key, path, a->err);
 	free(path);

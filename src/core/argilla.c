@@ -571,6 +571,24 @@ int apf_argilla_dataset_open(struct apf_argilla *a, const char *workspace_id, co
 		if (!created)
 			apf_log_info("dataset '%s' is a draft (being created, or an interrupted run): completing it", name);
 		rc = complete_draft(a, id, ls, err);
+		if (rc == APF_EINVAL) {
+			/* Another process set it up and published it while this one
+			 * was completing it (a question after publish is a 422): if
+			 * it is published now, it is checked like any other. */
+			json_t *again = NULL;
+			struct apf_err err2;
+			apf_err_clear(&err2);
+			if (!dataset_find(a, workspace_id, name, &again, &err2) && again &&
+			    !strcmp(jstr(json_object_get(again, "status")), "ready")) {
+				apf_log_debug("dataset '%s' was published by another process meanwhile", name);
+				json_decref(d);
+				d = again;
+				apf_err_clear(err);
+				rc = 0;
+			} else {
+				json_decref(again);
+			}
+		}
 		if (rc) {
 			json_decref(d);
 			return apf_error_prefix(err, "cannot set up Argilla dataset '%s'", name);

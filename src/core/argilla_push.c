@@ -29,6 +29,7 @@
 #include "apflow/db.h"
 #include "apflow/http.h"
 #include "apflow/log.h"
+#include "apflow/json.h"
 #include "apflow/utf8.h"
 #include "apflow/util.h"
 #include "argilla_impl.h"
@@ -315,6 +316,10 @@ static int reader_open(struct reader *rd, const char *path, const char *name, st
 	memset(rd, 0, sizeof(*rd));
 	rd->name = name;
 	rc = apf_db_open_memory(&rd->db, err);
+	/* One thread reads the file: the rows are taken one chunk at a time,
+	 * and more threads would only read ahead into memory. */
+	if (!rc)
+		rc = apf_db_exec(rd->db, "SET threads = 1", err);
 	if (rc)
 		return rc;
 	qp = apf_db_quote_literal(path);
@@ -505,7 +510,7 @@ static json_t *meta_str(const char *s)
  * id) filled in.
  */
 static int build_record(const struct row *rw, const struct apf_labelset *ls, const char *question_id,
-			struct record *out, char *why, size_t why_n)
+			int want_fp, struct record *out, char *why, size_t why_n)
 {
 	const char *text = rw->v[C_TEXT];
 	struct apf_argilla_span *spans = NULL, *merged = NULL, *first_agent = NULL;
@@ -606,12 +611,16 @@ static int build_record(const struct row *rw, const struct apf_labelset *ls, con
 	json_object_set_new(out->metadata, "text_sha256", json_string(hex));
 	json_object_set_new(out->metadata, "labelset_version", json_string(rw->v[C_LSV] ? rw->v[C_LSV] : ls->version));
 	json_object_set_new(out->metadata, "source", meta_str(rw->v[C_SOURCE] ? rw->v[C_SOURCE] : rw->v[C_ENGINE]));
-	json_object_set_new(out->metadata, "engine", meta_str(rw->v[C_ENGINE] ? rw->v[C_ENGINE] : rw->v[C_SOURCE]));
+	/* engine is the OCR engine (issue 12, DESIGN.md), which the merged
+	 * file has as `source`; its own `engine` column (the agents, in
+	 * merge_suggestions_for_argilla.sql) is only the fallback. */
+	json_object_set_new(out->metadata, "engine", meta_str(rw->v[C_SOURCE] ? rw->v[C_SOURCE] : rw->v[C_ENGINE]));
 	json_object_set_new(out->metadata, "agreement", json_real(isfinite(agreement) ? agreement : 1.0));
 	json_object_set_new(out->metadata, "min_score", isfinite(min_score) ? json_real(min_score) : json_null());
 	json_object_set_new(out->metadata, "n_spans",
 			    json_integer(rw->v[C_NSPANS] ? (json_int_t)strtoll(rw->v[C_NSPANS], NULL, 10) : (json_int_t)nmerged));
-	fingerprint(out->metadata, sugg, out->fp);
+	if (want_fp)
+		fingerprint(out->metadata, sugg, out->fp);
 	if (sugg) {
 		if (question_id)
 			json_object_set_new(sugg, "question_id", json_string(question_id));
@@ -670,7 +679,7 @@ static int check_row(struct row *rw, void *arg)
 	char why[1024];
 
 	ck->rows++;
-	if (build_record(rw, ck->ls, ck->question_id, &rec, why, sizeof(why))) {
+	if (build_record(rw, ck->ls, ck->question_id, 0, &rec, why, sizeof(why))) {
 		report(ck, rec.id, "%s", why);
 		record_release(&rec);
 		return 0;
@@ -881,8 +890,7 @@ static int send_row(struct row *rw, void *arg)
 	struct sender *sd = arg;
 	struct record rec;
 	struct entry *e;
-	json_t *item;
-	char why[1024], *s;
+	char why[1024];
 
 	if (sd->cancel && *sd->cancel)
 		return 1;
@@ -895,13 +903,19 @@ static int send_row(struct row *rw, void *arg)
 		sd->progress(sd->progress_arg, done, sd->total);
 		sd->last_progress = apf_now_ms();
 	}
-	if (build_record(rw, sd->ls, sd->ds->question_id, &rec, why, sizeof(why))) {
+	if (rw->v[C_DOC]) {
+		char id[512];
+		snprintf(id, sizeof(id), "%s:%" PRId64, rw->v[C_DOC], rw->page_num);
+		e = index_get(sd->ix, id, 0);
+	} else {
+		e = NULL;
+	}
+	if (build_record(rw, sd->ls, sd->ds->question_id, e && e->on_server && !e->changed, &rec, why, sizeof(why))) {
 		/* Checked in step 2: the file changed under us. */
 		sd->stop = 1;
 		record_release(&rec);
 		return 1;
 	}
-	e = index_get(sd->ix, rec.id, 0);
 	if (e && e->on_server && !e->changed && !strcmp(e->fp, rec.fp)) {
 		sd->unchanged++;
 		pthread_mutex_lock(&sd->mu);
@@ -910,12 +924,6 @@ static int send_row(struct row *rw, void *arg)
 		record_release(&rec);
 		return 0;
 	}
-	item = json_pack("{s:s, s:{s:s}, s:O}", "external_id", rec.id, "fields", "text", rw->v[C_TEXT], "metadata",
-			 rec.metadata);
-	if (rec.suggestion)
-		json_object_set_new(item, "suggestions", json_pack("[O]", rec.suggestion));
-	s = json_dumps(item, JSON_COMPACT | JSON_REAL_PRECISION(17));
-	json_decref(item);
 	if (!sd->n) {
 		apf_buf_init(&sd->body, 0);
 		apf_buf_adds(&sd->body, "{\"items\":[");
@@ -923,13 +931,33 @@ static int send_row(struct row *rw, void *arg)
 	} else {
 		apf_buf_adds(&sd->body, ",");
 	}
-	if (!s || apf_buf_adds(&sd->body, s)) {
-		free(s);
-		sd->stop = 1;
-		record_release(&rec);
-		return 1;
+	/* The text is most of the bytes: escaped here in one pass rather
+	 * than through a Jansson tree. */
+	{
+		char *md = json_dumps(rec.metadata, JSON_COMPACT | JSON_REAL_PRECISION(17));
+		char *sg = rec.suggestion ? json_dumps(rec.suggestion, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+		int bad = !md || (rec.suggestion && !sg);
+
+		bad |= apf_buf_adds(&sd->body, "{\"external_id\":");
+		bad |= apf_json_str(&sd->body, rec.id, strlen(rec.id));
+		bad |= apf_buf_adds(&sd->body, ",\"fields\":{\"text\":");
+		bad |= apf_json_str(&sd->body, rw->v[C_TEXT], strlen(rw->v[C_TEXT]));
+		bad |= apf_buf_adds(&sd->body, "},\"metadata\":");
+		bad |= md ? apf_buf_adds(&sd->body, md) : -1;
+		if (sg) {
+			bad |= apf_buf_adds(&sd->body, ",\"suggestions\":[");
+			bad |= apf_buf_adds(&sd->body, sg);
+			bad |= apf_buf_adds(&sd->body, "]");
+		}
+		bad |= apf_buf_adds(&sd->body, "}");
+		free(md);
+		free(sg);
+		if (bad) {
+			sd->stop = 1;
+			record_release(&rec);
+			return 1;
+		}
 	}
-	free(s);
 	sd->ids[sd->n++] = apf_xstrdup(rec.id);
 	if (!e || !e->on_server || e->changed)
 		sd->n_new++;
@@ -1022,11 +1050,15 @@ int apf_argilla_push(struct apf_argilla *a, struct apf_argilla_dataset *ds, cons
 	apf_buf_init(&ck.report, 0);
 	rc = reader_each(&rd, check_row, &ck, opt->cancel, err);
 	stats->total = ck.rows;
+	apf_log_debug("push: %" PRIu64 " records checked in %" PRId64 " ms", ck.rows, apf_now_ms() - t0);
 	if (!rc && opt->open_dataset)
 		rc = ck.bad ? 0 : opt->open_dataset(opt->open_arg, ds, err);
 	/* Then what is on the server: changed text is bad input too. */
-	if (!rc && !ck.bad)
+	if (!rc && !ck.bad) {
+		int64_t t1 = apf_now_ms();
 		rc = load_index(a, ds, &ix, opt->cancel, err);
+		apf_log_debug("push: the server's records listed in %" PRId64 " ms", apf_now_ms() - t1);
+	}
 	if (!rc && !ck.bad)
 		find_changed(&ck);
 	if (!rc && ck.bad) {

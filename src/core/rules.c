@@ -37,13 +37,10 @@
  * that place; the others scan the text.
  */
 enum rule_id {
-	R_IMO,
-	R_MMSI,
+	R_SHIPNUM, /* 7 digits (IMO) or 9 (MMSI) */
 	R_CALLSIGN_PROSE,
 	R_DATE,
-	R_V_PREFIX,
 	R_V_QUOTE,
-	R_V_GENERIC,
 	R_SCAN_COUNT,
 	R_DATE_MON = R_SCAN_COUNT, /* anchored at a month name */
 	R_NUM,                     /* anchored: a figure before a tonnage unit */
@@ -57,8 +54,7 @@ enum rule_id {
 		  "|deadweight tonnes|deadweight tons|gross tons|gross tonnes|gross tonnage|net tons|net tonnage)"
 
 static const char *const patterns[R_COUNT] = {
-	[R_IMO] = "(?<![\\w.,/-])[1-9]\\d{6}(?!\\w|[.,]\\d)",
-	[R_MMSI] = "(?<![\\w.,/+-])[2-7]\\d{8}(?!\\w|[.,]\\d)",
+	[R_SHIPNUM] = "(?<![\\w.,/+-])[1-9]\\d{6}(?:\\d{2})?(?!\\w|[.,]\\d)",
 	[R_CALLSIGN_PROSE] = "(?<!\\w)(?i:call[ -]?sign)[ ]+(?:is[ ]+|was[ ]+)?([A-Z0-9]{3,8})(?!\\w)",
 	[R_DATE] = "(?<![\\w.])(?:"
 		   "\\d{1,2}(?:st|nd|rd|th)?[ -]" MON "\\.?[ -](?:\\d{4}|\\d{2})"
@@ -67,9 +63,7 @@ static const char *const patterns[R_COUNT] = {
 		   "|\\d{1,2}[./-]\\d{1,2}[./-]\\d{4}"
 		   "|\\d{4}年\\d{1,2}月\\d{1,2}日"
 		   ")(?!\\w|[.,/-]\\d)",
-	[R_V_PREFIX] = "(?<![\\w/.])(?:M/V|M/T|M\\.V\\.|M\\.T\\.|MV|MT|SS|FV|MY|RV|m/v|m/t|mv)[ ]+(?=[\\p{Lu}\\d])",
 	[R_V_QUOTE] = "[\"“](?=[\\p{Lu}\\d])",
-	[R_V_GENERIC] = "(?<!\\w)(?:vessel|ship|boat)[ ]+(?=\\p{Lu})",
 	[R_DATE_MON] = "(?<![\\w.])(?:" MON "\\.?[ ]\\d{1,2}(?:st|nd|rd|th)?,?[ ]\\d{4}"
 		       "|" MONTH_FULL "[ ]\\d{4})(?!\\w|[.,/-]\\d)",
 	[R_NUM] = NUM,
@@ -131,6 +125,10 @@ static const char *const org_fields[] = { "registered owner", "registered owners
 					  "managers", "operator", "operators", "company", "charterer",
 					  "charterers", "broker", "brokers", "classification society", "class",
 					  "authority", "investigating body", "p&i club", "p&i", NULL };
+/* Prefixes of vessels' names, and the words a name may follow. */
+static const char *const vessel_prefixes[] = { "M/V", "M/T", "M.V.", "M.T.", "MV", "MT", "SS", "FV", "MY", "RV",
+					       "m/v", "m/t", "mv", NULL };
+static const char *const vessel_words[] = { "vessel", "ship", "boat", NULL };
 /* Tonnage units after a figure ("45,123 GT"): as written, or in capitals. */
 static const char *const ton_units[] = { "GT", "NT", "dwt", "gt", "nt", "grt", "nrt", "mt dwt", "MT dwt", "tdw",
 					 "metric tonnes deadweight", "metric tons deadweight", "tonnes deadweight",
@@ -255,6 +253,8 @@ int apf_rules_new(struct apf_rules **out, const struct apf_rules_opts *opts, str
 		gz_add_names(&r->gz, vessel_fields, GZ_FIELD, F_VESSEL, r->l_vessel);
 		gz_add_names(&r->gz, org_fields, GZ_FIELD, F_ORG, r->l_org);
 		gz_add_names(&r->gz, ton_units, GZ_UNIT, 0, r->l_ton);
+		gz_add_names(&r->gz, vessel_prefixes, GZ_VPREFIX, 0, r->l_vessel);
+		gz_add_names(&r->gz, vessel_words, GZ_VWORD, 0, r->l_vessel);
 		if (r->gz.nnodes >= (1u << 24))
 			rc = apf_error(err, APF_ETOOBIG, "gazetteers too large: %zu trie nodes (at most %u)",
 				       r->gz.nnodes, (1u << 24) - 1);
@@ -704,12 +704,10 @@ static void run(struct ctx *x, enum rule_id id, match_fn fn)
 static const char *const phone_words[] = { "tel", "fax", "phone", "ref", "invoice", "inv", "passport",
 					   "account", "acct", "iban", "report", "po box", NULL };
 
-static void on_imo(struct ctx *x, const PCRE2_SIZE *ov, int nov)
+static void imo_at(struct ctx *x, size_t s, size_t e)
 {
-	const char *d = x->t + ov[0];
-	size_t s = ov[0], e = ov[1];
+	const char *d = x->t + s;
 
-	(void)nov;
 	if (!imo_valid(d))
 		return;
 	if (near_before(x->t, s, 24, "IMO", 1)) {
@@ -762,12 +760,20 @@ static void name_before_paren(struct ctx *x, size_t paren)
 		add(x->c, b, paren - 1, x->r->l_vessel, S_V_LINE);
 }
 
-static void on_mmsi(struct ctx *x, const PCRE2_SIZE *ov, int nov)
+static void mmsi_at(struct ctx *x, size_t s, size_t e)
+{
+	if (!mid_valid(x->t + s) || !near_before(x->t, s, 30, "MMSI", 1))
+		return;
+	add(x->c, s, e, x->r->l_mmsi, S_MMSI);
+}
+
+static void on_shipnum(struct ctx *x, const PCRE2_SIZE *ov, int nov)
 {
 	(void)nov;
-	if (!mid_valid(x->t + ov[0]) || !near_before(x->t, ov[0], 30, "MMSI", 1))
-		return;
-	add(x->c, ov[0], ov[1], x->r->l_mmsi, S_MMSI);
+	if (ov[1] - ov[0] == 7)
+		imo_at(x, ov[0], ov[1]);
+	else
+		mmsi_at(x, ov[0], ov[1]);
 }
 
 static void callsign_at(struct ctx *x, size_t s, size_t e)
@@ -841,11 +847,26 @@ static void ton_unit(struct ctx *x, size_t us, size_t ue)
 	}
 }
 
-static void on_v_prefix(struct ctx *x, const PCRE2_SIZE *ov, int nov)
+/* After a prefix or a vessel word at [p, q): spaces, then a capital or a digit. */
+static size_t name_start(const struct ctx *x, size_t q, int digit_ok)
 {
-	size_t s = ov[1], e, p = ov[0];
+	size_t s = q, n;
 
-	(void)nov;
+	while (s < x->len && x->t[s] == ' ')
+		s++;
+	if (s == q || s >= x->len)
+		return 0;
+	if (digit_ok && is_digit(x->t[s]))
+		return s;
+	return is_upper_cp(rl_cp(x->t, x->len, s, &n)) ? s : 0;
+}
+
+static void v_prefix(struct ctx *x, size_t p, size_t q)
+{
+	size_t s = name_start(x, q, 1), e;
+
+	if (!s)
+		return;
 	/* "45,000 MT COAL": MT after a figure is a unit. */
 	if (p >= 2 && x->t[p - 1] == ' ' && x->t[p - 2] >= '0' && x->t[p - 2] <= '9')
 		return;
@@ -893,11 +914,15 @@ static void on_v_quote(struct ctx *x, const PCRE2_SIZE *ov, int nov)
 	add(x->c, s, e, x->r->l_vessel, S_V_QUOTE);
 }
 
-static void on_v_generic(struct ctx *x, const PCRE2_SIZE *ov, int nov)
+static void v_word(struct ctx *x, size_t p, size_t q)
 {
-	size_t s = ov[1], e;
+	size_t s, e;
 
-	(void)nov;
+	if (x->t[p] < 'a' || x->t[p] > 'z') /* "the ship Aurora", not "SHIP PARTICULARS" */
+		return;
+	s = name_start(x, q, 0);
+	if (!s)
+		return;
 	e = scan_name(x->t, x->len, s, NM_ANY);
 	if (e > s)
 		add(x->c, s, e, x->r->l_vessel, S_V_QUOTE);
@@ -1059,7 +1084,8 @@ static const char *const port_before[] = { "port of", "port of registry", "port 
 					   "delivery", "redelivery", "port of loading", "port of discharge", "via",
 					   "location", "anchorage", "inspection", NULL };
 static const char *const port_after[] = { " range", " port", " anchorage", " roads", " terminal", "港", NULL };
-static const char *const not_port_after[] = { "-based", " based", "-headquartered", NULL };
+static const char *const not_port_after[] = { "-based", " based", "-headquartered", " canal", " strait",
+					     " river", " coast guard", NULL };
 static const char *const not_port_before[] = { "based in", "headquartered in", "office in", "offices in", NULL };
 
 /* A regional-indicator flag emoji just before pos (" 🇱🇷 LIBERIA"). */
@@ -1116,7 +1142,7 @@ static void gaz_hits(struct ctx *x)
 				break;
 			if (before_is(x->t, h->start, port_before) || after_is(x->t, x->len, h->end, port_after))
 				add(x->c, h->start, h->end, en->label, S_PORT_CTX);
-			else
+			else if (en->sub != GZ_PORT_NEEDS_CONTEXT) /* "Mobile: +30 ...", "Hull damage" */
 				add(x->c, h->start, h->end, en->label, also_flag ? S_PORT_AMBIG : S_PORT_BARE);
 			break;
 		case GZ_TYPE: {
@@ -1160,6 +1186,12 @@ static void gaz_hits(struct ctx *x)
 			break;
 		case GZ_UNIT:
 			ton_unit(x, h->start, h->end);
+			break;
+		case GZ_VPREFIX:
+			v_prefix(x, h->start, h->end);
+			break;
+		case GZ_VWORD:
+			v_word(x, h->start, h->end);
 			break;
 		case GZ_FIELD:
 			field_value(x, h, en->sub);
@@ -1231,23 +1263,32 @@ static void drop_place_names(struct ctx *x)
 
 static void resolve(struct cands *c, size_t len)
 {
-	unsigned char *used;
+	unsigned char *used = NULL;
 	size_t n = 0;
 
 	if (!c->n)
 		return;
 	qsort(c->v, c->n, sizeof(*c->v), by_priority);
-	used = apf_xcalloc(len + 1, 1);
+	/* A page's few dozen candidates are checked against the winners so
+	 * far; many of them, against a map of the bytes taken. */
+	if (c->n > 64)
+		used = apf_xcalloc(len + 1, 1);
 	for (size_t i = 0; i < c->n; i++) {
-		struct cand *k = &c->v[i];
-		int free_ = k->e > k->s;
+		struct cand k = c->v[i];
+		int free_ = k.e > k.s;
 
-		for (size_t p = k->s; free_ && p < k->e; p++)
-			free_ = !used[p];
+		if (used) {
+			for (size_t p = k.s; free_ && p < k.e; p++)
+				free_ = !used[p];
+		} else {
+			for (size_t j = 0; free_ && j < n; j++)
+				free_ = k.e <= c->v[j].s || k.s >= c->v[j].e;
+		}
 		if (!free_)
 			continue;
-		memset(used + k->s, 1, k->e - k->s);
-		c->v[n++] = *k;
+		if (used)
+			memset(used + k.s, 1, k.e - k.s);
+		c->v[n++] = k;
 	}
 	free(used);
 	c->n = n;
@@ -1272,13 +1313,10 @@ int apf_rules_annotate(const struct apf_rules *r, const char *text, size_t len,
 
 	gz_scan(&r->gz, text, len, &x.hits);
 	gaz_hits(&x);
-	run(&x, R_IMO, on_imo);
-	run(&x, R_MMSI, on_mmsi);
+	run(&x, R_SHIPNUM, on_shipnum);
 	run(&x, R_CALLSIGN_PROSE, on_callsign);
 	run(&x, R_DATE, on_date);
-	run(&x, R_V_PREFIX, on_v_prefix);
 	run(&x, R_V_QUOTE, on_v_quote);
-	run(&x, R_V_GENERIC, on_v_generic);
 	/* Names before "(IMO ..." / "(MMSI ...". */
 	for (size_t i = 0, n0 = c.n; i < n0; i++) {
 		const struct cand *k = &c.v[i];

@@ -101,76 +101,88 @@ static uint32_t new_node(struct gz *g)
 	return (uint32_t)g->nnodes++;
 }
 
-static inline uint64_t hslot(uint64_t key)
+/* One byte down the frozen trie; GZ_NONE when there is no such child. */
+static inline uint32_t step(const struct gz *g, uint32_t node, unsigned char b)
 {
-	return (key * 0x9E3779B97F4A7C15ull) >> 32;
-}
-
-/* Children past the second byte: one packed table, so that a probe is one
- * cache line (nodes < 2^24, checked by gz_freeze). */
-static inline uint32_t find_child(const struct gz *g, uint32_t node, unsigned char b)
-{
-	uint64_t key, i;
+	uint32_t f, n;
 
 	if (node == 0)
-		return g->root[b] ? g->root[b] : GZ_NONE;
-	key = (uint64_t)node << 8 | b;
-	for (i = hslot(key) & g->hmask;; i = (i + 1) & g->hmask) {
-		uint64_t v = g->hash[i];
+		return g->fz_root[b] ? g->fz_root[b] : GZ_NONE;
+	f = g->fz_first[node];
+	n = g->fz_n[node];
+	for (uint32_t i = 0; i < n; i++) {
+		unsigned char c = g->fz_byte[f + i];
 
-		if (!v)
-			return GZ_NONE;
-		if (v >> 24 == key)
-			return (uint32_t)(v & 0xFFFFFF);
+		if (c == b)
+			return f + i;
+		if (c > b)
+			break;
 	}
+	return GZ_NONE;
 }
 
-/* One byte down the trie from node, which lies depth bytes deep; b0 is
- * the first byte of the walk. */
-static inline uint32_t step(const struct gz *g, uint32_t node, unsigned *depth, unsigned char *b0,
-			    unsigned char b)
+static int edge_cmp(const void *a, const void *b)
 {
-	uint32_t n;
+	const uint64_t *x = a, *y = b;
 
-	if (*depth >= 2) {
-		(*depth)++;
-		return find_child(g, node, b);
-	}
-	if (*depth == 0) {
-		*b0 = b;
-		n = g->root[b];
-	} else {
-		n = g->two[(unsigned)*b0 << 8 | b];
-	}
-	(*depth)++;
-	return n ? n : GZ_NONE;
+	return (*x > *y) - (*x < *y);
 }
 
 void gz_freeze(struct gz *g)
 {
-	size_t cap = 1024;
+	uint32_t *order = apf_xcalloc(g->nnodes, sizeof(*order)); /* new id -> old id */
+	uint32_t *newid = apf_xcalloc(g->nnodes, sizeof(*newid));
+	uint64_t *kids = NULL;
+	size_t head = 0, tail = 1, akids = 0;
 
-	while (cap < g->nedges * 2)
-		cap *= 2;
-	free(g->hash);
-	free(g->two);
-	g->hash = apf_xcalloc(cap, sizeof(*g->hash));
-	g->hmask = cap - 1;
-	g->two = apf_xcalloc(65536, sizeof(*g->two));
-	for (size_t n = 1; n < g->nnodes; n++)
-		for (uint32_t e = g->nodes[n].edge0; e != GZ_NONE; e = g->edges[e].next) {
-			uint64_t key = (uint64_t)n << 8 | g->edges[e].byte, i;
+	free(g->fz_first);
+	free(g->fz_n);
+	free(g->fz_byte);
+	free(g->fz_entry);
+	g->fz_first = apf_xcalloc(g->nnodes, sizeof(*g->fz_first));
+	g->fz_n = apf_xcalloc(g->nnodes, sizeof(*g->fz_n));
+	g->fz_byte = apf_xcalloc(g->nnodes, sizeof(*g->fz_byte));
+	g->fz_entry = apf_xcalloc(g->nnodes, sizeof(*g->fz_entry));
+	order[0] = 0;
+	newid[0] = 0;
+	/* Breadth first: a node's children get consecutive ids, sorted by byte. */
+	while (head < tail) {
+		uint32_t old = order[head], nid = (uint32_t)head;
+		size_t nk = 0;
 
-			for (i = hslot(key) & g->hmask; g->hash[i]; i = (i + 1) & g->hmask)
-				;
-			g->hash[i] = key << 24 | (g->edges[e].child & 0xFFFFFF);
+		head++;
+		if (old == 0) {
+			for (unsigned b = 0; b < 256; b++)
+				if (g->root[b]) {
+					if (nk == akids)
+						kids = apf_xrealloc(kids, (akids = akids ? akids * 2 : 256) * sizeof(*kids));
+					kids[nk++] = (uint64_t)b << 32 | g->root[b];
+				}
+		} else {
+			for (uint32_t e = g->nodes[old].edge0; e != GZ_NONE; e = g->edges[e].next) {
+				if (nk == akids)
+					kids = apf_xrealloc(kids, (akids = akids ? akids * 2 : 256) * sizeof(*kids));
+				kids[nk++] = (uint64_t)g->edges[e].byte << 32 | g->edges[e].child;
+			}
 		}
-	for (unsigned b0 = 0; b0 < 256; b0++) {
-		if (!g->root[b0])
-			continue;
-		for (uint32_t e = g->nodes[g->root[b0]].edge0; e != GZ_NONE; e = g->edges[e].next)
-			g->two[b0 << 8 | g->edges[e].byte] = g->edges[e].child;
+		qsort(kids, nk, sizeof(*kids), edge_cmp);
+		g->fz_first[nid] = (uint32_t)tail;
+		g->fz_n[nid] = (uint16_t)nk;
+		g->fz_entry[nid] = g->nodes[old].entry;
+		for (size_t k = 0; k < nk; k++) {
+			uint32_t child = (uint32_t)kids[k];
+
+			order[tail] = child;
+			newid[child] = (uint32_t)tail;
+			g->fz_byte[tail] = (uint8_t)(kids[k] >> 32);
+			if (old == 0)
+				g->fz_root[kids[k] >> 32] = (uint32_t)tail;
+			tail++;
+		}
 	}
+	free(kids);
+	free(order);
+	free(newid);
 }
 
 
@@ -264,7 +276,7 @@ static void add_name(struct gz *g, const char *name, size_t len, enum gz_kind ki
 
 /* Adds the names of a file's text: one a line, '#' starts a comment line. */
 static int add_text(struct gz *g, const char *what, const char *data, size_t len,
-		    enum gz_kind kind, const char *label, struct apf_err *err)
+		    enum gz_kind kind, int sub, const char *label, struct apf_err *err)
 {
 	size_t bad;
 
@@ -282,7 +294,7 @@ static int add_text(struct gz *g, const char *what, const char *data, size_t len
 			t--;
 		if (b == t || data[b] == '#')
 			continue;
-		add_name(g, data + b, t - b, kind, 0, label);
+		add_name(g, data + b, t - b, kind, sub, label);
 	}
 	return 0;
 }
@@ -298,14 +310,16 @@ void gz_add_names(struct gz *g, const char *const *names, enum gz_kind kind, int
 static const struct {
 	const char *file;
 	enum gz_kind kind;
+	int sub;
 	const char *label;
 } bundled[] = {
-	{ "gazetteers/ports.txt", GZ_PORT, "PORT" },
-	{ "gazetteers/ports_extra.txt", GZ_PORT, "PORT" },
-	{ "gazetteers/flags.txt", GZ_FLAG, "FLAG_STATE" },
-	{ "gazetteers/flag_adjectives.txt", GZ_FLAGADJ, "FLAG_STATE" },
-	{ "gazetteers/vessel_types.txt", GZ_TYPE, "VESSEL_TYPE" },
-	{ "gazetteers/organizations.txt", GZ_ORG, "ORGANIZATION" },
+	{ "gazetteers/ports.txt", GZ_PORT, 0, "PORT" },
+	{ "gazetteers/ports_extra.txt", GZ_PORT, 0, "PORT" },
+	{ "gazetteers/ports_context.txt", GZ_PORT, GZ_PORT_NEEDS_CONTEXT, "PORT" },
+	{ "gazetteers/flags.txt", GZ_FLAG, 0, "FLAG_STATE" },
+	{ "gazetteers/flag_adjectives.txt", GZ_FLAGADJ, 0, "FLAG_STATE" },
+	{ "gazetteers/vessel_types.txt", GZ_TYPE, 0, "VESSEL_TYPE" },
+	{ "gazetteers/organizations.txt", GZ_ORG, 0, "ORGANIZATION" },
 };
 
 /* The static name of a label of labelset v1, or NULL. */
@@ -330,7 +344,7 @@ int gz_load_bundled(struct gz *g, struct apf_err *err)
 			return apf_error(err, APF_EINTERNAL, "gazetteer '%s' is not compiled in",
 					 bundled[i].file);
 		rc = add_text(g, bundled[i].file, (const char *)a->data, a->size, bundled[i].kind,
-			      label, err);
+			      bundled[i].sub, label, err);
 		if (rc)
 			return rc;
 	}
@@ -397,7 +411,7 @@ int gz_load_dir(struct gz *g, const char *dir, struct apf_err *err)
 		path = apf_xasprintf("%s/%s.v%ld.txt", dir, ls->labels[i].name, best[i]);
 		rc = apf_read_file(path, 64u << 20, &data, &len, err);
 		if (!rc)
-			rc = add_text(g, path, data, len, GZ_LEARNT, ls->labels[i].name, err);
+			rc = add_text(g, path, data, len, GZ_LEARNT, 0, ls->labels[i].name, err);
 		free(data);
 		free(path);
 	}
@@ -409,8 +423,10 @@ void gz_release(struct gz *g)
 	for (size_t i = 0; i < g->nentries; i++)
 		free(g->entries[i].form);
 	free(g->entries);
-	free(g->hash);
-	free(g->two);
+	free(g->fz_first);
+	free(g->fz_n);
+	free(g->fz_byte);
+	free(g->fz_entry);
 	free(g->nodes);
 	free(g->edges);
 	memset(g, 0, sizeof(*g));
@@ -502,8 +518,6 @@ void gz_scan(const struct gz *g, const char *t, size_t len, struct gz_hits *out)
 		/* A word starts at i: walk the trie. */
 		{
 			uint32_t node = 0;
-			unsigned depth = 0;
-			unsigned char b0 = 0;
 			size_t j = i, ends[GZ_MAX_ENDS];
 			uint32_t nodes[GZ_MAX_ENDS];
 			int nends = 0;
@@ -515,7 +529,7 @@ void gz_scan(const struct gz *g, const char *t, size_t len, struct gz_hits *out)
 				if (c < 0x80) {
 					if (c == '\n')
 						break;
-					node = step(g, node, &depth, &b0, (unsigned char)lower(c));
+					node = step(g, node, (unsigned char)lower(c));
 					m = 1;
 				} else {
 					char u[4];
@@ -529,7 +543,7 @@ void gz_scan(const struct gz *g, const char *t, size_t len, struct gz_hits *out)
 					}
 					ul = apf_utf8_encode(lower(f), u);
 					for (size_t k = 0; k < ul && node != GZ_NONE; k++)
-						node = step(g, node, &depth, &b0, (unsigned char)u[k]);
+						node = step(g, node, (unsigned char)u[k]);
 				}
 				if (node == GZ_NONE)
 					break;
@@ -542,7 +556,7 @@ void gz_scan(const struct gz *g, const char *t, size_t len, struct gz_hits *out)
 						break;
 					j += mm;
 				}
-				if (g->nodes[node].entry >= 0) {
+				if (g->fz_entry[node] >= 0) {
 					int boundary = 1;
 
 					if (j < len) {
@@ -573,7 +587,7 @@ void gz_scan(const struct gz *g, const char *t, size_t len, struct gz_hits *out)
 				flen = fold_text(t, len, i, ends[nends], fold, sizeof(fold));
 				if (!flen)
 					continue;
-				for (int32_t e = g->nodes[nodes[nends]].entry; e >= 0; e = g->entries[e].next) {
+				for (int32_t e = g->fz_entry[nodes[nends]]; e >= 0; e = g->entries[e].next) {
 					int dup = 0;
 
 					if (!case_ok(&g->entries[e], fold, flen))

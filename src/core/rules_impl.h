@@ -22,6 +22,8 @@ enum gz_kind {
 	GZ_MONTH,    /* month names: where a date may start */
 	GZ_FIELD,    /* names of fields ("Call sign", "Owner"): any case */
 	GZ_UNIT,     /* tonnage units after a figure ("GT", "dwt") */
+	GZ_VPREFIX,  /* M/V, MT, SS ... before a vessel's name */
+	GZ_VWORD,    /* vessel, ship, boat: a name may follow */
 };
 
 struct gz_entry {
@@ -29,7 +31,7 @@ struct gz_entry {
 	const char *label; /* static: from the labelset */
 	uint8_t kind;
 	uint8_t any_case;
-	uint8_t sub;       /* GZ_FIELD: which field */
+	uint8_t sub;       /* GZ_FIELD: which field; GZ_PORT: GZ_PORT_NEEDS_CONTEXT */
 	int32_t next;      /* next entry ending at the same trie node, or -1 */
 };
 
@@ -46,6 +48,7 @@ struct gz_edge {
 };
 
 #define GZ_NONE UINT32_MAX
+#define GZ_PORT_NEEDS_CONTEXT 1
 
 struct gz {
 	struct gz_node *nodes;
@@ -57,9 +60,14 @@ struct gz {
 	size_t nentries, aentries;
 	/* After gz_freeze(): every edge in an open-addressing hash table,
 	 * key (node << 8 | byte) + 1, for one probe per character. */
-	uint64_t *hash;    /* (node << 8 | byte) << 24 | child; 0: empty */
-	size_t hmask;
-	uint32_t *two;     /* [b0 << 8 | b1]: the node after two bytes, 0: none */
+	/* After gz_freeze(): the trie again, nodes renumbered breadth first
+	 * so that the children of a node are consecutive, with their bytes in
+	 * one small array: a walk reads a few nearby cache lines. */
+	uint32_t *fz_first;  /* first child */
+	uint16_t *fz_n;      /* number of children */
+	uint8_t *fz_byte;    /* the byte that leads to a node, sorted among siblings */
+	int32_t *fz_entry;   /* first entry ending at a node, or -1 */
+	uint32_t fz_root[256];
 };
 
 /* One gazetteer hit: bytes [start, end) of the text. */

@@ -9,8 +9,12 @@
  *             is drained for a moment so the client reads the answer
  *             instead of a reset; deadline = answer + LINGER_MS
  * A connection leaves the gate either handed to MHD (MHD_add_connection)
- * or closed.  The counts (total, per address) cover the connections in
- * MHD too, and gate_conn_closed() takes them off when MHD closes them.
+ * or closed.  The caps count the active connections: pending ones and
+ * those in MHD (gate_conn_closed() takes these off when MHD closes them).
+ * A closing connection no longer counts against a cap (else refusing one
+ * connection and evicting it to admit the next would let the pending ones
+ * grow past the cap); their number has a bound of its own, closing_max,
+ * past which the oldest is closed at once.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -34,6 +38,9 @@
 #define LINGER_MS 1000
 #define PAUSE_MS 100       /* accept() paused this long when out of fds */
 #define ACCEPT_BURST 64    /* accepts per wake-up, so timers still run */
+/* A connection whose head is still due may be closed to make room only
+ * once it is this old: a client that just connected is not slow yet. */
+#define EVICT_MIN_AGE_MS 500
 
 enum { C_PENDING, C_CLOSING, C_DEAD };
 
@@ -41,6 +48,8 @@ struct conn {
 	int fd;
 	int state;
 	int64_t deadline;
+	int64_t accepted;
+	int counted;          /* in the active counts (total, per address) */
 	size_t peeked;
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
@@ -70,7 +79,8 @@ struct gate {
 
 	pthread_mutex_t lock; /* the counts below, and stopping */
 	int stopping;
-	unsigned total;       /* in the gate and in MHD */
+	unsigned total;       /* active: pending in the gate, and in MHD */
+	unsigned closing_max;
 	unsigned in_mhd;
 	struct addr_count *addrs;
 	size_t naddrs, addrs_cap;
@@ -201,16 +211,24 @@ static void free_dead(struct gate *g)
 	}
 }
 
+static void uncount(struct gate *g, struct conn *c)
+{
+	if (!c->counted)
+		return;
+	pthread_mutex_lock(&g->lock);
+	g->total--;
+	addr_del(g, (struct sockaddr *)&c->addr);
+	pthread_mutex_unlock(&g->lock);
+	c->counted = 0;
+}
+
 /* Closes a connection the gate holds and takes it off the counts. */
 static void conn_close(struct gate *g, struct conn *c)
 {
 	list_remove(list_of(g, c), c);
 	epoll_ctl(g->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
-	pthread_mutex_lock(&g->lock);
-	g->total--;
-	addr_del(g, (struct sockaddr *)&c->addr);
-	pthread_mutex_unlock(&g->lock);
+	uncount(g, c);
 	conn_bury(g, c);
 }
 
@@ -246,9 +264,12 @@ static void conn_refuse(struct gate *g, struct conn *c, int code, const char *ms
 	free(body);
 	shutdown(c->fd, SHUT_WR);
 	list_remove(list_of(g, c), c);
+	uncount(g, c);
 	c->state = C_CLOSING;
 	c->deadline = apf_now_ms() + LINGER_MS;
 	list_push(&g->closing, c);
+	if (g->closing.n > g->closing_max)
+		conn_close(g, g->closing.head);
 }
 
 /* Reads and drops what a closing connection sends; closes it at EOF. */
@@ -321,29 +342,27 @@ static void conn_peek(struct gate *g, struct conn *c)
 	conn_handoff(g, c);
 }
 
-/* Makes room by closing the oldest connection that holds a slot without
- * a request: a lingering one first, then one whose head is still due.
- * same_addr limits the choice to one address.  Returns 0 when it did. */
-static int evict(struct gate *g, const struct sockaddr *same_addr)
+/* Makes room by answering 408 to the oldest connection whose head is
+ * still due and has been for EVICT_MIN_AGE_MS (a client that just
+ * connected is not slow yet).  same_addr limits the choice to one
+ * address.  Returns 0 when it did. */
+static int make_room(struct gate *g, const struct sockaddr *same_addr)
 {
-	struct list *lists[2] = { &g->closing, &g->pending };
 	unsigned char want[17], key[17];
+	int64_t young = apf_now_ms() - EVICT_MIN_AGE_MS;
 
 	if (same_addr)
 		addr_key(same_addr, want);
-	for (int i = 0; i < 2; i++) {
-		for (struct conn *c = lists[i]->head; c; c = c->next) {
-			if (same_addr) {
-				addr_key((struct sockaddr *)&c->addr, key);
-				if (memcmp(key, want, 17))
-					continue;
-			}
-			if (c->state == C_PENDING)
-				conn_refuse(g, c, APF_ETIMEOUT,
-					    "no complete request yet, and the connection was needed");
-			conn_close(g, c);
-			return 0;
+	for (struct conn *c = g->pending.head; c; c = c->next) {
+		if (c->accepted > young)
+			break; /* the list is in accept order: the rest are younger */
+		if (same_addr) {
+			addr_key((struct sockaddr *)&c->addr, key);
+			if (memcmp(key, want, 17))
+				continue;
 		}
+		conn_refuse(g, c, APF_ETIMEOUT, "no complete request yet, and the connection was needed");
+		return 0;
 	}
 	return -1;
 }
@@ -389,7 +408,10 @@ static void accept_some(struct gate *g)
 				loglimit_log(&ll_fds, APF_LOG_WARN,
 					     "cannot accept a connection: %s; pausing for %d ms (%u open)",
 					     strerror(errno), PAUSE_MS, g->total);
-				evict(g, NULL);
+				if (g->closing.head)
+					conn_close(g, g->closing.head);
+				else if (g->pending.head)
+					conn_close(g, g->pending.head);
 				pause_accepting(g, apf_now_ms());
 			}
 			return; /* EAGAIN, or an error of that one connection */
@@ -399,19 +421,23 @@ static void accept_some(struct gate *g)
 		c->addr = ss;
 		c->addrlen = len;
 		c->state = C_PENDING;
-		c->deadline = apf_now_ms() + g->opts.header_timeout_ms;
+		c->accepted = apf_now_ms();
+		c->deadline = c->accepted + g->opts.header_timeout_ms;
 
 		pthread_mutex_lock(&g->lock);
 		unsigned from_addr = addr_count(g, (struct sockaddr *)&ss), total = g->total;
 		pthread_mutex_unlock(&g->lock);
-		if (from_addr >= g->opts.max_per_addr && evict(g, (struct sockaddr *)&ss))
+		if (from_addr >= g->opts.max_per_addr && make_room(g, (struct sockaddr *)&ss))
 			refuse = 1;
-		else if (total >= g->opts.max_conns && evict(g, NULL))
+		else if (total >= g->opts.max_conns && make_room(g, NULL))
 			refuse = 2;
-		pthread_mutex_lock(&g->lock);
-		g->total++;
-		addr_add(g, (struct sockaddr *)&ss);
-		pthread_mutex_unlock(&g->lock);
+		if (!refuse) {
+			pthread_mutex_lock(&g->lock);
+			g->total++;
+			addr_add(g, (struct sockaddr *)&ss);
+			pthread_mutex_unlock(&g->lock);
+			c->counted = 1;
+		}
 		list_push(&g->pending, c);
 		memset(&ev, 0, sizeof(ev));
 		ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
@@ -532,6 +558,7 @@ int gate_start(int listen_fd, struct MHD_Daemon *d, const struct gate_opts *opts
 	g->wake_fd = -1;
 	pthread_mutex_init(&g->lock, NULL);
 	g->addrs_cap = opts->max_conns + 8;
+	g->closing_max = opts->max_conns / 4 + 2;
 	g->addrs = apf_xcalloc(g->addrs_cap, sizeof(*g->addrs));
 	g->epfd = epoll_create1(EPOLL_CLOEXEC);
 	g->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

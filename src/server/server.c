@@ -61,9 +61,10 @@
 #define MIN_RATE 1024
 /* File descriptors kept for the warehouse, the store, the libraries and
  * the workers' files, besides those open at start; each connection may
- * need two (its socket and an upload's temp file). */
+ * need three (its socket, an upload's temp file being written, and the
+ * same file opened again to be checked). */
 #define FD_RESERVE 32
-#define FD_PER_CONN 2
+#define FD_PER_CONN 3
 #define MIN_CONNECTIONS 4
 
 static struct loglimit ll_mhd = LOGLIMIT_INIT(10000, 5);
@@ -653,8 +654,6 @@ static void server_free(struct apf_server *srv)
 		MHD_stop_daemon(srv->daemon);
 	gate_free(srv->gate);
 	apf_ingest_free(srv->ingest);
-	apf_dbwriter_free(srv->writer);
-	apf_store_free(srv->store);
 	pthread_cond_destroy(&srv->cond);
 	pthread_mutex_destroy(&srv->lock);
 	free(srv->workers);
@@ -718,13 +717,12 @@ int apf_server_start(const struct apf_config *cfg, const struct apf_server_opts 
 			     "and list documents",
 			     opts->listen);
 	}
-	rc = apf_store_open(cfg, &srv->store, err);
-	if (rc)
+	srv->store = opts->store;
+	srv->writer = opts->writer;
+	if (!srv->store || !srv->writer) {
+		rc = apf_error(err, APF_EINTERNAL, "the server needs a store and a warehouse writer");
 		goto fail;
-	/* Every warehouse access of the server is a small transaction. */
-	rc = apf_dbwriter_new_ex(cfg, 0, APF_DB_ONE_THREAD, &srv->writer, err);
-	if (rc)
-		goto fail;
+	}
 	rc = apf_ingest_new(cfg, srv->store, srv->writer, &srv->ingest, err);
 	if (rc)
 		goto fail;

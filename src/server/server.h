@@ -21,6 +21,8 @@ struct apf_server_opts {
 	const char *upload_token;  /* NULL: no token needed; "" is refused */
 	unsigned threads;          /* MHD thread pool (0: 4) */
 	unsigned workers;          /* threads that finish uploads and read the warehouse (0: 16) */
+	struct apf_store *store;   /* borrowed: open until apf_server_stop() returns */
+	struct apf_dbwriter *writer; /* borrowed, as store (main.c opens both) */
 	/* Without a token, a non-loopback listen address is refused unless
 	 * open is set (and then it is logged as a warning). */
 	int open;
@@ -32,7 +34,7 @@ struct apf_server_opts {
 	unsigned min_rate;         /* bytes/s a body must average after header_timeout (0: 1024) */
 };
 
-/* Starts listening; the store and the warehouse writer are opened here. */
+/* Starts listening on the store and warehouse writer of opts. */
 int apf_server_start(const struct apf_config *cfg, const struct apf_server_opts *opts,
 		     struct apf_server **out, struct apf_err *err);
 /* The port actually bound (useful with port 0). */
@@ -41,7 +43,7 @@ unsigned apf_server_port(const struct apf_server *srv);
  * Stops gracefully: stops accepting, lets requests in flight finish for up
  * to grace_ms, finishes the work handed to workers, closes what is left
  * (an unfinished upload's temp file is deleted, nothing is stored or
- * recorded for it), drains the warehouse writer and frees srv.
+ * recorded for it) and frees srv; the writer's queue is then empty.
  */
 void apf_server_stop(struct apf_server *srv, int64_t grace_ms);
 

@@ -91,6 +91,7 @@ rows.forEach((r, i) => {
 	if (i === 0) o.label = "SHIPYARD";
 	if (i === 1) o.start += 1;
 	out.push(JSON.stringify(o));
+	if (i === 2) out.push(JSON.stringify(o)); /* a duplicate counts once */
 });
 fs.writeFileSync("sugg.jsonl", out.join("\n") + "\n");'
 t_ok "eval --suggestions FILE.jsonl" "$APFLOW" eval --gold "$gold/gold.jsonl" --suggestions sugg.jsonl
@@ -112,10 +113,33 @@ mkdir -p store/argilla/in/vessels_ocr_t/suggestions/apflow-rules-v1
 t_ok "write a suggestions parquet" "$APFLOW" sql to-parquet.sql --set src=sugg.jsonl --set out=store/argilla/in/vessels_ocr_t/suggestions/apflow-rules-v1/part-0.parquet
 t_ok "eval --suggestions FILE.parquet" "$APFLOW" eval --gold "$gold/gold.jsonl" --suggestions store/argilla/in/vessels_ocr_t/suggestions/apflow-rules-v1/part-0.parquet
 t_eq "the same figures from Parquet" "apflow-rules-v1 ALL 3131 3159 3097" "$(awk '$2 == "ALL" { print $1, $2, $3, $4, $5 }' "$T_OUT")"
+mkdir -p store/argilla/in/vessels_ocr_t/suggestions/apflow-rules-v1/_pages
+cat >pages-list.sql <<'SQL'
+COPY (SELECT DISTINCT doc_id, page_num::INTEGER AS page_num, '' AS text_sha256, agent, 1 AS spans, now() AS created_at
+      FROM read_json_auto(getvariable('src'))) TO ${out} (FORMAT parquet);
+SQL
+t_ok "write the agent's _pages list" "$APFLOW" sql pages-list.sql --set src=sugg.jsonl --set out=store/argilla/in/vessels_ocr_t/suggestions/apflow-rules-v1/_pages/part-0-of-1.parquet
+t_ok "eval --suggestions DIR skips _pages/" "$APFLOW" eval --gold "$gold/gold.jsonl" --suggestions store/argilla/in/vessels_ocr_t/suggestions
+t_eq "the same figures from the directory" "apflow-rules-v1 ALL 3131 3159 3097" "$(awk '$2 == "ALL" { print $1, $2, $3, $4, $5 }' "$T_OUT")"
 t_ok "eval --dataset reads the store" "$APFLOW" --store "file://$T_DIR/store" eval --gold "$gold/gold.jsonl" --dataset vessels_ocr_t
 t_eq "the same figures from the dataset" "apflow-rules-v1 ALL 3131 3159 3097" "$(awk '$2 == "ALL" { print $1, $2, $3, $4, $5 }' "$T_OUT")"
 t_rc 1 "a dataset without suggestions" "$APFLOW" --store "file://$T_DIR/store" eval --gold "$gold/gold.jsonl" --dataset vessels_ocr_none
 t_eq "says where it looked" "apflow: error: no suggestions under 'argilla/in/vessels_ocr_none/suggestions/' in the store" "$(cat "$T_ERR")"
+
+# ---- bench/ helpers ----
+t_ok "--bench times the engine alone" "$APFLOW" eval --bench --pages "$gold/pages.jsonl"
+t_match "pages, bytes, spans, CPU" '^rules: 200 pages, [0-9]+ bytes, 3159 spans, cpu [0-9.]+ s, wall [0-9.]+ s, [0-9.]+ MB/s \(cpu\), [0-9]+ pages/s \(cpu\)$' "$(cat "$T_OUT")"
+t_rc 2 "--bench takes no --gold" "$APFLOW" eval --bench --pages "$gold/pages.jsonl" --gold "$gold/gold.jsonl"
+t_ok "--rules-patterns" "$APFLOW" eval --rules-patterns
+cp "$T_OUT" patterns.txt
+t_eq "one pattern a line" 11 "$(wc -l <patterns.txt)"
+if command -v rg >/dev/null; then
+	node -e 'for (const l of require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n")) console.log(JSON.parse(l).text)' "$gold/pages.jsonl" >text.txt
+	t_ok "ripgrep's PCRE2 takes them all" rg -P -c -f patterns.txt text.txt
+else
+	echo "ok - # skip ripgrep not installed"
+	T_NUM=$((T_NUM + 1))
+fi
 
 # ---- bad input ----
 t_rc 2 "--gold is required" "$APFLOW" eval --pages "$gold/pages.jsonl"

@@ -83,27 +83,35 @@ function rand() {
 // metadata with isinstance(value, float); JSON.parse does not keep the
 // difference, so number tokens with a fraction or exponent are turned into
 // marker strings first ("\u0000F3.0"), and turned back on output.
+// A body without any number that could be an integer written as a float
+// ("1.0", "2e3") parses as is: there a non-integer is a float and an
+// integer an int, so the marking (a full scan) is needed only otherwise.
 const FLOAT_TOKEN = /"[^"\\]*(?:\\.[^"\\]*)*"|-?\d+(?:\.\d+)?[eE][+-]?\d+|-?\d+\.\d+/g;
+const INTEGRAL_FLOAT = /[:,[]\s*-?\d+(?:\.0+(?![0-9])|(?:\.\d+)?[eE])/;
+let markersSeen = false;
 function parseJson(text) {
+  if (!INTEGRAL_FLOAT.test(text)) return JSON.parse(text);
+  markersSeen = true;
   const marked = text.replace(FLOAT_TOKEN, (m) => (m[0] === '"' ? m : '"\\u0000F' + m + '"'));
   return JSON.parse(marked);
 }
-const isFloatTok = (v) => typeof v === 'string' && v.startsWith('\u0000F');
+const isFloatTok = (v) => (typeof v === 'string' && v.startsWith('\u0000F')) || (typeof v === 'number' && !Number.isInteger(v));
 const isNumber = (v) => typeof v === 'number' || isFloatTok(v);
-const numVal = (v) => (isFloatTok(v) ? Number(v.slice(2)) : v);
+const numVal = (v) => (typeof v === 'string' ? Number(v.slice(2)) : v);
 const isInt = (v) => typeof v === 'number' && Number.isInteger(v);
 function toJson(obj) {
-  return JSON.stringify(obj).replace(/"\\u0000F([^"]*)"/g, '$1');
+  const s = JSON.stringify(obj);
+  return markersSeen && s.includes('\\u0000F') ? s.replace(/"\\u0000F([^"]*)"/g, '$1') : s;
 }
 function pyRepr(v) {
-  if (isFloatTok(v)) return v.slice(2);
+  if (typeof v === 'string' && v.startsWith('\u0000F')) return v.slice(2);
   if (typeof v === 'string') return v;
   return JSON.stringify(v);
 }
 function pyType(v) {
   if (v === null) return 'NoneType';
   if (Array.isArray(v)) return 'list';
-  if (isFloatTok(v)) return 'float';
+  if (typeof v === 'string' && v.startsWith('\u0000F')) return 'float';
   if (typeof v === 'number') return Number.isInteger(v) ? 'int' : 'float';
   if (typeof v === 'string') return 'str';
   if (typeof v === 'boolean') return 'bool';
@@ -127,7 +135,7 @@ workspaces.push({ id: uuid(), name: opt.workspace, inserted_at: now(), updated_a
 
 let stats, faults, conf;
 function reset() {
-  stats = { requests: 0, by_status: {}, bulk_requests: 0, records_created: 0, records_updated: 0, faults: {}, inflight: 0, max_inflight: 0 };
+  stats = { busy_ms: 0, requests: 0, by_status: {}, bulk_requests: 0, records_created: 0, records_updated: 0, faults: {}, inflight: 0, max_inflight: 0 };
   faults = [];
   conf = { delayMs: 0, errorRate: 0, retryRate: 0, retryAfter: 1, resetRate: 0, commitTimeoutRate: 0, hangMs: 30000, faultPaths: /\/records/ };
 }
@@ -183,11 +191,31 @@ function needOwner(user) {
 }
 
 // ---- span values ----
+// Python's len(): code points, i.e. UTF-16 units less the surrogate pairs.
+const lengths = new WeakMap();
+function codePoints(record, text) {
+  let n = lengths.get(record);
+  if (n === undefined) {
+    n = text.length;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+        const d = text.charCodeAt(i + 1);
+        if (d >= 0xdc00 && d <= 0xdfff) {
+          n--;
+          i++;
+        }
+      }
+    }
+    lengths.set(record, n);
+  }
+  return n;
+}
 function spanErrors(value, record, settings) {
   if (!Array.isArray(value)) return `span question expects a list of values, found ${pyType(value)}`;
   const text = record.fields[settings.field];
   if (typeof text !== 'string') return `span question requires record to have field \`${settings.field}\``;
-  const len = [...text].length; // code points, as Python's len()
+  const len = codePoints(record, text); // code points, as Python's len()
   const labels = settings.options.map((o) => o.value);
   for (const item of value) {
     if (item === null || typeof item !== 'object' || typeof item.label !== 'string' || !isInt(item.start) || !isInt(item.end))
@@ -766,7 +794,11 @@ const server = http.createServer((req, res) => {
     if (size > MAX_BODY) req.socket.destroy();
     else chunks.push(c);
   });
-  req.on('end', () => handle(req, res, Buffer.concat(chunks).toString('utf8')));
+  req.on('end', () => {
+    const t0 = process.hrtime.bigint();
+    handle(req, res, Buffer.concat(chunks).toString('utf8'));
+    stats.busy_ms += Number(process.hrtime.bigint() - t0) / 1e6;
+  });
 });
 server.requestTimeout = 0;
 server.keepAliveTimeout = 60000;

@@ -3,10 +3,12 @@
 #   fuzz_run TARGET [SEED_DIR...]
 #
 # Runs build/fuzz/fuzz_TARGET (make fuzz) for APFLOW_FUZZ_SECONDS seconds
-# (default 10) on a scratch copy of fuzz/corpus/TARGET and the extra seed
+# (default 10) on a scratch corpus seeded from fuzz/corpus/TARGET and the seed
 # directories, and reports one TAP line: ok when it ran without a crash,
 # a leak, a sanitizer report or a timeout.  A failing input is kept in
-# build/test-out/fuzz/ with the command that replays it.
+# build/test-out/fuzz/ with the command that replays it.  One input may
+# take up to 60 s before it counts as a hang: on a loaded machine a PDF
+# that reads in 50 ms once took 44 s.
 fuzz_run() {
 	local t=$1; shift
 	local bin=$APFLOW_TOP/build/fuzz/fuzz_$t secs=${APFLOW_FUZZ_SECONDS:-10}
@@ -16,7 +18,7 @@ fuzz_run() {
 		return 0
 	fi
 	mkdir -p "$T_DIR/corpus-$t" "$T_DIR/art-$t"
-	"$bin" -max_total_time="$secs" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
+	"$bin" -max_total_time="$secs" -timeout=60 -rss_limit_mb=2048 -print_final_stats=1 \
 		-artifact_prefix="$T_DIR/art-$t/" "$T_DIR/corpus-$t" "$APFLOW_TOP/fuzz/corpus/$t" "$@" \
 		>"$log" 2>&1 </dev/null
 	rc=$?

@@ -1,8 +1,9 @@
 // tests/http/slow-client.js: hostile clients for the server's limits (t0420).
 //
-//   node slow-client.js idle PORT N HOLD_MS
-//       opens N connections that send nothing and keeps them up to HOLD_MS;
-//       prints "closed C of N; answered: STATUS..." (what the server did to them)
+//   node slow-client.js idle PORT N HOLD_MS [GAP_MS]
+//       opens N connections (GAP_MS apart, default 5) that send nothing,
+//       prints "opened N", keeps them up to HOLD_MS, then prints
+//       "closed C of N; answered: STATUS..." (what the server did to them)
 //   node slow-client.js head PORT N BYTE_MS
 //       N connections each trickle a request head, one byte every BYTE_MS;
 //       prints for each "STATUS MS" (the server's answer, when it closed), one a line
@@ -38,13 +39,17 @@ function track(s) {
 
 async function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 
-async function idle(n, hold) {
+async function idle(n, hold, gap) {
 	const socks = [];
 	for (let i = 0; i < n; i++) {
 		const s = conn();
 		socks.push({ s, t: track(s) });
-		await sleep(5);
+		if (gap) await sleep(gap);
 	}
+	await Promise.all(socks.map((x) => new Promise((r) => {
+		if (x.s.connecting) x.s.once('connect', r).once('close', r); else r();
+	})));
+	console.log(`opened ${n}`);
 	const end = Date.now() + hold;
 	while (Date.now() < end && !socks.every((x) => x.t.closed)) await sleep(50);
 	const closed = socks.filter((x) => x.t.closed);
@@ -100,7 +105,7 @@ async function get(path) {
 }
 
 (async () => {
-	if (mode === 'idle') await idle(Number(a1), Number(a2));
+	if (mode === 'idle') await idle(Number(a1), Number(a2), a3 === undefined ? 5 : Number(a3));
 	else if (mode === 'head') await head(Number(a1), Number(a2));
 	else if (mode === 'body') await body(a1, Number(a2));
 	else if (mode === 'get') await get(a1);

@@ -4,6 +4,7 @@
 # stays small), slow heads (a total deadline), slow bodies (a minimum
 # rate), a per-address cap, and the token rules (empty token, --open).
 . "$(dirname "$0")/../lib.sh"
+. "$APFLOW_TOP/tests/lib/mkpdf.sh"
 slow="$APFLOW_TOP/tests/http/slow-client.js"
 TOKEN=t0420-token-77c1
 
@@ -46,7 +47,8 @@ t_match "ulimit -n 64: the server starts and says how many connections it allows
 	"64 file descriptors \(ulimit -n\) allow [0-9]+ connections" "$(cat serve.log)"
 node "$slow" idle "$PORT" 55 8000 >idle.out &
 idle_pid=$!
-sleep 1
+for _ in $(seq 100); do grep -q '^opened' idle.out && break; sleep 0.1; done
+sleep 0.7 # older than a fresh connection, so their slots may be taken
 c0=$(cpu_ticks "$SRV_PID")
 ok=0
 for i in 1 2 3; do
@@ -59,8 +61,21 @@ sleep 1
 c1=$(cpu_ticks "$SRV_PID")
 t_ok "... and the server does not spin (used $((c1 - c0)) ticks of CPU in ~2.5 s)" test $((c1 - c0)) -lt 100
 wait "$idle_pid"
-t_match "every idle socket was closed, with a 408 (the head's deadline or its slot needed)" \
-	"^closed 55 of 55; answered:( 408)+$" "$(cat idle.out)"
+t_match "every idle socket was closed: 503 past the cap, 408 at the head's deadline or when its slot was needed" \
+	"^closed 55 of 55; answered:( (408|503))+$" "$(tail -1 idle.out)"
+for i in 1 2 3 4 5 6 7 8; do mkpdf "u$i.pdf" 1 "fd limit $i"; done
+curls=()
+for i in 1 2 3 4 5 6 7 8; do
+	curl -sS -m 20 -o "u$i.json" -w '%{http_code}\n' -F "file=@u$i.pdf" "http://127.0.0.1:$PORT/upload" >"u$i.code" &
+	curls+=($!)
+done
+wait "${curls[@]}"
+codes=$(cat u?.code | sort | uniq -c | awk '{print $2 "x" $1}' | tr '\n' ' ')
+t_match "8 concurrent uploads on 64 descriptors: each stored (201) or refused with 503 ($codes)" \
+	'^(201x[0-9]+ )?(503x[0-9]+ )?$' "$codes"
+t_ok "... and at least 4 stored" test "$(cat u?.code | grep -c 201)" -ge 4
+t_eq "... a refusal says why, as JSON" "" "$(for i in 1 2 3 4 5 6 7 8; do
+	[ "$(cat "u$i.code")" = 503 ] && ! jq -e '.code == "EUNAVAIL"' "u$i.json" >/dev/null && echo "u$i"; done)"
 t_ok "the debug log stays small ($(wc -c <serve.log) bytes)" test "$(wc -c <serve.log)" -lt 20000
 stop_server
 t_eq "the server stops cleanly" 0 "$?"
@@ -79,8 +94,10 @@ t_ok "... soon after the head's 2 s ($ms ms, $sent bytes)" test "$ms" -lt 4500
 sleep 0.3
 t_eq "... and leaves no temp file" "" "$(temps)"
 
-node "$slow" idle "$PORT" 10 1000 >peraddr.out
-t_match "10 idle sockets from one address, 4 allowed: 6 closed at once" "^closed 6 of 10" "$(cat peraddr.out)"
+sleep 1.5 # the connections answered above have finished lingering
+node "$slow" idle "$PORT" 10 1000 0 >peraddr.out
+t_match "10 idle sockets from one address, 4 allowed: 6 refused at once with 503" \
+	"^closed 6 of 10; answered: 503 503 503 503 503 503$" "$(tail -1 peraddr.out)"
 read -r st ms < <(node "$slow" get "$PORT" /healthz)
 t_eq "after all that /healthz answers" 200 "$st"
 stop_server

@@ -130,4 +130,25 @@ t_match "push --dataset alone: 3 created" "3 records: 3 created" "$(cat "$T_OUT"
 t_rc 0 "scripts/load_argilla_records takes the runbook's flags" env -u ARGILLA_API_URL -u ARGILLA_API_KEY APFLOW="$APFLOW" \
 	"$APFLOW_TOP/scripts/load_argilla_records" --parquet recs.parquet --dataset vessels_ocr_9 --api-url "$AURL" --api-key "$AKEY"
 t_match "scripts/load_argilla_records: 3 created" "push 'vessels_ocr_9': 3 records: 3 created" "$(cat "$T_OUT")"
+
+# --- text that JSON must escape goes through unchanged ---
+printf '%s\n' '{"doc_id":"docE","page_num":1,"text":"Quote \" back\\slash tab\t nl\n cr\r ctl\u0001 del\u007f é 🚢","suggestions_json":null}' >esc.jsonl
+records_from_jsonl esc.jsonl esc.parquet
+t_rc 0 "escapes: push" "$APFLOW" push --dataset escapes --parquet esc.parquet
+t_eq "escapes: the text arrives byte for byte" "$(jq -r .text esc.jsonl | od -An -tx1)" \
+	"$(afake_records escapes | jq -r '.items[0].fields.text' | od -An -tx1)"
+t_rc 0 "escapes: a second push finds it unchanged" "$APFLOW" push --dataset escapes --parquet esc.parquet
+t_match "escapes: unchanged" "1 records: 0 created, 0 updated, 1 unchanged" "$(cat "$T_OUT")"
+
+# --- two pushes racing to create the same dataset ---
+created0=$(curl -sS "$AURL/_stats" | jq .records_created)
+"$APFLOW" push --dataset racing --parquet recs.parquet >race1.out 2>race1.err &
+p1=$!
+"$APFLOW" push --dataset racing --parquet recs.parquet >race2.out 2>race2.err &
+p2=$!
+wait $p1; r1=$?
+wait $p2; r2=$?
+t_eq "racing pushes: both exit 0" "0 0" "$r1 $r2"
+t_eq "racing pushes: one dataset, 3 records, each once, 3 created on the server" "1 3 3 3" \
+	"$(curl -sS -H "X-Argilla-Api-Key: $AKEY" "$AURL/api/v1/me/datasets?name=racing" | jq '.items | length') $(afake_records racing | jq -r '"\(.count) \([.items[].external_id] | unique | length)"') $(( $(curl -sS "$AURL/_stats" | jq .records_created) - created0 ))"
 t_done

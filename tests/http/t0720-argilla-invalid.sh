@@ -103,6 +103,52 @@ t_rc 0 "a draft dataset is completed and used" push --dataset halfmade --parquet
 t_eq "the draft got its question, metadata and records" "ready 9 2" \
 	"$(afake_records halfmade | jq -r '.dataset.status') $(curl -sS -H "X-Argilla-Api-Key: $AKEY" "$AURL/api/v1/me/datasets/$draft/metadata-properties" | jq '.items | length') $(afake_records halfmade | jq .count)"
 
+# --- the fake validates as Argilla does (what the tests above rely on) ---
+fake=$(afake_records halfmade)
+hid=$(jq -r .dataset.id <<<"$fake")
+qid=$(curl -sS -H "X-Argilla-Api-Key: $AKEY" "$AURL/api/v1/datasets/$hid/questions" | jq -r '.items[0].id')
+bulkput() {	# body -> "code detail"
+	local code
+	code=$(curl -sS -o resp.json -w '%{http_code}' -X PUT -H "X-Argilla-Api-Key: $AKEY" -H 'Content-Type: application/json' \
+		"$AURL/api/v1/datasets/$hid/records/bulk" -d "$1")
+	echo "$code $(jq -c -r '.detail | if type == "string" then . else (.params.errors[0].msg // .code) end' resp.json)"
+}
+rec() {	# external id, metadata JSON, suggestion JSON
+	echo "{\"external_id\":\"$1\",\"fields\":{\"text\":\"Ærø 🚢 東京\"},\"metadata\":$2${3:+,\"suggestions\":[$3]}}"
+}
+sug() { echo "{\"question_id\":\"$qid\",\"value\":$1,\"score\":$2,\"agent\":\"${3:-rules}\",\"type\":\"model\"}"; }
+t_eq "fake: float metadata written as an integer is 422" \
+	"422 Record at position 0 is not valid because metadata is not valid: 'agreement' metadata property validation failed because '1' is not a float." \
+	"$(bulkput "{\"items\":[$(rec v1 '{"agreement":1}')]}")"
+t_eq "fake: the same as 1.0 is fine" "200" "$(bulkput "{\"items\":[$(rec v1 '{"agreement":1.0}')]}" | cut -d' ' -f1)"
+t_eq "fake: a span past the end, in code points (8, not 11 UTF-16 units)" \
+	"422 Record at position 1 is not valid because record does not have valid suggestions: span question response value \`end\` must have a value lower or equal than record field \`text\` length that is \`8\`" \
+	"$(bulkput "{\"items\":[$(rec v2 '{}'),$(rec v3 '{}' "$(sug '[{"label":"PORT","start":5,"end":9}]' '[0.5]')")]}")"
+t_eq "fake: end at the length is fine (end exclusive)" 200 \
+	"$(bulkput "{\"items\":[$(rec v5 '{}' "$(sug '[{"label":"PORT","start":6,"end":8}]' '[0.5]')")]}" | cut -d' ' -f1)"
+t_eq "fake: all or nothing (v2 of that batch was not written)" "null" "$(afake_records halfmade | jq '.items[] | select(.external_id=="v2") | .id' | head -1 | grep . || echo null)"
+t_eq "fake: one score for a list of spans is 422" \
+	"422 Record at position 0 is not valid because record does not have valid suggestions: a single score value is not allowed for a suggestion with a multiple items value" \
+	"$(bulkput "{\"items\":[$(rec v4 '{}' "$(sug '[{"label":"PORT","start":4,"end":6}]' '0.5')")]}")"
+t_eq "fake: score list of another length is 422" \
+	"422 Record at position 0 is not valid because record does not have valid suggestions: number of items on value and score attributes doesn't match" \
+	"$(bulkput "{\"items\":[$(rec v4 '{}' "$(sug '[{"label":"PORT","start":4,"end":6}]' '[0.5,0.6]')")]}")"
+t_eq "fake: overlapping spans are 422" \
+	"422 Record at position 0 is not valid because record does not have valid suggestions: overlapping values found between spans at index idx=0 and idx=1" \
+	"$(bulkput "{\"items\":[$(rec v4 '{}' "$(sug '[{"label":"PORT","start":0,"end":3},{"label":"DATE","start":2,"end":4}]' 'null')")]}")"
+bulkput "{\"items\":[$(rec v4 '{}' "$(sug '[{"label":"HARBOUR","start":0,"end":3}]' 'null')")]}" >label.txt
+t_match "fake: an unknown label is 422" "^422 .*undefined label 'HARBOUR' for span question\.$" "$(head -1 label.txt)"
+t_match "fake: ... with the valid labels on the next line" "^Valid labels are: \['VESSEL_NAME', 'IMO_NUMBER'" "$(sed -n 2p label.txt)"
+t_eq "fake: an agent outside Argilla's pattern is 422 (pydantic)" "422 string does not match regex \"^(?=.*[a-zA-Z0-9])[a-zA-Z0-9\-_:./\s]+\$\"" \
+	"$(bulkput "{\"items\":[$(rec v4 '{}' "$(sug '[]' 'null' 'model@home')")]}")"
+t_eq "fake: 501 items is 422 (pydantic)" "422 ensure this value has at most 500 items" \
+	"$(bulkput "{\"items\":[$(for i in $(seq 1 501); do printf '%s{}' "${i#1}" | sed 's/^[0-9]*{}/,{}/'; done | sed 's/^,//')]}")"
+t_eq "fake: 0 items is 422 (pydantic)" "422 ensure this value has at least 1 items" "$(bulkput '{"items":[]}')"
+t_eq "fake: an upsert leaves the text alone (fields are immutable)" "200 Ærø 🚢 東京" \
+	"$(bulkput '{"items":[{"external_id":"v1","fields":{"text":"other"},"metadata":{"agreement":0.5}}]}' | cut -d' ' -f1) $(afake_records halfmade | jq -r '.items[] | select(.external_id=="v1") | .fields.text')"
+t_eq "fake: an uppercase metadata property name is 422" 422 "$(api POST "/datasets/$hid/metadata-properties" '{"name":"Agreement2","title":"x","settings":{"type":"float"}}')"
+t_eq "fake: a question after publish is 422" 422 "$(api POST "/datasets/$hid/questions" '{"name":"q2","title":"x","settings":{"type":"span","field":"text","options":[{"value":"A","text":"A"}]}}')"
+
 # --- a record the server refuses (422) stops the push and is named ---
 t_ok "a good push" push --dataset ds2 --parquet good.parquet --verbose
 keep

@@ -7,8 +7,8 @@
 export APFLOW_DATA_DIR=$T_DIR/data
 fake_argilla_start
 export ARGILLA_API_URL=$AURL ARGILLA_API_KEY=$AKEY
-t_ok "3,000 records written" records_synthetic 3000 recs.parquet 200
-actl _config "delay_ms=150" >/dev/null
+t_ok "2,000 records written" records_synthetic 2000 recs.parquet 200
+actl _config "delay_ms=80" >/dev/null
 bulk() { curl -sS "$AURL/_stats" | jq .bulk_requests; }
 wait_bulk() {	# until the fake has seen N bulk requests (at most 20 s)
 	for _ in $(seq 1 400); do [ "$(bulk)" -ge "$1" ] && return 0; sleep 0.05; done
@@ -34,10 +34,10 @@ for sig in INT KILL; do
 		t_eq "kill -9: killed" 137 "$rc"
 	fi
 	n=$(afake_records "$ds" | jq .count)
-	t_match "$sig: part of the records arrived ($n)" '^[1-9][0-9]*$' "$([ "$n" -lt 3000 ] && echo "$n")"
+	t_match "$sig: part of the records arrived ($n)" '^[1-9][0-9]*$' "$([ "$n" -lt 2000 ] && echo "$n")"
 	t_rc 0 "$sig: the push run again: exit 0" "$APFLOW" push --dataset "$ds" --parquet recs.parquet --batch-size 100
-	t_match "$sig: the rest created, what arrived unchanged" "3000 records: $((3000 - n)) created, 0 updated, $n unchanged, 0 failed" "$(cat "$T_OUT")"
-	t_eq "$sig: every record once" "3000 3000" "$(check_once "$ds")"
-	t_eq "$sig: the server created 3,000 records for it" 3000 "$(( $(curl -sS "$AURL/_stats" | jq .records_created) - before ))"
+	t_match "$sig: the rest created, what arrived unchanged" "2000 records: $((2000 - n)) created, 0 updated, $n unchanged, 0 failed" "$(cat "$T_OUT")"
+	t_eq "$sig: every record once" "2000 2000" "$(check_once "$ds")"
+	t_eq "$sig: the server created 2,000 records for it" 2000 "$(( $(curl -sS "$AURL/_stats" | jq .records_created) - before ))"
 done
 t_done

@@ -96,6 +96,10 @@ async function trickle() {
 	for (let off = 0; off < data.length; off += step) {
 		s.write(data.subarray(off, off + step));
 		await new Promise((r) => setTimeout(r, ms / steps));
+		// TRICKLE_STARTED=FILE: created once the head and a first part of
+		// the body are out, so a test can act while the upload is in flight.
+		if (off === 0 && process.env.TRICKLE_STARTED)
+			fs.writeFileSync(process.env.TRICKLE_STARTED, '');
 	}
 	const r = await p;
 	console.log(`${r.status} ${r.body.trim()}`);

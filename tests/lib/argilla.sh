@@ -33,7 +33,7 @@ COPY (
   FROM read_json(getvariable('src'), format = 'newline_delimited',
                  columns = {doc_id: 'VARCHAR', page_num: 'INTEGER', text: 'VARCHAR', suggestions_json: 'VARCHAR'})
   ORDER BY doc_id, page_num
-) TO ${out} (FORMAT parquet);
+) TO ${out} (FORMAT parquet, ROW_GROUP_SIZE 2048);
 SQL
 	"$APFLOW" sql "$T_DIR/.rec.sql" --set src="$1" --set out="$2" >/dev/null
 }
@@ -53,7 +53,7 @@ COPY (
     '{"question_name":"entities","value":[{"start":10,"end":18,"label":"VESSEL_NAME"},{"start":' || (length(CAST(i AS VARCHAR)) + 31) ||
     ',"end":' || (length(CAST(i AS VARCHAR)) + 40) || ',"label":"PORT"}],"score":[0.8,0.7],"agent":"ollama-llama3.3-70b","type":"model"}]' AS suggestions_json
   FROM base
-) TO ${out} (FORMAT parquet);
+) TO ${out} (FORMAT parquet, ROW_GROUP_SIZE 2048);
 SQL
 	"$APFLOW" sql "$T_DIR/.syn.sql" --set n="$1" --set out="$2" --set pad="${3:-0}" >/dev/null
 }

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "apflow/labelset.h"
 #include "apflow/rules.h"
 #include "apflow/utf8.h"
 #include "apflow/util.h"
@@ -165,6 +166,22 @@ static void test_overlaps(void **state)
 	expect(rules, text, want, sizeof(want) / sizeof(want[0]));
 }
 
+/* Ports whose names are words, or inland customs posts, need context. */
+static void test_port_context(void **state)
+{
+	static const char text[] =
+		"Mobile: +30 6944 123456. Hull damage was found in Madrid, not in the Suez Canal.\n"
+		"Discharged at Hull; next port of call Mobile, then Rotterdam.";
+	static const struct want want[] = {
+		{ "Hull", "PORT", 1 },
+		{ "Mobile", "PORT", 1 },
+		{ "Rotterdam", "PORT", 0 },
+	};
+
+	(void)state;
+	expect(rules, text, want, sizeof(want) / sizeof(want[0]));
+}
+
 static void test_bad_input(void **state)
 {
 	struct apf_spans sp = { 0 };
@@ -281,6 +298,70 @@ static void test_threads(void **state)
 	}
 }
 
+/*
+ * Random pages built from maritime pieces, cut anywhere: whatever the text,
+ * spans are sorted, disjoint, inside the text, on labels of the labelset,
+ * with scores in (0, 1].  Under AddressSanitizer this also finds reads past
+ * the end (a page that stops right after "Flag:" or "45,123").
+ */
+static void test_random(void **state)
+{
+	static const char *const pieces[] = {
+		"M/V ", "MT ", "\"", "“", "”", "IMO ", "9321483", "538001234", "MMSI: ", "Call sign: ", "V7AB3",
+		"Flag: ", "Liberia", "Liberian-flagged ", "bulk carrier ", "Container Ship ", "Port of ", "Rotterdam",
+		"Gdan\xcc\x81sk", "\xcc\x81", "Gross tonnage: ", "45,123", " GT", " dwt", "12 March 2024", "March ",
+		"2024-02-29", "2024年3月12日", "Owner: ", "Oceanic Navigation ", "S.A.", "Ltd", " Co., Ltd.", "DNV",
+		"🚢", "🇱🇷", "船名", "\n", " ", " | ", ":", "|", ",", ".", "(", ")", "-", "\n\n", "OCEAN ", "PRIDE",
+		"Aegean Phoenix", "the vessel ", "ship ", "VLCC ", "Name of ship: ", "Type of vessel: ", "AS", "of ",
+	};
+	const struct apf_labelset *ls = apf_labelset_v1();
+	struct apf_spans sp = { 0 };
+	struct apf_err err = { 0 };
+	char buf[512];
+	uint64_t seed = 0x9e3779b97f4a7c15ull;
+
+	(void)state;
+	for (int round = 0; round < 3000; round++) {
+		size_t len = 0, cps;
+		int n;
+
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		n = 1 + (int)((seed >> 33) % 24);
+		for (int k = 0; k < n; k++) {
+			const char *pc;
+			size_t pl;
+
+			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+			pc = pieces[(seed >> 33) % (sizeof(pieces) / sizeof(pieces[0]))];
+			pl = strlen(pc);
+			if (len + pl >= sizeof(buf))
+				break;
+			memcpy(buf + len, pc, pl);
+			len += pl;
+		}
+		/* An exact-size copy, so that a read past the end is caught. */
+		{
+			char *t = malloc(len ? len : 1);
+
+			memcpy(t, buf, len);
+			sp.n = 0;
+			assert_int_equal(apf_rules_annotate(rules, t, len, &sp, &err), 0);
+			cps = apf_utf8_count(t, len);
+			for (size_t i = 0; i < sp.n; i++) {
+				size_t b;
+
+				assert_true(sp.v[i].start >= 0 && sp.v[i].start < sp.v[i].end && (size_t)sp.v[i].end <= cps);
+				assert_true(!i || sp.v[i].start >= sp.v[i - 1].end);
+				assert_true(apf_labelset_find(ls, sp.v[i].label) >= 0);
+				assert_true(sp.v[i].score > 0 && sp.v[i].score <= 1);
+				assert_int_equal(apf_utf8_cp_to_byte(t, len, (size_t)sp.v[i].start, &b), 0);
+			}
+			free(t);
+		}
+	}
+	apf_spans_release(&sp);
+}
+
 static void test_patterns(void **state)
 {
 	const char *const *p = apf_rules_patterns();
@@ -300,9 +381,11 @@ int main(void)
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_unicode),
 		cmocka_unit_test(test_overlaps),
+		cmocka_unit_test(test_port_context),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_learnt),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_random),
 		cmocka_unit_test(test_patterns),
 	};
 

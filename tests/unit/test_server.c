@@ -36,6 +36,8 @@ struct world {
 	char dir[64];
 	struct apf_config cfg;
 	struct apf_server *srv;
+	struct apf_store *store;
+	struct apf_dbwriter *writer;
 	unsigned port;
 	/* What the walk saw. */
 	int probes;
@@ -61,7 +63,13 @@ static int world_setup(void **state)
 		return -1;
 	free(url);
 	apf_db_close(db);
+	/* What main.c provisions for apflow serve. */
+	if (apf_store_open(&w->cfg, &w->store, &err) ||
+	    apf_dbwriter_new_ex(&w->cfg, 0, APF_DB_ONE_THREAD, &w->writer, &err))
+		return -1;
 	memset(&so, 0, sizeof(so));
+	so.store = w->store;
+	so.writer = w->writer;
 	so.listen = "127.0.0.1:0";
 	so.max_upload = 1 << 20;
 	so.upload_token = TOKEN;
@@ -82,6 +90,8 @@ static int world_teardown(void **state)
 	char *cmd = apf_xasprintf("rm -rf '%s'", w->dir);
 
 	apf_server_stop(w->srv, 1000);
+	apf_dbwriter_free(w->writer);
+	apf_store_free(w->store);
 	apf_config_release(&w->cfg);
 	if (system(cmd))
 		fprintf(stderr, "cannot remove %s\n", w->dir);
