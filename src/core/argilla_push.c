@@ -35,7 +35,10 @@
 #include "argilla_impl.h"
 
 #define MAX_REPORTED 10
-#define FP_LEN 32
+/* The index keeps 64-bit prefixes (16 hex digits) of the SHA-256s: enough
+ * to tell text or content apart, and a third of the memory per record. */
+#define FP_LEN 16
+#define SHA_KEEP 17
 
 /* ---- helpers shared with the tests ---- */
 
@@ -144,8 +147,8 @@ size_t apf_argilla_merge_spans(struct apf_argilla_span *in, size_t n, struct apf
 struct entry {
 	char *key;
 	char server_id[40];
-	char sha[APF_SHA256_HEX];      /* on the server */
-	char file_sha[APF_SHA256_HEX]; /* in the file */
+	char sha[SHA_KEEP];       /* text_sha256 on the server (prefix) */
+	char file_sha[SHA_KEEP];  /* and in the file */
 	char fp[FP_LEN + 1];
 	unsigned on_server : 1;
 	unsigned in_file : 1;
