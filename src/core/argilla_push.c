@@ -309,7 +309,6 @@ struct reader {
 
 static int reader_open(struct reader *rd, const char *path, const char *name, struct apf_err *err)
 {
-	struct apf_db_stmt *st = NULL;
 	struct apf_db_result *r = NULL;
 	struct apf_buf sql = APF_BUF_INIT;
 	int have[C_COUNT] = { 0 };
@@ -361,7 +360,6 @@ static int reader_open(struct reader *rd, const char *path, const char *name, st
 	apf_buf_addf(&sql, " FROM read_parquet(%s)", qp);
 	free(qp);
 	rd->select = apf_buf_detach(&sql, NULL);
-	(void)st;
 	return 0;
 }
 
@@ -438,7 +436,7 @@ struct record {
 };
 
 /* Reads one agent's element of suggestions_json; problems go to why. */
-static int read_agent(json_t *el, const char *text, size_t text_cps, const struct apf_labelset *ls,
+static int read_agent(json_t *el, size_t text_cps, const struct apf_labelset *ls,
 		      struct apf_argilla_span **spans, size_t *n, size_t *alloc, struct apf_argilla_span **mine,
 		      size_t *nmine, char *agent, size_t agent_n, char *why, size_t why_n)
 {
@@ -446,7 +444,6 @@ static int read_agent(json_t *el, const char *text, size_t text_cps, const struc
 	const char *q = json_string_value(json_object_get(el, "question_name"));
 	size_t i, first = *n;
 
-	(void)text;
 	if (!json_is_object(el))
 		return snprintf(why, why_n, "suggestions_json: an element is not an object"), -1;
 	if (q && strcmp(q, ls->question_name))
@@ -565,7 +562,7 @@ static int build_record(const struct row *rw, const struct apf_labelset *ls, con
 			struct apf_argilla_span *mine;
 			size_t nmine;
 
-			if (read_agent(el, text, text_cps, ls, &spans, &nspans, &alloc, &mine, &nmine, agent, sizeof(agent),
+			if (read_agent(el, text_cps, ls, &spans, &nspans, &alloc, &mine, &nmine, agent, sizeof(agent),
 				       w, sizeof(w))) {
 				snprintf(why, why_n, "suggestion %zu: %s", i, w);
 				goto out;
