@@ -580,10 +580,13 @@ int cmd_run(int argc, char **argv, struct apf_ctx *ctx)
 				row->items = rows[ST_MERGE].items;
 			if (s == ST_LOAD && !srs &&
 			    !count(ctx,
-				   "SELECT count(*) FROM md_annotated.main.annotations_pages a JOIN "
-				   "md_annotated.main.annotations_exports e USING (export_run_id) WHERE e.dataset = $1",
-				   dataset, n, &err))
+				   "SELECT pages, records FROM md_annotated.main.annotations_exports "
+				   "WHERE argilla_dataset = $1 ORDER BY export_run_id DESC LIMIT 1",
+				   dataset, n, &err)) {
+				/* load: the pages annotated; pull: the records of the file it loaded */
 				row->items = (uint64_t)n[0];
+				rows[ST_PULL].items = (uint64_t)n[1];
+			}
 			apf_err_clear(&err);
 			break;
 		}
