@@ -63,7 +63,14 @@ void apf_pdf_ctx_free(struct apf_pdf_ctx *ctx);
  * cross-reference table, a truncated tail) opens; apf_pdf_was_repaired()
  * then says so.  A file encrypted with an empty user password (only an
  * owner password, common for "no copying" PDFs) opens.
+ *
+ * The page count is what the page tree holds, not what its /Count says:
+ * the tree is walked once, with work bounded by the file's size; a tree
+ * that lists more nodes than the file could hold (nodes listed over and
+ * over), nested more than 256 deep, or with more than APF_PDF_MAX_PAGES
+ * pages is "damaged PDF: <why>".
  */
+#define APF_PDF_MAX_PAGES 1000000
 int apf_pdf_open(struct apf_pdf_ctx *ctx, const char *path, struct apf_pdf **out, struct apf_err *err);
 void apf_pdf_close(struct apf_pdf *pdf); /* NULL is fine */
 int apf_pdf_page_count(const struct apf_pdf *pdf); /* >= 1 */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <mupdf/fitz.h>
 #include <mupdf/pdf.h>
@@ -151,27 +152,121 @@ static int has_pdf_signature(const char *path, struct apf_err *err)
 }
 
 /*
- * Maps the page tree once, so that finding page k is a lookup: without
- * it MuPDF walks the tree from the root for every page, which in a flat
- * tree of n pages (common) resolves up to n objects per page.  A tree it
- * cannot map is walked as before.
+ * The page tree, mapped once by a walk of our own, which counts the pages
+ * that are there rather than trust the tree's /Count: a 435-byte file
+ * claiming /Count 100000000 had MuPDF's pdf_load_page_tree() allocate
+ * maps for that many pages (1.6 GB) and fz_count_pages() report them.
+ * The walk's work is bounded by the file's size: a node costs a
+ * reference of some bytes in the file, so a tree that lists more nodes
+ * than MAP_NODES_PER_BYTE per byte (nodes listed twice, a DAG that
+ * doubles at each level) is refused, as is one nested deeper than
+ * MAP_MAX_DEPTH (the walk and MuPDF's would recurse that deep) or with
+ * more than APF_PDF_MAX_PAGES pages.  A node that repeats one of its
+ * ancestors is skipped with a note.  The map goes where MuPDF keeps its
+ * own (pdf_lookup_page_obj() reads it, pdf_drop_page_tree() frees it),
+ * so finding page k is a lookup rather than a walk from the root, which
+ * in a flat tree of n pages resolves up to n objects per page.
+ *
+ * Nodes are told apart as pdf_lookup_page_loc() does: /Type /Pages, or
+ * without a /Type, /Kids and no /MediaBox; anything else is a page.
  */
-static void load_page_tree(struct apf_pdf *pdf)
-{
-	fz_context *ctx = pdf->pc->ctx;
-	pdf_document *pdoc = pdf_specifics(ctx, pdf->doc);
-	int done = 0;
+#define MAP_MAX_DEPTH 256
+#define MAP_MIN_NODES 1024
+#define MAP_NODES_PER_BYTE 0.5
 
-	if (!pdoc)
+struct tree_walk {
+	int64_t budget; /* nodes the walk may still visit */
+	int64_t bytes;  /* the file's size, for the message */
+	int *leaves;    /* object numbers of the pages, in order */
+	int n, cap;
+};
+
+/* fz_throw() formats no 64-bit integers. */
+static void too_many_nodes(fz_context *ctx, const struct tree_walk *tw)
+{
+	char msg[128];
+
+	snprintf(msg, sizeof(msg), "its page tree lists more nodes than a file of %lld bytes holds",
+		 (long long)tw->bytes);
+	fz_throw(ctx, FZ_ERROR_GENERIC, "%s", msg);
+}
+
+static void walk_tree(fz_context *ctx, struct tree_walk *tw, pdf_obj *node, int depth, pdf_cycle_list *up)
+{
+	pdf_cycle_list here;
+	pdf_obj *kids, *type;
+	int n, inner;
+
+	if (--tw->budget < 0)
+		too_many_nodes(ctx, tw);
+	type = pdf_dict_get(ctx, node, PDF_NAME(Type));
+	kids = pdf_dict_get(ctx, node, PDF_NAME(Kids));
+	inner = type ? pdf_name_eq(ctx, type, PDF_NAME(Pages))
+		     : kids && !pdf_dict_get(ctx, node, PDF_NAME(MediaBox));
+	if (!inner) {
+		if (tw->n == APF_PDF_MAX_PAGES)
+			fz_throw(ctx, FZ_ERROR_GENERIC, "more than %d pages", APF_PDF_MAX_PAGES);
+		if (tw->n == tw->cap) {
+			int cap = tw->cap ? tw->cap * 2 : 64;
+			tw->leaves = fz_realloc_array(ctx, tw->leaves, cap, int);
+			tw->cap = cap;
+		}
+		tw->leaves[tw->n++] = pdf_to_num(ctx, node);
 		return;
-	fz_var(done);
-	fz_try(ctx) {
-		pdf_load_page_tree(ctx, pdoc);
-		done = 1;
 	}
-	fz_catch(ctx)
-		done = 0;
-	pdf->page_tree = done;
+	if (depth >= MAP_MAX_DEPTH)
+		fz_throw(ctx, FZ_ERROR_GENERIC, "its page tree is nested more than %d deep", MAP_MAX_DEPTH);
+	if (pdf_cycle(ctx, &here, up, node)) {
+		fz_warn(ctx, "cycle in page tree (%d 0 R): skipped", pdf_to_num(ctx, node));
+		return;
+	}
+	n = pdf_array_len(ctx, kids);
+	if (n > tw->budget)
+		too_many_nodes(ctx, tw);
+	for (int i = 0; i < n; i++)
+		walk_tree(ctx, tw, pdf_array_get(ctx, kids, i), depth + 1, &here);
+}
+
+static int cmp_rev_page_map(const void *va, const void *vb)
+{
+	const pdf_rev_page_map *a = va, *b = vb;
+
+	return a->object < b->object ? -1 : a->object > b->object;
+}
+
+/* Walks the page tree of doc (a file of bytes bytes) and installs the
+ * map; sets *pages.  Throws what is wrong with the tree. */
+static void map_page_tree(fz_context *ctx, pdf_document *pdoc, int64_t bytes, int *pages)
+{
+	struct tree_walk tw = { 0 };
+	pdf_obj *root;
+
+	tw.bytes = bytes;
+	tw.budget = MAP_MIN_NODES + (int64_t)((double)bytes * MAP_NODES_PER_BYTE);
+	fz_var(tw.leaves);
+	fz_try(ctx) {
+		root = pdf_dict_getp(ctx, pdf_trailer(ctx, pdoc), "Root/Pages");
+		if (!root)
+			fz_throw(ctx, FZ_ERROR_GENERIC, "cannot find page tree");
+		walk_tree(ctx, &tw, root, 0, NULL);
+		if (tw.n > 0) {
+			pdoc->rev_page_map = fz_malloc_array(ctx, tw.n, pdf_rev_page_map);
+			for (int i = 0; i < tw.n; i++) {
+				pdoc->rev_page_map[i].page = i;
+				pdoc->rev_page_map[i].object = tw.leaves[i];
+			}
+			qsort(pdoc->rev_page_map, (size_t)tw.n, sizeof(*pdoc->rev_page_map), cmp_rev_page_map);
+			pdoc->fwd_page_map = tw.leaves;
+			tw.leaves = NULL;
+			pdoc->map_page_count = tw.n;
+			pdoc->page_map_nesting = 1;
+		}
+	}
+	fz_catch(ctx) {
+		fz_free(ctx, tw.leaves);
+		fz_rethrow(ctx);
+	}
+	*pages = tw.n;
 }
 
 /*
@@ -179,7 +274,8 @@ static void load_page_tree(struct apf_pdf *pdf)
  * a new reference to the page's object when the page tree is mapped, where
  * the caller (pdf_load_page()) takes it as borrowed: one reference leaked
  * per page, which keeps the object from being freed with the document
- * (Bug 706433, fixed in 1.22.0).  The page keeps a reference of its own,
+ * (Bug 706433, fixed in 1.22.0); the tree is always mapped (apf_pdf_open()
+ * fails otherwise).  The page keeps a reference of its own,
  * so the extra one is dropped here.  Pages are loaded one at a time, so
  * each load is a fresh one (not a page still open, which would come back
  * without a lookup).
@@ -187,11 +283,12 @@ static void load_page_tree(struct apf_pdf *pdf)
 fz_page *apf_pdf_load_page_obj(struct apf_pdf *pdf, int page_num)
 {
 	fz_context *ctx = pdf->pc->ctx;
-	fz_page *page = fz_load_page(ctx, pdf->doc, page_num - 1);
+	/* Not fz_load_page(), which would check the number against the
+	 * tree's own /Count: the map has the pages that are there. */
+	fz_page *page = fz_load_chapter_page(ctx, pdf->doc, 0, page_num - 1);
 
 #if FZ_VERSION_MAJOR == 1 && FZ_VERSION_MINOR == 21
-	if (pdf->page_tree)
-		pdf_drop_obj(ctx, pdf_page_from_fz_page(ctx, page)->obj);
+	pdf_drop_obj(ctx, pdf_page_from_fz_page(ctx, page)->obj);
 #endif
 	return page;
 }
@@ -203,10 +300,14 @@ int apf_pdf_open(struct apf_pdf_ctx *pc, const char *path, struct apf_pdf **out,
 	fz_document *doc = NULL;
 	int count = 0, encrypted = 0, repaired = 0, rc;
 	struct apf_pdf *pdf;
+	struct stat sb;
 
 	rc = has_pdf_signature(path, err);
 	if (rc)
 		return rc;
+	if (stat(path, &sb))
+		return apf_error(err, APF_EIO, "cannot open '%s': %s", path, strerror(errno));
+	reset_notes(pc);
 	fz_var(stm);
 	fz_var(doc);
 	fz_var(count);
@@ -220,9 +321,11 @@ int apf_pdf_open(struct apf_pdf_ctx *pc, const char *path, struct apf_pdf **out,
 		if (fz_needs_password(ctx, doc)) {
 			encrypted = 1;
 		} else {
-			count = fz_count_pages(ctx, doc);
 			pdf_document *pdoc = pdf_specifics(ctx, doc);
-			repaired = pdoc ? pdf_was_repaired(ctx, pdoc) : 0;
+			if (!pdoc)
+				fz_throw(ctx, FZ_ERROR_GENERIC, "not read as a PDF");
+			repaired = pdf_was_repaired(ctx, pdoc);
+			map_page_tree(ctx, pdoc, (int64_t)sb.st_size, &count);
 		}
 	}
 	fz_always(ctx)
@@ -242,7 +345,6 @@ int apf_pdf_open(struct apf_pdf_ctx *pc, const char *path, struct apf_pdf **out,
 	pdf->doc = doc;
 	pdf->pages = count;
 	pdf->repaired = repaired;
-	load_page_tree(pdf);
 	*out = pdf;
 	return 0;
 }
@@ -252,8 +354,7 @@ void apf_pdf_close(struct apf_pdf *pdf)
 	if (!pdf)
 		return;
 	apf_pdf_text_cache_free(pdf->pc->ctx, pdf->tc);
-	if (pdf->page_tree)
-		pdf_drop_page_tree(pdf->pc->ctx, pdf_specifics(pdf->pc->ctx, pdf->doc));
+	pdf_drop_page_tree(pdf->pc->ctx, pdf_specifics(pdf->pc->ctx, pdf->doc));
 	fz_drop_document(pdf->pc->ctx, pdf->doc);
 	free(pdf);
 }

@@ -30,7 +30,6 @@ struct apf_pdf {
 	int repaired;
 	char page_note[256]; /* the first note of the last page read, or "" */
 	struct text_cache *tc; /* what reading the text layer keeps from page to page */
-	int page_tree;         /* pdf_load_page_tree() done */
 };
 
 /* Turns the exception just caught into an apflow error: APF_ENOMEM for

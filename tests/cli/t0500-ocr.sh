@@ -129,7 +129,7 @@ t_match "damaged.pdf failed whole: damaged PDF" '^damaged\.pdf,-,damaged PDF: ' 
 t_match "encrypted.pdf failed whole: needs a password" '^encrypted\.pdf,-,encrypted PDF: a password is needed' "$fails"
 t_match "empty.pdf (0 pages) failed whole" '^empty\.pdf,-,PDF has no pages$' "$fails"
 t_match "a document missing from the store failed: no such object" "^gone\\.pdf,-,cannot get '.*/raw/$(sha20 gone.pdf)\\.pdf': no such object" "$fails"
-t_match "truncated.pdf page 3 failed: damaged page, with MuPDF's note" '^truncated\.pdf,3,"page 3: damaged page, read as empty: object out of range' "$fails"
+t_match "truncated.pdf page 3 failed: its object is gone, with MuPDF's reason" '^truncated\.pdf,3,"page 3: cannot read the text of page 3: object out of range \(12 0 R\)' "$fails"
 t_eq "truncated.pdf pages 1 and 2 stored" "1 2" \
 	"$(q "SELECT page_num FROM md_raw_ocr.main.pages WHERE doc_id = '$(sha20 $C/truncated.pdf)' ORDER BY 1" | tr '\n' ' ' | sed 's/ $//')"
 t_eq "five failure rows, all of run 1" "5,1" "$(q 'SELECT count(*), max(ocr_run_id) FROM md_raw_ocr.main.ocr_failures')"
