@@ -124,6 +124,57 @@ int apf_pdf_ctx_new(struct apf_pdf_ctx **out, struct apf_err *err)
 	return apf_pdf_ctx_new_single(0, out, err);
 }
 
+void apf_pdf_ctx_set_limits(struct apf_pdf_ctx *pc, const struct apf_pdf_limits *limits)
+{
+	pc->limits = *limits;
+}
+
+void apf_pdf_budget_start(const struct apf_pdf_ctx *pc, struct apf_pdf_budget *b, const char *unit)
+{
+	memset(b, 0, sizeof(*b));
+	if (!strcmp(unit, APF_PDF_UNIT_DRAWS))
+		b->max_ops = pc->limits.max_draws > 0 ? pc->limits.max_draws : APF_PDF_MAX_PAGE_DRAWS;
+	else
+		b->max_ops = pc->limits.max_ops > 0 ? pc->limits.max_ops : APF_PDF_MAX_PAGE_OPS;
+	b->max_ms = pc->limits.max_ms > 0 ? pc->limits.max_ms : APF_PDF_MAX_PAGE_MS;
+	b->deadline_ms = apf_now_ms() + b->max_ms;
+	b->cancel = pc->limits.cancel;
+	b->unit = unit;
+}
+
+int apf_pdf_budget_over(struct apf_pdf_budget *b)
+{
+	if (!b->tripped) {
+		if (b->cancel && *b->cancel) {
+			b->tripped = APF_EINTERNAL;
+			snprintf(b->why, sizeof(b->why), "cancelled");
+		} else if (b->ops > b->max_ops) {
+			b->tripped = APF_ETOOBIG;
+			snprintf(b->why, sizeof(b->why), "the page passes %lld %s", (long long)b->max_ops, b->unit);
+		} else if (apf_now_ms() > b->deadline_ms) {
+			b->tripped = APF_ETIMEOUT;
+			snprintf(b->why, sizeof(b->why), "the page takes more than %d ms", b->max_ms);
+		}
+	}
+	return b->tripped;
+}
+
+void apf_pdf_budget_check(fz_context *ctx, struct apf_pdf_budget *b)
+{
+	/* Once tripped, every later tick throws again: MuPDF may swallow
+	 * one (an annotation's appearance is drawn under a catch). */
+	if (apf_pdf_budget_over(b))
+		fz_throw(ctx, FZ_ERROR_ABORT, "%s", b->why);
+}
+
+int apf_pdf_caught_budget(fz_context *ctx, const struct apf_pdf_budget *b, struct apf_err *err, int code,
+			  const char *what)
+{
+	if (b->tripped)
+		return apf_error(err, b->tripped, "%s: %s", what, b->why);
+	return apf_pdf_caught(ctx, err, code, what);
+}
+
 void apf_pdf_ctx_free(struct apf_pdf_ctx *pc)
 {
 	if (!pc)
@@ -450,6 +501,22 @@ int apf_pdf_page_text_stext(struct apf_pdf *pdf, int page_num, struct apf_buf *o
 	return page_text(pdf, page_num, 1, out, stats, err);
 }
 
+int apf_pdf_page_inked(struct apf_pdf *pdf, int page_num, int *inked, struct apf_err *err)
+{
+	char what[64];
+	int rc;
+
+	rc = check_page(pdf, page_num, err);
+	if (rc)
+		return rc;
+	snprintf(what, sizeof(what), "cannot read page %d", page_num);
+	reset_notes(pdf->pc);
+	rc = apf_pdf_read_ink(pdf, page_num, inked, what, err);
+	if (!rc)
+		keep_page_note(pdf);
+	return rc;
+}
+
 int apf_pdf_text_is_real(const struct apf_text_stats *s)
 {
 	return s->nonspace >= APF_PDF_TEXT_MIN_CHARS &&
@@ -517,17 +584,250 @@ static int load_page(struct apf_pdf *pdf, int page_num, const char *what, fz_pag
 	return rc;
 }
 
+/*
+ * The renderer's work, bounded: MuPDF's run processor draws through this
+ * device, which hands every call on to the draw device and counts it
+ * against the page's budget (apf_pdf_budget), and bounds how deep the
+ * drawing nests (clips, masks, groups, tiles: a form is drawn inside a
+ * clip to its box, so forms nested one inside the other nest here too).
+ * The run processor recurses into forms, some KB of stack a level, with
+ * no limit of its own: forms nested thousands deep would overflow a
+ * worker's stack.  Over either bound, the device sets the cookie's abort,
+ * which every content stream's lexer checks at each token, and throws.
+ */
+#define DRAW_MAX_DEPTH 256
+
+struct guard_dev {
+	fz_device super;
+	fz_device *target;
+	struct apf_pdf_budget *b;
+	fz_cookie *cookie;
+	int depth;
+};
+
+static void guard_trip(fz_context *ctx, struct guard_dev *g)
+{
+	if (g->cookie->abort && !g->b->tripped) {
+		g->b->tripped = APF_EINTERNAL;
+		snprintf(g->b->why, sizeof(g->b->why), "cancelled");
+	}
+	if (apf_pdf_budget_over(g->b)) {
+		g->cookie->abort = 1;
+		fz_throw(ctx, FZ_ERROR_ABORT, "%s", g->b->why);
+	}
+}
+
+static struct guard_dev *guard_tick(fz_context *ctx, fz_device *dev, int nest)
+{
+	struct guard_dev *g = (struct guard_dev *)dev;
+
+	g->depth += nest;
+	if (nest > 0 && g->depth > DRAW_MAX_DEPTH && !g->b->tripped) {
+		g->b->tripped = APF_ETOOBIG;
+		snprintf(g->b->why, sizeof(g->b->why),
+			 "the page nests its drawing (forms, clips, groups) more than %d deep", DRAW_MAX_DEPTH);
+	}
+	if (++g->b->ops > g->b->max_ops || g->b->tripped || (g->b->cancel && *g->b->cancel) ||
+	    !(g->b->ops & 255) || g->cookie->abort)
+		guard_trip(ctx, g);
+	return g;
+}
+
+static void guard_close(fz_context *ctx, fz_device *dev)
+{
+	fz_close_device(ctx, ((struct guard_dev *)dev)->target);
+}
+
+static void guard_fill_path(fz_context *ctx, fz_device *dev, const fz_path *path, int even_odd, fz_matrix ctm,
+			    fz_colorspace *cs, const float *color, float alpha, fz_color_params cp)
+{
+	fz_fill_path(ctx, guard_tick(ctx, dev, 0)->target, path, even_odd, ctm, cs, color, alpha, cp);
+}
+
+static void guard_stroke_path(fz_context *ctx, fz_device *dev, const fz_path *path, const fz_stroke_state *ss,
+			      fz_matrix ctm, fz_colorspace *cs, const float *color, float alpha,
+			      fz_color_params cp)
+{
+	fz_stroke_path(ctx, guard_tick(ctx, dev, 0)->target, path, ss, ctm, cs, color, alpha, cp);
+}
+
+static void guard_clip_path(fz_context *ctx, fz_device *dev, const fz_path *path, int even_odd, fz_matrix ctm,
+			    fz_rect scissor)
+{
+	fz_clip_path(ctx, guard_tick(ctx, dev, 1)->target, path, even_odd, ctm, scissor);
+}
+
+static void guard_clip_stroke_path(fz_context *ctx, fz_device *dev, const fz_path *path,
+				   const fz_stroke_state *ss, fz_matrix ctm, fz_rect scissor)
+{
+	fz_clip_stroke_path(ctx, guard_tick(ctx, dev, 1)->target, path, ss, ctm, scissor);
+}
+
+static void guard_fill_text(fz_context *ctx, fz_device *dev, const fz_text *text, fz_matrix ctm,
+			    fz_colorspace *cs, const float *color, float alpha, fz_color_params cp)
+{
+	fz_fill_text(ctx, guard_tick(ctx, dev, 0)->target, text, ctm, cs, color, alpha, cp);
+}
+
+static void guard_stroke_text(fz_context *ctx, fz_device *dev, const fz_text *text, const fz_stroke_state *ss,
+			      fz_matrix ctm, fz_colorspace *cs, const float *color, float alpha,
+			      fz_color_params cp)
+{
+	fz_stroke_text(ctx, guard_tick(ctx, dev, 0)->target, text, ss, ctm, cs, color, alpha, cp);
+}
+
+static void guard_clip_text(fz_context *ctx, fz_device *dev, const fz_text *text, fz_matrix ctm, fz_rect scissor)
+{
+	fz_clip_text(ctx, guard_tick(ctx, dev, 1)->target, text, ctm, scissor);
+}
+
+static void guard_clip_stroke_text(fz_context *ctx, fz_device *dev, const fz_text *text,
+				   const fz_stroke_state *ss, fz_matrix ctm, fz_rect scissor)
+{
+	fz_clip_stroke_text(ctx, guard_tick(ctx, dev, 1)->target, text, ss, ctm, scissor);
+}
+
+static void guard_ignore_text(fz_context *ctx, fz_device *dev, const fz_text *text, fz_matrix ctm)
+{
+	fz_ignore_text(ctx, guard_tick(ctx, dev, 0)->target, text, ctm);
+}
+
+static void guard_fill_shade(fz_context *ctx, fz_device *dev, fz_shade *shd, fz_matrix ctm, float alpha,
+			     fz_color_params cp)
+{
+	fz_fill_shade(ctx, guard_tick(ctx, dev, 0)->target, shd, ctm, alpha, cp);
+}
+
+static void guard_fill_image(fz_context *ctx, fz_device *dev, fz_image *img, fz_matrix ctm, float alpha,
+			     fz_color_params cp)
+{
+	fz_fill_image(ctx, guard_tick(ctx, dev, 0)->target, img, ctm, alpha, cp);
+}
+
+static void guard_fill_image_mask(fz_context *ctx, fz_device *dev, fz_image *img, fz_matrix ctm,
+				  fz_colorspace *cs, const float *color, float alpha, fz_color_params cp)
+{
+	fz_fill_image_mask(ctx, guard_tick(ctx, dev, 0)->target, img, ctm, cs, color, alpha, cp);
+}
+
+static void guard_clip_image_mask(fz_context *ctx, fz_device *dev, fz_image *img, fz_matrix ctm, fz_rect scissor)
+{
+	fz_clip_image_mask(ctx, guard_tick(ctx, dev, 1)->target, img, ctm, scissor);
+}
+
+static void guard_pop_clip(fz_context *ctx, fz_device *dev)
+{
+	fz_pop_clip(ctx, guard_tick(ctx, dev, -1)->target);
+}
+
+static void guard_begin_mask(fz_context *ctx, fz_device *dev, fz_rect area, int luminosity, fz_colorspace *cs,
+			     const float *bc, fz_color_params cp)
+{
+	fz_begin_mask(ctx, guard_tick(ctx, dev, 1)->target, area, luminosity, cs, bc, cp);
+}
+
+static void guard_end_mask(fz_context *ctx, fz_device *dev)
+{
+	fz_end_mask(ctx, guard_tick(ctx, dev, 0)->target);
+}
+
+static void guard_begin_group(fz_context *ctx, fz_device *dev, fz_rect area, fz_colorspace *cs, int isolated,
+			      int knockout, int blendmode, float alpha)
+{
+	fz_begin_group(ctx, guard_tick(ctx, dev, 1)->target, area, cs, isolated, knockout, blendmode, alpha);
+}
+
+static void guard_end_group(fz_context *ctx, fz_device *dev)
+{
+	fz_end_group(ctx, guard_tick(ctx, dev, -1)->target);
+}
+
+static int guard_begin_tile(fz_context *ctx, fz_device *dev, fz_rect area, fz_rect view, float xstep,
+			    float ystep, fz_matrix ctm, int id)
+{
+	return fz_begin_tile_id(ctx, guard_tick(ctx, dev, 1)->target, area, view, xstep, ystep, ctm, id);
+}
+
+static void guard_end_tile(fz_context *ctx, fz_device *dev)
+{
+	fz_end_tile(ctx, guard_tick(ctx, dev, -1)->target);
+}
+
+static void guard_render_flags(fz_context *ctx, fz_device *dev, int set, int clear)
+{
+	fz_render_flags(ctx, ((struct guard_dev *)dev)->target, set, clear);
+}
+
+static void guard_set_default_colorspaces(fz_context *ctx, fz_device *dev, fz_default_colorspaces *dcs)
+{
+	fz_set_default_colorspaces(ctx, ((struct guard_dev *)dev)->target, dcs);
+}
+
+static void guard_begin_layer(fz_context *ctx, fz_device *dev, const char *name)
+{
+	fz_begin_layer(ctx, guard_tick(ctx, dev, 0)->target, name);
+}
+
+static void guard_end_layer(fz_context *ctx, fz_device *dev)
+{
+	fz_end_layer(ctx, guard_tick(ctx, dev, 0)->target);
+}
+
+/* A guard over target (borrowed: the caller drops it after the guard). */
+static fz_device *new_guard(fz_context *ctx, fz_device *target, struct apf_pdf_budget *b, fz_cookie *cookie)
+{
+	struct guard_dev *g = fz_new_derived_device(ctx, struct guard_dev);
+
+	g->super.close_device = guard_close;
+	g->super.fill_path = guard_fill_path;
+	g->super.stroke_path = guard_stroke_path;
+	g->super.clip_path = guard_clip_path;
+	g->super.clip_stroke_path = guard_clip_stroke_path;
+	g->super.fill_text = guard_fill_text;
+	g->super.stroke_text = guard_stroke_text;
+	g->super.clip_text = guard_clip_text;
+	g->super.clip_stroke_text = guard_clip_stroke_text;
+	g->super.ignore_text = guard_ignore_text;
+	g->super.fill_shade = guard_fill_shade;
+	g->super.fill_image = guard_fill_image;
+	g->super.fill_image_mask = guard_fill_image_mask;
+	g->super.clip_image_mask = guard_clip_image_mask;
+	g->super.pop_clip = guard_pop_clip;
+	g->super.begin_mask = guard_begin_mask;
+	g->super.end_mask = guard_end_mask;
+	g->super.begin_group = guard_begin_group;
+	g->super.end_group = guard_end_group;
+	g->super.begin_tile = guard_begin_tile;
+	g->super.end_tile = guard_end_tile;
+	g->super.render_flags = guard_render_flags;
+	g->super.set_default_colorspaces = guard_set_default_colorspaces;
+	g->super.begin_layer = guard_begin_layer;
+	g->super.end_layer = guard_end_layer;
+	g->super.hints = target->hints;
+	g->super.flags = target->flags;
+	g->target = target;
+	g->b = b;
+	g->cookie = cookie;
+	return &g->super;
+}
+
 /* Draws page into a new pixmap of bbox, over data when not NULL (the
- * pixmap then does not own it); drops page either way. */
-static int draw_page(fz_context *ctx, fz_page *page, fz_matrix ctm, fz_irect bbox, int gray,
+ * pixmap then does not own it), within the context's limits; drops page
+ * either way. */
+static int draw_page(struct apf_pdf_ctx *pc, fz_page *page, fz_matrix ctm, fz_irect bbox, int gray,
 		     unsigned char *data, const char *what, fz_pixmap **out, struct apf_err *err)
 {
+	fz_context *ctx = pc->ctx;
 	fz_pixmap *pix = NULL;
-	fz_device *dev = NULL;
+	fz_device *dev = NULL, *guard = NULL;
+	fz_cookie cookie = { 0 };
+	struct apf_pdf_budget budget;
 	int rc = 0;
 
+	apf_pdf_budget_start(pc, &budget, APF_PDF_UNIT_DRAWS);
 	fz_var(pix);
 	fz_var(dev);
+	fz_var(guard);
 	fz_try(ctx) {
 		fz_colorspace *cs = gray ? fz_device_gray(ctx) : fz_device_rgb(ctx);
 		if (data)
@@ -536,16 +836,21 @@ static int draw_page(fz_context *ctx, fz_page *page, fz_matrix ctm, fz_irect bbo
 			pix = fz_new_pixmap_with_bbox(ctx, cs, bbox, NULL, 0);
 		fz_clear_pixmap_with_value(ctx, pix, 0xFF);
 		dev = fz_new_draw_device(ctx, ctm, pix);
-		fz_run_page(ctx, page, dev, fz_identity, NULL);
-		fz_close_device(ctx, dev);
+		guard = new_guard(ctx, dev, &budget, &cookie);
+		fz_run_page(ctx, page, guard, fz_identity, &cookie);
+		fz_close_device(ctx, guard);
+		/* A trip that MuPDF caught and went on from is still one. */
+		if (budget.tripped)
+			fz_throw(ctx, FZ_ERROR_ABORT, "%s", budget.why);
 	}
 	fz_always(ctx) {
+		fz_drop_device(ctx, guard);
 		fz_drop_device(ctx, dev);
 		fz_drop_page(ctx, page);
 	}
 	fz_catch(ctx) {
 		fz_drop_pixmap(ctx, pix);
-		rc = apf_pdf_caught(ctx, err, APF_EPDF, what);
+		rc = apf_pdf_caught_budget(ctx, &budget, err, APF_EPDF, what);
 	}
 	if (!rc)
 		*out = pix;
@@ -585,7 +890,7 @@ static int render(struct apf_pdf *pdf, int page_num, int dpi, int gray, unsigned
 		fz_drop_page(ctx, page);
 		return rc;
 	}
-	rc = draw_page(ctx, page, ctm, bbox, gray, data, what, out, err);
+	rc = draw_page(pdf->pc, page, ctm, bbox, gray, data, what, out, err);
 	if (rc) {
 		free(data);
 		return rc;

@@ -13,9 +13,11 @@
 #   hpdf_page_dag OUT LEVELS       a page tree whose every node lists the next
 #                                  one twice: 2^LEVELS pages from LEVELS objects
 #   hpdf_deep_tree OUT DEPTH       one page under DEPTH nested page-tree nodes
-#   hpdf_form_bomb OUT LEVELS      one page whose form XObjects each draw the
+#   hpdf_form_bomb OUT LEVELS [LEAF]
+#                                  one page whose form XObjects each draw the
 #                                  next one twice, LEVELS deep: 2^LEVELS draws
-#                                  of "Hello" (30 levels: some 7 KB)
+#                                  of "Hello" (30 levels: some 7 KB), or of the
+#                                  content LEAF (e.g. '0 g 72 72 9 9 re f')
 #   hpdf_deep_forms OUT DEPTH      one page with forms nested DEPTH deep, each
 #                                  drawing the next once, the last one a box
 #   hpdf_blank OUT PAGES [EVERY]   PAGES pages with nothing drawn; with EVERY,
@@ -88,14 +90,14 @@ hpdf_deep_tree() {
 # The form objects of a bomb: first object number FIRST, LEVELS forms, then
 # the font; each form draws the next twice, the last one draws "Hello".
 _hpdf_bomb_forms() {
-	local first=$1 levels=$2 i n font=$(($1 + $2))
+	local first=$1 levels=$2 leaf=${3:-BT /F1 24 Tf 72 720 Td (Hello) Tj ET} i n font=$(($1 + $2))
 	for ((i = 0; i < levels; i++)); do
 		n=$((first + i))
 		if ((i < levels - 1)); then
 			hpdf_stream 'q /X Do Q q 1 0 0 1 1 0 cm /X Do Q' \
 				"/Type /XObject /Subtype /Form /BBox [0 0 595 842] /Resources << /XObject << /X $((n + 1)) 0 R >> >> "
 		else
-			hpdf_stream 'BT /F1 24 Tf 72 720 Td (Hello) Tj ET' \
+			hpdf_stream "$leaf" \
 				"/Type /XObject /Subtype /Form /BBox [0 0 595 842] /Resources << /Font << /F1 $font 0 R >> >> "
 		fi
 		printf '\001'
@@ -104,7 +106,7 @@ _hpdf_bomb_forms() {
 }
 
 hpdf_form_bomb() {
-	local out=$1 levels=$2
+	local out=$1 levels=$2 leaf=${3:-}
 	local -a objs=(
 		'<< /Type /Catalog /Pages 2 0 R >>'
 		'<< /Type /Pages /Count 1 /Kids [3 0 R] >>'
@@ -112,7 +114,7 @@ hpdf_form_bomb() {
 		"$(hpdf_stream '/X Do')"
 	)
 	local -a forms
-	mapfile -t -d $'\001' forms < <(_hpdf_bomb_forms 5 "$levels")
+	mapfile -t -d $'\001' forms < <(_hpdf_bomb_forms 5 "$levels" ${leaf:+"$leaf"})
 	objs+=("${forms[@]}")
 	hpdf_objects "$out" "${objs[@]}"
 }
