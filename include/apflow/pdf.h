@@ -65,8 +65,8 @@ int apf_pdf_ctx_new(struct apf_pdf_ctx **out, struct apf_err *err);
  * take hours on one page: with these bounds its text fails in some 6 s,
  * its rendering in some 5 s.  Zeros are the defaults below, which a page
  * of text (some 10,000 operators) or a dense map (a few 100,000) is far
- * from.  Rendering also fails past 256 levels of nested drawing (forms
- * in forms: MuPDF would recurse that deep).
+ * from.  Rendering also fails past 72 levels of nested drawing (forms
+ * in forms: the text reader skips forms deeper than 64).
  */
 #define APF_PDF_MAX_PAGE_OPS ((int64_t)5000000)
 #define APF_PDF_MAX_PAGE_DRAWS ((int64_t)1000000)

@@ -1373,6 +1373,7 @@ static int setup(struct stage *st, struct apf_err *err)
 	if (rc)
 		return rc;
 	apf_remove_stale_temps(st->tmpdir, TMP_PREFIX);
+	ocrs_sweep_parquet_dirs(st->tmpdir);
 
 	st->model_text = apf_xasprintf("mupdf %s", apf_pdf_library_version());
 	if (st->engine == APF_OCRSTAGE_DEEPSEEK) {

@@ -169,6 +169,12 @@ void ocrs_store_page(struct stage *st, struct doc *d, int page, int engine, cons
 		     const struct apf_buf *text, const struct apf_text_stats *stats, double confidence);
 void ocrs_fail_page(struct stage *st, struct doc *d, int page, int engine, const char *error);
 
+/* ---- ocrstage_parquet.c ---- */
+
+/* Removes the Parquet export directories of dead processes under tmpdir
+ * (apf_remove_stale_temps() removes files only). */
+void ocrs_sweep_parquet_dirs(const char *tmpdir);
+
 /* ---- ocrstage_read.c: the page engines ---- */
 
 /* The worker's Tesseract, made on first use. */

@@ -591,11 +591,12 @@ static int load_page(struct apf_pdf *pdf, int page_num, const char *what, fz_pag
  * drawing nests (clips, masks, groups, tiles: a form is drawn inside a
  * clip to its box, so forms nested one inside the other nest here too).
  * The run processor recurses into forms, some KB of stack a level, with
- * no limit of its own: forms nested thousands deep would overflow a
- * worker's stack.  Over either bound, the device sets the cookie's abort,
+ * no limit of its own but its exception stack, which gives out at some 85
+ * forms ("exception stack overflow!"); DRAW_MAX_DEPTH is the text
+ * reader's 64 forms (MAX_FORM_DEPTH) and some clips around them.  Over either bound, the device sets the cookie's abort,
  * which every content stream's lexer checks at each token, and throws.
  */
-#define DRAW_MAX_DEPTH 256
+#define DRAW_MAX_DEPTH 72
 
 struct guard_dev {
 	fz_device super;

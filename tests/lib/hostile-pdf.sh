@@ -23,9 +23,11 @@
 #   hpdf_blank OUT PAGES [EVERY]   PAGES pages with nothing drawn; with EVERY,
 #                                  every EVERY-th page says "Page N text" in
 #                                  Helvetica (so some pages have text)
-#   hpdf_slow_page OUT PAGES SLOW LEVELS
+#   hpdf_slow_page OUT PAGES SLOW LEVELS [BUSY]
 #                                  PAGES blank pages but page SLOW, a form
-#                                  bomb of LEVELS levels (slow to read)
+#                                  bomb of LEVELS levels (slow to read); with
+#                                  BUSY, the others draw 2^BUSY small boxes
+#                                  through a small bomb (some work, no text)
 
 # hpdf_objects OUT OBJ...
 hpdf_objects() {
@@ -158,15 +160,18 @@ hpdf_blank() {
 }
 
 hpdf_slow_page() {
-	local out=$1 pages=$2 slow=$3 levels=$4 i kids="" n
+	local out=$1 pages=$2 slow=$3 levels=$4 busy=${5:-0} i kids="" n
 	local -a objs=('<< /Type /Catalog /Pages 2 0 R >>' 'PAGES' "$(hpdf_stream '')" "$(hpdf_stream '/X Do')")
-	# pages are objects 5..4+pages, the bomb's forms follow
-	local fx=$((5 + pages))
+	# pages are objects 5..4+pages, the bomb's forms follow (levels + 1
+	# objects), then the busy pages' forms
+	local fx=$((5 + pages)) bx=$((5 + pages + levels + 1))
 	for ((i = 1; i <= pages; i++)); do
 		n=$((4 + i))
 		kids+="$n 0 R "
 		if ((i == slow)); then
 			objs+=("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /XObject << /X $fx 0 R >> >> /Contents 4 0 R >>")
+		elif ((busy > 0)); then
+			objs+=("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /XObject << /X $bx 0 R >> >> /Contents 4 0 R >>")
 		else
 			objs+=("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 3 0 R >>")
 		fi
@@ -175,5 +180,9 @@ hpdf_slow_page() {
 	local -a forms
 	mapfile -t -d $'\001' forms < <(_hpdf_bomb_forms "$fx" "$levels")
 	objs+=("${forms[@]}")
+	if ((busy > 0)); then
+		mapfile -t -d $'\001' forms < <(_hpdf_bomb_forms "$bx" "$busy" '0 g 1 1 1 1 re f')
+		objs+=("${forms[@]}")
+	fi
 	hpdf_objects "$out" "${objs[@]}"
 }
