@@ -3,6 +3,7 @@
 #   make            installs what is missing, builds ./apflow (release, -O2)
 #   make run        ... and runs the whole flow on the bundled sample
 #   make test       ... builds the sanitizer build and runs every test
+#   make fuzz       builds the libFuzzer targets into build/fuzz/ (docs/internals/fuzzing.md)
 #   make bench      runs the benchmarks in bench/
 #   make clean
 
@@ -45,7 +46,7 @@ SAN := build/asan
 REL_CFLAGS := -O2 -g $(WARN)
 SAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all $(WARN)
 
-.PHONY: all deps run test test-unit test-cli bench clean distclean
+.PHONY: all deps run test test-unit test-cli bench clean distclean fuzz
 all: apflow
 
 # install-deps.sh --check is cheap; the full script runs only when something is missing.
@@ -101,7 +102,39 @@ $(SAN)/tests/unit/%: $(SAN)/tests/unit/%.o $(SAN)/libapflow.a
 
 UNIT_BIN := $(UNIT_SRC:%.c=$(SAN)/%)
 
-test: deps $(SAN)/apflow $(UNIT_BIN) apflow
+# libFuzzer targets (fuzz/fuzz_*.c, docs/internals/fuzzing.md), built with
+# Debian's clang under AddressSanitizer and UndefinedBehaviorSanitizer:
+# the core is compiled again with coverage instrumentation into
+# build/fuzz/libapflow.a.  `make fuzz` also makes the PDF seeds the
+# repository does not commit (fuzz/gen-pdf-seeds.sh); tests/fuzz/ runs
+# each target for a few seconds within `make test`.
+FUZZ     := build/fuzz
+FUZZ_CC  ?= clang
+FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=$(FUZZ)/%)
+# gcc's build holds the code to -Werror; clang's own extra warnings are
+# shown here but do not stop the fuzz build.
+FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
+           $(filter-out -Werror,$(WARN)) -Wno-string-concatenation
+# The upload target's fakes replace server.c's and ingest.c's functions of the same names.
+FUZZ_LDFLAGS_fuzz_upload := -Wl,--allow-multiple-definition -lmicrohttpd
+
+$(FUZZ)/obj/%.o: %.c | deps
+	@mkdir -p $(@D)
+	@echo "  CC fuzz $<"
+	@$(FUZZ_CC) $(CPPFLAGS_ALL) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+$(FUZZ)/libapflow.a: $(CORE_SRC:%.c=$(FUZZ)/obj/%.o) $(FUZZ)/obj/build/gen/web_assets.o $(FUZZ)/obj/build/gen/sql_assets.o $(FUZZ)/obj/build/gen/config_assets.o
+	@ar rcs $@ $^
+$(FUZZ)/fuzz_%: $(FUZZ)/obj/fuzz/fuzz_%.o $(FUZZ)/libapflow.a
+	@echo "  LD fuzz $@"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(FUZZ_LDFLAGS_$(notdir $@)) $(LIBS_ALL)
+$(FUZZ)/seeds/pdf/.done: fuzz/gen-pdf-seeds.sh scripts/gen-corpus.sh tests/lib/mkpdf.sh | deps
+	@fuzz/gen-pdf-seeds.sh $(@D)
+	@touch $@
+
+fuzz: $(FUZZ_BIN) $(FUZZ)/seeds/pdf/.done
+
+test: deps $(SAN)/apflow $(UNIT_BIN) apflow fuzz
 	@tests/run.sh
 
 run: deps apflow

@@ -21,7 +21,8 @@ APT_PACKAGES="build-essential pkg-config ca-certificates curl
  libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng
  libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libpcre2-dev libssl-dev
  libcmocka-dev chromium poppler-utils fonts-dejavu-core
- jq file time procps"
+ jq file time procps ripgrep
+ clang libclang-rt-dev"
 
 check=0
 [ "${1:-}" = "--check" ] && check=1

@@ -15,16 +15,27 @@
 
 #include "apflow/db.h"
 #include "apflow/log.h"
+#include "apflow/migrate.h"
 #include "apflow/util.h"
 #include "cmd/cmd.h"
 
 const struct apf_cmd apf_commands[] = {
-	{ "init", cmd_init, NEED_CONFIG | NEED_DB, "create the warehouse tables and views (idempotent)", cmd_init_usage },
+	{ "init", cmd_init, NEED_CONFIG | NEED_DB | NO_MIGRATE, "create the warehouse tables and views (idempotent)", cmd_init_usage },
 	{ "sql", cmd_sql, NEED_CONFIG | NEED_DB, "run a .sql file with parameters", cmd_sql_usage },
 	{ "store", cmd_store, NEED_CONFIG | NEED_STORE, "put, get, list and delete objects in the store", cmd_store_usage },
-	{ "serve", cmd_serve, NEED_CONFIG | NEED_DB | NEED_STORE, "serve the upload page, POST /upload and document status", cmd_serve_usage },
+	{ "serve", cmd_serve, NEED_CONFIG | NEED_DB | NEED_STORE | DB_LOCK_LATER, "serve the upload page, POST /upload and document status", cmd_serve_usage },
 	{ "ingest", cmd_ingest, NEED_CONFIG | NEED_DB | NEED_STORE, "ingest PDF files from the command line, as POST /upload does", cmd_ingest_usage },
 	{ "ocr", cmd_ocr, NEED_CONFIG | NEED_DB | NEED_STORE, "read the pages of stored PDFs into md_raw_ocr.main.pages", cmd_ocr_usage },
+	{ "export", cmd_export, NEED_CONFIG | NEED_DB | NEED_STORE, "write a dataset's pages as Parquet for pre-annotation and Argilla", cmd_export_usage },
+	{ "preannotate", cmd_preannotate, NEED_CONFIG | NEED_DB | NEED_STORE, "suggest entity spans for a dataset's pages (rules or Ollama)", cmd_preannotate_usage },
+	{ "merge", cmd_merge, NEED_CONFIG | NEED_STORE, "merge a dataset's pages and suggestions into argilla_records.parquet", cmd_merge_usage },
+	{ "push", cmd_push, NEED_CONFIG, "push merged pages and suggestions into an Argilla dataset", cmd_push_usage },
+	{ "pull", cmd_pull, NEED_CONFIG, "pull annotations from an Argilla dataset into Parquet (the SDK export layout)", cmd_pull_usage },
+	{ "load", cmd_load, NEED_CONFIG | NEED_DB | NEED_STORE, "load an Argilla export into md_annotated (one export run)", cmd_load_usage },
+	{ "check", cmd_check, NEED_CONFIG | NEED_DB | NEED_STORE, "check the warehouse's integrity (exit 1 when a check fails)", cmd_check_usage },
+	{ "panels", cmd_panels, NEED_CONFIG | NEED_DB, "run the dashboard queries, or write a Grafana dashboard", cmd_panels_usage },
+	{ "learn", cmd_learn, NEED_CONFIG | NEED_DB, "learn gazetteer names from SMEs' annotations the rules missed", cmd_learn_usage },
+	{ "eval", cmd_eval, NEED_CONFIG, "score suggested spans against gold spans (precision, recall, F1)", cmd_eval_usage },
 	{ "config", cmd_config, NEED_CONFIG, "show the effective settings and where they come from", cmd_config_usage },
 	{ "version", cmd_version, 0, "show versions of apflow and its libraries", cmd_version_usage },
 	{ NULL, NULL, 0, NULL, NULL },
@@ -80,7 +91,7 @@ static void print_main_usage(FILE *f)
 {
 	fputs(main_usage, f);
 	for (const struct apf_cmd *c = apf_commands; c->name; c++)
-		fprintf(f, "  %-10s %s\n", c->name, c->summary);
+		fprintf(f, "  %-12s %s\n", c->name, c->summary);
 	fputs("\nRun 'apflow help <command>' or 'apflow <command> --help' for a command's options.\n", f);
 }
 
@@ -95,6 +106,61 @@ static const struct {
 	{ "--warehouse", "warehouse" },
 	{ "--log-level", "log_level" },
 };
+
+static void on_migration(const struct apf_migration *m, void *arg)
+{
+	(void)arg;
+	if (m->state == APF_MIGRATION_APPLIED)
+		apf_log_info("applied %s to the warehouse", m->name);
+}
+
+/* For a warehouse that was held at start: migrates at the writer's first
+ * open. */
+static int migrate_job(struct apf_db *db, void *arg, struct apf_err *err)
+{
+	(void)arg;
+	return apf_migrate(db, 0, on_migration, NULL, err);
+}
+
+/* Opens what the command's flags ask for into ctx (released by
+ * unprovision() whatever happened). */
+static int provision(const struct apf_cmd *cmd, struct apf_ctx *ctx, struct apf_err *err)
+{
+	int rc;
+
+	if ((cmd->flags & NEED_DB) && !(cmd->flags & NO_MIGRATE)) {
+		int later = 0;
+
+		rc = apf_migrate_warehouse(&ctx->cfg, on_migration, NULL, err);
+		if (rc == APF_ELOCKED && (cmd->flags & DB_LOCK_LATER)) {
+			apf_log_warn("%s; the warehouse will be brought up to date when it is free", err->msg);
+			apf_err_clear(err);
+			later = 1;
+		} else if (rc) {
+			return rc;
+		}
+		rc = apf_dbwriter_new_ex(&ctx->cfg, 0, APF_DB_ONE_THREAD, &ctx->writer, err);
+		if (rc)
+			return rc;
+		if (later)
+			apf_dbwriter_set_prepare(ctx->writer, migrate_job, NULL);
+	}
+	if (cmd->flags & NEED_STORE) {
+		rc = apf_store_open(&ctx->cfg, &ctx->store, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static void unprovision(struct apf_ctx *ctx)
+{
+	/* The writer first: it finishes what is queued. */
+	apf_dbwriter_free(ctx->writer);
+	ctx->writer = NULL;
+	apf_store_free(ctx->store);
+	ctx->store = NULL;
+}
 
 struct pending_flag {
 	const char *key;
@@ -218,7 +284,7 @@ int main(int argc, char **argv)
 	if (cmd->flags & NEED_DB)
 		apf_duckdb_preload();
 	ctx.stderr_tty = isatty(STDERR_FILENO);
-	if (cmd->flags & NEED_CONFIG) {
+	if (cmd->flags & (NEED_CONFIG | NEED_DB | NEED_STORE)) {
 		rc = apf_config_load(&ctx.cfg, config_file, &err);
 		for (size_t f = 0; !rc && f < nflags; f++)
 			rc = apf_config_set_flag(&ctx.cfg, flags[f].key, flags[f].value, flags[f].origin, &err);
@@ -236,9 +302,14 @@ int main(int argc, char **argv)
 			apf_log_set_level(level);
 		}
 	}
+	if (provision(cmd, &ctx, &err)) {
+		rc = apf_cmd_fail(&err);
+		goto out;
+	}
 	optind = 0; /* commands use getopt_long from a fresh start */
 	rc = cmd->fn(nargs, args, &ctx);
 out:
+	unprovision(&ctx);
 	/* Joins the loading thread, if the command never did: exit() must not
 	 * run while libduckdb's constructors are running. */
 	if (cmd->flags & NEED_DB)

@@ -4,7 +4,9 @@
 # Unit tests are cmocka binaries built under AddressSanitizer and
 # UndefinedBehaviorSanitizer (build/asan/tests/unit/*); command-line and HTTP
 # tests are shell scripts (tests/cli/t*.sh, tests/http/t*.sh) that drive the
-# sanitizer build of apflow, each in its own temporary directory.  Every test
+# sanitizer build of apflow, each in its own temporary directory; tests/fuzz/
+# runs each libFuzzer target (make fuzz) for a few seconds; tests/hostile/ is
+# the hostile suite (docs/security.md).  Every test
 # speaks TAP ("ok N - what" / "not ok N - what"); a script or binary that
 # dies without saying so counts as one failure.  Output of each goes to
 # build/test-out/<name>.log; failures are shown in full.
@@ -70,7 +72,8 @@ for bin in "$top"/build/asan/tests/unit/test_*; do
 	run_one "$name" "$bin"
 done
 
-for script in "$top"/tests/cli/t*.sh "$top"/tests/http/t*.sh "$top"/tests/browser/t*.sh; do
+for script in "$top"/tests/cli/t*.sh "$top"/tests/http/t*.sh "$top"/tests/browser/t*.sh "$top"/tests/fuzz/t*.sh \
+	"$top"/tests/hostile/t*.sh; do
 	[ -f "$script" ] || continue
 	name=$(basename "$(dirname "$script")")/$(basename "$script" .sh)
 	case "$name" in *"$pattern"*) ;; *) continue ;; esac

@@ -43,6 +43,12 @@ enum apf_config_source {
 	X(ARGILLA_API_KEY, "argilla_api_key", 1, NULL, "Argilla API key", "ARGILLA_API_KEY", NULL) \
 	X(ARGILLA_WORKSPACE, "argilla_workspace", 0, "argilla", "Argilla workspace name", "ARGILLA_WORKSPACE", "APFLOW_ARGILLA_WORKSPACE") \
 	X(OLLAMA_URL, "ollama_url", 0, "http://localhost:11434", "Ollama server URL", "APFLOW_OLLAMA_URL", "OLLAMA_HOST") \
+	X(OLLAMA_MODEL, "ollama_model", 0, "llama3.3:70b", "model 'apflow preannotate --engine ollama' asks", "APFLOW_OLLAMA_MODEL", NULL) \
+	X(OLLAMA_TIMEOUT, "ollama_timeout", 0, "300", "seconds without an answer before an Ollama request is retried", "APFLOW_OLLAMA_TIMEOUT", NULL) \
+	X(OLLAMA_DEADLINE, "ollama_deadline", 0, "900", "seconds one Ollama request may take with all its retries", "APFLOW_OLLAMA_DEADLINE", NULL) \
+	X(OLLAMA_RETRIES, "ollama_retries", 0, "4", "retries of an Ollama request (429, 5xx, timeouts, resets)", "APFLOW_OLLAMA_RETRIES", NULL) \
+	X(OLLAMA_NUM_CTX, "ollama_num_ctx", 0, "8192", "context length sent with every Ollama request (options.num_ctx)", "APFLOW_OLLAMA_NUM_CTX", NULL) \
+	X(DATASET_PATTERN, "dataset_pattern", 0, "vessels_ocr_[a-z0-9_]+", "regular expression (PCRE2, whole name) every dataset name must match", "APFLOW_DATASET_PATTERN", NULL) \
 	X(DEEPSEEK_URL, "deepseek_url", 0, "http://localhost:8000", "DeepSeek-OCR server for 'apflow ocr --engine deepseek' (vLLM or Ollama)", "APFLOW_DEEPSEEK_URL", NULL) \
 	X(DEEPSEEK_API, "deepseek_api", 0, "openai", "the DeepSeek server's API: openai (vLLM's /v1/chat/completions) or ollama (/api/chat)", "APFLOW_DEEPSEEK_API", NULL) \
 	X(DEEPSEEK_MODEL, "deepseek_model", 0, NULL, "DeepSeek model name (default deepseek-ai/DeepSeek-OCR for openai, deepseek-ocr for ollama)", "APFLOW_DEEPSEEK_MODEL", NULL) \

@@ -134,6 +134,19 @@ int64_t apf_db_result_i64(struct apf_db_result *r, uint64_t col, uint64_t row);
 uint64_t apf_db_result_changes(struct apf_db_result *r); /* rows changed by DML */
 void apf_db_result_free(struct apf_db_result *r); /* NULL is a no-op */
 
+/*
+ * Streams: the rows of a prepared query a chunk (up to 2048 rows) at a
+ * time, so that reading a large Parquet file keeps memory flat.  Each
+ * chunk is a result read with the functions above (rows 0-based within the
+ * chunk) and freed with apf_db_result_free() before the stream is.  *out
+ * is NULL at the end.  Column names and types are the same in every chunk.
+ * The statement must outlive the stream.
+ */
+struct apf_db_stream;
+int apf_db_stream_open(struct apf_db_stmt *st, struct apf_db_stream **out, struct apf_err *err);
+int apf_db_stream_next(struct apf_db_stream *s, struct apf_db_result **out, struct apf_err *err);
+void apf_db_stream_free(struct apf_db_stream *s); /* NULL is a no-op */
+
 /* Quotes s as a SQL string literal ('it''s'); the one place literals are
  * made.  malloc'ed; NULL gives "NULL". */
 char *apf_db_quote_literal(const char *s);

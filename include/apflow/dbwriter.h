@@ -100,6 +100,15 @@ long apf_dbwriter_linger(struct apf_dbwriter *w);
 int apf_dbwriter_run_batch_ex(struct apf_dbwriter *w, apf_dbwriter_batch_fn fn, void *arg, unsigned flags,
 			      struct apf_err *err);
 
+/*
+ * fn(db, arg) runs on the writer thread right after it opens the
+ * warehouse, outside any transaction, until it has succeeded once; while
+ * it fails, the jobs of that batch fail with its error.  main.c uses it to
+ * migrate a warehouse that another process held at start.  Set it before
+ * queuing jobs.
+ */
+void apf_dbwriter_set_prepare(struct apf_dbwriter *w, apf_dbwriter_fn fn, void *arg);
+
 void apf_dbwriter_stats(struct apf_dbwriter *w, struct apf_dbwriter_stats *out);
 
 /* Finishes the queued jobs, stops the thread and frees w.  NULL is a no-op. */

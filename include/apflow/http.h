@@ -67,6 +67,7 @@ struct apf_http_request {
 	size_t resp_max;
 
 	int max_retries;              /* < 0: the client's setting */
+	long timeout_ms;              /* one attempt's whole time (CURLOPT_TIMEOUT_MS); 0: none */
 	apf_http_prepare_fn prepare;
 	void *prepare_arg;
 };

@@ -41,4 +41,15 @@ struct apf_migration {
 int apf_migrate(struct apf_db *db, int dry_run,
 		void (*fn)(const struct apf_migration *m, void *arg), void *arg, struct apf_err *err);
 
+/*
+ * First use migrates (DESIGN.md): opens the warehouse of cfg (waiting for
+ * its lock up to lock_timeout, as apf_db_open() does), applies what is
+ * pending as apf_migrate() does, and closes it.  Every command that needs
+ * the warehouse runs this once at start (main.c, NEED_DB), so a corrupt or
+ * unreadable warehouse is refused there, with the reason.
+ */
+int apf_migrate_warehouse(const struct apf_config *cfg,
+			  void (*fn)(const struct apf_migration *m, void *arg), void *arg,
+			  struct apf_err *err);
+
 #endif

@@ -54,4 +54,11 @@ void apf_rules_free(struct apf_rules *r);
 int apf_rules_annotate(const struct apf_rules *r, const char *text, size_t len,
 		       struct apf_spans *out, struct apf_err *err);
 
+/*
+ * The regular expressions the engine runs (PCRE2 syntax, UTF mode), in a
+ * NULL-terminated array of static strings: bench/preannotate.sh hands the
+ * same set to `rg -P`.
+ */
+const char *const *apf_rules_patterns(void);
+
 #endif

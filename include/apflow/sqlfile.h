@@ -70,6 +70,17 @@ int apf_sql_run_text(struct apf_db *db, const char *name, const char *text,
 int apf_sql_split(const char *text, int (*fn)(const char *stmt, int line, void *arg), void *arg);
 
 /*
+ * The runner's first pass without a database: splits text as
+ * apf_sql_split() does and replaces each ${name} in SQL text by its value
+ * quoted as a string literal, calling fn with each statement as the runner
+ * would run it.  Errors as apf_sql_run_text() reports them ("NAME:LINE:
+ * ..."), or the first non-zero value fn returned.  For tests and fuzzing.
+ */
+int apf_sql_expand(const char *name, const char *text, const struct apf_sql_param *params,
+		   size_t nparams, int (*fn)(const char *stmt, int line, void *arg), void *arg,
+		   struct apf_err *err);
+
+/*
  * SQL files compiled into the binary (every .sql file in sql/motherduck/,
  * by scripts/embed.sh into build/gen/sql_assets.c), so that `apflow init` and the stages find them
  * wherever the binary runs.  The table ends with an entry whose name is NULL.

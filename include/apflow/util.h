@@ -28,6 +28,10 @@ int apf_ends_with(const char *s, const char *suffix);
 
 /* Parses a whole decimal integer; returns 0 or -1 (trailing junk, range). */
 int apf_parse_i64(const char *s, int64_t *out);
+/* The one number parser of options and settings: apf_parse_i64() and a
+ * range check, lo <= value <= hi; returns 0 or -1 (*out untouched). */
+int apf_parse_i64_in(const char *s, int64_t lo, int64_t hi, int64_t *out);
+int apf_parse_int_in(const char *s, int lo, int hi, int *out);
 /* "yes/true/on/1" and "no/false/off/0"; returns 0 or -1. */
 int apf_parse_bool(const char *s, int *out);
 

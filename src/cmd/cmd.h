@@ -12,17 +12,39 @@
 #include <stdio.h>
 
 #include "apflow/config.h"
+#include "apflow/dbwriter.h"
 #include "apflow/err.h"
+#include "apflow/store.h"
 
+/*
+ * What main hands a command, provisioned from its flags in the table
+ * (as git's run_builtin() does): the command borrows store and writer,
+ * main opens them before it runs and closes them after it returns.
+ */
 struct apf_ctx {
 	struct apf_config cfg;
 	int stderr_tty;    /* progress bars only on a terminal */
+	/* NEED_STORE: the object store of the configuration. */
+	struct apf_store *store;
+	/* NEED_DB: the warehouse writer (dbwriter.h; APF_DB_ONE_THREAD, opens
+	 * the files only when work comes), on a warehouse already migrated. */
+	struct apf_dbwriter *writer;
 };
 
 enum {
 	NEED_CONFIG = 1 << 0, /* load the configuration before running */
-	NEED_DB = 1 << 1,     /* uses the warehouse */
-	NEED_STORE = 1 << 2,  /* uses the object store */
+	/* Uses the warehouse: main applies the pending migrations first (first
+	 * use migrates; a warehouse that cannot be opened fails the command
+	 * with the reason) and provides ctx->writer.  Implies NEED_CONFIG. */
+	NEED_DB = 1 << 1,
+	NEED_STORE = 1 << 2,  /* ctx->store is open (implies NEED_CONFIG) */
+	/* With NEED_DB: only load DuckDB early; no migration and no writer
+	 * (apflow init migrates itself, and has --dry-run). */
+	NO_MIGRATE = 1 << 3,
+	/* With NEED_DB: when another process holds the warehouse at start,
+	 * warn and migrate at the writer's first open instead of failing
+	 * (apflow serve starts beside a long stage). */
+	DB_LOCK_LATER = 1 << 4,
 };
 
 struct apf_cmd {
@@ -50,6 +72,20 @@ APF_CMD_DECLARE(store);
 APF_CMD_DECLARE(serve);
 APF_CMD_DECLARE(ingest);
 APF_CMD_DECLARE(ocr);
+APF_CMD_DECLARE(export);
+APF_CMD_DECLARE(preannotate);
+APF_CMD_DECLARE(merge);
+APF_CMD_DECLARE(push);
+APF_CMD_DECLARE(pull);
+APF_CMD_DECLARE(load);
+APF_CMD_DECLARE(check);
+APF_CMD_DECLARE(panels);
+APF_CMD_DECLARE(learn);
+APF_CMD_DECLARE(eval);
+
+struct apf_db_result;
+/* Prints r as 'apflow sql' does: an aligned table, or CSV, or JSON. */
+void apf_cmd_print_result(struct apf_db_result *r, int csv, int json);
 
 const struct apf_cmd *apf_cmd_find(const char *name);
 extern const struct apf_cmd apf_commands[];

@@ -14,6 +14,7 @@
 
 #include "apflow/dbwriter.h"
 #include "apflow/ingest.h"
+#include "apflow/progress.h"
 #include "apflow/store.h"
 #include "apflow/util.h"
 #include "cmd/cmd.h"
@@ -103,30 +104,18 @@ static int spool_file(struct apf_ingest *ing, const char *path, struct apf_inges
 	return rc;
 }
 
-static void progress(size_t i, size_t n, const char *name)
-{
-	int width = 30, filled = n ? (int)(i * (size_t)width / n) : width;
-	const char *base = strrchr(name, '/');
-
-	fprintf(stderr, "\r\033[K[%.*s%*s] %zu/%zu %.40s", filled, "##############################",
-		width - filled, "", i, n, base ? base + 1 : name);
-	fflush(stderr);
-}
-
 int cmd_ingest(int argc, char **argv, struct apf_ctx *ctx)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct apf_store *store = NULL;
-	struct apf_dbwriter *writer = NULL;
 	struct apf_ingest *ing = NULL;
 	struct list files = { NULL, 0 };
 	struct apf_err err;
 	size_t added = 0, dups = 0, failed = 0;
 	int json = 0, c, rc = 0;
-	int bar;
+	struct apf_progress *bar = NULL;
 
 	apf_err_clear(&err);
 	opterr = 0;
@@ -151,15 +140,12 @@ int cmd_ingest(int argc, char **argv, struct apf_ctx *ctx)
 		}
 	}
 
-	/* Its warehouse work is small transactions only (db.h). */
-	if ((rc = apf_store_open(&ctx->cfg, &store, &err)) ||
-	    (rc = apf_dbwriter_new_ex(&ctx->cfg, 0, APF_DB_ONE_THREAD, &writer, &err)) ||
-	    (rc = apf_ingest_new(&ctx->cfg, store, writer, &ing, &err))) {
+	if ((rc = apf_ingest_new(&ctx->cfg, ctx->store, ctx->writer, &ing, &err))) {
 		rc = apf_cmd_fail(&err);
 		goto out;
 	}
 
-	bar = ctx->stderr_tty && files.n > 1;
+	bar = apf_progress_new("ingest", "files", files.n, ctx->stderr_tty && files.n > 1);
 	for (size_t i = 0; i < files.n; i++) {
 		const char *path = files.v[i];
 		const char *base = strrchr(path, '/');
@@ -168,8 +154,7 @@ int cmd_ingest(int argc, char **argv, struct apf_ctx *ctx)
 		int frc;
 
 		base = base ? base + 1 : path;
-		if (bar)
-			progress(i, files.n, path);
+		apf_progress_update(bar, i, "%s", base);
 		memset(&sp, 0, sizeof(sp));
 		sp.fd = -1;
 		apf_err_clear(&err);
@@ -177,8 +162,7 @@ int cmd_ingest(int argc, char **argv, struct apf_ctx *ctx)
 		if (!frc)
 			frc = apf_ingest_file(ing, &sp, base, strlen(base), "cli", NULL, &res, &err);
 		apf_ingest_spool_discard(&sp);
-		if (bar)
-			fputs("\r\033[K", stderr);
+		apf_progress_clear(bar);
 		if (frc) {
 			failed++;
 			fprintf(stderr, "apflow: error: '%s': %s\n", path, err.msg);
@@ -208,12 +192,12 @@ int cmd_ingest(int argc, char **argv, struct apf_ctx *ctx)
 		fflush(stdout);
 		apf_ingest_result_release(&res);
 	}
-	fprintf(json ? stderr : stdout, "%zu ingested, %zu duplicates, %zu failed\n", added, dups, failed);
+	apf_progress_end(bar, json ? stderr : stdout, "%zu ingested, %zu duplicates, %zu failed", added, dups, failed);
+	bar = NULL;
 	rc = failed ? 1 : 0;
 out:
+	apf_progress_end(bar, NULL, NULL);
 	apf_ingest_free(ing);
-	apf_dbwriter_free(writer);
-	apf_store_free(store);
 	for (size_t i = 0; i < files.n; i++)
 		free(files.v[i]);
 	free(files.v);

@@ -11,6 +11,7 @@
 #include "apflow/dbwriter.h"
 #include "apflow/deepseek.h"
 #include "apflow/ocrstage.h"
+#include "apflow/progress.h"
 #include "apflow/store.h"
 #include "apflow/util.h"
 #include "cmd/cmd.h"
@@ -73,7 +74,7 @@ const char cmd_ocr_usage[] =
 struct ui {
 	int tty;
 	int json;
-	int bar_shown;
+	struct apf_progress *bar; /* on a terminal */
 	int warnings;
 };
 
@@ -85,24 +86,6 @@ static void on_signal(int sig)
 	signal(sig, SIG_DFL); /* a second one stops at once */
 }
 
-static void format_eta(char *out, size_t n, double secs)
-{
-	long s = secs < 0 ? 0 : (long)(secs + 0.5);
-
-	if (s >= 3600)
-		snprintf(out, n, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
-	else
-		snprintf(out, n, "%ld:%02ld", s / 60, s % 60);
-}
-
-static void clear_bar(struct ui *ui)
-{
-	if (ui->bar_shown) {
-		fputs("\r\033[K", stderr);
-		ui->bar_shown = 0;
-	}
-}
-
 static void on_progress(const struct apf_ocrstage_progress *p, void *arg)
 {
 	struct ui *ui = arg;
@@ -111,22 +94,16 @@ static void on_progress(const struct apf_ocrstage_progress *p, void *arg)
 	uint64_t planned = p->pages_planned > p->pages_done ? p->pages_planned : p->pages_done;
 	char eta[32] = "?";
 
-	if (rate > 0 && planned)
-		format_eta(eta, sizeof(eta), (double)(planned - p->pages_done) / rate);
-	if (ui->tty) {
-		int width = 24;
-		int filled = planned ? (int)(p->pages_done * (uint64_t)width / planned) : 0;
-		fprintf(stderr, "\r\033[K[%.*s%*s] %" PRIu64 "/%" PRIu64 " docs  %" PRIu64 "/%" PRIu64
-				" pages  %.1f pages/s  ETA %s",
-			filled, "########################", width - filled, "", p->docs_done, p->docs_total,
-			p->pages_done, planned, rate, eta);
-		fflush(stderr);
-		ui->bar_shown = 1;
-	} else {
-		fprintf(stderr, "ocr: %" PRIu64 "/%" PRIu64 " documents, %" PRIu64 "/%" PRIu64
-				" pages, %.1f pages/s, ETA %s\n",
-			p->docs_done, p->docs_total, p->pages_done, planned, rate, eta);
+	if (ui->bar) {
+		apf_progress_set_total(ui->bar, planned);
+		apf_progress_update(ui->bar, p->pages_done, "%" PRIu64 "/%" PRIu64 " docs", p->docs_done,
+				    p->docs_total);
+		return;
 	}
+	if (rate > 0 && planned)
+		apf_progress_format_eta(eta, sizeof(eta), (double)(planned - p->pages_done) / rate);
+	fprintf(stderr, "ocr: %" PRIu64 "/%" PRIu64 " documents, %" PRIu64 "/%" PRIu64 " pages, %.1f pages/s, ETA %s\n",
+		p->docs_done, p->docs_total, p->pages_done, planned, rate, eta);
 }
 
 static void on_doc(const struct apf_ocrstage_doc *d, const struct apf_ocrstage_progress *p, void *arg)
@@ -162,7 +139,7 @@ static void on_failure(const char *doc_id, int page_num, const char *engine, con
 
 	(void)page_num;
 	(void)engine;
-	clear_bar(ui);
+	apf_progress_clear(ui->bar);
 	if (ui->warnings < MAX_WARNINGS)
 		fprintf(stderr, "apflow: warning: %s: %s\n", doc_id, error);
 	else if (ui->warnings == MAX_WARNINGS)
@@ -185,16 +162,6 @@ static char *unescape_prompt(const char *s)
 	}
 	*o = '\0';
 	return out;
-}
-
-static int parse_int(const char *s, int lo, int hi, int *out)
-{
-	int64_t v;
-
-	if (apf_parse_i64(s, &v) || v < lo || v > hi)
-		return -1;
-	*out = (int)v;
-	return 0;
 }
 
 static void print_summary(FILE *f, const struct apf_ocrstage_result *r)
@@ -272,8 +239,8 @@ int cmd_ocr(int argc, char **argv, struct apf_ctx *ctx)
 	};
 	struct apf_ocrstage_options opt;
 	struct apf_ocrstage_result res;
-	struct apf_store *store = NULL;
-	struct apf_dbwriter *writer = NULL;
+	struct apf_store *store = ctx->store;
+	struct apf_dbwriter *writer = ctx->writer;
 	struct apf_err err;
 	struct ui ui = { 0 };
 	const char **docs = NULL;
@@ -296,7 +263,7 @@ int cmd_ocr(int argc, char **argv, struct apf_ctx *ctx)
 			}
 			break;
 		case 'j':
-			if (parse_int(optarg, 1, 64, &opt.jobs)) {
+			if (apf_parse_int_in(optarg, 1, 64, &opt.jobs)) {
 				rc = apf_cmd_usage_error("ocr", "bad -j '%s': 1 to 64", optarg);
 				goto out;
 			}
@@ -318,7 +285,7 @@ int cmd_ocr(int argc, char **argv, struct apf_ctx *ctx)
 			opt.retry_failed = 1;
 			break;
 		case O_DPI:
-			if (parse_int(optarg, 36, 1200, &opt.dpi)) {
+			if (apf_parse_int_in(optarg, 36, 1200, &opt.dpi)) {
 				rc = apf_cmd_usage_error("ocr", "bad --dpi '%s': 36 to 1200", optarg);
 				goto out;
 			}
@@ -327,7 +294,7 @@ int cmd_ocr(int argc, char **argv, struct apf_ctx *ctx)
 			opt.lang = optarg;
 			break;
 		case O_CONC:
-			if (parse_int(optarg, 1, 256, &opt.concurrency)) {
+			if (apf_parse_int_in(optarg, 1, 256, &opt.concurrency)) {
 				rc = apf_cmd_usage_error("ocr", "bad --concurrency '%s': 1 to 256", optarg);
 				goto out;
 			}
@@ -373,16 +340,14 @@ int cmd_ocr(int argc, char **argv, struct apf_ctx *ctx)
 	opt.progress_ms = ui.tty ? 200 : 5000;
 	opt.cancel = &interrupted;
 
-	if ((rc = apf_store_open(&ctx->cfg, &store, &err)) || (rc = apf_dbwriter_new_ex(&ctx->cfg, 0, APF_DB_ONE_THREAD, &writer, &err))) {
-		rc = apf_cmd_fail(&err);
-		goto out;
-	}
 	/* Commits come a document apart: keep the warehouse open between
 	 * them rather than checkpoint, close and reopen (dbwriter.h), for
 	 * as long as a text document of a thousand pages takes to read.
 	 * Between slower documents (OCR'd pages: seconds each) the file is
 	 * free for the server and other stages. */
 	apf_dbwriter_set_linger(writer, 250);
+	if (ui.tty)
+		ui.bar = apf_progress_new("ocr", "pages", 0, 1);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -391,7 +356,8 @@ int cmd_ocr(int argc, char **argv, struct apf_ctx *ctx)
 	rc = apf_ocrstage_run(&ctx->cfg, store, writer, &opt, &res, &err);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
-	clear_bar(&ui);
+	apf_progress_end(ui.bar, NULL, NULL);
+	ui.bar = NULL;
 
 	if (!res.run_id && !rc && res.cancelled) {
 		fprintf(stderr, "apflow: interrupted before the run started: nothing was written\n");
@@ -441,8 +407,7 @@ int cmd_ocr(int argc, char **argv, struct apf_ctx *ctx)
 		rc = 1;
 	}
 out:
-	apf_dbwriter_free(writer);
-	apf_store_free(store);
+	apf_progress_end(ui.bar, NULL, NULL);
 	free(docs);
 	free(prompt);
 	return rc;

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "apflow/config.h"
@@ -14,7 +15,9 @@
 
 const char cmd_serve_usage[] =
 	"usage: apflow serve [--listen ADDR:PORT] [--max-upload-mb N] [--upload-token TOKEN]\n"
-	"                    [--threads N] [--workers N] [--grace-seconds N]\n"
+	"                    [--open] [--threads N] [--workers N] [--grace-seconds N]\n"
+	"                    [--max-connections N] [--max-per-address N] [--header-timeout S]\n"
+	"                    [--idle-timeout S] [--min-rate BYTES]\n"
 	"\n"
 	"Serves the upload page (GET /), POST /upload, GET /api/documents[/<doc_id>]\n"
 	"and GET /healthz.  Uploads are checked (a PDF MuPDF can open), stored at\n"
@@ -26,11 +29,24 @@ const char cmd_serve_usage[] =
 	"                        'max_upload_mb', default 100)\n"
 	"  --upload-token TOKEN  require 'Authorization: Bearer TOKEN' on /upload and\n"
 	"                        /api/documents; better set APFLOW_UPLOAD_TOKEN or\n"
-	"                        'upload_token', which other users cannot see in ps\n"
+	"                        'upload_token', which other users cannot see in ps;\n"
+	"                        an empty token is an error\n"
+	"  --open                listen on a non-loopback address without a token\n"
+	"                        (refused otherwise); anyone who reaches the server\n"
+	"                        can then upload and list documents\n"
 	"  --threads N           HTTP threads (default 4)\n"
 	"  --workers N           threads that finish uploads (default 16)\n"
 	"  --grace-seconds N     on SIGINT/SIGTERM, how long requests in flight may\n"
 	"                        take to finish (default 30)\n"
+	"  --max-connections N   open connections at most (default: what ulimit -n\n"
+	"                        allows, at most 1000)\n"
+	"  --max-per-address N   open connections from one client address (default 32)\n"
+	"  --header-timeout S    seconds a client has to send a whole request head\n"
+	"                        (default 10)\n"
+	"  --idle-timeout S      seconds a connection may send nothing (default 30)\n"
+	"  --min-rate BYTES      bytes/s a request body must average once the head's\n"
+	"                        time is over (default 1024)\n"
+	"See docs/security.md for running it on a network.\n"
 	"\n"
 	"Prints 'listening on http://ADDR:PORT' on stderr once it accepts requests.\n"
 	"SIGINT or SIGTERM stops it: no new connections, requests in flight finish\n"
@@ -39,7 +55,7 @@ const char cmd_serve_usage[] =
 
 static int parse_count(const char *opt, const char *v, int64_t lo, int64_t hi, int64_t *out)
 {
-	if (apf_parse_i64(v, out) || *out < lo || *out > hi)
+	if (apf_parse_i64_in(v, lo, hi, out))
 		return apf_cmd_usage_error("serve", "%s wants a number from %lld to %lld, not '%s'", opt,
 					   (long long)lo, (long long)hi, v);
 	return 0;
@@ -54,12 +70,20 @@ int cmd_serve(int argc, char **argv, struct apf_ctx *ctx)
 		{ "threads", required_argument, NULL, 'T' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "grace-seconds", required_argument, NULL, 'g' },
+		{ "open", no_argument, NULL, 'o' },
+		{ "max-connections", required_argument, NULL, 'C' },
+		{ "max-per-address", required_argument, NULL, 'A' },
+		{ "header-timeout", required_argument, NULL, 'H' },
+		{ "idle-timeout", required_argument, NULL, 'I' },
+		{ "min-rate", required_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct apf_server_opts so;
 	struct apf_server *srv = NULL;
 	struct apf_err err;
-	int64_t mb, threads = 0, workers = 0, grace = 30;
+	int64_t mb, threads = 0, workers = 0, grace = 30, v;
+	const struct apf_config_entry *tok;
+	const char *env_tok;
 	sigset_t set;
 	int c, sig = 0;
 
@@ -89,6 +113,34 @@ int cmd_serve(int argc, char **argv, struct apf_ctx *ctx)
 			if (parse_count("--grace-seconds", optarg, 0, 3600, &grace))
 				return 2;
 			break;
+		case 'o':
+			so.open = 1;
+			break;
+		case 'C':
+			if (parse_count("--max-connections", optarg, 4, 100000, &v))
+				return 2;
+			so.max_connections = (unsigned)v;
+			break;
+		case 'A':
+			if (parse_count("--max-per-address", optarg, 1, 100000, &v))
+				return 2;
+			so.max_per_addr = (unsigned)v;
+			break;
+		case 'H':
+			if (parse_count("--header-timeout", optarg, 1, 3600, &v))
+				return 2;
+			so.header_timeout = (unsigned)v;
+			break;
+		case 'I':
+			if (parse_count("--idle-timeout", optarg, 1, 3600, &v))
+				return 2;
+			so.idle_timeout = (unsigned)v;
+			break;
+		case 'R':
+			if (parse_count("--min-rate", optarg, 1, 1 << 30, &v))
+				return 2;
+			so.min_rate = (unsigned)v;
+			break;
 		default:
 			return apf_cmd_usage_error("serve", "unknown option '%s'", argv[optind - 1]);
 		}
@@ -101,9 +153,26 @@ int cmd_serve(int argc, char **argv, struct apf_ctx *ctx)
 
 	so.listen = apf_config_get(&ctx->cfg, APF_CFG_LISTEN);
 	so.max_upload = (uint64_t)mb << 20;
+	/* An empty token must not turn authentication off: the config layer
+	 * reads "" as unset, so look at where it came from. */
+	tok = &ctx->cfg.e[APF_CFG_UPLOAD_TOKEN];
+	env_tok = getenv("APFLOW_UPLOAD_TOKEN");
+	if ((tok->value && !*tok->value) || (!tok->value && env_tok && !*env_tok)) {
+		char origin[128];
+
+		if (tok->value)
+			apf_config_origin(&ctx->cfg, APF_CFG_UPLOAD_TOKEN, origin, sizeof(origin));
+		else
+			apf_strlcpy(origin, "APFLOW_UPLOAD_TOKEN", sizeof(origin));
+		apf_error(&err, APF_ECONFIG,
+			  "the upload token from %s is empty: set a token, or unset it to run without one", origin);
+		return apf_cmd_fail(&err);
+	}
 	so.upload_token = apf_config_get(&ctx->cfg, APF_CFG_UPLOAD_TOKEN);
 	so.threads = (unsigned)threads;
 	so.workers = (unsigned)workers;
+	so.store = ctx->store;
+	so.writer = ctx->writer;
 
 	/* Every thread started from here on inherits the blocked signals, so
 	 * SIGINT and SIGTERM reach only the sigwait() below. */
@@ -112,6 +181,9 @@ int cmd_serve(int argc, char **argv, struct apf_ctx *ctx)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Past RLIMIT_FSIZE a write fails with EFBIG, answered as an error,
+	 * instead of killing the server. */
+	signal(SIGXFSZ, SIG_IGN);
 
 	if (apf_server_start(&ctx->cfg, &so, &srv, &err))
 		return apf_cmd_fail(&err);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "apflow/db.h"
+#include "apflow/json.h"
 #include "apflow/sqlfile.h"
 #include "apflow/util.h"
 #include "cmd/cmd.h"
@@ -193,23 +194,12 @@ static void print_csv(struct apf_db_result *r)
 
 static void json_string_out(const char *s)
 {
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		switch (c) {
-		case '"': fputs("\\\"", stdout); break;
-		case '\\': fputs("\\\\", stdout); break;
-		case '\n': fputs("\\n", stdout); break;
-		case '\r': fputs("\\r", stdout); break;
-		case '\t': fputs("\\t", stdout); break;
-		default:
-			if (c < 0x20)
-				printf("\\u%04x", c);
-			else
-				putchar(c);
-		}
-	}
-	putchar('"');
+	struct apf_buf b = APF_BUF_INIT;
+
+	apf_buf_init(&b, 0);
+	apf_json_str(&b, s, strlen(s));
+	fwrite(b.data, 1, b.len, stdout);
+	apf_buf_release(&b);
 }
 
 /* A number DuckDB printed, as JSON allows it (inf and nan are not). */
@@ -338,4 +328,15 @@ out:
 	free(text);
 	free(params);
 	return rc;
+}
+
+/* For other commands that print a result as 'apflow sql' does (cmd.h). */
+void apf_cmd_print_result(struct apf_db_result *r, int csv, int json)
+{
+	if (csv)
+		print_csv(r);
+	else if (json)
+		print_json(r);
+	else
+		print_table(r);
 }

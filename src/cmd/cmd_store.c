@@ -205,9 +205,7 @@ int cmd_store(int argc, char **argv, struct apf_ctx *ctx)
 		return apf_cmd_usage_error("store", "unknown subcommand '%s'", sub);
 	}
 
-	rc = apf_store_open(&ctx->cfg, &st, &err);
-	if (rc)
-		return apf_cmd_fail(&err);
+	st = ctx->store;
 
 	if (!strcmp(sub, "put")) {
 		const char *path = strcmp(pos[1], "-") ? pos[1] : "/dev/stdin";
@@ -231,7 +229,6 @@ int cmd_store(int argc, char **argv, struct apf_ctx *ctx)
 				fprintf(stderr, "apflow: error: %s\n", err.msg);
 			}
 		}
-		apf_store_free(st);
 		return failed ? apf_err_exit_code(failed) : 0;
 	} else {
 		struct apf_store_stat s;
@@ -246,7 +243,6 @@ int cmd_store(int argc, char **argv, struct apf_ctx *ctx)
 			       s.etag[0] ? s.etag : "-");
 		}
 	}
-	apf_store_free(st);
 	if (!rc && fflush(stdout))
 		rc = apf_error(&err, APF_EIO, "cannot write standard output: %s", strerror(errno));
 	return rc ? apf_cmd_fail(&err) : 0;

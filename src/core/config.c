@@ -62,12 +62,23 @@ static char *trim(char *s)
 
 static int load_file(struct apf_config *cfg, const char *path, struct apf_err *err)
 {
-	char *text = NULL, *line, *next;
+	char *text = NULL, *line, *next, *nul;
+	size_t len = 0;
 	int lineno = 0, rc;
 
-	rc = apf_read_file(path, 1 << 20, &text, NULL, err);
+	rc = apf_read_file(path, 1 << 20, &text, &len, err);
 	if (rc)
 		return rc;
+	/* The lines are C strings: after a NUL the rest of the file would be
+	 * silently ignored (found while writing fuzz_config). */
+	nul = memchr(text, '\0', len);
+	if (nul) {
+		for (const char *c = text; c < nul; c++)
+			lineno += *c == '\n';
+		rc = apf_error(err, APF_ECONFIG, "%s:%d: NUL byte: not a text file", path, lineno + 1);
+		free(text);
+		return rc;
+	}
 	for (line = text; line; line = next) {
 		char *eq, *key, *value, origin[512];
 		int k;

@@ -68,6 +68,14 @@ struct apf_db_result {
 	duckdb_data_chunk *chunks;
 	uint64_t *starts;            /* the first row of each chunk */
 	size_t nchunks;
+	int borrowed;                /* one chunk of a stream: res and types belong to it */
+};
+
+struct apf_db_stream {
+	duckdb_result res;
+	uint64_t cols;
+	duckdb_logical_type *types;
+	int done;
 };
 
 /* ---- errors ---- */
@@ -602,12 +610,14 @@ void apf_db_result_free(struct apf_db_result *r)
 		return;
 	for (size_t i = 0; i < r->nchunks; i++)
 		duckdb_destroy_data_chunk(&r->chunks[i]);
-	for (uint64_t c = 0; c < r->cols; c++)
-		duckdb_destroy_logical_type(&r->types[c]);
+	if (!r->borrowed) {
+		for (uint64_t c = 0; c < r->cols; c++)
+			duckdb_destroy_logical_type(&r->types[c]);
+		free(r->types);
+		duckdb_destroy_result(&r->res);
+	}
 	free(r->chunks);
 	free(r->starts);
-	free(r->types);
-	duckdb_destroy_result(&r->res);
 	free(r);
 }
 
@@ -1136,4 +1146,86 @@ void apf_db_stmt_free(struct apf_db_stmt *st)
 		return;
 	duckdb_destroy_prepare(&st->ps);
 	free(st);
+}
+
+/* ---- streams ---- */
+
+int apf_db_stream_open(struct apf_db_stmt *st, struct apf_db_stream **out, struct apf_err *err)
+{
+	duckdb_pending_result pending = NULL;
+	struct apf_db_stream *s;
+
+	if (st->bind_error[0])
+		return apf_error(err, APF_ESQL, "%s", st->bind_error);
+	if (duckdb_pending_prepared_streaming(st->ps, &pending) == DuckDBError) {
+		const char *msg = pending ? duckdb_pending_error(pending) : NULL;
+		int rc = apf_error(err, APF_ESQL, "%s", msg ? msg : "cannot start the query");
+		duckdb_destroy_pending(&pending);
+		return rc;
+	}
+	s = apf_xcalloc(1, sizeof(*s));
+	if (duckdb_execute_pending(pending, &s->res) == DuckDBError) {
+		int rc = result_error(&s->res, err);
+		duckdb_destroy_result(&s->res);
+		duckdb_destroy_pending(&pending);
+		free(s);
+		return rc;
+	}
+	duckdb_destroy_pending(&pending);
+	s->cols = duckdb_column_count(&s->res);
+	s->types = apf_xcalloc(s->cols ? s->cols : 1, sizeof(*s->types));
+	for (uint64_t c = 0; c < s->cols; c++)
+		s->types[c] = duckdb_column_logical_type(&s->res, c);
+	*out = s;
+	return 0;
+}
+
+int apf_db_stream_next(struct apf_db_stream *s, struct apf_db_result **out, struct apf_err *err)
+{
+	duckdb_data_chunk chunk = NULL;
+	struct apf_db_result *r;
+	idx_t n = 0;
+
+	*out = NULL;
+	while (!s->done) {
+		chunk = duckdb_fetch_chunk(s->res);
+		if (!chunk) {
+			const char *msg = duckdb_result_error(&s->res);
+			s->done = 1;
+			if (msg && *msg)
+				return apf_error(err, errcode_of(duckdb_result_error_type(&s->res)), "%s", msg);
+			return 0;
+		}
+		n = duckdb_data_chunk_get_size(chunk);
+		if (n)
+			break;
+		duckdb_destroy_data_chunk(&chunk);
+	}
+	if (s->done)
+		return 0;
+	r = apf_xcalloc(1, sizeof(*r));
+	r->res = s->res;
+	r->borrowed = 1;
+	r->kind = DUCKDB_RESULT_TYPE_QUERY_RESULT;
+	r->cols = s->cols;
+	r->types = s->types;
+	r->chunks = apf_xmalloc(sizeof(*r->chunks));
+	r->starts = apf_xmalloc(sizeof(*r->starts));
+	r->chunks[0] = chunk;
+	r->starts[0] = 0;
+	r->nchunks = 1;
+	r->rows = n;
+	*out = r;
+	return 0;
+}
+
+void apf_db_stream_free(struct apf_db_stream *s)
+{
+	if (!s)
+		return;
+	for (uint64_t c = 0; c < s->cols; c++)
+		duckdb_destroy_logical_type(&s->types[c]);
+	free(s->types);
+	duckdb_destroy_result(&s->res);
+	free(s);
 }

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -41,6 +42,9 @@ struct apf_dbwriter {
 	long gather_us;        /* the longest wait for announced jobs */
 	long linger_ms;        /* how long the warehouse stays open idle */
 	unsigned db_flags;     /* for apf_db_open_ex() */
+	apf_dbwriter_fn prepare; /* apf_dbwriter_set_prepare() */
+	void *prepare_arg;
+	int prepared;          /* prepare succeeded once */
 	int stopping;
 	struct apf_dbwriter_stats stats;
 };
@@ -233,6 +237,15 @@ static void *writer_main(void *arg)
 			if (rc) {
 				db = NULL;
 				fail_batch(batch, rc, &err);
+			} else if (w->prepare && !w->prepared) {
+				rc = w->prepare(db, w->prepare_arg, &err);
+				if (rc) {
+					apf_db_close(db);
+					db = NULL;
+					fail_batch(batch, rc, &err);
+				} else {
+					w->prepared = 1;
+				}
 			}
 			opened_at = apf_now_ms();
 		}
@@ -270,6 +283,7 @@ int apf_dbwriter_new_ex(const struct apf_config *cfg, size_t max_batch, unsigned
 			struct apf_dbwriter **out, struct apf_err *err)
 {
 	struct apf_dbwriter *w = apf_xcalloc(1, sizeof(*w));
+	sigset_t all, old;
 	int e;
 
 	w->cfg = cfg;
@@ -279,7 +293,13 @@ int apf_dbwriter_new_ex(const struct apf_config *cfg, size_t max_batch, unsigned
 	w->db_flags = db_flags;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->work, NULL);
+	/* The thread takes no signals: the writer may be started before a
+	 * command blocks SIGINT for its own sigwait() (apflow serve), and a
+	 * signal must reach the thread that waits for it. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	e = pthread_create(&w->thread, NULL, writer_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (e) {
 		pthread_cond_destroy(&w->work);
 		pthread_mutex_destroy(&w->lock);
@@ -288,6 +308,15 @@ int apf_dbwriter_new_ex(const struct apf_config *cfg, size_t max_batch, unsigned
 	}
 	*out = w;
 	return 0;
+}
+
+void apf_dbwriter_set_prepare(struct apf_dbwriter *w, apf_dbwriter_fn fn, void *arg)
+{
+	pthread_mutex_lock(&w->lock);
+	w->prepare = fn;
+	w->prepare_arg = arg;
+	w->prepared = 0;
+	pthread_mutex_unlock(&w->lock);
 }
 
 static void unannounce(struct apf_dbwriter *w)

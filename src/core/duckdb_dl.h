@@ -50,10 +50,12 @@
 	X(duckdb_decimal_width) X(duckdb_destroy_config) X(duckdb_destroy_data_chunk)               \
 	X(duckdb_destroy_logical_type) X(duckdb_destroy_prepare) X(duckdb_destroy_result)           \
 	X(duckdb_destroy_value) X(duckdb_disconnect) X(duckdb_enum_internal_type)                   \
+	X(duckdb_destroy_pending) X(duckdb_execute_pending)                                        \
 	X(duckdb_execute_prepared) X(duckdb_fetch_chunk) X(duckdb_free) X(duckdb_get_type_id)       \
 	X(duckdb_get_varchar) X(duckdb_library_version) X(duckdb_list_type_child_type)              \
 	X(duckdb_list_vector_get_child) X(duckdb_map_type_key_type)                                 \
-	X(duckdb_map_type_value_type) X(duckdb_nparams) X(duckdb_open_ext) X(duckdb_prepare)        \
+	X(duckdb_map_type_value_type) X(duckdb_nparams) X(duckdb_open_ext) X(duckdb_pending_error)                           \
+	X(duckdb_pending_prepared_streaming) X(duckdb_prepare)        \
 	X(duckdb_prepare_error) X(duckdb_query) X(duckdb_result_error)                              \
 	X(duckdb_result_error_type) X(duckdb_result_return_type) X(duckdb_set_config)               \
 	X(duckdb_string_t_data) X(duckdb_string_t_length) X(duckdb_struct_type_child_count)         \
@@ -123,11 +125,13 @@ APF_DUCKDB_FUNCS(X)
 #define duckdb_destroy_config (*apf_dl_duckdb_destroy_config)
 #define duckdb_destroy_data_chunk (*apf_dl_duckdb_destroy_data_chunk)
 #define duckdb_destroy_logical_type (*apf_dl_duckdb_destroy_logical_type)
+#define duckdb_destroy_pending (*apf_dl_duckdb_destroy_pending)
 #define duckdb_destroy_prepare (*apf_dl_duckdb_destroy_prepare)
 #define duckdb_destroy_result (*apf_dl_duckdb_destroy_result)
 #define duckdb_destroy_value (*apf_dl_duckdb_destroy_value)
 #define duckdb_disconnect (*apf_dl_duckdb_disconnect)
 #define duckdb_enum_internal_type (*apf_dl_duckdb_enum_internal_type)
+#define duckdb_execute_pending (*apf_dl_duckdb_execute_pending)
 #define duckdb_execute_prepared (*apf_dl_duckdb_execute_prepared)
 #define duckdb_fetch_chunk (*apf_dl_duckdb_fetch_chunk)
 #define duckdb_free (*apf_dl_duckdb_free)
@@ -140,6 +144,8 @@ APF_DUCKDB_FUNCS(X)
 #define duckdb_map_type_value_type (*apf_dl_duckdb_map_type_value_type)
 #define duckdb_nparams (*apf_dl_duckdb_nparams)
 #define duckdb_open_ext (*apf_dl_duckdb_open_ext)
+#define duckdb_pending_error (*apf_dl_duckdb_pending_error)
+#define duckdb_pending_prepared_streaming (*apf_dl_duckdb_pending_prepared_streaming)
 #define duckdb_prepare (*apf_dl_duckdb_prepare)
 #define duckdb_prepare_error (*apf_dl_duckdb_prepare_error)
 #define duckdb_query (*apf_dl_duckdb_query)

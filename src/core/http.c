@@ -419,6 +419,7 @@ static int setup(struct apf_http *h, struct xfer *x, struct curl_slist **hdrs, c
 	SET(CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
 	SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
 	SET(CURLOPT_LOW_SPEED_TIME, h->low_speed_time_s);
+	SET(CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 0L);
 	SET(CURLOPT_USERAGENT, h->user_agent);
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);

@@ -24,6 +24,7 @@
 #include "apflow/ingest.h"
 #include "apflow/log.h"
 #include "apflow/pdf.h"
+#include "apflow/utf8.h"
 #include "apflow/util.h"
 
 /* Spool files are apflow-upload-<pid>-<random> (see apf_remove_stale_temps). */
@@ -177,41 +178,6 @@ void apf_ingest_spool_discard(struct apf_ingest_spool *sp)
 	}
 }
 
-/* Decodes one UTF-8 sequence strictly; returns its length, or 0 when invalid. */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	uint32_t c;
-	size_t len, i;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	} else if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		c = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		c = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		c = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-	    (c >= 0xd800 && c <= 0xdfff))
-		return 0; /* overlong, out of range or a surrogate */
-	*cp = c;
-	return len;
-}
-
 /* Characters that are invisible, reorder text, or break lines: dropped. */
 static int unwanted(uint32_t c)
 {
@@ -233,20 +199,18 @@ char *apf_ingest_sanitize_filename(const char *name, size_t len)
 			start = i + 1;
 	for (i = start; i < len;) {
 		uint32_t c;
-		size_t n = utf8_decode(s + i, len - i, &c);
+		size_t n = apf_utf8_decode(name + i, len - i, &c);
 		const unsigned char *src = s + i;
 		static const unsigned char repl[] = { 0xef, 0xbf, 0xbd };
 
-		if (n == 0) {
-			src = repl;
-			n = 1;
-			c = 0xfffd;
-		}
 		i += n;
 		if (unwanted(c))
 			continue;
-		if (c == 0xfffd && src == repl)
+		if (c == APF_UTF8_REPLACEMENT) {
+			/* An ill-formed sequence reads as one U+FFFD (utf8.h). */
+			src = repl;
 			n = 3;
+		}
 		if (o + n > APF_FILENAME_MAX)
 			break; /* whole characters only */
 		memcpy(out + o, src, n);

@@ -231,3 +231,16 @@ out:
 	free(list);
 	return rc;
 }
+
+int apf_migrate_warehouse(const struct apf_config *cfg,
+			  void (*fn)(const struct apf_migration *m, void *arg), void *arg,
+			  struct apf_err *err)
+{
+	struct apf_db *db = NULL;
+	int rc = apf_db_open_ex(cfg, 0, &db, err);
+
+	if (!rc)
+		rc = apf_migrate(db, 0, fn, arg, err);
+	apf_db_close(db);
+	return rc;
+}

@@ -334,12 +334,38 @@ static void map_page_tree(fz_context *ctx, pdf_document *pdoc, int64_t bytes, in
 fz_page *apf_pdf_load_page_obj(struct apf_pdf *pdf, int page_num)
 {
 	fz_context *ctx = pdf->pc->ctx;
-	/* Not fz_load_page(), which would check the number against the
-	 * tree's own /Count: the map has the pages that are there. */
-	fz_page *page = fz_load_chapter_page(ctx, pdf->doc, 0, page_num - 1);
+	fz_page *page = NULL;
 
+	/* fz_load_chapter_page(), not fz_load_page(), which would check the
+	 * number against the tree's own /Count: the map has the pages that
+	 * are there. */
 #if FZ_VERSION_MAJOR == 1 && FZ_VERSION_MINOR == 21
-	pdf_drop_obj(ctx, pdf_page_from_fz_page(ctx, page)->obj);
+	{
+		/*
+		 * When the load fails after the lookup (a page whose Parent
+		 * chain is a cycle: "cycle in tree (parents)"), the leaked
+		 * reference is not the page's to drop: the reference count
+		 * of the page's object, looked up here beforehand (a
+		 * reference of our own, by the same bug), tells whether it
+		 * was taken.  Found by fuzz_pdf.
+		 */
+		pdf_obj *obj = pdf_lookup_page_obj(ctx, pdf_specifics(ctx, pdf->doc), page_num - 1);
+		int refs = pdf_obj_refs(ctx, obj);
+
+		fz_var(page);
+		fz_try(ctx)
+			page = fz_load_chapter_page(ctx, pdf->doc, 0, page_num - 1);
+		fz_always(ctx)
+			pdf_drop_obj(ctx, obj);
+		fz_catch(ctx) {
+			if (pdf_obj_refs(ctx, obj) >= refs)
+				pdf_drop_obj(ctx, obj);
+			fz_rethrow(ctx);
+		}
+		pdf_drop_obj(ctx, pdf_page_from_fz_page(ctx, page)->obj);
+	}
+#else
+	page = fz_load_chapter_page(ctx, pdf->doc, 0, page_num - 1);
 #endif
 	return page;
 }

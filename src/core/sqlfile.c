@@ -180,6 +180,7 @@ static int scan(const char *text, const struct subst *sub, stmt_fn fn, void *arg
 	struct apf_buf cur;
 	const char *p = text;
 	int line = 1, start_line = 0, rc = 0;
+	int after_quote = 0; /* the last token was a '...' string */
 
 	apf_buf_init(&cur, 0);
 	while (*p && !rc) {
@@ -189,6 +190,7 @@ static int scan(const char *text, const struct subst *sub, stmt_fn fn, void *arg
 
 		if (*p == ';') {
 			rc = emit(&cur, &start_line, fn, arg);
+			after_quote = 0;
 			p++;
 			continue;
 		}
@@ -210,6 +212,22 @@ static int scan(const char *text, const struct subst *sub, stmt_fn fn, void *arg
 			q = skip_quoted(p, '"', 0);
 		} else if (*p == '$' && p[1] == '{' && sub) {
 			long n;
+			/* The literal must not join the token before it: E${x}
+			 * makes an escape string, and so does 'a'${x} after E'a'
+			 * (SQL joins adjacent quotes, and strings split only by
+			 * whitespace with a newline), where a backslash in the
+			 * value would escape the closing quote. */
+			if ((p > text && is_ident_char(p[-1])) || after_quote) {
+				const char *w = p;
+				size_t r = strcspn(p + 2, "}\n");
+				while (w > text && is_ident_char(w[-1]) && p - w < 32)
+					w--;
+				rc = apf_error(sub->err, APF_EUSAGE,
+					       after_quote ? "%s:%d: bad parameter reference '%.*s': ${name} cannot follow a string"
+							   : "%s:%d: bad parameter reference '%.*s': ${name} cannot follow a letter, digit, '_' or '$'",
+					       sub->file, line, (int)(p - w + 2 + r + (p[2 + r] == '}')), w);
+				break;
+			}
 			if (!started)
 				start_line = line;
 			n = substitute(sub, p, line, &cur);
@@ -218,6 +236,7 @@ static int scan(const char *text, const struct subst *sub, stmt_fn fn, void *arg
 				break;
 			}
 			p += n;
+			after_quote = 0;
 			continue;
 		} else if (*p == '$' && (p == text || !is_ident_char(p[-1])) && dollar_tag(p)) {
 			size_t tl = dollar_tag(p);
@@ -235,6 +254,8 @@ static int scan(const char *text, const struct subst *sub, stmt_fn fn, void *arg
 			while (*q && !strchr(";'\"$-/ \t\n\r\f\v", *q))
 				q++;
 		}
+		if (token)
+			after_quote = *p == '\'';
 		if (token && !started)
 			start_line = line;
 		if (start_line > 0 && apf_buf_add(&cur, p, (size_t)(q - p))) {
@@ -254,6 +275,16 @@ static int scan(const char *text, const struct subst *sub, stmt_fn fn, void *arg
 int apf_sql_split(const char *text, int (*fn)(const char *stmt, int line, void *arg), void *arg)
 {
 	return scan(text, NULL, fn, arg);
+}
+
+int apf_sql_expand(const char *name, const char *text, const struct apf_sql_param *params,
+		   size_t nparams, int (*fn)(const char *stmt, int line, void *arg), void *arg,
+		   struct apf_err *err)
+{
+	struct apf_err scratch;
+	struct subst sub = { name, params, nparams, err ? err : &scratch };
+
+	return scan(text, &sub, fn, arg);
 }
 
 /* ---- the runner ---- */

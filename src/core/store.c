@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "core/store_impl.h"
+#include "apflow/atomicfile.h"
 #include "apflow/log.h"
+#include "apflow/utf8.h"
 #include "apflow/util.h"
 
 #define KEY_MAX 1024
@@ -50,47 +52,6 @@ const char *apf_store_url(const struct apf_store *st)
 	return st->url;
 }
 
-/* Whether s[0, n) is valid UTF-8 without overlong forms or surrogates. */
-static int utf8_ok(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned c = s[i];
-		size_t len;
-		uint32_t cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			len = 2;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			len = 3;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			len = 4;
-			cp = c & 0x07;
-		} else {
-			return 0;
-		}
-		if (i + len > n)
-			return 0;
-		for (size_t j = 1; j < len; j++) {
-			if ((s[i + j] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + j] & 0x3f);
-		}
-		if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-		    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-			return 0;
-		i += len;
-	}
-	return 1;
-}
-
 /* Why key is not valid, or NULL when it is. */
 static const char *key_problem(const char *key)
 {
@@ -110,7 +71,7 @@ static const char *key_problem(const char *key)
 		if (*p < 0x20 || *p == 0x7f)
 			return "control character in key";
 	}
-	if (!utf8_ok((const unsigned char *)key, len))
+	if (apf_utf8_validate(key, len, NULL))
 		return "key is not valid UTF-8";
 	for (seg = key;;) {
 		const char *slash = strchr(seg, '/');
@@ -215,57 +176,22 @@ int apf_store_put_file_move_ex(struct apf_store *st, const char *key, const char
 	return rc;
 }
 
-int apf_store_tmp_beside(const char *path, char **tmp, struct apf_err *err)
-{
-	char *copy = apf_xstrdup(path);
-	char *name;
-	int fd;
-
-	for (int tries = 0;; tries++) {
-		name = apf_xasprintf("%s/%s%d-%016" PRIx64, dirname(copy), APF_STORE_TMP_PREFIX, (int)getpid(),
-				     apf_rand64());
-		fd = open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-		if (fd >= 0 || errno != EEXIST || tries == 10)
-			break;
-		free(name);
-		free(copy);
-		copy = apf_xstrdup(path);
-	}
-	free(copy);
-	if (fd < 0) {
-		int e = errno;
-		apf_error(err, APF_EIO, "cannot create a temporary file beside '%s': %s", path, strerror(e));
-		free(name);
-		errno = e;
-		return -1;
-	}
-	*tmp = name;
-	return fd;
-}
-
 int apf_store_get_file(struct apf_store *st, const char *key, const char *path, struct apf_err *err)
 {
-	char *tmp = NULL;
-	int fd, rc = check_key("get", key, err);
+	struct apf_atomicfile af;
+	int rc = check_key("get", key, err);
 
 	if (rc)
 		return rc;
-	fd = apf_store_tmp_beside(path, &tmp, err);
-	if (fd < 0)
-		return err ? err->code : APF_EIO;
-	rc = st->ops->get_fd(st, key, fd, err);
-	if (!rc && fsync(fd))
-		rc = apf_error(err, APF_EIO, "cannot sync '%s': %s", tmp, strerror(errno));
-	if (close(fd) && !rc)
-		rc = apf_error(err, APF_EIO, "cannot write '%s': %s", tmp, strerror(errno));
-	if (!rc && rename(tmp, path))
-		rc = apf_error(err, APF_EIO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-	if (!rc && apf_fsync_dir_of(path))
-		apf_log_warn("cannot sync the directory of '%s': %s", path, strerror(errno));
+	rc = apf_atomicfile_open(&af, path, err);
 	if (rc)
-		unlink(tmp);
-	free(tmp);
-	return rc;
+		return rc;
+	rc = st->ops->get_fd(st, key, af.fd, err);
+	if (rc) {
+		apf_atomicfile_rollback(&af);
+		return rc;
+	}
+	return apf_atomicfile_commit(&af, err);
 }
 
 int apf_store_get_buf(struct apf_store *st, const char *key, size_t max, char **data, size_t *len,

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/store_impl.h"
+#include "apflow/atomicfile.h"
 #include "apflow/buf.h"
 #include "apflow/log.h"
 #include "apflow/util.h"
@@ -154,8 +155,9 @@ static int file_put(struct apf_store *st, const char *key, const struct apf_stor
 		    const char *content_type, struct apf_err *err)
 {
 	struct file_store *fs = (struct file_store *)st;
-	char *path = key_path(fs, key), *url = apf_xasprintf("%s/%s", st->url, key), *tmp = NULL;
-	int fd = -1, src = -1, rc = 0, failed_read = 0;
+	char *path = key_path(fs, key), *url = apf_xasprintf("%s/%s", st->url, key);
+	struct apf_atomicfile af = { NULL, NULL, -1 };
+	int src = -1, rc = 0, failed_read = 0, e;
 
 	(void)content_type; /* files have no content type */
 	if (body->path) {
@@ -167,54 +169,34 @@ static int file_put(struct apf_store *st, const char *key, const struct apf_stor
 	}
 	/* A concurrent delete may remove an emptied directory between mkdir
 	 * and open: make it again a few times. */
-	for (int tries = 0; fd < 0; tries++) {
-		int e;
-
+	for (int tries = 0; af.fd < 0; tries++) {
 		rc = make_parent_dirs(fs, path, url, err);
 		if (rc)
 			goto out;
-		fd = apf_store_tmp_beside(path, &tmp, err);
+		rc = apf_atomicfile_open(&af, path, NULL);
 		e = errno;
-		if (fd < 0 && (e != ENOENT || tries == 10)) {
+		if (rc && (e != ENOENT || tries == 10)) {
 			rc = apf_error(err, APF_EIO, "cannot put '%s': %s", url, put_reason(e));
 			goto out;
 		}
 	}
-	if (src >= 0 ? copy_fd(src, fd, &failed_read) : write_all(fd, body->data, body->len)) {
+	if (src >= 0 ? copy_fd(src, af.fd, &failed_read) : write_all(af.fd, body->data, body->len)) {
 		if (failed_read)
 			rc = apf_error(err, APF_EIO, "cannot read '%s': %s", body->path, strerror(errno));
 		else
 			rc = apf_error(err, APF_EIO, "cannot put '%s': %s", url, strerror(errno));
+		apf_atomicfile_rollback(&af);
 		goto out;
 	}
-	if (fsync(fd)) {
-		rc = apf_error(err, APF_EIO, "cannot put '%s': fsync: %s", url, strerror(errno));
-		goto out;
-	}
-	if (close(fd)) {
-		fd = -1;
-		rc = apf_error(err, APF_EIO, "cannot put '%s': %s", url, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path)) {
+	if (apf_atomicfile_commit(&af, NULL)) {
+		e = errno;
 		rc = apf_error(err, APF_EIO, "cannot put '%s': %s", url,
-			       errno == EISDIR || errno == ENOTEMPTY ? "a directory of other keys has that name"
-								    : strerror(errno));
-		goto out;
-	}
-	if (apf_fsync_dir_of(path)) {
-		rc = apf_error(err, APF_EIO, "cannot put '%s': fsync of the directory: %s", url, strerror(errno));
+			       e == EISDIR || e == ENOTEMPTY ? "a directory of other keys has that name" : strerror(e));
 		goto out;
 	}
 out:
-	if (fd >= 0)
-		close(fd);
 	if (src >= 0)
 		close(src);
-	if (rc && tmp)
-		unlink(tmp);
-	free(tmp);
 	free(path);
 	free(url);
 	return rc;

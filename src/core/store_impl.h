@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "apflow/atomicfile.h"
 #include "apflow/config.h"
 #include "apflow/err.h"
 #include "apflow/store.h"
@@ -48,8 +49,9 @@ struct apf_store {
 	char *url; /* display form, no credentials */
 };
 
-/* The prefix of temporary files; keys may not have a segment starting with it. */
-#define APF_STORE_TMP_PREFIX ".apflow-tmp-"
+/* The prefix of temporary files (atomicfile.h); keys may not have a
+ * segment starting with it. */
+#define APF_STORE_TMP_PREFIX APF_TMP_PREFIX
 /* The file backend's temp area for files that will be moved in (apf_store_tmp_dir()). */
 #define APF_STORE_SPOOL_DIR APF_STORE_TMP_PREFIX "spool"
 
@@ -57,9 +59,6 @@ int apf_store_file_open(const char *url, const char *dir, struct apf_store **out
 int apf_store_s3_open(const char *url, const char *rest, const struct apf_config *cfg,
 		      struct apf_store **out, struct apf_err *err);
 
-/* Creates a hidden temp file beside path (same directory, so that rename()
- * is atomic); sets *tmp (malloc'ed) and returns the open fd, or -1 with err. */
-int apf_store_tmp_beside(const char *path, char **tmp, struct apf_err *err);
 /* A content type from the key's extension, or NULL. */
 const char *apf_store_guess_type(const char *key);
 

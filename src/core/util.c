@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 
 #include "apflow/log.h"
+#include "apflow/atomicfile.h"
 #include "apflow/util.h"
 
 static void oom(void)
@@ -116,6 +117,26 @@ int apf_parse_i64(const char *s, int64_t *out)
 	if (errno || *end)
 		return -1;
 	*out = v;
+	return 0;
+}
+
+int apf_parse_i64_in(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+	int64_t v;
+
+	if (!s || apf_parse_i64(s, &v) || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int apf_parse_int_in(const char *s, int lo, int hi, int *out)
+{
+	int64_t v;
+
+	if (apf_parse_i64_in(s, lo, hi, &v))
+		return -1;
+	*out = (int)v;
 	return 0;
 }
 
@@ -287,47 +308,13 @@ int apf_fsync_dir_of(const char *path)
 
 int apf_write_file_atomic(const char *path, const void *data, size_t len, struct apf_err *err)
 {
-	char *tmp = apf_xasprintf("%s.tmp.%d.%016" PRIx64, path, (int)getpid(), apf_rand64());
-	const char *p = data;
-	int fd, rc = 0;
+	struct apf_atomicfile af;
+	int rc = apf_atomicfile_open(&af, path, err);
 
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = apf_error(err, APF_EIO, "cannot create '%s': %s", tmp, strerror(errno));
-		goto out;
-	}
-	while (len) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = apf_error(err, APF_EIO, "cannot write '%s': %s", tmp, strerror(errno));
-			goto out;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	if (fsync(fd)) {
-		rc = apf_error(err, APF_EIO, "cannot sync '%s': %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (close(fd)) {
-		fd = -1;
-		rc = apf_error(err, APF_EIO, "cannot write '%s': %s", tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path)) {
-		rc = apf_error(err, APF_EIO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-		goto out;
-	}
-	apf_fsync_dir_of(path);
-out:
-	if (fd >= 0)
-		close(fd);
-	if (rc)
-		unlink(tmp);
-	free(tmp);
+	if (!rc)
+		rc = apf_atomicfile_write(&af, data, len, err);
+	if (!rc)
+		rc = apf_atomicfile_commit(&af, err);
 	return rc;
 }
 

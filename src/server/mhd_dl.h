@@ -17,7 +17,7 @@
 #include "apflow/err.h"
 
 #define APF_MHD_FUNCS(X)                                                                                \
-	X(MHD_add_response_header) X(MHD_create_post_processor) X(MHD_create_response_from_buffer)      \
+	X(MHD_add_connection) X(MHD_add_response_header) X(MHD_create_post_processor) X(MHD_create_response_from_buffer)      \
 	X(MHD_destroy_post_processor) X(MHD_destroy_response) X(MHD_get_connection_info)                \
 	X(MHD_get_daemon_info) X(MHD_lookup_connection_value) X(MHD_lookup_connection_value_n)          \
 	X(MHD_post_process) X(MHD_queue_response) X(MHD_quiesce_daemon) X(MHD_resume_connection)        \
@@ -27,6 +27,7 @@
 APF_MHD_FUNCS(X)
 #undef X
 
+#define MHD_add_connection (*apf_dl_MHD_add_connection)
 #define MHD_add_response_header (*apf_dl_MHD_add_response_header)
 #define MHD_create_post_processor (*apf_dl_MHD_create_post_processor)
 #define MHD_create_response_from_buffer (*apf_dl_MHD_create_response_from_buffer)

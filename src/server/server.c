@@ -17,6 +17,7 @@
  *      went away mid-upload the handler's cleanup deletes its temp files.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -25,12 +26,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "apflow/log.h"
 #include "apflow/util.h"
+#include "apflow/utf8.h"
 #include "apflow/web.h"
+#include "server/gate.h"
+#include "server/loglimit.h"
 #include "server/server_int.h"
 
 /* After the limit, this much more is read and dropped so the client can
@@ -48,6 +53,23 @@
  */
 #define CONN_MEMORY ((size_t)128 << 10)
 
+/* Defaults of the limits (server.h, docs/security.md). */
+#define MAX_CONNECTIONS 1000
+#define MAX_PER_ADDR 32
+#define HEADER_TIMEOUT 10
+#define IDLE_TIMEOUT 30
+#define MIN_RATE 1024
+/* File descriptors kept for the warehouse, the store, the libraries and
+ * the workers' files, besides those open at start; each connection may
+ * need three (its socket, an upload's temp file being written, and the
+ * same file opened again to be checked). */
+#define FD_RESERVE 32
+#define FD_PER_CONN 3
+#define MIN_CONNECTIONS 4
+
+static struct loglimit ll_mhd = LOGLIMIT_INIT(10000, 5);
+static struct loglimit ll_slow = LOGLIMIT_INIT(10000, 3);
+
 /*
  * The route table: every request is checked against it by route_check()
  * before any handler runs.  A page compiled into the binary needs only
@@ -61,6 +83,9 @@ const struct route server_routes[] = {
 	{ "GET", "/api/documents", 0, 1, 0, NULL, NULL, NULL, api_documents_end, api_documents_cleanup },
 	{ "GET", "/api/documents/", 1, 1, 0, NULL, NULL, NULL, api_document_end, NULL },
 	{ "GET", "/healthz", 0, 0, 0, NULL, NULL, NULL, api_healthz_end, NULL },
+	{ "GET", "/dashboard", 0, 0, 0, "dashboard.html", NULL, NULL, NULL, NULL },
+	{ "GET", "/api/panels", 0, 1, 0, NULL, NULL, NULL, api_panels_end, NULL },
+	{ "GET", "/api/panels/", 1, 1, 0, NULL, NULL, NULL, api_panel_end, api_panel_cleanup },
 };
 const size_t server_nroutes = sizeof(server_routes) / sizeof(server_routes[0]);
 
@@ -69,6 +94,7 @@ struct apf_server {
 	struct apf_server_opts opts;
 	char *token;
 	struct MHD_Daemon *daemon;
+	struct gate *gate;
 	unsigned port;
 	struct apf_store *store;
 	struct apf_dbwriter *writer;
@@ -111,9 +137,34 @@ void req_reply_json(struct req *rq, unsigned status, json_t *doc)
 	rq->content_type = "application/json";
 }
 
+/*
+ * Copies s into out as well-formed UTF-8, each ill-formed subpart becoming
+ * U+FFFD.  A message may quote what the client sent (a Content-Type, a
+ * path), and jansson refuses a string that is not UTF-8: the answer would
+ * become 500 "out of memory" instead of the error it is.
+ */
+static void utf8_fix(const char *s, char *out, size_t n)
+{
+	size_t len = strlen(s), o = 0;
+
+	for (size_t i = 0; i < len;) {
+		uint32_t cp;
+		char enc[4];
+		size_t k = apf_utf8_decode(s + i, len - i, &cp);
+		size_t m = apf_utf8_encode(cp, enc);
+
+		if (o + m >= n)
+			break;
+		memcpy(out + o, enc, m);
+		o += m;
+		i += k;
+	}
+	out[o] = '\0';
+}
+
 void req_reply_error(struct req *rq, int code, const char *fmt, ...)
 {
-	char msg[APF_ERR_MSG_MAX];
+	char msg[APF_ERR_MSG_MAX], clean[APF_ERR_MSG_MAX];
 	va_list ap;
 
 	if (code <= APF_EOK || code >= APF_E_COUNT)
@@ -121,8 +172,9 @@ void req_reply_error(struct req *rq, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	utf8_fix(msg, clean, sizeof(clean));
 	req_reply_json(rq, (unsigned)apf_err_http_status(code),
-		       json_pack("{s:s, s:s}", "error", msg, "code", apf_err_name(code)));
+		       json_pack("{s:s, s:s}", "error", clean, "code", apf_err_name(code)));
 }
 
 void req_reply_err(struct req *rq, const struct apf_err *err)
@@ -204,6 +256,8 @@ static enum MHD_Result queue_reply(struct req *rq)
 		return MHD_NO;
 	MHD_add_response_header(resp, "Content-Type", rq->asset ? rq->asset->content_type : rq->content_type);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	/* One request per connection, so that each one passes the gate. */
+	MHD_add_response_header(resp, "Connection", "close");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 	if (rq->asset) {
 		/* The page is self-contained: nothing may load from elsewhere. */
@@ -300,6 +354,19 @@ static int route_check(struct req *rq, const char *method)
 	return 0;
 }
 
+/*
+ * After the head's deadline, a body must have averaged min_rate bytes/s
+ * since the head arrived; libmicrohttpd's own timeout catches a client
+ * that sends nothing at all.
+ */
+static int body_too_slow(const struct req *rq)
+{
+	const struct apf_server_opts *o = &rq->srv->opts;
+	int64_t el = apf_now_ms() - rq->started_ms - (int64_t)o->header_timeout * 1000;
+
+	return el > 0 && rq->received * 1000 < (uint64_t)o->min_rate * (uint64_t)el;
+}
+
 /* A route with an asset: the page compiled into the binary (web.h). */
 static void serve_asset(struct req *rq)
 {
@@ -326,6 +393,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 		rq->srv = srv;
 		rq->conn = conn;
 		rq->url = url;
+		rq->started_ms = apf_now_ms();
 		*con_cls = rq;
 		pthread_mutex_lock(&srv->lock);
 		srv->active++;
@@ -346,6 +414,11 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 
 		*upload_data_size = 0;
 		rq->received += n;
+		if (body_too_slow(rq)) {
+			loglimit_log(&ll_slow, APF_LOG_INFO, "cut off a request to '%s': body slower than %u bytes/s",
+				     rq->url, srv->opts.min_rate);
+			return MHD_NO;
+		}
 		if (!rq->too_big && !req_has_reply(rq) && rq->received > (uint64_t)rq->max_body) {
 			rq->too_big = 1;
 			req_reply_error(rq, APF_ETOOBIG, "request body is over the limit of %lld bytes",
@@ -406,7 +479,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	(void)cls;
 	vsnprintf(line, sizeof(line), fmt, ap);
 	line[strcspn(line, "\n")] = '\0';
-	apf_log_debug("http: %s", line);
+	loglimit_log(&ll_mhd, APF_LOG_DEBUG, "http: %s", line);
 }
 
 /* "HOST:PORT" or "[V6]:PORT" into a socket address. */
@@ -457,6 +530,108 @@ bad:
 	return apf_error(err, APF_EUSAGE, "bad listen address '%s': expected HOST:PORT (an IP address)", s);
 }
 
+static int is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)(const void *)ss)->sin_addr.s_addr) >> 24) == 127;
+	if (ss->ss_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return 0;
+}
+
+static int listen_socket(const char *listen_s, const struct sockaddr_storage *ss, socklen_t len, int *out,
+			 unsigned *port, struct apf_err *err)
+{
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof(bound);
+	int one = 1, fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return apf_error(err, APF_EIO, "cannot listen on '%s': %s", listen_s, strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)ss, len) || listen(fd, 128) ||
+	    getsockname(fd, (struct sockaddr *)&bound, &blen)) {
+		int e = errno;
+
+		close(fd);
+		return apf_error(err, APF_EIO, "cannot listen on '%s': %s", listen_s, strerror(e));
+	}
+	*port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+						  : ((struct sockaddr_in *)&bound)->sin_port);
+	*out = fd;
+	return 0;
+}
+
+static unsigned open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	unsigned n = 0;
+
+	if (!d)
+		return 64; /* a guess on the safe side */
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n > 3 ? n - 3 : 0; /* ".", ".." and the directory's own */
+}
+
+/*
+ * The connection cap from RLIMIT_NOFILE: the soft limit is raised to the
+ * hard one where allowed, then each connection is given FD_PER_CONN of
+ * what is left after the descriptors open now and FD_RESERVE.
+ */
+static int size_connections(struct apf_server *srv, struct apf_err *err)
+{
+	struct rlimit rl;
+	uint64_t nofile, used, budget;
+	unsigned want = srv->opts.max_connections ? srv->opts.max_connections : MAX_CONNECTIONS;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return apf_error(err, APF_EIO, "cannot read the file descriptor limit: %s", strerror(errno));
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < rl.rlim_max) {
+		struct rlimit raised = rl;
+
+		raised.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
+		if (raised.rlim_cur > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &raised) == 0)
+			rl = raised;
+	}
+	nofile = rl.rlim_cur == RLIM_INFINITY ? 65536 : rl.rlim_cur;
+	used = open_fds();
+	budget = nofile > used + FD_RESERVE ? (nofile - used - FD_RESERVE) / FD_PER_CONN : 0;
+	if (budget < MIN_CONNECTIONS)
+		return apf_error(err, APF_ECONFIG,
+				 "too few file descriptors for the server: the limit is %llu and %llu are in use; "
+				 "raise it (ulimit -n) to at least %llu",
+				 (unsigned long long)nofile, (unsigned long long)used,
+				 (unsigned long long)(used + FD_RESERVE + FD_PER_CONN * MIN_CONNECTIONS));
+	if (budget < want) {
+		if (srv->opts.max_connections || nofile < 4096)
+			apf_log_warn("%llu file descriptors (ulimit -n) allow %llu connections, not %u",
+				     (unsigned long long)nofile, (unsigned long long)budget, want);
+		want = (unsigned)budget;
+	}
+	srv->opts.max_connections = want;
+	if (srv->opts.max_per_addr > want)
+		srv->opts.max_per_addr = want;
+	return 0;
+}
+
+static void notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			      enum MHD_ConnectionNotificationCode toe)
+{
+	struct apf_server *srv = cls;
+	const union MHD_ConnectionInfo *ci;
+
+	(void)socket_context;
+	if (toe != MHD_CONNECTION_NOTIFY_CLOSED)
+		return;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	gate_conn_closed(srv->gate, ci ? ci->client_addr : NULL);
+}
+
 static void stop_workers(struct apf_server *srv)
 {
 	pthread_mutex_lock(&srv->lock);
@@ -470,13 +645,15 @@ static void stop_workers(struct apf_server *srv)
 
 static void server_free(struct apf_server *srv)
 {
+	/* No new connection reaches MHD, the workers finish what they hold,
+	 * MHD closes what is left (telling the gate), then the gate goes. */
+	gate_quiesce(srv->gate);
 	if (srv->nworkers)
 		stop_workers(srv);
 	if (srv->daemon)
 		MHD_stop_daemon(srv->daemon);
+	gate_free(srv->gate);
 	apf_ingest_free(srv->ingest);
-	apf_dbwriter_free(srv->writer);
-	apf_store_free(srv->store);
 	pthread_cond_destroy(&srv->cond);
 	pthread_mutex_destroy(&srv->lock);
 	free(srv->workers);
@@ -490,8 +667,9 @@ int apf_server_start(const struct apf_config *cfg, const struct apf_server_opts 
 	struct apf_server *srv = apf_xcalloc(1, sizeof(*srv));
 	struct sockaddr_storage ss;
 	socklen_t sslen = 0;
-	const union MHD_DaemonInfo *info;
+	struct gate_opts go;
 	unsigned flags;
+	int listen_fd = -1;
 	int rc = apf_mhd_need(err);
 
 	if (rc) {
@@ -505,21 +683,46 @@ int apf_server_start(const struct apf_config *cfg, const struct apf_server_opts 
 		srv->opts.threads = 4;
 	if (!srv->opts.workers)
 		srv->opts.workers = 16;
-	if (opts->upload_token && *opts->upload_token)
-		srv->token = apf_xstrdup(opts->upload_token);
+	if (!srv->opts.max_per_addr)
+		srv->opts.max_per_addr = MAX_PER_ADDR;
+	if (!srv->opts.header_timeout)
+		srv->opts.header_timeout = HEADER_TIMEOUT;
+	if (!srv->opts.idle_timeout)
+		srv->opts.idle_timeout = IDLE_TIMEOUT;
+	if (!srv->opts.min_rate)
+		srv->opts.min_rate = MIN_RATE;
 	pthread_mutex_init(&srv->lock, NULL);
 	pthread_cond_init(&srv->cond, NULL);
 
 	rc = parse_listen(opts->listen, &ss, &sslen, err);
 	if (rc)
 		goto fail;
-	rc = apf_store_open(cfg, &srv->store, err);
-	if (rc)
+	/* An empty token would turn authentication off without a word. */
+	if (opts->upload_token && !*opts->upload_token) {
+		rc = apf_error(err, APF_ECONFIG, "the upload token is empty: set a token, or unset it to run without one");
 		goto fail;
-	/* Every warehouse access of the server is a small transaction. */
-	rc = apf_dbwriter_new_ex(cfg, 0, APF_DB_ONE_THREAD, &srv->writer, err);
-	if (rc)
+	}
+	if (opts->upload_token)
+		srv->token = apf_xstrdup(opts->upload_token);
+	if (!srv->token && !is_loopback(&ss)) {
+		if (!opts->open) {
+			rc = apf_error(err, APF_EUSAGE,
+				       "refusing to listen on '%s' without an upload token: anyone who reaches it "
+				       "could upload and list documents; set upload_token (APFLOW_UPLOAD_TOKEN), "
+				       "or pass --open to mean it",
+				       opts->listen);
+			goto fail;
+		}
+		apf_log_warn("listening on '%s' without an upload token (--open): anyone who reaches it can upload "
+			     "and list documents",
+			     opts->listen);
+	}
+	srv->store = opts->store;
+	srv->writer = opts->writer;
+	if (!srv->store || !srv->writer) {
+		rc = apf_error(err, APF_EINTERNAL, "the server needs a store and a warehouse writer");
 		goto fail;
+	}
 	rc = apf_ingest_new(cfg, srv->store, srv->writer, &srv->ingest, err);
 	if (rc)
 		goto fail;
@@ -534,53 +737,66 @@ int apf_server_start(const struct apf_config *cfg, const struct apf_server_opts 
 		srv->nworkers++;
 	}
 
-	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-	if (ss.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
+	rc = listen_socket(opts->listen, &ss, sslen, &listen_fd, &srv->port, err);
+	if (rc)
+		goto fail;
+	/* MHD gets connections only from the gate (gate.h). */
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+		MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
 	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, srv,
-				       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				       MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				       MHD_OPTION_THREAD_POOL_SIZE, srv->opts.threads,
-				       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-				       MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+				       MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.idle_timeout,
+				       MHD_OPTION_CONNECTION_LIMIT, (unsigned)65536,
 				       MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_MEMORY,
 				       MHD_OPTION_NOTIFY_COMPLETED, request_completed, srv,
-				       MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-				       MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+				       MHD_OPTION_NOTIFY_CONNECTION, notify_connection, srv,
 				       MHD_OPTION_END);
 	if (!srv->daemon) {
-		rc = apf_error(err, APF_EIO, "cannot listen on '%s': %s", opts->listen,
+		rc = apf_error(err, APF_EIO, "cannot start the HTTP server on '%s': %s", opts->listen,
 			       errno ? strerror(errno) : "libmicrohttpd refused to start");
 		goto fail;
 	}
-	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	srv->port = info ? info->port : 0;
+	rc = size_connections(srv, err);
+	if (rc)
+		goto fail;
+	memset(&go, 0, sizeof(go));
+	go.max_conns = srv->opts.max_connections;
+	go.max_per_addr = srv->opts.max_per_addr;
+	go.header_timeout_ms = (int64_t)srv->opts.header_timeout * 1000;
+	rc = gate_start(listen_fd, srv->daemon, &go, &srv->gate, err);
+	listen_fd = -1; /* the gate's now, even when it failed */
+	if (rc)
+		goto fail;
 	*out = srv;
 	return 0;
 fail:
+	if (listen_fd >= 0)
+		close(listen_fd);
 	server_free(srv);
 	return rc;
 }
 
 void apf_server_stop(struct apf_server *srv, int64_t grace_ms)
 {
-	MHD_socket fd;
 	int64_t deadline = apf_now_ms() + grace_ms;
+	long active;
 
 	if (!srv)
 		return;
-	/* Stop accepting: new clients see a refused connection. */
-	fd = MHD_quiesce_daemon(srv->daemon);
-	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
-	pthread_mutex_lock(&srv->lock);
-	while (srv->active > 0 && apf_now_ms() < deadline) {
-		pthread_mutex_unlock(&srv->lock);
-		apf_sleep_ms(20);
+	/* Stop accepting: new clients see a refused connection; requests
+	 * whose head is still arriving are dropped. */
+	gate_quiesce(srv->gate);
+	for (;;) {
 		pthread_mutex_lock(&srv->lock);
+		active = srv->active;
+		pthread_mutex_unlock(&srv->lock);
+		if ((active <= 0 && gate_in_mhd(srv->gate) == 0) || apf_now_ms() >= deadline)
+			break;
+		apf_sleep_ms(20);
 	}
-	if (srv->active > 0)
-		apf_log_warn("stopping with %ld request(s) unfinished; they are dropped", srv->active);
-	pthread_mutex_unlock(&srv->lock);
+	if (active > 0)
+		apf_log_warn("stopping with %ld request(s) unfinished; they are dropped", active);
 	/* Work already handed to workers finishes (an upload whose body was
 	 * received is stored and recorded); then the daemon closes what is
 	 * left and the writer commits what is queued. */

@@ -105,5 +105,9 @@ void api_documents_end(struct req *rq);
 void api_documents_cleanup(struct req *rq);
 void api_document_end(struct req *rq);
 void api_healthz_end(struct req *rq);
+/* dashboard.c */
+void api_panels_end(struct req *rq);
+void api_panel_end(struct req *rq);
+void api_panel_cleanup(struct req *rq);
 
 #endif

@@ -233,9 +233,12 @@ t_eq "uploads recorded: 18 events" 18 "$(jq '.uploads|length' all.json)"
 
 # ---- graceful stop: an upload in flight finishes, then exit 0 ----
 mkpdf_pad late.pdf 64 latecomer
-node "$client" trickle "$PORT" "$TOKEN" late.pdf 1500 >late.out &
+rm -f late.started
+TRICKLE_STARTED=late.started node "$client" trickle "$PORT" "$TOKEN" late.pdf 1500 >late.out &
 late_pid=$!
-sleep 0.4
+# Stop the server once the upload is under way (node may take a while to
+# start on a busy machine), but at most after 10 s.
+for _ in $(seq 100); do [ -e late.started ] && break; sleep 0.1; done
 kill -TERM "$SRV_PID"
 wait "$late_pid"
 wait "$SRV_PID"

@@ -9,6 +9,9 @@
 //       sends FILE raw, spread over about MS milliseconds, prints "STATUS JSON"
 //   node upload-client.js disconnect PORT TOKEN FILE
 //       sends headers and half of FILE, then resets the connection
+//   node upload-client.js many PORT TOKEN MS FILE...
+//       uploads every FILE at once, the i-th (from 1) trickled over i*MS ms;
+//       prints "I STATUS" as each ends (STATUS 0: no answer)
 // Only 127.0.0.1.
 'use strict';
 const net = require('net');
@@ -93,10 +96,38 @@ async function trickle() {
 	for (let off = 0; off < data.length; off += step) {
 		s.write(data.subarray(off, off + step));
 		await new Promise((r) => setTimeout(r, ms / steps));
+		// TRICKLE_STARTED=FILE: created once the head and a first part of
+		// the body are out, so a test can act while the upload is in flight.
+		if (off === 0 && process.env.TRICKLE_STARTED)
+			fs.writeFileSync(process.env.TRICKLE_STARTED, '');
 	}
 	const r = await p;
 	console.log(`${r.status} ${r.body.trim()}`);
 	s.destroy();
+}
+
+async function one(file, ms) {
+	const data = fs.readFileSync(file);
+	const s = connect();
+	s.write(`POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}Content-Type: application/pdf\r\n` +
+		`Content-Length: ${data.length}\r\n\r\n`);
+	const p = answer(s);
+	const steps = 20;
+	const step = Math.ceil(data.length / steps);
+	for (let off = 0; off < data.length && !s.destroyed; off += step) {
+		s.write(data.subarray(off, off + step));
+		await new Promise((r) => setTimeout(r, ms / steps));
+	}
+	const r = await p;
+	s.destroy();
+	return r.status;
+}
+
+async function many() {
+	const files = process.argv.slice(6);
+	await Promise.all(files.map((f, i) => one(f, (i + 1) * Number(arg1)).then((st) => {
+		console.log(`${i + 1} ${st}`);
+	})));
 }
 
 async function disconnect() {
@@ -111,4 +142,4 @@ async function disconnect() {
 	console.log('sent half');
 }
 
-({ bigcl, chunked, trickle, disconnect })[cmd]().catch((e) => { console.error(e); process.exit(1); });
+({ bigcl, chunked, trickle, disconnect, many })[cmd]().catch((e) => { console.error(e); process.exit(1); });

@@ -10,9 +10,11 @@
 
 #include <cmocka.h>
 
+#include "apflow/atomicfile.h"
 #include "apflow/buf.h"
 #include "apflow/config.h"
 #include "apflow/err.h"
+#include "apflow/json.h"
 #include "apflow/util.h"
 
 static void test_err_table(void **state)
@@ -82,6 +84,28 @@ static void test_util_parse(void **state)
 	int b;
 
 	(void)state;
+	struct apf_buf jb = APF_BUF_INIT;
+	static const char raw[] = "a\"b\\c\n\r\t\x01\x1f caf\xc3\xa9 \xf0\x9f\x9a\xa2";
+	apf_buf_init(&jb, 0);
+	assert_int_equal(apf_json_str(&jb, raw, sizeof(raw) - 1), 0);
+	assert_int_equal(apf_buf_add(&jb, "", 1), 0);
+	assert_string_equal(jb.data, "\"a\\\"b\\\\c\\n\\r\\t\\u0001\\u001f caf\xc3\xa9 \xf0\x9f\x9a\xa2\"");
+	apf_buf_release(&jb);
+	apf_buf_init(&jb, 4);
+	assert_int_equal(apf_json_str(&jb, "abcdef", 6), -1); /* over the cap */
+	apf_buf_release(&jb);
+	int n = 7;
+	assert_int_equal(apf_parse_int_in("64", 1, 64, &n), 0);
+	assert_int_equal(n, 64);
+	assert_int_equal(apf_parse_int_in("65", 1, 64, &n), -1);
+	assert_int_equal(apf_parse_int_in("0", 1, 64, &n), -1);
+	assert_int_equal(apf_parse_int_in("4x", 1, 64, &n), -1);
+	assert_int_equal(apf_parse_int_in("99999999999", 1, 64, &n), -1);
+	assert_int_equal(apf_parse_int_in(NULL, 1, 64, &n), -1);
+	assert_int_equal(n, 64);
+	assert_int_equal(apf_parse_i64_in("-5", -5, 5, &v), 0);
+	assert_int_equal(v, -5);
+	assert_int_equal(apf_parse_i64_in("6", -5, 5, &v), -1);
 	assert_int_equal(apf_parse_i64("42", &v), 0);
 	assert_int_equal(v, 42);
 	assert_int_equal(apf_parse_i64("-7", &v), 0);
@@ -140,6 +164,38 @@ static void test_atomic_write(void **state)
 	/* No temp file is left beside the target. */
 	char *cmd = apf_xasprintf("test $(ls -A '%s' | wc -l) -eq 1", sub);
 	assert_int_equal(system(cmd), 0);
+	/* The atomic-file API: a rollback leaves the target as it was and no
+	 * temp file; the temp file is hidden, beside the target, named for
+	 * the process; a rename that cannot happen removes the temp file. */
+	{
+		struct apf_atomicfile af;
+		char *pfx = apf_xasprintf("%s/" APF_TMP_PREFIX "%d-", sub, (int)getpid());
+		assert_int_equal(apf_atomicfile_open(&af, path, &err), 0);
+		assert_int_equal(strncmp(af.tmp, pfx, strlen(pfx)), 0);
+		assert_int_equal(strlen(af.tmp), strlen(pfx) + 16);
+		assert_int_equal(apf_atomicfile_write(&af, "xyz!", 4, &err), 0);
+		apf_atomicfile_rollback(&af);
+		assert_int_equal(apf_read_file(path, 100, &data, &len, &err), 0);
+		assert_string_equal(data, "abc");
+		free(data);
+		assert_int_equal(system(cmd), 0);
+		char *sub2 = apf_xasprintf("%s/d", sub), *inner = apf_xasprintf("%s/d/x", sub);
+		assert_int_equal(apf_mkdirs(inner, 0755, &err), 0);
+		assert_int_equal(apf_write_file_atomic(sub2, "q", 1, &err), APF_EIO);
+		assert_non_null(strstr(err.msg, "cannot rename '"));
+		assert_non_null(strstr(err.msg, "/d': Is a directory"));
+		assert_int_equal(rmdir(inner), 0);
+		assert_int_equal(rmdir(sub2), 0);
+		assert_int_equal(system(cmd), 0);
+		char *nodir = apf_xasprintf("%s/no/such", dir);
+		assert_int_equal(apf_write_file_atomic(nodir, "q", 1, &err), APF_EIO);
+		assert_non_null(strstr(err.msg, "cannot create a temporary file beside '"));
+		assert_non_null(strstr(err.msg, "/no/such': No such file or directory"));
+		free(nodir);
+		free(sub2);
+		free(inner);
+		free(pfx);
+	}
 	free(cmd);
 	/* A missing file is ENOTFOUND and names the path. */
 	char *missing = apf_xasprintf("%s/nope", dir);
@@ -208,6 +264,12 @@ static void test_config_precedence(void **state)
 	assert_int_equal(apf_write_file_atomic(file, noeq, strlen(noeq), &err), 0);
 	assert_int_equal(apf_config_load(&cfg, file, &err), APF_ECONFIG);
 	assert_non_null(strstr(err.msg, "apflow.conf:1: expected 'key = value'"));
+	/* Found while writing fuzz_config: after a NUL byte the rest of the file was
+	 * silently ignored (here the warehouse setting). */
+	static const char nul[] = "data_dir = x\n# note\0\nwarehouse = motherduck\n";
+	assert_int_equal(apf_write_file_atomic(file, nul, sizeof(nul) - 1, &err), 0);
+	assert_int_equal(apf_config_load(&cfg, file, &err), APF_ECONFIG);
+	assert_non_null(strstr(err.msg, "apflow.conf:2: NUL byte: not a text file"));
 
 	unlink(file);
 	rmdir(dir);

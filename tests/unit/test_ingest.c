@@ -50,6 +50,9 @@ static void test_sanitize(void **state)
 	check_name("bad\xff.pdf", 8, "bad\xef\xbf\xbd.pdf");
 	check_name("over\xc0\xaflong.pdf", 14, "over\xef\xbf\xbd\xef\xbf\xbdlong.pdf");
 	check_name("x\xe2\x80\xaegnp.pdf", 12, "xgnp.pdf");
+	/* A cut sequence is one U+FFFD, as everywhere else (utf8.h: maximal
+	 * ill-formed subpart), not one per byte. */
+	check_name("cut\xe2\x82.pdf", 9, "cut\xef\xbf\xbd.pdf");
 
 	/* The cap: at most APF_FILENAME_MAX bytes, cut between characters. */
 	char longname[600];

@@ -27,6 +27,7 @@
 #include "apflow/db.h"
 #include "apflow/migrate.h"
 #include "apflow/util.h"
+#include "server/httphead.h"
 #include "server/server_int.h"
 
 #define TOKEN "test-server-token-5a1e"
@@ -35,6 +36,8 @@ struct world {
 	char dir[64];
 	struct apf_config cfg;
 	struct apf_server *srv;
+	struct apf_store *store;
+	struct apf_dbwriter *writer;
 	unsigned port;
 	/* What the walk saw. */
 	int probes;
@@ -60,7 +63,13 @@ static int world_setup(void **state)
 		return -1;
 	free(url);
 	apf_db_close(db);
+	/* What main.c provisions for apflow serve. */
+	if (apf_store_open(&w->cfg, &w->store, &err) ||
+	    apf_dbwriter_new_ex(&w->cfg, 0, APF_DB_ONE_THREAD, &w->writer, &err))
+		return -1;
 	memset(&so, 0, sizeof(so));
+	so.store = w->store;
+	so.writer = w->writer;
 	so.listen = "127.0.0.1:0";
 	so.max_upload = 1 << 20;
 	so.upload_token = TOKEN;
@@ -81,6 +90,8 @@ static int world_teardown(void **state)
 	char *cmd = apf_xasprintf("rm -rf '%s'", w->dir);
 
 	apf_server_stop(w->srv, 1000);
+	apf_dbwriter_free(w->writer);
+	apf_store_free(w->store);
 	apf_config_release(&w->cfg);
 	if (system(cmd))
 		fprintf(stderr, "cannot remove %s\n", w->dir);
@@ -124,6 +135,10 @@ static int http_raw(struct world *w, const char *req, size_t len, char **body)
 	close(fd);
 	if (b.len > 12 && !strncmp(b.data, "HTTP/1.", 7))
 		status = (int)strtol(b.data + 9, NULL, 10);
+	if (b.data && strstr(b.data, "\nHTTP/1.")) {
+		fprintf(stderr, "# two answers on one connection: %.300s\n", b.data);
+		status = -3;
+	}
 	p = b.data ? strstr(b.data, "\r\n\r\n") : NULL;
 	if (p)
 		*body = apf_xstrdup(p + 4);
@@ -147,7 +162,7 @@ static int code_by_name(const char *name)
  * code whose table status is that status. */
 static void probe(struct world *w, int route, int want_status, const char *fmt, ...)
 {
-	char req[8192], *body = NULL;
+	char req[32768], *body = NULL;
 	va_list ap;
 	int n, status;
 
@@ -240,7 +255,65 @@ static void test_error_table_walk(void **state)
 	probe(w, -1, 400, "GET /api/documents?limit=0 HTTP/1.1\r\nHost: x\r\n" AUTH "Connection: close\r\n\r\n");
 	probe(w, -1, 400, "GET /api/documents?after=x HTTP/1.1\r\nHost: x\r\n" AUTH "Connection: close\r\n\r\n");
 	probe(w, -1, 404, "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	/* Found by fuzz_upload: a refusal quoting bytes that are not UTF-8
+	 * was a 500 "out of memory" (jansson refuses such a string). */
+	probe(w, -1, 415, "POST /upload HTTP/1.1\r\nHost: x\r\n" AUTH "Content-Type: application/\xa9\xff\r\n"
+	      "Content-Length: 5\r\nConnection: close\r\n\r\nhello");
+	probe(w, -1, 404, "GET /nope%%FF%%C3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
 	probe(w, -1, 404, "GET /api/documents/ HTTP/1.1\r\nHost: x\r\n" AUTH "Connection: close\r\n\r\n");
+	/* Heads the gate refuses at once (httphead.h), with JSON, once. */
+	{
+		static const char *bad_heads[] = {
+			"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+			"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\nhello",
+			"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 18446744073709551616\r\n\r\n",
+			"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\n",
+			"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\n\r\nhello",
+			"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length:\r\n\r\n",
+			"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
+			"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+			"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+			"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\n",
+			"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+			"POST /upload HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+			"GET /healthz HTTP/1.1\r\n\r\n",
+			"GET /healthz HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+			"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n",
+			"GET /healthz\r\nHost: x\r\n\r\n",
+			"GET  /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+			"GET /healthz HTTP/1.1\nHost: x\n\n",
+			"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n folded\r\n\r\n",
+			"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n",
+			"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Ctl: a\x01b\r\n\r\n",
+			"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+			"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+		};
+		for (size_t i = 0; i < sizeof(bad_heads) / sizeof(bad_heads[0]); i++) {
+			int64_t t0 = apf_now_ms();
+
+			probe(w, -1, 400, "%s", bad_heads[i]);
+			assert_true(apf_now_ms() - t0 < 3000);
+		}
+		probe(w, -1, 400, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Nul: a%cb\r\n\r\n", 0);
+	}
+	{
+		/* A head over 16 KiB, and one with 101 fields: 431. */
+		char *big = apf_xmalloc(20000), *many = apf_xmalloc(4000);
+		size_t o = 0;
+
+		o += (size_t)snprintf(big, 20000, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ");
+		memset(big + o, 'a', 17000);
+		o += 17000;
+		memcpy(big + o, "\r\n\r\n", 5);
+		probe(w, -1, 431, "%s", big);
+		o = (size_t)snprintf(many, 4000, "GET /healthz HTTP/1.1\r\nHost: x\r\n");
+		for (int i = 0; i < 101; i++)
+			o += (size_t)snprintf(many + o, 4000 - o, "X-%d: v\r\n", i);
+		snprintf(many + o, 4000 - o, "\r\n");
+		probe(w, -1, 431, "%s", many);
+		free(big);
+		free(many);
+	}
 	/* And what succeeds, so the walk can tell a refusal from a dead server. */
 	probe(w, -1, 200, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
 	probe(w, -1, 200, "GET /api/documents HTTP/1.1\r\nHost: x\r\n" AUTH "Connection: close\r\n\r\n");
@@ -248,15 +321,59 @@ static void test_error_table_walk(void **state)
 
 	for (size_t i = 0; i < server_nroutes; i++)
 		assert_true(w->per_route[i] >= 3);
-	for (int s = 400; s < 420; s++)
-		if (s == 400 || s == 401 || s == 404 || s == 405 || s == 413 || s == 415)
+	for (int s = 400; s < 440; s++)
+		if (s == 400 || s == 401 || s == 404 || s == 405 || s == 413 || s == 415 || s == 431)
 			assert_true(w->seen[s] > 0);
 	printf("# %d probes over %zu routes\n", w->probes, server_nroutes);
+}
+
+/* httphead_parse() alone: every prefix of a good head asks for more, the
+ * whole head passes with its length and body framing. */
+static void test_httphead_prefixes(void **state)
+{
+	static const char good[] = "\r\nPOST /upload?x=1 HTTP/1.1\r\nHost: h\r\nContent-Length:  42\r\n"
+				   "content-length: 42\r\nX-Empty:\r\nX-Utf8: \xc3\xa9\r\n\r\nBODY";
+	static const char chunked[] = "POST /upload HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n\r\n";
+	size_t head = sizeof(good) - 1 - 4;
+	struct httphead h;
+	struct apf_err err;
+
+	(void)state;
+	for (size_t n = 0; n < head; n++)
+		assert_int_equal(httphead_parse(good, n, &h, &err), HTTPHEAD_MORE);
+	assert_int_equal(httphead_parse(good, head, &h, &err), 0);
+	assert_int_equal(h.len, head);
+	assert_int_equal(h.content_length, 42);
+	assert_int_equal(h.chunked, 0);
+	assert_int_equal(h.http11, 1);
+	assert_string_equal(h.method, "POST");
+	assert_int_equal(httphead_parse(good, sizeof(good) - 1, &h, &err), 0);
+	assert_int_equal(h.len, head);
+	assert_int_equal(httphead_parse(chunked, sizeof(chunked) - 1, &h, &err), 0);
+	assert_int_equal(h.chunked, 1);
+	assert_int_equal(h.content_length, -1);
+	/* Refused as soon as the bytes show it, before the head ends. */
+	assert_int_equal(httphead_parse("\x16\x03\x01", 3, &h, &err), APF_EINVAL);
+	assert_int_equal(httphead_parse("GET /a HTTP/2", 13, &h, &err), APF_EINVAL);
+	assert_int_equal(httphead_parse("GET /a\x01", 7, &h, &err), APF_EINVAL);
+	assert_int_equal(httphead_parse("GET /a HTTP/1.1\n", 16, &h, &err), APF_EINVAL);
+	assert_int_equal(httphead_parse("GET /a HT", 9, &h, &err), HTTPHEAD_MORE);
+	assert_int_equal(httphead_parse("GET /a HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 58, &h, &err),
+			 APF_EINVAL);
+	assert_string_equal(err.msg, "two different Content-Length headers (1 and 2)");
+	/* libmicrohttpd keeps a trailing space: "chunked " is not chunked to it. */
+	assert_int_equal(httphead_parse("GET /a HTTP/1.1\r\nHost: h\r\nContent-Length: 1 \r\n\r\n", 48, &h, &err),
+			 APF_EINVAL);
+	assert_int_equal(httphead_parse("GET /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked \r\n\r\n", 57, &h, &err),
+			 APF_EINVAL);
+	assert_int_equal(httphead_parse("GET /a%00b HTTP/1.1\r\nHost: h\r\n\r\n", 32, &h, &err), APF_EINVAL);
+	assert_int_equal(httphead_parse("GET /a?n=%00 HTTP/1.1\r\nHost: h\r\n\r\n", 34, &h, &err), 0);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_httphead_prefixes),
 		cmocka_unit_test_setup_teardown(test_error_table_walk, world_setup, world_teardown),
 	};
 

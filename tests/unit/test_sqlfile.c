@@ -259,6 +259,52 @@ static void test_run_unknown_param(void **state)
 	assert_string_equal(err.msg, "bad parameter name 'bad-name': expected [A-Za-z_][A-Za-z0-9_]*");
 }
 
+/* Found by fuzz_sqlfile: E${v} made an escape string, where the backslash
+ * of a value escaped the closing quote and the rest of the value became
+ * SQL; so did E'a'${v} (adjacent quotes join).  A ${name} joined to the
+ * word before it, or following a string, is refused. */
+static void test_expand_after_word(void **state)
+{
+	struct apf_sql_param params[] = { { "v", "\\'; DROP TABLE t; --" } };
+	struct apf_err err;
+	struct got g;
+
+	(void)state;
+	memset(&g, 0, sizeof(g));
+	apf_err_clear(&err);
+	assert_int_equal(apf_sql_expand("t.sql", "SELECT 1;\nSELECT E${v}, 2", params, 1, collect, &g, &err),
+			 APF_EUSAGE);
+	assert_string_equal(err.msg, "t.sql:2: bad parameter reference 'E${v}': ${name} cannot follow a letter, "
+				     "digit, '_' or '$'");
+	got_release(&g);
+	apf_err_clear(&err);
+	assert_int_equal(apf_sql_expand("t.sql", "SELECT x_1${v", params, 1, collect, &g, &err), APF_EUSAGE);
+	assert_string_equal(err.msg, "t.sql:1: bad parameter reference 'x_1${v': ${name} cannot follow a letter, "
+				     "digit, '_' or '$'");
+	got_release(&g);
+
+	/* E'a' then a literal: SQL joins them into one escape string. */
+	apf_err_clear(&err);
+	assert_int_equal(apf_sql_expand("t.sql", "SELECT E'a' -- joined\n  ${v}, ${v}", params, 1, collect, &g, &err),
+			 APF_EUSAGE);
+	assert_string_equal(err.msg, "t.sql:2: bad parameter reference '${v}': ${name} cannot follow a string");
+	got_release(&g);
+	apf_err_clear(&err);
+	assert_int_equal(apf_sql_expand("t.sql", "SELECT 'a'${v}", params, 1, collect, &g, &err), APF_EUSAGE);
+	assert_string_equal(err.msg, "t.sql:1: bad parameter reference '${v}': ${name} cannot follow a string");
+	got_release(&g);
+
+	/* After a space, an operator or another ${name}: the value, quoted. */
+	apf_err_clear(&err);
+	assert_int_equal(apf_sql_expand("t.sql", "SELECT E ${v},(${v})||${v}", params, 1, collect, &g, &err), 0);
+	assert_int_equal(g.n, 1);
+	assert_string_equal(g.stmt[0], "SELECT E '\\''; DROP TABLE t; --',('\\''; DROP TABLE t; --')||'\\''; DROP TABLE t; --'");
+	got_release(&g);
+	assert_int_equal(apf_sql_expand("t.sql", "SELECT ${v}${v}", params, 1, collect, &g, &err), 0);
+	assert_string_equal(g.stmt[0], "SELECT '\\''; DROP TABLE t; --''\\''; DROP TABLE t; --'");
+	got_release(&g);
+}
+
 static void test_run_params_not_in_strings(void **state)
 {
 	struct apf_db *db = *state;
@@ -406,6 +452,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_run_error_line, setup_db, teardown_db),
 		cmocka_unit_test_setup_teardown(test_run_keep_last, setup_db, teardown_db),
 		cmocka_unit_test_setup_teardown(test_run_file, setup_db, teardown_db),
+		cmocka_unit_test(test_expand_after_word),
 		cmocka_unit_test(test_quote),
 		cmocka_unit_test(test_embedded),
 	};

@@ -1,0 +1,5 @@
+SELECT 1;;
+
+-- only a comment;
+/* block */ ;
+SELECT 'unterminated;

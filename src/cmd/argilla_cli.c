@@ -1,0 +1,96 @@
+/* argilla_cli.c: the connection and progress code of apflow push and pull. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "apflow/labelset.h"
+#include "apflow/log.h"
+#include "apflow/progress.h"
+#include "apflow/util.h"
+#include "cmd/argilla_cli.h"
+
+volatile sig_atomic_t argilla_cli_interrupted;
+
+static void on_signal(int sig)
+{
+	argilla_cli_interrupted = 1;
+	signal(sig, SIG_DFL); /* a second one stops at once */
+}
+
+void argilla_cli_signals(void)
+{
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+}
+
+int argilla_cli_connect(struct argilla_cli *cli, struct apf_ctx *ctx, struct apf_argilla **out, struct apf_err *err)
+{
+	struct apf_argilla_options o = { 0 };
+	struct apf_argilla_user me;
+	struct apf_argilla *a = NULL;
+	const char *ws = cli->workspace;
+	int rc;
+
+	o.api_url = cli->api_url ? cli->api_url : apf_config_get(&ctx->cfg, APF_CFG_ARGILLA_API_URL);
+	o.api_key = cli->api_key ? cli->api_key : apf_config_get(&ctx->cfg, APF_CFG_ARGILLA_API_KEY);
+	o.timeout_s = cli->timeout_s;
+	o.max_retries = cli->retries;
+	/* The built-in default workspace name is a guess: without one set,
+	 * the key's first workspace is used. */
+	if (!ws && ctx->cfg.e[APF_CFG_ARGILLA_WORKSPACE].source != APF_SRC_DEFAULT)
+		ws = apf_config_get(&ctx->cfg, APF_CFG_ARGILLA_WORKSPACE);
+	rc = apf_argilla_new(&o, &a, err);
+	if (rc)
+		return rc;
+	rc = apf_argilla_me(a, &me, err);
+	if (!rc) {
+		apf_log_debug("argilla: signed in as '%s' (%s)", me.username, me.role);
+		rc = apf_argilla_workspace(a, ws, cli->ws_id, cli->ws_name, err);
+	}
+	if (rc) {
+		apf_argilla_free(a);
+		return rc;
+	}
+	*out = a;
+	return 0;
+}
+
+int argilla_cli_dataset(struct argilla_cli *cli, struct apf_argilla *a, const char *dataset, int create,
+			struct apf_argilla_dataset *ds, struct apf_err *err)
+{
+	const struct apf_labelset *ls = apf_labelset_v1();
+	int rc;
+
+	if (!ls)
+		return apf_error(err, APF_EINTERNAL, "the bundled labelset v1 is broken");
+	rc = apf_argilla_dataset_open(a, cli->ws_id, cli->ws_name, dataset, ls, create, ds, err);
+	if (!rc && ds->created)
+		apf_log_info("created Argilla dataset '%s' in workspace '%s' (labelset %s)", ds->name, ds->workspace,
+			     ls->version);
+	return rc;
+}
+
+int argilla_cli_open(struct argilla_cli *cli, struct apf_ctx *ctx, const char *dataset, int create,
+		     struct apf_argilla **out, struct apf_argilla_dataset *ds, struct apf_err *err)
+{
+	int rc = argilla_cli_connect(cli, ctx, out, err);
+
+	if (rc)
+		return rc;
+	rc = argilla_cli_dataset(cli, *out, dataset, create, ds, err);
+	if (rc) {
+		apf_argilla_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+void argilla_cli_progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct apf_progress *pb = arg;
+
+	apf_progress_set_total(pb, total);
+	apf_progress_update(pb, done, NULL);
+}

@@ -1,0 +1,40 @@
+/* argilla_cli.h: what apflow push and apflow pull share (connection flags,
+ * the progress line, signals). */
+#ifndef APFLOW_ARGILLA_CLI_H
+#define APFLOW_ARGILLA_CLI_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "apflow/argilla.h"
+#include "cmd/cmd.h"
+
+struct argilla_cli {
+	const char *api_url;    /* NULL: argilla_api_url */
+	const char *api_key;    /* NULL: argilla_api_key */
+	const char *workspace;  /* NULL: argilla_workspace if set, else the key's first */
+	long timeout_s;
+	int retries;            /* < 0: default */
+	int verbose;
+	char ws_id[64];         /* set by argilla_cli_connect() */
+	char ws_name[256];
+};
+
+/* Connects, checks the key (GET /api/v1/me) and finds the workspace. */
+int argilla_cli_connect(struct argilla_cli *cli, struct apf_ctx *ctx, struct apf_argilla **out, struct apf_err *err);
+/* Finds the dataset in the workspace (creating it when create is set). */
+int argilla_cli_dataset(struct argilla_cli *cli, struct apf_argilla *a, const char *dataset, int create,
+			struct apf_argilla_dataset *ds, struct apf_err *err);
+
+/* Connects, checks the key, finds the workspace and the dataset (creating
+ * it when create is set).  Prints nothing; errors in err. */
+int argilla_cli_open(struct argilla_cli *cli, struct apf_ctx *ctx, const char *dataset, int create,
+		     struct apf_argilla **out, struct apf_argilla_dataset *ds, struct apf_err *err);
+
+extern volatile sig_atomic_t argilla_cli_interrupted;
+void argilla_cli_signals(void);
+
+/* An apf_argilla_progress_fn drawing on an apf_progress (progress.h). */
+void argilla_cli_progress(void *arg, uint64_t done, uint64_t total);
+
+#endif

@@ -1,0 +1,169 @@
+/* cmd_pull.c: apflow pull, an Argilla dataset's annotations into Parquet. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "apflow/argilla.h"
+#include "apflow/log.h"
+#include "apflow/progress.h"
+#include "apflow/store.h"
+#include "apflow/util.h"
+#include "cmd/argilla_cli.h"
+#include "cmd/cmd.h"
+
+const char cmd_pull_usage[] =
+	"usage: apflow pull --dataset NAME [--status submitted|draft|discarded] [--since TS]\n"
+	"                   [--out PATH] [--api-url URL] [--api-key KEY] [--workspace NAME]\n"
+	"                   [--timeout SECONDS] [--retries N] [--verbose]\n"
+	"\n"
+	"Reads every record of the Argilla dataset NAME with its responses and\n"
+	"suggestion and writes them as one Parquet file in the layout of the Argilla\n"
+	"SDK's export (dataset.records.to_datasets(), Dataset.to_hub): id, status,\n"
+	"_server_id, text, the metadata, entities.responses (one span list per\n"
+	"response), entities.responses.users, entities.responses.status,\n"
+	"entities.suggestion, entities.suggestion.score, entities.suggestion.agent,\n"
+	"plus entities.responses.usernames and entities.responses.updated_at.  As\n"
+	"in the SDK, a discarded response without spans is left out; drafts are\n"
+	"kept with status draft.\n"
+	"\n"
+	"  --dataset NAME    the dataset\n"
+	"  --status S        keep only responses with status S (e.g. submitted)\n"
+	"  --since TS        only records created, changed or annotated since TS\n"
+	"                    (YYYY-MM-DD[THH:MM[:SS]][Z], UTC)\n"
+	"  --out PATH        write here (a local file) instead of the store's\n"
+	"                    argilla/out/NAME/<YYYYMMDDTHHMMSSZ>/records.parquet\n"
+	"  --api-url, --api-key, --workspace, --timeout, --retries, --verbose\n"
+	"                    as for 'apflow push'\n"
+	"\n"
+	"The file appears whole or not at all.  Ends with 'pull NAME: N records,\n"
+	"R responses (S submitted) to WHERE in T s'.\n"
+	"\n"
+	"Exit status: 0 done, 1 failed (nothing written), 2 usage, 130 interrupted.\n";
+
+int cmd_pull(int argc, char **argv, struct apf_ctx *ctx)
+{
+	static const struct option longopts[] = {
+		{ "dataset", required_argument, NULL, 'd' }, { "status", required_argument, NULL, 's' },
+		{ "since", required_argument, NULL, 'S' },   { "out", required_argument, NULL, 'o' },
+		{ "api-url", required_argument, NULL, 'u' }, { "api-key", required_argument, NULL, 'k' },
+		{ "workspace", required_argument, NULL, 'w' }, { "timeout", required_argument, NULL, 't' },
+		{ "retries", required_argument, NULL, 'r' }, { "verbose", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct argilla_cli cli = { 0 };
+	struct apf_argilla_pull_options po = { 0 };
+	struct apf_argilla_pull_stats stats;
+	struct apf_argilla_dataset ds;
+	struct apf_argilla *a = NULL;
+	struct apf_store *st = NULL;
+	struct apf_progress *pb = NULL;
+	struct apf_err err;
+	const char *dataset = NULL, *out = NULL;
+	char *tmp = NULL, *key = NULL, *where = NULL;
+	int64_t v;
+	int c, rc;
+
+	apf_err_clear(&err);
+	cli.retries = -1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dataset = optarg; break;
+		case 's':
+			if (strcmp(optarg, "submitted") && strcmp(optarg, "draft") && strcmp(optarg, "discarded"))
+				return apf_cmd_usage_error("pull", "--status must be submitted, draft or discarded");
+			po.status = optarg;
+			break;
+		case 'S': po.since = optarg; break;
+		case 'o': out = optarg; break;
+		case 'u': cli.api_url = optarg; break;
+		case 'k': cli.api_key = optarg; break;
+		case 'w': cli.workspace = optarg; break;
+		case 'v': cli.verbose = 1; break;
+		case 't':
+			if (apf_parse_i64(optarg, &v) || v < 1 || v > 3600)
+				return apf_cmd_usage_error("pull", "--timeout must be 1 to 3600 seconds");
+			cli.timeout_s = (long)v;
+			break;
+		case 'r':
+			if (apf_parse_i64(optarg, &v) || v < 0 || v > 100)
+				return apf_cmd_usage_error("pull", "--retries must be 0 to 100");
+			cli.retries = (int)v;
+			break;
+		default:
+			return apf_cmd_usage_error("pull", "unknown option");
+		}
+	}
+	if (optind < argc)
+		return apf_cmd_usage_error("pull", "unexpected argument '%s'", argv[optind]);
+	if (!dataset || !*dataset)
+		return apf_cmd_usage_error("pull", "--dataset is required");
+	if (cli.verbose)
+		apf_log_set_level(APF_LOG_DEBUG);
+
+	if (out) {
+		if (apf_starts_with(out, "file://"))
+			out += 7;
+		po.out = out;
+		where = apf_xstrdup(out);
+	} else {
+		char ts[32];
+		time_t now = time(NULL);
+		struct tm tm;
+		const char *dir = getenv("TMPDIR");
+		gmtime_r(&now, &tm);
+		strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
+		key = apf_xasprintf("argilla/out/%s/%s/records.parquet", dataset, ts);
+		if (!apf_store_key_valid(key)) {
+			rc = apf_cmd_usage_error("pull", "dataset name '%s' cannot be a store key", dataset);
+			goto out;
+		}
+		rc = apf_store_open(&ctx->cfg, &st, &err);
+		if (rc) {
+			rc = apf_cmd_fail(&err);
+			goto out;
+		}
+		tmp = apf_xasprintf("%s/apflow-pull-%ld-%08llx.parquet", dir && *dir ? dir : "/tmp", (long)getpid(),
+				    (unsigned long long)(apf_rand64() & 0xffffffffu));
+		po.out = tmp;
+		where = apf_xasprintf("%s/%s", apf_store_url(st), key);
+	}
+	rc = argilla_cli_open(&cli, ctx, dataset, 0, &a, &ds, &err);
+	if (rc) {
+		rc = apf_cmd_fail(&err);
+		goto out;
+	}
+	argilla_cli_signals();
+	po.cancel = &argilla_cli_interrupted;
+	pb = apf_progress_new("pull", "records", 0, ctx->stderr_tty);
+	po.progress = argilla_cli_progress;
+	po.progress_arg = pb;
+	rc = apf_argilla_pull(a, &ds, &po, &stats, &err);
+	apf_progress_end(pb, stderr, NULL);
+	pb = NULL;
+	if (!rc && key)
+		rc = apf_store_put_file(st, key, tmp, "application/vnd.apache.parquet", &err);
+	if (rc) {
+		rc = argilla_cli_interrupted ? (fprintf(stderr, "apflow: pull interrupted; nothing was written\n"), 130)
+					     : apf_cmd_fail(&err);
+		goto out;
+	}
+	printf("pull '%s': %" PRIu64 " records, %" PRIu64 " responses (%" PRIu64 " submitted) to %s in %.1f s\n", ds.name,
+	       stats.records, stats.responses, stats.submitted, where, stats.seconds);
+out:
+	apf_argilla_free(a);
+	apf_store_free(st);
+	if (tmp) {
+		unlink(tmp);
+		free(tmp);
+	}
+	free(key);
+	free(where);
+	return rc;
+}

@@ -1,0 +1,338 @@
+/*
+ * argilla_pull.c: a dataset's records and annotations into one Parquet
+ * file in the layout of the Argilla SDK's export (see argilla.h and
+ * docs/argilla.md).
+ *
+ * Records are read a page (1,000) at a time and written as JSON lines to
+ * a temp file beside the output, so memory holds one page whatever the
+ * dataset's size; DuckDB then turns the lines into the Parquet file (a
+ * temp name, renamed when complete).  Paging is by offset in the server's
+ * order (insertion), which annotation does not change; a record seen twice
+ * (records inserted while we read) is written once.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "apflow/argilla.h"
+#include "apflow/db.h"
+#include "apflow/log.h"
+#include "apflow/util.h"
+#include "argilla_impl.h"
+
+#define PAGE 1000
+
+/* "2024-07-01T10:05:00.654321", "2024-07-01 10:05", "...Z", "...+00:00" ->
+ * microseconds since the epoch (UTC); -1 when unreadable.  Naive times are
+ * UTC, as the server writes them. */
+static int64_t parse_ts(const char *s)
+{
+	int y, mo, d, h = 0, mi = 0, n = 0;
+	double sec = 0;
+	struct tm tm;
+	const char *p;
+
+	if (!s || sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3)
+		return -1;
+	p = s + n;
+	if (*p == 'T' || *p == ' ') {
+		int m = 0;
+		if (sscanf(p + 1, "%2d:%2d%n", &h, &mi, &m) != 2)
+			return -1;
+		p += 1 + m;
+		if (*p == ':') {
+			char *end;
+			sec = strtod(p + 1, &end);
+			p = end;
+		}
+	}
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	{
+		int64_t t = (int64_t)timegm(&tm) * 1000000 + (int64_t)(sec * 1e6 + 0.5);
+		if ((p[0] == '+' || p[0] == '-') && p[1] >= '0' && p[1] <= '9') {
+			int oh = 0, om = 0;
+			sscanf(p + 1, "%2d:%2d", &oh, &om);
+			t -= (p[0] == '+' ? 1 : -1) * ((int64_t)oh * 3600 + om * 60) * 1000000;
+		}
+		return t;
+	}
+}
+
+struct users {
+	json_t *names; /* id -> username (string) or null when unknown */
+};
+
+static const char *username_of(struct apf_argilla *a, struct users *u, const char *id)
+{
+	json_t *v = json_object_get(u->names, id);
+
+	if (!v) {
+		char *path = apf_xasprintf("/api/v1/users/%s", id);
+		json_t *user = NULL;
+		struct apf_err err;
+
+		apf_err_clear(&err);
+		if (!apf_argilla_call(a, "GET", path, NULL, 0, NULL, &user, &err) &&
+		    json_is_string(json_object_get(user, "username")))
+			v = json_incref(json_object_get(user, "username"));
+		else
+			v = json_null();
+		json_object_set_new(u->names, id, v);
+		json_decref(user);
+		free(path);
+	}
+	return json_string_value(v);
+}
+
+static void load_users(struct apf_argilla *a, struct users *u)
+{
+	json_t *root = NULL, *it;
+	struct apf_err err;
+	size_t i;
+
+	u->names = json_object();
+	apf_err_clear(&err);
+	if (apf_argilla_call(a, "GET", "/api/v1/users", NULL, 0, NULL, &root, &err)) {
+		apf_log_debug("argilla: cannot list users (%s); asking per user", err.msg);
+		return;
+	}
+	json_array_foreach(json_object_get(root, "items"), i, it)
+	{
+		const char *id = json_string_value(json_object_get(it, "id"));
+		json_t *name = json_object_get(it, "username");
+		if (id && json_is_string(name))
+			json_object_set(u->names, id, name);
+	}
+	json_decref(root);
+}
+
+/* The JSON line of one record, or NULL when --since leaves it out. */
+static json_t *record_line(struct apf_argilla *a, const struct apf_argilla_dataset *ds, struct users *u,
+			   json_t *r, const struct apf_argilla_pull_options *opt, int64_t since,
+			   struct apf_argilla_pull_stats *st)
+{
+	json_t *md = json_object_get(r, "metadata"), *line, *resp, *s;
+	json_t *rv = json_array(), *ru = json_array(), *rs = json_array(), *rn = json_array(), *rt = json_array();
+	int recent = since < 0 || parse_ts(json_string_value(json_object_get(r, "updated_at"))) >= since;
+	size_t i;
+
+	json_array_foreach(json_object_get(r, "responses"), i, resp)
+	{
+		json_t *val = json_object_get(json_object_get(json_object_get(resp, "values"), "entities"), "value");
+		const char *status = json_string_value(json_object_get(resp, "status"));
+		const char *uid = json_string_value(json_object_get(resp, "user_id"));
+		const char *name;
+
+		if (since >= 0 && parse_ts(json_string_value(json_object_get(resp, "updated_at"))) >= since)
+			recent = 1;
+		/* As the SDK: a response without a value for the question
+		 * (a discarded one without values) is no entry at all. */
+		if (!val || json_is_null(val) || !status || !uid)
+			continue;
+		if (opt->status && strcmp(status, opt->status))
+			continue;
+		{
+			json_t *spans = json_array(), *sp;
+			size_t k;
+			json_array_foreach(val, k, sp)
+			json_array_append_new(spans, json_pack("{s:O?, s:O?, s:O?}", "label", json_object_get(sp, "label"), "start",
+							      json_object_get(sp, "start"), "end", json_object_get(sp, "end")));
+			json_array_append_new(rv, spans);
+		}
+		json_array_append_new(ru, json_string(uid));
+		json_array_append_new(rs, json_string(status));
+		name = username_of(a, u, uid);
+		json_array_append_new(rn, name ? json_string(name) : json_null());
+		json_array_append(rt, json_object_get(resp, "updated_at") ? json_object_get(resp, "updated_at") : json_null());
+		st->responses++;
+		if (!strcmp(status, "submitted"))
+			st->submitted++;
+	}
+	if (!recent) {
+		json_decref(rv);
+		json_decref(ru);
+		json_decref(rs);
+		json_decref(rn);
+		json_decref(rt);
+		return NULL;
+	}
+	line = json_pack("{s:O?, s:O?, s:O?, s:O?}", "id", json_object_get(r, "external_id"), "status",
+			 json_object_get(r, "status"), "_server_id", json_object_get(r, "id"), "text",
+			 json_object_get(json_object_get(r, "fields"), "text"));
+#define X(name, title, type) json_object_set(line, name, json_object_get(md, name) ? json_object_get(md, name) : json_null());
+	APF_ARGILLA_METADATA(X)
+#undef X
+	if (json_array_size(ru)) {
+		json_object_set(line, "r", rv);
+		json_object_set(line, "ru", ru);
+		json_object_set(line, "rs", rs);
+		json_object_set(line, "rn", rn);
+		json_object_set(line, "rt", rt);
+	}
+	json_decref(rv);
+	json_decref(ru);
+	json_decref(rs);
+	json_decref(rn);
+	json_decref(rt);
+	json_array_foreach(json_object_get(r, "suggestions"), i, s)
+	{
+		const char *q = json_string_value(json_object_get(s, "question_id"));
+		json_t *val = json_object_get(s, "value"), *spans, *sp;
+		size_t k;
+
+		if (!q || strcmp(q, ds->question_id) || !json_is_array(val))
+			continue;
+		spans = json_array();
+		json_array_foreach(val, k, sp)
+		json_array_append_new(spans, json_pack("{s:O?, s:O?, s:O?}", "label", json_object_get(sp, "label"), "start",
+						      json_object_get(sp, "start"), "end", json_object_get(sp, "end")));
+		json_object_set_new(line, "s", spans);
+		if (json_is_array(json_object_get(s, "score")))
+			json_object_set(line, "ss", json_object_get(s, "score"));
+		else if (json_is_number(json_object_get(s, "score")))
+			json_object_set_new(line, "ss", json_pack("[O]", json_object_get(s, "score")));
+		json_object_set(line, "sa", json_object_get(s, "agent") ? json_object_get(s, "agent") : json_null());
+	}
+	return line;
+}
+
+static const char convert_sql[] =
+	"COPY (SELECT id, status, _server_id, text, doc_id, page_num, text_sha256, labelset_version, source, engine,\n"
+	"  agreement, min_score, n_spans,\n"
+	"  r AS \"entities.responses\", ru AS \"entities.responses.users\", rs AS \"entities.responses.status\",\n"
+	"  s AS \"entities.suggestion\", ss AS \"entities.suggestion.score\", sa AS \"entities.suggestion.agent\",\n"
+	"  rn AS \"entities.responses.usernames\",\n"
+	"  list_transform(rt, x -> CAST(x AS TIMESTAMPTZ)) AS \"entities.responses.updated_at\"\n"
+	" FROM read_json(%s, format = 'newline_delimited', columns = {\n"
+	"  id: 'VARCHAR', status: 'VARCHAR', _server_id: 'VARCHAR', text: 'VARCHAR', doc_id: 'VARCHAR',\n"
+	"  page_num: 'BIGINT', text_sha256: 'VARCHAR', labelset_version: 'VARCHAR', source: 'VARCHAR',\n"
+	"  engine: 'VARCHAR', agreement: 'DOUBLE', min_score: 'DOUBLE', n_spans: 'BIGINT',\n"
+	"  r: 'STRUCT(label VARCHAR, start BIGINT, \"end\" BIGINT)[][]', ru: 'VARCHAR[]', rs: 'VARCHAR[]',\n"
+	"  s: 'STRUCT(label VARCHAR, start BIGINT, \"end\" BIGINT)[]', ss: 'DOUBLE[]', sa: 'VARCHAR',\n"
+	"  rn: 'VARCHAR[]', rt: 'VARCHAR[]'})\n"
+	" WHERE _server_id IS NOT NULL)\n"
+	" TO %s (FORMAT parquet)";
+
+int apf_argilla_pull(struct apf_argilla *a, const struct apf_argilla_dataset *ds,
+		     const struct apf_argilla_pull_options *opt, struct apf_argilla_pull_stats *stats,
+		     struct apf_err *err)
+{
+	struct users u = { NULL };
+	json_t *seen = json_object();
+	char *json_tmp = apf_xasprintf("%s.apflow-pull-%ld.jsonl", opt->out, (long)getpid());
+	char *pq_tmp = apf_xasprintf("%s.apflow-pull-%ld.tmp", opt->out, (long)getpid());
+	int64_t t0 = apf_now_ms(), since = -1;
+	uint64_t offset = 0, total = 0;
+	struct apf_db *db = NULL;
+	FILE *f = NULL;
+	int rc = 0;
+
+	memset(stats, 0, sizeof(*stats));
+	if (opt->since) {
+		since = parse_ts(opt->since);
+		if (since < 0) {
+			rc = apf_error(err, APF_EUSAGE, "bad --since '%s': use YYYY-MM-DD[THH:MM[:SS]][Z]", opt->since);
+			goto out;
+		}
+	}
+	f = fopen(json_tmp, "w");
+	if (!f) {
+		rc = apf_error(err, APF_EIO, "cannot write '%s': %s", json_tmp, strerror(errno));
+		goto out;
+	}
+	/* An empty line object first: read_json cannot type an empty file;
+	 * the query drops it (no _server_id). */
+	fputs("{}\n", f);
+	load_users(a, &u);
+	for (;;) {
+		char *path = apf_xasprintf("/api/v1/datasets/%s/records?include=responses,suggestions&offset=%" PRIu64
+					   "&limit=%d",
+					   ds->id, offset, PAGE);
+		json_t *root = NULL, *items, *r;
+		size_t i, n;
+
+		rc = apf_argilla_call(a, "GET", path, NULL, 0, NULL, &root, err);
+		free(path);
+		if (rc)
+			goto out;
+		items = json_object_get(root, "items");
+		n = json_array_size(items);
+		if (json_is_integer(json_object_get(root, "total")))
+			total = (uint64_t)json_integer_value(json_object_get(root, "total"));
+		json_array_foreach(items, i, r)
+		{
+			const char *id = json_string_value(json_object_get(r, "id"));
+			json_t *line;
+			if (!id || json_object_get(seen, id))
+				continue;
+			json_object_set_new(seen, id, json_true());
+			line = record_line(a, ds, &u, r, opt, since, stats);
+			if (!line)
+				continue;
+			if (json_dumpf(line, f, JSON_COMPACT | JSON_REAL_PRECISION(17)) || fputc('\n', f) == EOF) {
+				json_decref(line);
+				json_decref(root);
+				rc = apf_error(err, APF_EIO, "cannot write '%s': %s", json_tmp, strerror(errno));
+				goto out;
+			}
+			json_decref(line);
+			stats->records++;
+		}
+		json_decref(root);
+		offset += n;
+		if (opt->progress)
+			opt->progress(opt->progress_arg, offset, total > offset ? total : offset);
+		if (n == 0)
+			break;
+		if (opt->cancel && *opt->cancel) {
+			rc = apf_error(err, APF_EIO, "interrupted; nothing was written");
+			goto out;
+		}
+	}
+	if (fclose(f)) {
+		f = NULL;
+		rc = apf_error(err, APF_EIO, "cannot write '%s': %s", json_tmp, strerror(errno));
+		goto out;
+	}
+	f = NULL;
+	rc = apf_db_open_memory(&db, err);
+	if (!rc) {
+		char *qj = apf_db_quote_literal(json_tmp), *qp = apf_db_quote_literal(pq_tmp);
+		char *sql;
+		sql = apf_xasprintf(convert_sql, qj, qp);
+		rc = apf_db_exec(db, sql, err);
+		if (rc)
+			apf_error_prefix(err, "cannot write '%s'", opt->out);
+		free(sql);
+		free(qj);
+		free(qp);
+	}
+	if (!rc && rename(pq_tmp, opt->out))
+		rc = apf_error(err, APF_EIO, "cannot rename '%s' to '%s': %s", pq_tmp, opt->out, strerror(errno));
+	if (!rc)
+		apf_fsync_dir_of(opt->out);
+out:
+	if (f)
+		fclose(f);
+	apf_db_close(db);
+	unlink(json_tmp);
+	if (rc)
+		unlink(pq_tmp);
+	free(json_tmp);
+	free(pq_tmp);
+	json_decref(seen);
+	json_decref(u.names);
+	stats->seconds = (double)(apf_now_ms() - t0) / 1000.0;
+	return rc;
+}

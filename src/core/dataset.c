@@ -1,0 +1,592 @@
+/*
+ * dataset.c: a dataset's files in the store: name checks, the pages
+ * export with its manifest, and local copies for DuckDB to read (see
+ * dataset.h).
+ *
+ * DuckDB reads and writes Parquet only on local files here (its S3
+ * support is an extension that would be downloaded at run time), so every
+ * file passes through a private temp directory and the store, which makes
+ * each object appear whole or not at all on file:// and s3:// alike.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <glob.h>
+#include <signal.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <jansson.h>
+#include <pcre2.h>
+
+#include "apflow/buf.h"
+#include "apflow/dataset.h"
+#include "apflow/db.h"
+#include "apflow/log.h"
+#include "apflow/sqlfile.h"
+#include "apflow/util.h"
+
+#define MANIFEST "pages/_manifest.json"
+#define MANIFEST_MAX ((size_t)64 << 20)
+#define PARQUET_TYPE "application/vnd.apache.parquet"
+
+int apf_dataset_name_check(const struct apf_config *cfg, const char *name, struct apf_err *err)
+{
+	const char *pat = apf_config_get(cfg, APF_CFG_DATASET_PATTERN);
+	pcre2_code *re;
+	pcre2_match_data *md;
+	int errcode, rc = 0;
+	PCRE2_SIZE erroff;
+	char *probe;
+
+	if (!pat || !*pat)
+		pat = "vessels_ocr_[a-z0-9_]+";
+	if (!name || !*name)
+		return apf_error(err, APF_EUSAGE, "no dataset name: give --dataset NAME");
+	if (strlen(name) > 200 || strchr(name, '/') || name[0] == '.')
+		return apf_error(err, APF_EUSAGE, "bad dataset name '%s': not a store key segment", name);
+	probe = apf_dataset_key(name, "x");
+	if (!apf_store_key_valid(probe))
+		rc = apf_error(err, APF_EUSAGE, "bad dataset name '%s': not a store key segment", name);
+	free(probe);
+	if (rc)
+		return rc;
+	re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_ANCHORED | PCRE2_ENDANCHORED,
+			   &errcode, &erroff, NULL);
+	if (!re) {
+		PCRE2_UCHAR msg[256];
+		pcre2_get_error_message(errcode, msg, sizeof(msg));
+		return apf_error(err, APF_ECONFIG, "bad dataset_pattern '%s': %s at offset %zu", pat, (char *)msg,
+				 (size_t)erroff);
+	}
+	md = pcre2_match_data_create_from_pattern(re, NULL);
+	if (pcre2_match(re, (PCRE2_SPTR)name, strlen(name), 0, 0, md, NULL) < 0)
+		rc = apf_error(err, APF_EUSAGE, "bad dataset name '%s': does not match dataset_pattern '%s'", name, pat);
+	pcre2_match_data_free(md);
+	pcre2_code_free(re);
+	return rc;
+}
+
+char *apf_dataset_key(const char *dataset, const char *rest)
+{
+	return apf_xasprintf("argilla/in/%s/%s", dataset, rest ? rest : "");
+}
+
+/* Removes the temp directories of apflow processes that are gone (a kill
+ * or a crash left them); a live neighbour's are left alone. */
+static void sweep_stale(const char *tmp)
+{
+	DIR *d = opendir(tmp);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		int64_t pid;
+		char num[24];
+		const char *p, *dash;
+
+		if (!apf_starts_with(e->d_name, "apflow-ds-"))
+			continue;
+		p = e->d_name + strlen("apflow-ds-");
+		dash = strchr(p, '-');
+		if (!dash || (size_t)(dash - p) >= sizeof(num))
+			continue;
+		memcpy(num, p, (size_t)(dash - p));
+		num[dash - p] = '\0';
+		if (apf_parse_i64(num, &pid) || pid <= 0 || pid == (int64_t)getpid())
+			continue;
+		if (kill((pid_t)pid, 0) && errno == ESRCH) {
+			char *path = apf_xasprintf("%s/%s", tmp, e->d_name);
+			apf_dataset_rmtree(path);
+			apf_log_debug("removed stale temp directory '%s'", path);
+			free(path);
+		}
+	}
+	closedir(d);
+}
+
+int apf_dataset_tmpdir(const struct apf_config *cfg, char **out, struct apf_err *err)
+{
+	const char *data_dir = apf_config_get(cfg, APF_CFG_DATA_DIR);
+	char *tmp, *dir;
+	int rc;
+
+	if (!data_dir || !*data_dir)
+		return apf_error(err, APF_ECONFIG, "data_dir is not set");
+	tmp = apf_xasprintf("%s/tmp", data_dir);
+	rc = apf_mkdirs(tmp, 0700, err);
+	if (rc) {
+		free(tmp);
+		return rc;
+	}
+	sweep_stale(tmp);
+	dir = apf_xasprintf("%s/apflow-ds-%d-%016" PRIx64, tmp, (int)getpid(), apf_rand64());
+	free(tmp);
+	if (mkdir(dir, 0700)) {
+		rc = apf_error(err, APF_EIO, "cannot make directory '%s': %s", dir, strerror(errno));
+		free(dir);
+		return rc;
+	}
+	*out = dir;
+	return 0;
+}
+
+void apf_dataset_rmtree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (d) {
+		while ((e = readdir(d))) {
+			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+				continue;
+			char *p = apf_xasprintf("%s/%s", dir, e->d_name);
+			struct stat sb;
+			if (!lstat(p, &sb) && S_ISDIR(sb.st_mode))
+				apf_dataset_rmtree(p);
+			else
+				unlink(p);
+			free(p);
+		}
+		closedir(d);
+	}
+	rmdir(dir);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The entries of dir, sorted; a missing dir is an empty list. */
+static int list_dir(const char *dir, char ***out, size_t *n, struct apf_err *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char **v = NULL;
+	size_t k = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!d) {
+		if (errno == ENOENT)
+			return 0;
+		return apf_error(err, APF_EIO, "cannot read directory '%s': %s", dir, strerror(errno));
+	}
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		v = apf_xrealloc(v, (k + 1) * sizeof(*v));
+		v[k++] = apf_xstrdup(e->d_name);
+	}
+	closedir(d);
+	if (k)
+		qsort(v, k, sizeof(*v), cmp_str);
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+static void free_list(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* ---- export ---- */
+
+static void make_export_id(char out[48])
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	snprintf(out, 48, "%04d%02d%02dT%02d%02d%02dZ-%06" PRIx64, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec, apf_rand64() & 0xffffff);
+}
+
+static void iso_now(char out[32])
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Runs the export SQL into dir and counts what it wrote. */
+static int export_local(const struct apf_config *cfg, const struct apf_export_options *opt, const char *dir,
+			struct apf_export_result *res, struct apf_err *err)
+{
+	const struct apf_sql_asset *a = apf_sql_asset_find("export_for_argilla.sql");
+	struct apf_db *db = NULL;
+	struct apf_buf docs = APF_BUF_INIT;
+	struct apf_sql_param params[3];
+	int rc;
+
+	if (!a)
+		return apf_error(err, APF_EINTERNAL, "export_for_argilla.sql is not compiled in");
+	apf_buf_adds(&docs, "");
+	for (size_t i = 0; i < opt->ndoc_ids; i++) {
+		if (i)
+			apf_buf_adds(&docs, ",");
+		apf_buf_adds(&docs, opt->doc_ids[i]);
+	}
+	params[0] = (struct apf_sql_param){ "docs", docs.data };
+	params[1] = (struct apf_sql_param){ "since", opt->since ? opt->since : "" };
+	params[2] = (struct apf_sql_param){ "target", dir };
+	rc = apf_db_open_ex(cfg, APF_DB_READONLY, &db, err);
+	if (!rc)
+		rc = apf_sql_run_text(db, a->name, (const char *)a->data, params, 3, 0, NULL, err);
+	char *pattern = apf_xasprintf("%s/*/*.parquet", dir);
+	glob_t g;
+	/* No row selected: DuckDB writes no file. */
+	int any = !glob(pattern, 0, NULL, &g) && g.gl_pathc > 0;
+
+	globfree(&g);
+	if (!rc && any) {
+		char *lit = apf_db_quote_literal(pattern);
+		char *sql = apf_xasprintf("SELECT count(*), count(DISTINCT doc_id) FROM read_parquet(%s, "
+					  "hive_partitioning = true, hive_types = {'doc_id': VARCHAR})",
+					  lit);
+		struct apf_db_result *r = NULL;
+
+		rc = apf_db_query(db, sql, &r, err);
+		if (!rc) {
+			res->pages = (uint64_t)apf_db_result_i64(r, 0, 0);
+			res->docs = (uint64_t)apf_db_result_i64(r, 1, 0);
+		}
+		apf_db_result_free(r);
+		free(sql);
+		free(lit);
+	}
+	free(pattern);
+	apf_db_close(db);
+	apf_buf_release(&docs);
+	return rc;
+}
+
+struct keyset {
+	char **v;
+	size_t n;
+};
+
+static int in_keyset(const struct keyset *ks, const char *key)
+{
+	for (size_t i = 0; i < ks->n; i++)
+		if (!strcmp(ks->v[i], key))
+			return 1;
+	return 0;
+}
+
+struct stale_walk {
+	const struct keyset *keep;
+	struct keyset drop;
+};
+
+static int collect_stale(const struct apf_store_stat *st, void *arg)
+{
+	struct stale_walk *w = arg;
+
+	if (apf_ends_with(st->key, ".parquet") && !in_keyset(w->keep, st->key)) {
+		w->drop.v = apf_xrealloc(w->drop.v, (w->drop.n + 1) * sizeof(char *));
+		w->drop.v[w->drop.n++] = apf_xstrdup(st->key);
+	}
+	return 0;
+}
+
+/* Puts dir/doc_id=X/F as pages/doc_id=X/<export_id>-<n>.parquet; records
+ * the keys (full) in keys and the relative names in files. */
+static int upload_pages(struct apf_store *store, const char *dataset, const char *dir, const char *export_id,
+			struct keyset *keys, json_t *files, struct apf_export_result *res, struct apf_err *err)
+{
+	char **parts = NULL;
+	size_t nparts = 0;
+	int rc = list_dir(dir, &parts, &nparts, err);
+
+	for (size_t i = 0; !rc && i < nparts; i++) {
+		char *sub = apf_xasprintf("%s/%s", dir, parts[i]);
+		char **names = NULL;
+		size_t nnames = 0;
+
+		if (apf_starts_with(parts[i], "doc_id="))
+			rc = list_dir(sub, &names, &nnames, err);
+		for (size_t j = 0; !rc && j < nnames; j++) {
+			char *path = apf_xasprintf("%s/%s", sub, names[j]);
+			char *rel = apf_xasprintf("%s/%s-%zu.parquet", parts[i], export_id, j);
+			char *tail = apf_xasprintf("pages/%s", rel);
+			char *key = apf_dataset_key(dataset, tail);
+			struct stat sb;
+
+			rc = apf_store_put_file(store, key, path, PARQUET_TYPE, err);
+			if (!rc) {
+				res->files++;
+				if (!stat(path, &sb))
+					res->bytes += (uint64_t)sb.st_size;
+				json_array_append_new(files, json_string(rel));
+				keys->v = apf_xrealloc(keys->v, (keys->n + 1) * sizeof(char *));
+				keys->v[keys->n++] = key;
+				key = NULL;
+			}
+			free(key);
+			free(tail);
+			free(rel);
+			free(path);
+		}
+		free_list(names, nnames);
+		free(sub);
+	}
+	free_list(parts, nparts);
+	return rc;
+}
+
+int apf_export_run(const struct apf_config *cfg, struct apf_store *store, const struct apf_export_options *opt,
+		   struct apf_export_result *res, struct apf_err *err)
+{
+	int64_t t0 = apf_now_ms();
+	char *tmp = NULL, *out = NULL, *mkey = NULL, *mtext = NULL, *prefix = NULL;
+	struct keyset keys = { 0 };
+	struct stale_walk walk = { &keys, { 0 } };
+	json_t *manifest = NULL, *files = json_array();
+	char created[32];
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	rc = apf_dataset_name_check(cfg, opt->dataset, err);
+	if (rc)
+		goto done;
+	make_export_id(res->export_id);
+	rc = apf_dataset_tmpdir(cfg, &tmp, err);
+	if (rc)
+		goto done;
+	out = apf_xasprintf("%s/pages", tmp);
+	rc = export_local(cfg, opt, out, res, err);
+	if (rc) {
+		apf_error_prefix(err, "cannot export dataset '%s'", opt->dataset);
+		goto done;
+	}
+	if (!res->pages) {
+		rc = apf_error(err, APF_ENOTFOUND,
+			       "nothing to export to '%s': no page of md_raw_ocr.main.vw_argilla_pages matches "
+			       "(run 'apflow ingest' and 'apflow ocr' first, or check --doc and --since)",
+			       opt->dataset);
+		goto done;
+	}
+	rc = upload_pages(store, opt->dataset, out, res->export_id, &keys, files, res, err);
+	if (rc)
+		goto done;
+	/* The flip: one PUT makes the new export the current one. */
+	iso_now(created);
+	manifest = json_pack("{s:s, s:s, s:s, s:I, s:I, s:O}", "dataset", opt->dataset, "export_id", res->export_id,
+			     "created_at", created, "pages", (json_int_t)res->pages, "documents",
+			     (json_int_t)res->docs, "files", files);
+	mtext = json_dumps(manifest, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	mkey = apf_dataset_key(opt->dataset, MANIFEST);
+	rc = apf_store_put_buf(store, mkey, mtext, strlen(mtext), "application/json", err);
+	if (rc)
+		goto done;
+	/* The clean-up: files of earlier exports (and of documents no longer
+	 * exported).  A failure here leaves garbage, never a wrong export. */
+	prefix = apf_dataset_key(opt->dataset, "pages/");
+	if (!apf_store_list(store, prefix, collect_stale, &walk, err)) {
+		for (size_t i = 0; i < walk.drop.n; i++) {
+			struct apf_err derr;
+			if (apf_store_delete(store, walk.drop.v[i], &derr))
+				apf_log_warn("cannot remove '%s' of an earlier export: %s", walk.drop.v[i], derr.msg);
+			else
+				res->removed++;
+		}
+	} else {
+		apf_log_warn("cannot list the earlier exports of '%s': %s", opt->dataset, err->msg);
+		apf_err_clear(err);
+	}
+done:
+	res->ms = apf_now_ms() - t0;
+	if (tmp)
+		apf_dataset_rmtree(tmp);
+	for (size_t i = 0; i < keys.n; i++)
+		free(keys.v[i]);
+	free(keys.v);
+	free_list(walk.drop.v, walk.drop.n);
+	json_decref(files);
+	json_decref(manifest);
+	free(mtext);
+	free(mkey);
+	free(prefix);
+	free(out);
+	free(tmp);
+	return rc;
+}
+
+/* ---- local copies ---- */
+
+void apf_dataset_files_release(struct apf_dataset_files *f)
+{
+	if (f->dir)
+		apf_dataset_rmtree(f->dir);
+	free(f->dir);
+	free(f->glob);
+	memset(f, 0, sizeof(*f));
+}
+
+/* Gets key into path, making the directories on the way. */
+static int fetch_one(struct apf_store *store, const char *key, const char *path, uint64_t *bytes,
+		     struct apf_err *err)
+{
+	char *parent = apf_xstrdup(path);
+	char *slash = strrchr(parent, '/');
+	struct stat sb;
+	int rc = 0;
+
+	if (slash) {
+		*slash = '\0';
+		rc = apf_mkdirs(parent, 0700, err);
+	}
+	free(parent);
+	if (!rc)
+		rc = apf_store_get_file(store, key, path, err);
+	if (!rc && !stat(path, &sb))
+		*bytes += (uint64_t)sb.st_size;
+	return rc;
+}
+
+/* A manifest's file name: doc_id=<something>/<name>.parquet, nothing else. */
+static int rel_ok(const char *rel)
+{
+	const char *slash = strchr(rel, '/');
+
+	return apf_starts_with(rel, "doc_id=") && slash && !strchr(slash + 1, '/') && apf_ends_with(rel, ".parquet") &&
+	       !strstr(rel, "..");
+}
+
+static int fetch_pages_once(struct apf_store *store, const char *dataset, struct apf_dataset_files *f,
+			    struct apf_err *err)
+{
+	char *mkey = apf_dataset_key(dataset, MANIFEST), *data = NULL;
+	size_t len = 0;
+	json_t *root = NULL, *files;
+	json_error_t jerr;
+	int rc;
+
+	rc = apf_store_get_buf(store, mkey, MANIFEST_MAX, &data, &len, err);
+	if (rc == APF_ENOTFOUND) {
+		rc = apf_error(err, APF_ENOTFOUND,
+			       "dataset '%s' has no exported pages: run 'apflow export --dataset %s' first", dataset,
+			       dataset);
+		goto out;
+	}
+	if (rc)
+		goto out;
+	root = json_loadb(data, len, 0, &jerr);
+	files = json_object_get(root, "files");
+	if (!json_is_array(files) || !json_is_string(json_object_get(root, "export_id"))) {
+		rc = apf_error(err, APF_EINVAL, "bad manifest '%s': no export_id or files", mkey);
+		goto out;
+	}
+	apf_strlcpy(f->export_id, json_string_value(json_object_get(root, "export_id")), sizeof(f->export_id));
+	for (size_t i = 0; !rc && i < json_array_size(files); i++) {
+		const char *rel = json_string_value(json_array_get(files, i));
+		char *tail, *key, *path;
+
+		if (!rel || !rel_ok(rel)) {
+			rc = apf_error(err, APF_EINVAL, "bad manifest '%s': file %zu is not doc_id=ID/NAME.parquet",
+				       mkey, i);
+			break;
+		}
+		tail = apf_xasprintf("pages/%s", rel);
+		key = apf_dataset_key(dataset, tail);
+		path = apf_xasprintf("%s/pages/%s", f->dir, rel);
+		rc = fetch_one(store, key, path, &f->bytes, err);
+		if (!rc)
+			f->n++;
+		free(path);
+		free(key);
+		free(tail);
+	}
+out:
+	json_decref(root);
+	free(data);
+	free(mkey);
+	return rc;
+}
+
+int apf_dataset_fetch_pages(const struct apf_config *cfg, struct apf_store *store, const char *dataset,
+			    struct apf_dataset_files *files, struct apf_err *err)
+{
+	int rc;
+
+	memset(files, 0, sizeof(*files));
+	rc = apf_dataset_tmpdir(cfg, &files->dir, err);
+	/* A file gone under us: a new export flipped the manifest and
+	 * removed the old files.  Read the new manifest. */
+	for (int attempt = 0; !rc; attempt++) {
+		char *sub = apf_xasprintf("%s/pages", files->dir);
+		apf_dataset_rmtree(sub);
+		free(sub);
+		files->n = 0;
+		files->bytes = 0;
+		rc = fetch_pages_once(store, dataset, files, err);
+		if (rc != APF_ENOTFOUND || attempt == 2 || strstr(err->msg, "has no exported pages"))
+			break;
+		apf_err_clear(err);
+		rc = 0;
+	}
+	if (!rc)
+		files->glob = apf_xasprintf("%s/pages/*/*.parquet", files->dir);
+	else
+		apf_dataset_files_release(files);
+	return rc;
+}
+
+struct prefix_walk {
+	struct keyset keys;
+};
+
+static int collect_parquet(const struct apf_store_stat *st, void *arg)
+{
+	struct prefix_walk *w = arg;
+
+	if (apf_ends_with(st->key, ".parquet")) {
+		w->keys.v = apf_xrealloc(w->keys.v, (w->keys.n + 1) * sizeof(char *));
+		w->keys.v[w->keys.n++] = apf_xstrdup(st->key);
+	}
+	return 0;
+}
+
+int apf_dataset_fetch_prefix(const struct apf_config *cfg, struct apf_store *store, const char *dataset,
+			     const char *rest, struct apf_dataset_files *files, struct apf_err *err)
+{
+	char *prefix = apf_dataset_key(dataset, rest);
+	size_t base = strlen(prefix) - strlen(rest);
+	struct prefix_walk w = { { 0 } };
+	int rc;
+
+	memset(files, 0, sizeof(*files));
+	rc = apf_dataset_tmpdir(cfg, &files->dir, err);
+	if (!rc)
+		rc = apf_store_list(store, prefix, collect_parquet, &w, err);
+	for (size_t i = 0; !rc && i < w.keys.n; i++) {
+		char *path = apf_xasprintf("%s/%s", files->dir, w.keys.v[i] + base);
+		rc = fetch_one(store, w.keys.v[i], path, &files->bytes, err);
+		/* A writer replacing its output removed this file meanwhile. */
+		if (rc == APF_ENOTFOUND) {
+			apf_err_clear(err);
+			rc = 0;
+		} else if (!rc) {
+			files->n++;
+		}
+		free(path);
+	}
+	if (rc)
+		apf_dataset_files_release(files);
+	free_list(w.keys.v, w.keys.n);
+	free(prefix);
+	return rc;
+}

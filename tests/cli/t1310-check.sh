@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# apflow check: a clean warehouse passes every check; each check fails
+# (exit 1, its row names the ids) when exactly its invariant is broken, and
+# passes again once it is repaired.
+. "$(dirname "$0")/../lib.sh"
+
+D1=aaaaaaaaaaaaaaaaaaaa
+D2=bbbbbbbbbbbbbbbbbbbb
+T1='MV Ever Given arrived at Rotterdam.'
+T2='Maersk Line, Copenhagen'
+
+run_sql() { printf '%s' "$1" >q.sql; "$APFLOW" sql q.sql >/dev/null; }
+
+t_ok "init" "$APFLOW" init
+run_sql "INSERT INTO md_raw_ocr.main.documents (doc_id, sha256, filename, bytes, pages)
+VALUES ('$D1', 'x', 'a.pdf', 10, 1), ('$D2', 'y', 'b.pdf', 10, 1);
+INSERT INTO md_raw_ocr.main.pages (doc_id, page_num, ocr_run_id, engine, text, text_sha256, chars)
+SELECT doc_id, page_num, 1, 'mupdf', text, sha256(text), length(text)
+FROM (VALUES ('$D1', 1, '$T1'), ('$D2', 1, '$T2')) t(doc_id, page_num, text);"
+SP='STRUCT(label VARCHAR, start BIGINT, "end" BIGINT)'
+printf '%s' "COPY (SELECT '$D1:1' AS id, '$T1' AS text,
+  CAST([[{'label': 'VESSEL_NAME', 'start': 0, 'end': 13}]] AS $SP[][]) AS \"entities.responses\",
+  ['u-1'] AS \"entities.responses.users\", ['submitted'] AS \"entities.responses.status\",
+  ['alice'] AS \"entities.responses.usernames\") TO \${out} (FORMAT parquet);" >mk.sql
+t_ok "an export" "$APFLOW" sql mk.sql --set out=e1.parquet
+t_ok "loaded" "$APFLOW" load --dataset ds1 --parquet e1.parquet
+mksugg() {	# FILE DOC PAGE: a suggestions Parquet file as preannotate writes it
+	mkdir -p "$(dirname "$1")"
+	printf '%s' "COPY (SELECT '$2' AS doc_id, $3::INTEGER AS page_num, 'x' AS text_sha256,
+	  'entities' AS question_name, 'PORT' AS label, 0 AS start, 2 AS \"end\", 'MV' AS span_text,
+	  0.9 AS score, 'apflow-rules-v1' AS agent) TO \${out} (FORMAT parquet);" >ms.sql
+	"$APFLOW" sql ms.sql --set out="$1" >/dev/null
+}
+mksugg data/lake/argilla/in/ds1/suggestions/apflow-rules-v1/part-0.parquet "$D2" 1
+
+t_ok "a clean warehouse passes every check" "$APFLOW" check
+t_eq "one row per check, all ok, and a summary" "check                status    count  examples
+coverage             ok            0
+page_sha256          ok            0
+orphan_annotations   ok            0
+stale_annotations    ok            0
+spans_valid          ok            0
+suggestions_pages    ok            0
+empty_exports        ok            0
+stuck_documents      ok            0
+8 checks: 8 ok, 0 warn, 0 fail" "$(cat "$T_OUT")"
+
+# broken NAME ROW: check fails, ROW is its line, every other check is ok.
+broken() {
+	t_rc 1 "$1: fails (exit 1)" "$APFLOW" check
+	t_eq "$1: its row names the ids" "$2" "$(grep -E "^$1 " "$T_OUT")"
+	t_eq "$1: the only failing check" "8 checks: 7 ok, 0 warn, 1 fail" "$(tail -n 1 "$T_OUT")"
+}
+repaired() { t_ok "$1: passes again once repaired" "$APFLOW" check; }
+
+run_sql "UPDATE md_raw_ocr.main.documents SET pages = 3 WHERE doc_id = '$D2'"
+broken coverage "coverage             fail          1  $D2"
+run_sql "UPDATE md_raw_ocr.main.documents SET pages = 1 WHERE doc_id = '$D2'"
+repaired coverage
+
+run_sql "UPDATE md_raw_ocr.main.pages SET text_sha256 = sha256('other') WHERE doc_id = '$D2'"
+broken page_sha256 "page_sha256          fail          1  $D2:1@1"
+run_sql "UPDATE md_raw_ocr.main.pages SET text_sha256 = sha256(text) WHERE doc_id = '$D2'"
+repaired page_sha256
+
+run_sql "INSERT INTO md_annotated.main.annotations_pages (export_run_id, doc_id, page_num, annotator, argilla_dataset, text_sha256, status)
+VALUES (1, '$D1', 9, 'bob', 'ds1', 'x', 'submitted')"
+broken orphan_annotations "orphan_annotations   fail          1  $D1:9"
+run_sql "DELETE FROM md_annotated.main.annotations_pages WHERE page_num = 9"
+repaired orphan_annotations
+
+# A new OCR run changes the text of the annotated page.
+run_sql "INSERT INTO md_raw_ocr.main.pages (doc_id, page_num, ocr_run_id, engine, text, text_sha256, chars)
+VALUES ('$D1', 1, 2, 'tesseract', 'MV Ever Given arrived', sha256('MV Ever Given arrived'), 21)"
+broken stale_annotations "stale_annotations    fail          1  $D1:1"
+run_sql "DELETE FROM md_raw_ocr.main.pages WHERE ocr_run_id = 2"
+repaired stale_annotations
+
+run_sql "UPDATE md_annotated.main.annotations_spans SET label = 'SHIP'"
+broken spans_valid "spans_valid          fail          1  $D1:1[0,13)"
+run_sql "UPDATE md_annotated.main.annotations_spans SET label = 'VESSEL_NAME', span_text = 'MV Ever Give'"
+broken spans_valid "spans_valid          fail          1  $D1:1[0,13)"
+run_sql "UPDATE md_annotated.main.annotations_spans SET span_text = 'MV Ever Given'"
+repaired spans_valid
+
+mksugg data/lake/argilla/in/ds1/suggestions/apflow-rules-v1/part-1.parquet "$D2" 7
+broken suggestions_pages "suggestions_pages    fail          1  $D2:7"
+rm data/lake/argilla/in/ds1/suggestions/apflow-rules-v1/part-1.parquet
+repaired suggestions_pages
+
+run_sql "INSERT INTO md_annotated.main.annotations_exports (export_run_id, argilla_dataset, source_uri, source_sha256, pages, spans)
+VALUES (nextval('md_annotated.main.export_run_id_seq'), 'ds1', 'empty.parquet', 'e', 0, 0)"
+broken empty_exports "empty_exports        fail          1  2"
+run_sql "DELETE FROM md_annotated.main.annotations_exports WHERE export_run_id = 2"
+repaired empty_exports
+
+run_sql "INSERT INTO md_raw_ocr.main.documents (doc_id, sha256, filename, bytes, pages, uploaded_at)
+VALUES ('cccccccccccccccccccc', 'z', 'c.pdf', 10, 1, current_timestamp - INTERVAL 2 DAY)"
+broken stuck_documents "stuck_documents      fail          1  cccccccccccccccccccc"
+t_ok "stuck_documents: --stuck-hours 72 lets it wait" "$APFLOW" check --stuck-hours 72
+t_ok "--json" "$APFLOW" check --json --stuck-hours 72
+t_match "--json gives each check with its examples" '"check": "coverage",
+  "status": "ok",
+  "count": 0,
+  "examples": \[\],' "$(cat "$T_OUT")"
+
+t_rc 2 "a bad --stuck-hours" "$APFLOW" check --stuck-hours -1
+t_done

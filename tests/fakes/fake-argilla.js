@@ -1,0 +1,810 @@
+#!/usr/bin/env node
+// fake-argilla.js: a stand-in for an Argilla 2.x server (argilla-server's
+// /api/v1), for the tests of `apflow push` and `apflow pull`.  Node only, no
+// npm packages.
+//
+//   node fake-argilla.js --port-file FILE [--port N] [--api-key KEY]
+//                        [--username argilla] [--workspace argilla] [--seed N]
+//
+// It listens on 127.0.0.1 (port 0: a free one, written to --port-file once
+// it accepts connections).  The owner (role "owner") has --api-key (default
+// "argilla.apikey") and one workspace.  It implements the routes apflow
+// uses, plus POST /api/v1/records/{id}/responses for tests that play
+// annotators, with the real server's validation rules and error bodies
+// (reference: argilla-server/src/argilla_server/{api,validators,contexts}):
+//   - 401 {"detail":{"code":"argilla.api.errors::UnauthorizedError",...}}
+//     without a valid X-Argilla-Api-Key; 403 for annotators on owner routes;
+//   - 404/409/422 {"detail":"<message>"} with the server's messages;
+//     request-shape errors (pydantic) 422 {"detail":{"code":
+//     "argilla.api.errors::ValidationError","params":{"errors":[...]}}};
+//   - publish rules; fields and questions only before publish; lowercase
+//     names; span options and visible_options;
+//   - records bulk: published dataset, 1..500 items, all-or-nothing 422
+//     "Record at position i is not valid because ...", code-point span
+//     bounds, labels, overlaps, score-list length, float metadata ("'3' is
+//     not a float." for a JSON integer), agent pattern; PUT upserts by
+//     external_id then id, fields immutable once created; record status
+//     completed iff #submitted responses >= distribution.min_submitted.
+//
+// Control (not part of Argilla's API; no key needed):
+//   POST /_users          {"username","role","api_key"} -> the new user
+//   POST /_config?delay_ms=&error_rate=&retry_rate=&retry_after=&reset_rate=
+//                 &commit_timeout_rate=&hang_ms=&fault_paths=REGEX
+//        random faults on requests whose path matches fault_paths (default
+//        "/records"): error_rate answers 500, 502 or 503 (nothing written),
+//        retry_rate 429 with Retry-After, reset_rate drops the connection
+//        (nothing written), commit_timeout_rate does the work and then does
+//        not answer for hang_ms (default 30000) before dropping the
+//        connection; delay_ms delays every API answer
+//   POST /_fault?type=status|retry|reset|hang|commit_hang|reject&count=N
+//        [&status=S][&retry_after=SEC][&position=I&detail=TEXT]  queues faults
+//        for the next N matching requests (reject: a 422 "Record at position
+//        I is not valid because TEXT", as the server's validators say)
+//   POST /_reset          drops faults, delay and statistics (not data)
+//   GET  /_stats          counters: requests, by_status, bulk_requests,
+//                         records_created, records_updated, faults, max_inflight
+//   GET  /_records?dataset=NAME   every record of the dataset, with
+//                         responses and suggestions
+'use strict';
+
+const http = require('http');
+const fs = require('fs');
+const crypto = require('crypto');
+
+const { args } = require('./lib');
+
+const opt = args(process.argv, { port: '0', apiKey: 'argilla.apikey', username: 'argilla', workspace: 'argilla' });
+if (!opt.portFile) {
+  console.error('usage: fake-argilla.js --port-file FILE [--port N] [--api-key KEY]');
+  process.exit(2);
+}
+
+const NAME_RE = /^(?=.*[a-z0-9])[a-z0-9_-]+$/;
+const AGENT_RE = /^(?=.*[a-zA-Z0-9])[a-zA-Z0-9\-_:./\s]+$/;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const MAX_BODY = 256 << 20;
+
+function now() {
+  return new Date().toISOString().replace('Z', '').padEnd(26, '0');
+}
+const uuid = () => crypto.randomUUID();
+// Random faults from a seeded generator (--seed N), so a test run is repeatable.
+let seed = Number(opt.seed || 0) >>> 0 || ((Math.random() * 2 ** 32) >>> 0);
+function rand() {
+  seed = (seed + 0x6d2b79f5) >>> 0;
+  let t = seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+
+// ---- JSON with floats kept apart from integers ----
+// Python's json gives 3 and 3.0 different types and the server checks
+// metadata with isinstance(value, float); JSON.parse does not keep the
+// difference, so number tokens with a fraction or exponent are turned into
+// marker strings first ("\u0000F3.0"), and turned back on output.
+// A body without any number that could be an integer written as a float
+// ("1.0", "2e3") parses as is: there a non-integer is a float and an
+// integer an int, so the marking (a full scan) is needed only otherwise.
+const FLOAT_TOKEN = /"[^"\\]*(?:\\.[^"\\]*)*"|-?\d+(?:\.\d+)?[eE][+-]?\d+|-?\d+\.\d+/g;
+const INTEGRAL_FLOAT = /[:,[]\s*-?\d+(?:\.0+(?![0-9])|(?:\.\d+)?[eE])/;
+let markersSeen = false;
+function parseJson(text) {
+  if (!INTEGRAL_FLOAT.test(text)) return JSON.parse(text);
+  markersSeen = true;
+  const marked = text.replace(FLOAT_TOKEN, (m) => (m[0] === '"' ? m : '"\\u0000F' + m + '"'));
+  return JSON.parse(marked);
+}
+const isFloatTok = (v) => (typeof v === 'string' && v.startsWith('\u0000F')) || (typeof v === 'number' && !Number.isInteger(v));
+const isNumber = (v) => typeof v === 'number' || isFloatTok(v);
+const numVal = (v) => (typeof v === 'string' ? Number(v.slice(2)) : v);
+const isInt = (v) => typeof v === 'number' && Number.isInteger(v);
+function toJson(obj) {
+  const s = JSON.stringify(obj);
+  return markersSeen && s.includes('\\u0000F') ? s.replace(/"\\u0000F([^"]*)"/g, '$1') : s;
+}
+function pyRepr(v) {
+  if (typeof v === 'string' && v.startsWith('\u0000F')) return v.slice(2);
+  if (typeof v === 'string') return v;
+  return JSON.stringify(v);
+}
+function pyType(v) {
+  if (v === null) return 'NoneType';
+  if (Array.isArray(v)) return 'list';
+  if (typeof v === 'string' && v.startsWith('\u0000F')) return 'float';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'int' : 'float';
+  if (typeof v === 'string') return 'str';
+  if (typeof v === 'boolean') return 'bool';
+  return 'dict';
+}
+
+// ---- state ----
+const users = new Map();
+const byKey = new Map();
+const workspaces = [];
+const datasets = new Map();
+
+function addUser(username, role, key) {
+  const u = { id: uuid(), first_name: username, last_name: null, username, role, api_key: key, inserted_at: now(), updated_at: now() };
+  users.set(u.id, u);
+  byKey.set(key, u);
+  return u;
+}
+addUser(opt.username, 'owner', opt.apiKey);
+workspaces.push({ id: uuid(), name: opt.workspace, inserted_at: now(), updated_at: now() });
+
+let stats, faults, conf;
+function reset() {
+  stats = { busy_ms: 0, requests: 0, by_status: {}, bulk_requests: 0, records_created: 0, records_updated: 0, faults: {}, inflight: 0, max_inflight: 0 };
+  faults = [];
+  conf = { delayMs: 0, errorRate: 0, retryRate: 0, retryAfter: 1, resetRate: 0, commitTimeoutRate: 0, hangMs: 30000, faultPaths: /\/records/ };
+}
+reset();
+
+class Fail extends Error {
+  constructor(status, detail, headers) {
+    super(typeof detail === 'string' ? detail : JSON.stringify(detail));
+    this.status = status;
+    this.detail = detail;
+    this.headers = headers;
+  }
+}
+const E = {
+  unauthorized: () => new Fail(401, { code: 'argilla.api.errors::UnauthorizedError', params: { detail: 'Could not validate credentials' } }),
+  forbidden: () => new Fail(403, { code: 'argilla.api.errors::ForbiddenOperationError', params: { detail: 'Operation not allowed' } }),
+  notFound: (m) => new Fail(404, m),
+  conflict: (m) => new Fail(409, m),
+  unprocessable: (m) => new Fail(422, m),
+  pydantic: (errors) => new Fail(422, { code: 'argilla.api.errors::ValidationError', params: { errors } }),
+};
+function pyErr(loc, msg, type) {
+  return E.pydantic([{ loc, msg, type: type || 'value_error' }]);
+}
+
+function reqStr(body, key, loc, min, max) {
+  const v = body[key];
+  if (v === undefined) throw pyErr([...loc, key], 'field required', 'value_error.missing');
+  if (typeof v !== 'string') throw pyErr([...loc, key], 'str type expected', 'type_error.str');
+  if (v.length < min) throw pyErr([...loc, key], `ensure this value has at least ${min} characters`, 'value_error.any_str.min_length');
+  if (v.length > max) throw pyErr([...loc, key], `ensure this value has at most ${max} characters`, 'value_error.any_str.max_length');
+  return v;
+}
+function checkName(body, loc) {
+  const n = reqStr(body, 'name', loc, 1, 200);
+  if (!NAME_RE.test(n)) throw pyErr([...loc, 'name'], `string does not match regex "${NAME_RE.source}"`, 'value_error.str.regex');
+  return n;
+}
+
+function dsOut(d) {
+  return {
+    id: d.id, name: d.name, guidelines: d.guidelines, allow_extra_metadata: d.allow_extra_metadata, status: d.status,
+    distribution: d.distribution, workspace_id: d.workspace_id, last_activity_at: d.updated_at, inserted_at: d.inserted_at, updated_at: d.updated_at,
+  };
+}
+function getDataset(id) {
+  const d = datasets.get(id);
+  if (!d) throw E.notFound(`Dataset with id \`${id}\` not found`);
+  return d;
+}
+function needOwner(user) {
+  if (user.role === 'annotator') throw E.forbidden();
+}
+
+// ---- span values ----
+// Python's len(): code points, i.e. UTF-16 units less the surrogate pairs.
+const lengths = new WeakMap();
+function codePoints(record, text) {
+  let n = lengths.get(record);
+  if (n === undefined) {
+    n = text.length;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+        const d = text.charCodeAt(i + 1);
+        if (d >= 0xdc00 && d <= 0xdfff) {
+          n--;
+          i++;
+        }
+      }
+    }
+    lengths.set(record, n);
+  }
+  return n;
+}
+function spanErrors(value, record, settings) {
+  if (!Array.isArray(value)) return `span question expects a list of values, found ${pyType(value)}`;
+  const text = record.fields[settings.field];
+  if (typeof text !== 'string') return `span question requires record to have field \`${settings.field}\``;
+  const len = codePoints(record, text); // code points, as Python's len()
+  const labels = settings.options.map((o) => o.value);
+  for (const item of value) {
+    if (item === null || typeof item !== 'object' || typeof item.label !== 'string' || !isInt(item.start) || !isInt(item.end))
+      return 'span question response value items need an integer start and end and a string label';
+    if (item.start < 0) return 'ensure this value is greater than or equal to 0';
+    if (item.end < 1) return 'ensure this value is greater than or equal to 1';
+    if (item.end <= item.start) return 'span question response value `end` must have a value greater than `start`';
+  }
+  for (const item of value) {
+    if (item.start > len - 1)
+      return `span question response value \`start\` must have a value lower than record field \`${settings.field}\` length that is \`${len}\``;
+    if (item.end > len)
+      return `span question response value \`end\` must have a value lower or equal than record field \`${settings.field}\` length that is \`${len}\``;
+  }
+  for (const item of value)
+    if (!labels.includes(item.label))
+      return `undefined label '${item.label}' for span question.\nValid labels are: [${labels.map((l) => `'${l}'`).join(', ')}]`;
+  if (!settings.allow_overlapping) {
+    for (let i = 0; i < value.length; i++)
+      for (let j = 0; j < value.length; j++)
+        if (i !== j && value[i].start < value[j].end && value[i].end > value[j].start)
+          return `overlapping values found between spans at index idx=${Math.min(i, j)} and idx=${Math.max(i, j)}`;
+  }
+  return null;
+}
+
+function valueErrors(question, value, record) {
+  if (question.settings.type === 'span') return spanErrors(value, record, question.settings);
+  return null;
+}
+
+function responseErrors(d, resp, record) {
+  const values = resp.values;
+  if (resp.status === 'submitted' && (!values || Object.keys(values).length === 0)) return 'missing response values for submitted response';
+  if (resp.status === 'submitted')
+    for (const q of d.questions)
+      if (q.required && !(values && q.name in values)) return `missing response value for required question with name='${q.name}'`;
+  for (const name of Object.keys(values || {})) {
+    const q = d.questions.find((x) => x.name === name);
+    if (!q) return `found response value for non configured question with name='${name}'`;
+    if (!values[name] || typeof values[name] !== 'object' || !('value' in values[name])) return `missing value for question with name='${name}'`;
+    const e = valueErrors(q, values[name].value, record);
+    if (e) return e;
+  }
+  return null;
+}
+
+function metadataErrors(d, metadata) {
+  for (const [k, v] of Object.entries(metadata)) {
+    const p = d.metadata_properties.find((m) => m.name === k);
+    if (!p) {
+      if (!d.allow_extra_metadata)
+        return `'${k}' metadata property does not exists for dataset '${d.id}' and extra metadata is not allowed for this dataset`;
+      continue;
+    }
+    if (v === null) continue;
+    const s = p.settings;
+    const fail = (why) => `'${k}' metadata property validation failed because ${why}`;
+    if (s.type === 'terms') {
+      const vals = Array.isArray(v) ? v : [v];
+      for (const x of vals) {
+        if (typeof x !== 'string') return fail(`'${pyRepr(x)}' is not a string.`);
+        if (s.values && !s.values.includes(x)) return fail(`'${x}' is not an allowed term.`);
+      }
+    } else if (s.type === 'integer') {
+      if (!isInt(v)) return fail(`'${pyRepr(v)}' is not an integer.`);
+      if (s.min !== null && s.min !== undefined && v < numVal(s.min)) return fail(`'${v}' is less than the minimum value of '${pyRepr(s.min)}'.`);
+      if (s.max !== null && s.max !== undefined && v > numVal(s.max)) return fail(`'${v}' is greater than the maximum value of '${pyRepr(s.max)}'.`);
+    } else if (s.type === 'float') {
+      if (!isFloatTok(v)) return fail(`'${pyRepr(v)}' is not a float.`);
+      const x = numVal(v);
+      if (s.min !== null && s.min !== undefined && x < numVal(s.min)) return fail(`'${pyRepr(v)}' is less than the minimum value of '${pyRepr(s.min)}'.`);
+      if (s.max !== null && s.max !== undefined && x > numVal(s.max)) return fail(`'${pyRepr(v)}' is greater than the maximum value of '${pyRepr(s.max)}'.`);
+    }
+  }
+  return null;
+}
+
+function suggestionErrors(d, suggestions, record) {
+  const seen = new Set();
+  for (const s of suggestions) {
+    if (seen.has(s.question_id)) return 'found duplicate suggestions question IDs';
+    seen.add(s.question_id);
+  }
+  for (const s of suggestions) {
+    const q = d.questions.find((x) => x.id === s.question_id);
+    if (!q) return `question id=${s.question_id} does not exists`;
+    const e = valueErrors(q, s.value, record);
+    if (e) return e;
+    if (s.score !== null && s.score !== undefined) {
+      if (Array.isArray(s.value) && !Array.isArray(s.score)) return 'a single score value is not allowed for a suggestion with a multiple items value';
+      if (!Array.isArray(s.value) && Array.isArray(s.score)) return 'a list of score values is not allowed for a suggestion with a single value';
+      if (Array.isArray(s.score) && s.score.length !== s.value.length) return "number of items on value and score attributes doesn't match";
+    }
+  }
+  return null;
+}
+
+// Pydantic-level checks of one bulk item (RecordUpsert / RecordCreate).
+function checkItemShape(item, i) {
+  const loc = ['body', 'items', i];
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) throw pyErr(loc, 'value is not a valid dict', 'type_error.dict');
+  if (item.fields !== undefined && item.fields !== null) {
+    if (typeof item.fields !== 'object' || Array.isArray(item.fields)) throw pyErr([...loc, 'fields'], 'value is not a valid dict', 'type_error.dict');
+    for (const [k, v] of Object.entries(item.fields))
+      if (v !== null && typeof v !== 'string') throw pyErr([...loc, 'fields', k], 'str type expected', 'type_error.str');
+  }
+  if (item.external_id !== undefined && item.external_id !== null && typeof item.external_id !== 'string')
+    throw pyErr([...loc, 'external_id'], 'str type expected', 'type_error.str');
+  if (item.id !== undefined && item.id !== null && !UUID_RE.test(String(item.id))) throw pyErr([...loc, 'id'], 'value is not a valid uuid', 'type_error.uuid');
+  if (item.metadata !== undefined && item.metadata !== null && (typeof item.metadata !== 'object' || Array.isArray(item.metadata)))
+    throw pyErr([...loc, 'metadata'], 'value is not a valid dict', 'type_error.dict');
+  (item.suggestions || []).forEach((s, j) => {
+    const sl = [...loc, 'suggestions', j];
+    if (!s || typeof s !== 'object') throw pyErr(sl, 'value is not a valid dict', 'type_error.dict');
+    if (!UUID_RE.test(String(s.question_id))) throw pyErr([...sl, 'question_id'], 'value is not a valid uuid', 'type_error.uuid');
+    if (s.type !== undefined && s.type !== null && s.type !== 'model' && s.type !== 'human')
+      throw pyErr([...sl, 'type'], "value is not a valid enumeration member; permitted: 'model', 'human'", 'type_error.enum');
+    if (s.agent !== undefined && s.agent !== null) {
+      if (typeof s.agent !== 'string') throw pyErr([...sl, 'agent'], 'str type expected', 'type_error.str');
+      if (s.agent.length < 1 || s.agent.length > 200) throw pyErr([...sl, 'agent'], 'ensure this value has at most 200 characters', 'value_error.any_str.max_length');
+      if (!AGENT_RE.test(s.agent)) throw pyErr([...sl, 'agent'], `string does not match regex "${AGENT_RE.source}"`, 'value_error.str.regex');
+    }
+    if (s.score !== undefined && s.score !== null) {
+      const scores = Array.isArray(s.score) ? s.score : [s.score];
+      if (Array.isArray(s.score) && s.score.length < 1) throw pyErr([...sl, 'score'], 'ensure this value has at least 1 items', 'value_error.list.min_items');
+      for (const x of scores) {
+        if (!isNumber(x)) throw pyErr([...sl, 'score'], 'value is not a valid float', 'type_error.float');
+        if (numVal(x) < 0 || numVal(x) > 1) throw pyErr([...sl, 'score'], 'ensure this value is less than or equal to 1', 'value_error.number.not_le');
+      }
+    }
+  });
+  (item.responses || []).forEach((r, j) => {
+    const rl = [...loc, 'responses', j];
+    if (!['draft', 'submitted', 'discarded'].includes(r && r.status))
+      throw pyErr([...rl, 'status'], "value is not a valid enumeration member; permitted: 'draft', 'submitted', 'discarded'", 'type_error.enum');
+    if (!UUID_RE.test(String(r.user_id))) throw pyErr([...rl, 'user_id'], 'value is not a valid uuid', 'type_error.uuid');
+  });
+}
+
+function recordStatus(d, r) {
+  let n = 0;
+  for (const resp of r.responses.values()) if (resp.status === 'submitted') n++;
+  return n >= d.distribution.min_submitted ? 'completed' : 'pending';
+}
+
+function recOut(r, include) {
+  const o = {
+    id: r.id, status: r.status, fields: r.fields, metadata: r.metadata, external_id: r.external_id,
+    dataset_id: r.dataset_id, inserted_at: r.inserted_at, updated_at: r.updated_at,
+  };
+  if (include.has('responses')) o.responses = [...r.responses.values()];
+  if (include.has('suggestions')) o.suggestions = [...r.suggestions.values()];
+  if (include.has('vectors')) o.vectors = {};
+  return o;
+}
+const ALL = new Set(['responses', 'suggestions', 'vectors']);
+
+function bulk(d, items, upsert, user) {
+  stats.bulk_requests++;
+  if (!Array.isArray(items)) throw pyErr(['body', 'items'], 'value is not a valid list', 'type_error.list');
+  if (items.length < 1) throw E.pydantic([{ loc: ['body', 'items'], msg: 'ensure this value has at least 1 items', type: 'value_error.list.min_items', ctx: { limit_value: 1 } }]);
+  if (items.length > 500) throw E.pydantic([{ loc: ['body', 'items'], msg: 'ensure this value has at most 500 items', type: 'value_error.list.max_items', ctx: { limit_value: 500 } }]);
+  items.forEach(checkItemShape);
+  if (d.status !== 'ready') throw E.unprocessable('records cannot be created for a non published dataset');
+  const exts = items.map((it) => it.external_id).filter((x) => x !== undefined && x !== null);
+  if (new Set(exts).size !== exts.length) throw E.unprocessable('External IDs must be unique');
+  if (!upsert) {
+    const dup = exts.filter((x) => d.byExt.has(x));
+    if (dup.length) throw E.unprocessable(`found records with same external ids: ${dup.join(', ')}`);
+  }
+  // Validate everything first: all or nothing.
+  const plan = items.map((it, i) => {
+    const bad = (why) => E.unprocessable(`Record at position ${i} is not valid because ${why}`);
+    let existing = null;
+    if (upsert) {
+      if (it.external_id !== undefined && it.external_id !== null && d.byExt.has(it.external_id)) existing = d.records.get(d.byExt.get(it.external_id));
+      else if (it.id && d.records.has(it.id)) existing = d.records.get(it.id);
+    }
+    let record;
+    if (existing) {
+      record = existing; // fields are immutable once created
+    } else {
+      const fields = it.fields || {};
+      if (Object.keys(fields).length === 0) throw bad('fields cannot be empty');
+      for (const f of d.fields) if (f.required && (fields[f.name] === undefined || fields[f.name] === null)) throw bad(`missing required value for field: '${f.name}'`);
+      const unknown = Object.keys(fields).filter((k) => !d.fields.some((f) => f.name === k));
+      if (unknown.length) throw bad(`found fields values for non configured fields: [${unknown.map((k) => `'${k}'`).join(', ')}]`);
+      record = { fields };
+    }
+    if (it.metadata) {
+      const e = metadataErrors(d, it.metadata);
+      if (e) throw bad(`metadata is not valid: ${e}`);
+    }
+    if (it.suggestions) {
+      const e = suggestionErrors(d, it.suggestions, record);
+      if (e) throw bad(`record does not have valid suggestions: ${e}`);
+    }
+    for (const r of it.responses || []) {
+      if (!users.has(r.user_id)) throw bad(`record does not have valid responses: user with id ${r.user_id} not found`);
+      const e = responseErrors(d, r, record);
+      if (e) throw bad(`record does not have valid responses: ${e}`);
+    }
+    return { it, existing };
+  });
+  const out = [];
+  for (const { it, existing } of plan) {
+    let r = existing;
+    const t = now();
+    if (!r) {
+      r = { id: uuid(), external_id: it.external_id ?? null, fields: it.fields, metadata: it.metadata ?? null, dataset_id: d.id,
+        inserted_at: t, updated_at: t, suggestions: new Map(), responses: new Map(), status: 'pending' };
+      d.records.set(r.id, r);
+      if (r.external_id !== null) d.byExt.set(r.external_id, r.id);
+      stats.records_created++;
+    } else {
+      if ('metadata' in it) r.metadata = it.metadata;
+      r.updated_at = t;
+      stats.records_updated++;
+    }
+    for (const s of it.suggestions || []) {
+      const old = r.suggestions.get(s.question_id);
+      r.suggestions.set(s.question_id, { id: old ? old.id : uuid(), question_id: s.question_id, type: s.type ?? null, value: s.value,
+        agent: s.agent ?? null, score: s.score ?? null, inserted_at: old ? old.inserted_at : t, updated_at: t });
+    }
+    for (const rs of it.responses || []) {
+      const old = r.responses.get(rs.user_id);
+      r.responses.set(rs.user_id, { id: old ? old.id : uuid(), values: rs.values ?? null, status: rs.status, record_id: r.id,
+        user_id: rs.user_id, inserted_at: old ? old.inserted_at : t, updated_at: t });
+    }
+    r.status = recordStatus(d, r);
+    out.push(recOut(r, ALL));
+  }
+  d.updated_at = now();
+  return { items: out };
+}
+
+// ---- routing ----
+function parseInclude(q) {
+  const inc = new Set();
+  for (const v of q.getAll('include')) {
+    if (!/^(?:(?:[^,:]+(?:,[^,:]+)*)|(?:[^,:]+:[^,:]+(?:,[^,:]+)*))$/.test(v))
+      throw new Fail(422, "'include' query parameter must be of the form 'key1,key2,key3' or 'key:value1,value2,value3'");
+    for (const k of v.split(':')[0].split(',')) {
+      if (!ALL.has(k)) throw pyErr(['query', 'include'], "value is not a valid enumeration member; permitted: 'responses', 'suggestions', 'vectors'", 'type_error.enum');
+      inc.add(k);
+    }
+  }
+  return inc;
+}
+
+function intParam(q, name, dflt, min, max) {
+  if (!q.has(name)) return dflt;
+  const v = Number(q.get(name));
+  if (!Number.isInteger(v)) throw pyErr(['query', name], 'value is not a valid integer', 'type_error.integer');
+  if (v < min) throw pyErr(['query', name], `ensure this value is greater than or equal to ${min}`, 'value_error.number.not_ge');
+  if (max !== undefined && v > max) throw pyErr(['query', name], `ensure this value is less than or equal to ${max}`, 'value_error.number.not_le');
+  return v;
+}
+
+const routes = [];
+function route(method, pattern, fn) {
+  routes.push({ method, re: new RegExp('^' + pattern.replace(/:(\w+)/g, '(?<$1>[^/]+)') + '$'), fn });
+}
+
+route('GET', '/api/v1/me', (c) => c.user);
+route('GET', '/api/v1/me/workspaces', () => ({ items: workspaces }));
+route('POST', '/api/v1/workspaces', (c) => {
+  needOwner(c.user);
+  const n = reqStr(c.body, 'name', ['body'], 1, 200);
+  if (!/^(?!-|_)[a-z0-9-_]+$/.test(n)) throw pyErr(['body', 'name'], 'string does not match regex', 'value_error.str.regex');
+  if (workspaces.some((w) => w.name === n)) throw E.conflict(`Workspace with name \`${n}\` already exists`);
+  const w = { id: uuid(), name: n, inserted_at: now(), updated_at: now() };
+  workspaces.push(w);
+  return [201, w];
+});
+route('GET', '/api/v1/users', (c) => {
+  needOwner(c.user);
+  return { items: [...users.values()].map(({ api_key, ...u }) => u) };
+});
+route('GET', '/api/v1/users/:id', (c) => {
+  needOwner(c.user);
+  const u = users.get(c.p.id);
+  if (!u) throw E.notFound(`User with id \`${c.p.id}\` not found`);
+  const { api_key, ...rest } = u;
+  return rest;
+});
+route('GET', '/api/v1/me/datasets', (c) => {
+  let items = [...datasets.values()];
+  for (const k of ['workspace_id', 'name', 'status']) if (c.q.has(k)) items = items.filter((d) => d[k] === c.q.get(k));
+  return { items: items.map(dsOut) };
+});
+route('GET', '/api/v1/datasets/:id', (c) => dsOut(getDataset(c.p.id)));
+route('POST', '/api/v1/datasets', (c) => {
+  needOwner(c.user);
+  const b = c.body;
+  const name = reqStr(b, 'name', ['body'], 1, 200);
+  if (b.workspace_id === undefined) throw pyErr(['body', 'workspace_id'], 'field required', 'value_error.missing');
+  const dist = b.distribution || { strategy: 'overlap', min_submitted: 1 };
+  if (!isInt(dist.min_submitted) || dist.min_submitted < 1)
+    throw pyErr(['body', 'distribution', 'min_submitted'], 'ensure this value is greater than or equal to 1', 'value_error.number.not_ge');
+  if (!workspaces.some((w) => w.id === b.workspace_id)) throw E.unprocessable(`Workspace with id \`${b.workspace_id}\` not found`);
+  for (const d of datasets.values())
+    if (d.name === name && d.workspace_id === b.workspace_id)
+      throw E.conflict(`Dataset with name \`${name}\` already exists for workspace with id \`${b.workspace_id}\``);
+  const t = now();
+  const d = { id: uuid(), name, guidelines: b.guidelines ?? null, allow_extra_metadata: b.allow_extra_metadata ?? true, status: 'draft',
+    distribution: { strategy: 'overlap', min_submitted: dist.min_submitted }, workspace_id: b.workspace_id, inserted_at: t, updated_at: t,
+    fields: [], questions: [], metadata_properties: [], records: new Map(), byExt: new Map() };
+  datasets.set(d.id, d);
+  return [201, dsOut(d)];
+});
+route('GET', '/api/v1/datasets/:id/fields', (c) => ({ items: getDataset(c.p.id).fields }));
+route('POST', '/api/v1/datasets/:id/fields', (c) => {
+  needOwner(c.user);
+  const d = getDataset(c.p.id);
+  const name = checkName(c.body, ['body']);
+  const title = reqStr(c.body, 'title', ['body'], 1, 500);
+  const s = c.body.settings;
+  if (!s || !['text', 'image', 'chat', 'custom'].includes(s.type)) throw pyErr(['body', 'settings'], 'discriminator type not found', 'value_error.discriminated_union');
+  if (d.status === 'ready') throw E.unprocessable('Field cannot be created for a published dataset');
+  if (d.fields.some((f) => f.name === name)) throw E.conflict(`Field with name \`${name}\` already exists for dataset with id \`${d.id}\``);
+  const f = { id: uuid(), name, title, required: c.body.required ?? true, settings: s.type === 'text' ? { type: 'text', use_markdown: s.use_markdown ?? false } : s,
+    dataset_id: d.id, inserted_at: now(), updated_at: now() };
+  d.fields.push(f);
+  return [201, f];
+});
+route('GET', '/api/v1/datasets/:id/questions', (c) => ({ items: getDataset(c.p.id).questions }));
+route('POST', '/api/v1/datasets/:id/questions', (c) => {
+  needOwner(c.user);
+  const d = getDataset(c.p.id);
+  const name = checkName(c.body, ['body']);
+  const title = reqStr(c.body, 'title', ['body'], 1, 500);
+  const s = c.body.settings || {};
+  let settings;
+  if (s.type === 'span') {
+    const opts = s.options;
+    if (!Array.isArray(opts) || opts.length < 1) throw pyErr(['body', 'settings', 'options'], 'ensure this value has at least 1 items', 'value_error.list.min_items');
+    if (opts.length > 500) throw pyErr(['body', 'settings', 'options'], 'ensure this value has at most 500 items', 'value_error.list.max_items');
+    opts.forEach((o, i) => {
+      reqStr(o, 'value', ['body', 'settings', 'options', i], 1, 200);
+      reqStr(o, 'text', ['body', 'settings', 'options', i], 1, 500);
+    });
+    const vals = opts.map((o) => o.value);
+    const dups = vals.filter((v, i) => vals.indexOf(v) !== i);
+    if (dups.length) throw pyErr(['body', 'settings', 'options'], `Option values must be unique, found duplicates: {${[...new Set(dups)].map((x) => `'${x}'`).join(', ')}}`);
+    const vis = s.visible_options ?? null;
+    if (vis !== null && (!isInt(vis) || vis < 3)) throw pyErr(['body', 'settings', 'visible_options'], 'ensure this value is greater than or equal to 3', 'value_error.number.not_ge');
+    if (vis !== null && vis > opts.length)
+      throw pyErr(['body', 'settings'], `the value for 'visible_options' must be less or equal to the number of items in 'options' (${opts.length})`);
+    settings = { type: 'span', field: s.field, options: opts.map((o) => ({ value: o.value, text: o.text, description: o.description ?? null })),
+      visible_options: vis, allow_overlapping: s.allow_overlapping ?? false, allow_character_annotation: true };
+  } else if (['text', 'rating', 'label_selection', 'multi_label_selection', 'ranking'].includes(s.type)) {
+    settings = s;
+  } else {
+    throw pyErr(['body', 'settings'], 'discriminator type not found', 'value_error.discriminated_union');
+  }
+  if (d.questions.some((q) => q.name === name)) throw E.conflict(`Question with name \`${name}\` already exists for dataset with id \`${d.id}\``);
+  if (d.status === 'ready') throw E.unprocessable('questions cannot be created for a published dataset');
+  if (settings.type === 'span') {
+    if (!d.fields.some((f) => f.name === settings.field))
+      throw E.unprocessable(`'${settings.field}' is not a valid field name.\nValid field names are [${d.fields.map((f) => `'${f.name}'`).join(', ')}]`);
+    const used = d.questions.find((q) => q.settings.type === 'span' && q.settings.field === settings.field);
+    if (used) throw E.unprocessable(`'${settings.field}' is already used by span question with id '${used.id}'`);
+  }
+  const q = { id: uuid(), name, title, description: c.body.description ?? null, required: c.body.required ?? true, settings, dataset_id: d.id,
+    inserted_at: now(), updated_at: now() };
+  d.questions.push(q);
+  return [201, q];
+});
+route('GET', '/api/v1/me/datasets/:id/metadata-properties', (c) => ({ items: getDataset(c.p.id).metadata_properties }));
+route('POST', '/api/v1/datasets/:id/metadata-properties', (c) => {
+  needOwner(c.user);
+  const d = getDataset(c.p.id);
+  const name = checkName(c.body, ['body']);
+  const title = reqStr(c.body, 'title', ['body'], 1, 500);
+  const s = c.body.settings || {};
+  if (!['terms', 'integer', 'float'].includes(s.type)) throw pyErr(['body', 'settings'], 'discriminator type not found', 'value_error.discriminated_union');
+  if (s.type !== 'terms' && s.min !== undefined && s.min !== null && s.max !== undefined && s.max !== null && numVal(s.min) >= numVal(s.max))
+    throw pyErr(['body', 'settings'], `'min' (${pyRepr(s.min)}) must be lower than 'max' (${pyRepr(s.max)})`);
+  if (d.metadata_properties.some((m) => m.name === name))
+    throw E.conflict(`Metadata property with name \`${name}\` already exists for dataset with id \`${d.id}\``);
+  const settings = s.type === 'terms' ? { type: 'terms', values: s.values ?? null } : { type: s.type, min: s.min ?? null, max: s.max ?? null };
+  const m = { id: uuid(), name, title, settings, visible_for_annotators: c.body.visible_for_annotators ?? true, dataset_id: d.id, inserted_at: now(), updated_at: now() };
+  d.metadata_properties.push(m);
+  return [201, m];
+});
+route('PUT', '/api/v1/datasets/:id/publish', (c) => {
+  needOwner(c.user);
+  const d = getDataset(c.p.id);
+  if (d.status === 'ready') throw E.unprocessable('Dataset has already been published');
+  if (d.fields.length === 0) throw E.unprocessable('Dataset cannot be published without fields');
+  if (!d.questions.some((q) => q.required)) throw E.unprocessable('Dataset cannot be published without required questions');
+  d.status = 'ready';
+  d.updated_at = now();
+  return dsOut(d);
+});
+route('POST', '/api/v1/datasets/:id/records/bulk', (c) => {
+  needOwner(c.user);
+  return [201, bulk(getDataset(c.p.id), c.body.items, false, c.user)];
+});
+route('PUT', '/api/v1/datasets/:id/records/bulk', (c) => {
+  needOwner(c.user);
+  return bulk(getDataset(c.p.id), c.body.items, true, c.user);
+});
+route('GET', '/api/v1/datasets/:id/records', (c) => {
+  const d = getDataset(c.p.id);
+  const inc = parseInclude(c.q);
+  const offset = intParam(c.q, 'offset', 0, 0);
+  const limit = intParam(c.q, 'limit', 50, 1, 1000);
+  const all = [...d.records.values()];
+  return { items: all.slice(offset, offset + limit).map((r) => recOut(r, inc)), total: all.length };
+});
+route('DELETE', '/api/v1/datasets/:id/records', (c) => {
+  needOwner(c.user);
+  const d = getDataset(c.p.id);
+  const ids = (c.q.get('ids') || '').split(',').filter(Boolean);
+  if (ids.length < 1) throw pyErr(['query', 'ids'], 'field required', 'value_error.missing');
+  if (ids.length > 100) throw E.unprocessable('Cannot delete more than 100 records at once');
+  for (const id of ids) if (!UUID_RE.test(id)) throw new Fail(422, 'Invalid UUID format');
+  for (const id of ids) {
+    const r = d.records.get(id);
+    if (!r) continue;
+    d.records.delete(id);
+    if (r.external_id !== null) d.byExt.delete(r.external_id);
+  }
+  return [204, null];
+});
+route('POST', '/api/v1/records/:id/responses', (c) => {
+  let d = null;
+  let r = null;
+  for (const x of datasets.values()) if (x.records.has(c.p.id)) { d = x; r = x.records.get(c.p.id); }
+  if (!r) throw E.notFound(`Record with id \`${c.p.id}\` not found`);
+  const b = c.body;
+  if (!['draft', 'submitted', 'discarded'].includes(b.status))
+    throw pyErr(['body', 'status'], "value is not a valid enumeration member; permitted: 'draft', 'submitted', 'discarded'", 'type_error.enum');
+  if (r.responses.has(c.user.id)) throw E.conflict(`Response already exists for record with id \`${r.id}\` and by user with id \`${c.user.id}\``);
+  const e = responseErrors(d, b, r);
+  if (e) throw E.unprocessable(e);
+  const t = now();
+  const resp = { id: uuid(), values: b.values ?? null, status: b.status, record_id: r.id, user_id: c.user.id, inserted_at: t, updated_at: t };
+  r.responses.set(c.user.id, resp);
+  r.status = recordStatus(d, r);
+  return [201, resp];
+});
+
+// ---- control ----
+function control(req, res, url, body) {
+  const q = url.searchParams;
+  if (req.method === 'POST' && url.pathname === '/_users') {
+    const b = parseJson(body || '{}');
+    return send(res, 201, addUser(b.username, b.role || 'annotator', b.api_key));
+  }
+  if (req.method === 'POST' && url.pathname === '/_config') {
+    const num = (k, d) => (q.has(k) ? Number(q.get(k)) : d);
+    conf.delayMs = num('delay_ms', conf.delayMs);
+    conf.errorRate = num('error_rate', conf.errorRate);
+    conf.retryRate = num('retry_rate', conf.retryRate);
+    conf.retryAfter = num('retry_after', conf.retryAfter);
+    conf.resetRate = num('reset_rate', conf.resetRate);
+    conf.commitTimeoutRate = num('commit_timeout_rate', conf.commitTimeoutRate);
+    conf.hangMs = num('hang_ms', conf.hangMs);
+    if (q.has('fault_paths')) conf.faultPaths = new RegExp(q.get('fault_paths'));
+    return send(res, 200, { ok: true });
+  }
+  if (req.method === 'POST' && url.pathname === '/_fault') {
+    const n = Number(q.get('count') || 1);
+    for (let i = 0; i < n; i++)
+      faults.push({ type: q.get('type') || 'status', status: Number(q.get('status') || 503), retryAfter: q.get('retry_after') || '1',
+        position: Number(q.get('position') || 0), detail: q.get('detail') || 'metadata is not valid' });
+    return send(res, 200, { queued: faults.length });
+  }
+  if (req.method === 'POST' && url.pathname === '/_reset') {
+    reset();
+    return send(res, 200, { ok: true });
+  }
+  if (req.method === 'GET' && url.pathname === '/_stats') return send(res, 200, Object.assign({ faults_left: faults.length }, stats));
+  if (req.method === 'GET' && url.pathname === '/_records') {
+    const d = [...datasets.values()].find((x) => x.name === q.get('dataset'));
+    if (!d) return send(res, 404, { detail: 'no such dataset' });
+    return send(res, 200, { dataset: dsOut(d), count: d.records.size, items: [...d.records.values()].map((r) => recOut(r, ALL)) });
+  }
+  return send(res, 404, { detail: 'Not Found' });
+}
+
+function send(res, status, obj, headers) {
+  stats.by_status[status] = (stats.by_status[status] || 0) + 1;
+  if (status === 204 || obj === null) {
+    res.writeHead(status, headers || {});
+    return res.end();
+  }
+  const body = Buffer.from(toJson(obj));
+  res.writeHead(status, Object.assign({ 'Content-Type': 'application/json', 'Content-Length': body.length }, headers || {}));
+  res.end(body);
+}
+
+function pickFault(path) {
+  if (!conf.faultPaths.test(path)) return null;
+  if (faults.length) return faults.shift();
+  const x = rand();
+  let acc = conf.errorRate;
+  if (x < acc) return { type: 'status', status: [500, 502, 503][Math.floor(rand() * 3)] };
+  if (x < (acc += conf.retryRate)) return { type: 'retry', retryAfter: String(conf.retryAfter) };
+  if (x < (acc += conf.resetRate)) return { type: 'reset' };
+  if (x < (acc += conf.commitTimeoutRate)) return { type: 'commit_hang' };
+  return null;
+}
+
+function handle(req, res, body) {
+  const url = new URL(req.url, 'http://127.0.0.1');
+  if (url.pathname.startsWith('/_')) return control(req, res, url, body);
+  stats.requests++;
+  const fault = pickFault(url.pathname);
+  if (fault) stats.faults[fault.type] = (stats.faults[fault.type] || 0) + 1;
+  if (fault && fault.type === 'reset') return req.socket.destroy();
+  if (fault && fault.type === 'hang') return setTimeout(() => req.socket.destroy(), conf.hangMs);
+  if (fault && fault.type === 'status')
+    return send(res, fault.status, { detail: { code: 'argilla.api.errors::GenericServerError', params: { type: 'sqlalchemy.exc.OperationalError', message: '(sqlite3.OperationalError) database is locked', args: [] } } });
+  if (fault && fault.type === 'reject')
+    return send(res, 422, { detail: `Record at position ${fault.position} is not valid because ${fault.detail}` });
+  if (fault && fault.type === 'retry') return send(res, 429, { detail: 'Too Many Requests' }, { 'Retry-After': fault.retryAfter });
+
+  let status = 200;
+  let out;
+  try {
+    const key = req.headers['x-argilla-api-key'];
+    const user = key !== undefined ? byKey.get(key) : undefined;
+    if (!user) throw E.unauthorized();
+    let parsed = {};
+    if (body.length) {
+      try {
+        parsed = parseJson(body);
+      } catch (e) {
+        throw E.pydantic([{ loc: ['body', 0], msg: 'Expecting value', type: 'value_error.jsondecode' }]);
+      }
+    }
+    let found = null;
+    let methodOk = false;
+    for (const r of routes) {
+      const m = r.re.exec(url.pathname);
+      if (!m) continue;
+      methodOk = true;
+      if (r.method === req.method) {
+        found = { r, p: m.groups || {} };
+        break;
+      }
+    }
+    if (!found) throw new Fail(methodOk ? 405 : 404, methodOk ? 'Method Not Allowed' : 'Not Found');
+    const ret = found.r.fn({ user, body: parsed, q: url.searchParams, p: found.p });
+    if (Array.isArray(ret) && ret.length === 2 && typeof ret[0] === 'number') [status, out] = ret;
+    else out = ret;
+  } catch (e) {
+    if (!(e instanceof Fail)) {
+      console.error(e);
+      status = 500;
+      out = { detail: { code: 'argilla.api.errors::GenericServerError', params: { type: e.name, message: e.message, args: [] } } };
+    } else {
+      status = e.status;
+      out = { detail: e.detail };
+    }
+  }
+  if (fault && fault.type === 'commit_hang') return setTimeout(() => req.socket.destroy(), conf.hangMs);
+  const finish = () => send(res, status, out, { 'Server-Timing': 'total;dur=1' });
+  if (conf.delayMs > 0) setTimeout(finish, conf.delayMs);
+  else finish();
+}
+
+const server = http.createServer((req, res) => {
+  const chunks = [];
+  let size = 0;
+  stats.inflight++;
+  stats.max_inflight = Math.max(stats.max_inflight, stats.inflight);
+  res.on('close', () => stats.inflight--);
+  req.on('data', (c) => {
+    size += c.length;
+    if (size > MAX_BODY) req.socket.destroy();
+    else chunks.push(c);
+  });
+  req.on('end', () => {
+    const t0 = process.hrtime.bigint();
+    handle(req, res, Buffer.concat(chunks).toString('utf8'));
+    stats.busy_ms += Number(process.hrtime.bigint() - t0) / 1e6;
+  });
+});
+server.requestTimeout = 0;
+server.keepAliveTimeout = 60000;
+server.listen(Number(opt.port), '127.0.0.1', () => {
+  const tmp = opt.portFile + '.tmp';
+  fs.writeFileSync(tmp, String(server.address().port));
+  fs.renameSync(tmp, opt.portFile);
+});
+process.on('SIGTERM', () => process.exit(0));
