@@ -68,6 +68,11 @@ struct apf_http_request {
 
 	int max_retries;              /* < 0: the client's setting */
 	long timeout_ms;              /* one attempt's whole time (CURLOPT_TIMEOUT_MS); 0: none */
+	/* The whole request's time, every attempt and every wait between
+	 * them (monotonic, from the call); 0: none.  An attempt gets at most
+	 * what is left, no retry starts (nor is waited for) past it, and a
+	 * request that ran out says "deadline of N ms passed". */
+	long deadline_ms;
 	apf_http_prepare_fn prepare;
 	void *prepare_arg;
 };

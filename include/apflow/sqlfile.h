@@ -5,7 +5,11 @@
  * variable (SET VARIABLE name = 'value', read with getvariable('name')), and
  * `${name}` in the text is replaced by the value quoted as a SQL string
  * literal, for the places DuckDB needs a literal (a COPY target).  An
- * unknown ${name} is an error.  Statements are split on ';' outside quotes,
+ * unknown ${name} is an error, and so is one that the text around it could
+ * join to another token (so that no neighbouring text changes how the
+ * literal reads): glued to a word before it (E${x} would make an escape
+ * string) or after it, right after a string or another ${name}, or
+ * followed by a string ('a''b' is one string).  Statements are split on ';' outside quotes,
  * comments and dollar-quoted strings.  A failing statement is reported as
  * "FILE:LINE: DuckDB's message", LINE being the statement's first line.
  */

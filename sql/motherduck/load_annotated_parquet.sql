@@ -43,7 +43,7 @@
 -- page_num also come from the id).  Struct fields are read by name: their
 -- order differs between exports.  A discarded or draft response may be
 -- there or not; only submitted ones count as annotations downstream.
-CREATE OR REPLACE TEMP TABLE _incoming_raw AS
+CREATE OR REPLACE TEMP VIEW _incoming_raw AS
 SELECT *
 FROM (
     SELECT * FROM read_parquet(getvariable('parquet'), file_row_number = true)
@@ -64,26 +64,46 @@ FROM (
 );
 
 -- One row per record: its identity and what the offsets need to know.
+-- text_sha256 is that of the page row holding the same text when there is
+-- one (the text compared, not hashed: SHA-256 of every page is the most
+-- expensive part of a large load, and checks_integrity.sql holds each
+-- page's text_sha256 to its text); else the text is hashed.  Characters
+-- above U+FFFF take 4 bytes where the code point counts 1, so a text with
+-- fewer than 3 bytes more than code points has none and is not searched.
 CREATE OR REPLACE TEMP TABLE _incoming_records AS
-SELECT file_row_number + 1 AS row_no,
-       CAST(id AS VARCHAR) AS record_id,
-       coalesce(CAST(doc_id AS VARCHAR), split_part(CAST(id AS VARCHAR), ':', 1)) AS doc_id,
-       coalesce(TRY_CAST(page_num AS INTEGER),
-                TRY_CAST(split_part(CAST(id AS VARCHAR), ':', 2) AS INTEGER)) AS page_num,
-       CAST(text AS VARCHAR) AS text,
-       length(CAST(text AS VARCHAR)) AS cp_len,
-       regexp_matches(CAST(text AS VARCHAR), '[\x{10000}-\x{10FFFF}]') AS has_astral,
-       CAST(status AS VARCHAR) AS record_status,
-       coalesce(len("entities.responses"), 0) AS n_responses,
-       "entities.responses" AS responses,
-       CAST("entities.responses.users" AS VARCHAR[]) AS users,
-       CAST("entities.responses.usernames" AS VARCHAR[]) AS usernames,
-       CAST("entities.responses.status" AS VARCHAR[]) AS statuses,
-       CAST("entities.responses.updated_at" AS TIMESTAMPTZ[]) AS updated_ats,
-       "entities.suggestion" AS suggestion,
-       CAST("entities.suggestion.score" AS DOUBLE[]) AS suggestion_scores,
-       CAST("entities.suggestion.agent" AS VARCHAR) AS suggestion_agent
-FROM _incoming_raw;
+WITH r AS (
+    SELECT file_row_number + 1 AS row_no,
+           CAST(id AS VARCHAR) AS record_id,
+           coalesce(CAST(doc_id AS VARCHAR), split_part(CAST(id AS VARCHAR), ':', 1)) AS doc_id,
+           coalesce(TRY_CAST(page_num AS INTEGER),
+                    TRY_CAST(split_part(CAST(id AS VARCHAR), ':', 2) AS INTEGER)) AS page_num,
+           CAST(text AS VARCHAR) AS text,
+           CAST(status AS VARCHAR) AS record_status,
+           "entities.responses" AS responses,
+           CAST("entities.responses.users" AS VARCHAR[]) AS users,
+           CAST("entities.responses.usernames" AS VARCHAR[]) AS usernames,
+           CAST("entities.responses.status" AS VARCHAR[]) AS statuses,
+           CAST("entities.responses.updated_at" AS TIMESTAMPTZ[]) AS updated_ats,
+           "entities.suggestion" AS suggestion,
+           CAST("entities.suggestion.score" AS DOUBLE[]) AS suggestion_scores,
+           CAST("entities.suggestion.agent" AS VARCHAR) AS suggestion_agent
+    FROM _incoming_raw
+), known AS (
+    SELECT DISTINCT p.doc_id, p.page_num, p.text, p.text_sha256
+    FROM md_raw_ocr.main.pages AS p
+    SEMI JOIN r ON r.doc_id = p.doc_id AND r.page_num = p.page_num
+)
+SELECT r.row_no, r.record_id, r.doc_id, r.page_num, r.text,
+       length(r.text) AS cp_len,
+       coalesce(k.text_sha256, sha256(r.text)) AS text_sha256,
+       CASE WHEN strlen(r.text) - length(r.text) >= 3
+            THEN regexp_matches(r.text, '[\x{10000}-\x{10FFFF}]') ELSE false END AS has_astral,
+       r.record_status,
+       coalesce(len(r.responses), 0) AS n_responses,
+       r.responses, r.users, r.usernames, r.statuses, r.updated_ats,
+       r.suggestion, r.suggestion_scores, r.suggestion_agent
+FROM r
+LEFT JOIN known AS k ON k.doc_id = r.doc_id AND k.page_num = r.page_num AND k.text = r.text;
 
 -- UTF-16 start of every character above U+FFFF, for the texts that have
 -- any: the j-th such character (1-based) at code point c starts at UTF-16
@@ -103,11 +123,10 @@ FROM (
 )
 GROUP BY record_id;
 
--- One row per response.
+-- One row per response (without the text: unnesting the spans would
+-- copy it once per span).
 CREATE OR REPLACE TEMP TABLE _incoming_responses AS
-SELECT r.row_no, r.record_id, r.doc_id, r.page_num, r.text, r.cp_len, r.has_astral,
-       coalesce(a.u16_starts, []) AS u16_starts,
-       r.cp_len + len(coalesce(a.u16_starts, [])) AS u16_len,
+SELECT r.row_no, r.record_id, r.doc_id, r.page_num, r.cp_len, r.has_astral,
        i AS response_no,
        r.responses[i] AS spans,
        r.users[i] AS user_id,
@@ -118,71 +137,85 @@ SELECT r.row_no, r.record_id, r.doc_id, r.page_num, r.text, r.cp_len, r.has_astr
          OR len(r.statuses) IS DISTINCT FROM r.n_responses
          OR (r.usernames IS NOT NULL AND len(r.usernames) <> r.n_responses)
          OR (r.updated_ats IS NOT NULL AND len(r.updated_ats) <> r.n_responses) AS lists_differ
-FROM (SELECT *, unnest(range(1, n_responses + 1)) AS i FROM _incoming_records) AS r
-LEFT JOIN _incoming_astral AS a USING (record_id);
+FROM (SELECT row_no, record_id, doc_id, page_num, cp_len, has_astral, n_responses, responses, users,
+             usernames, statuses, updated_ats, unnest(range(1, n_responses + 1)) AS i
+      FROM _incoming_records WHERE n_responses > 0) AS r;
 
--- One row per span as given, with both readings of its offsets.
-CREATE OR REPLACE TEMP TABLE _incoming_span_readings AS
+-- The responses on text with characters above U+FFFF: each span read both
+-- ways, and which reading each response takes (see the header).  Only
+-- these spans need the text and the UTF-16 positions.
+CREATE OR REPLACE TEMP TABLE _incoming_u16 AS
 WITH s AS (
-    SELECT x.*, j AS span_no,
-           CAST(x.spans[j].label AS VARCHAR) AS label,
-           CAST(x.spans[j].start AS BIGINT) AS given_start,
-           CAST(x.spans[j]."end" AS BIGINT) AS given_end
-    FROM (SELECT *, unnest(range(1, coalesce(len(spans), 0) + 1)) AS j FROM _incoming_responses) AS x
+    SELECT x.record_id, x.response_no, x.span_no, x.cp_len, r.text, a.u16_starts,
+           x.cp_len + len(a.u16_starts) AS u16_len,
+           CAST(x.sp.start AS BIGINT) AS given_start, CAST(x.sp."end" AS BIGINT) AS given_end
+    FROM (SELECT record_id, response_no, cp_len, unnest(spans) AS sp, generate_subscripts(spans, 1) AS span_no
+          FROM _incoming_responses WHERE has_astral) AS x
+    JOIN _incoming_records AS r USING (record_id)
+    JOIN _incoming_astral AS a USING (record_id)
 ), u AS (
-    -- The UTF-16 reading, only where the text has characters above U+FFFF:
-    -- a boundary is any unit but the second of a surrogate pair.
+    -- A UTF-16 boundary is any unit but the second of a surrogate pair.
     SELECT s.*,
-           CASE WHEN has_astral AND given_start BETWEEN 0 AND u16_len
-                     AND NOT list_contains(u16_starts, given_start - 1)
+           CASE WHEN given_start BETWEEN 0 AND u16_len AND NOT list_contains(u16_starts, given_start - 1)
                 THEN given_start - len(list_filter(u16_starts, p -> p < given_start)) END AS u16_start,
-           CASE WHEN has_astral AND given_end BETWEEN 0 AND u16_len
-                     AND NOT list_contains(u16_starts, given_end - 1)
+           CASE WHEN given_end BETWEEN 0 AND u16_len AND NOT list_contains(u16_starts, given_end - 1)
                 THEN given_end - len(list_filter(u16_starts, p -> p < given_end)) END AS u16_end
     FROM s
+), r AS (
+    SELECT u.*,
+           given_start >= 0 AND given_start < given_end AND given_end <= cp_len AS cp_fits,
+           u16_start IS NOT NULL AND u16_end IS NOT NULL AND u16_start < u16_end AS u16_fits,
+           -- Word edges: the span neither starts nor ends inside a word nor on a space.
+           CASE WHEN given_start >= 0 AND given_start < given_end AND given_end <= cp_len
+                THEN (given_start = 0 OR NOT (regexp_full_match(text[given_start], '[\p{L}\p{N}]')
+                                              AND regexp_full_match(text[given_start + 1], '[\p{L}\p{N}]')))
+                     AND (given_end = cp_len OR NOT (regexp_full_match(text[given_end], '[\p{L}\p{N}]')
+                                                     AND regexp_full_match(text[given_end + 1], '[\p{L}\p{N}]')))
+                     AND NOT regexp_full_match(text[given_start + 1], '\s')
+                     AND NOT regexp_full_match(text[given_end], '\s')
+                ELSE false END AS cp_clean,
+           CASE WHEN u16_start IS NOT NULL AND u16_end IS NOT NULL AND u16_start < u16_end
+                THEN (u16_start = 0 OR NOT (regexp_full_match(text[u16_start], '[\p{L}\p{N}]')
+                                            AND regexp_full_match(text[u16_start + 1], '[\p{L}\p{N}]')))
+                     AND (u16_end = cp_len OR NOT (regexp_full_match(text[u16_end], '[\p{L}\p{N}]')
+                                                   AND regexp_full_match(text[u16_end + 1], '[\p{L}\p{N}]')))
+                     AND NOT regexp_full_match(text[u16_start + 1], '\s')
+                     AND NOT regexp_full_match(text[u16_end], '\s')
+                ELSE false END AS u16_clean
+    FROM u
+), choice AS (
+    SELECT record_id, response_no,
+           bool_and(u16_fits)
+             AND (NOT bool_and(cp_fits) OR count(*) FILTER (WHERE u16_clean) > count(*) FILTER (WHERE cp_clean))
+             AS use_u16
+    FROM r
+    GROUP BY record_id, response_no
 )
-SELECT u.*,
-       given_start >= 0 AND given_start < given_end AND given_end <= cp_len AS cp_fits,
-       u16_start IS NOT NULL AND u16_end IS NOT NULL AND u16_start < u16_end AS u16_fits,
-       -- Word edges: the span neither starts nor ends inside a word nor on a space.
-       -- (CASE, so that only spans on such texts pay for the character lookups)
-       CASE WHEN has_astral AND given_start >= 0 AND given_start < given_end AND given_end <= cp_len
-            THEN (given_start = 0 OR NOT (regexp_full_match(text[given_start], '[\p{L}\p{N}]')
-                                          AND regexp_full_match(text[given_start + 1], '[\p{L}\p{N}]')))
-                 AND (given_end = cp_len OR NOT (regexp_full_match(text[given_end], '[\p{L}\p{N}]')
-                                                 AND regexp_full_match(text[given_end + 1], '[\p{L}\p{N}]')))
-                 AND NOT regexp_full_match(text[given_start + 1], '\s')
-                 AND NOT regexp_full_match(text[given_end], '\s')
-            ELSE false END AS cp_clean,
-       CASE WHEN u16_start IS NOT NULL AND u16_end IS NOT NULL AND u16_start < u16_end
-            THEN (u16_start = 0 OR NOT (regexp_full_match(text[u16_start], '[\p{L}\p{N}]')
-                                        AND regexp_full_match(text[u16_start + 1], '[\p{L}\p{N}]')))
-                 AND (u16_end = cp_len OR NOT (regexp_full_match(text[u16_end], '[\p{L}\p{N}]')
-                                               AND regexp_full_match(text[u16_end + 1], '[\p{L}\p{N}]')))
-                 AND NOT regexp_full_match(text[u16_start + 1], '\s')
-                 AND NOT regexp_full_match(text[u16_end], '\s')
-            ELSE false END AS u16_clean
-FROM u;
+SELECT r.record_id, r.response_no, r.span_no, r.u16_start, r.u16_end,
+       r.u16_start <> r.given_start OR r.u16_end <> r.given_end AS converted
+FROM r JOIN choice AS c USING (record_id, response_no)
+WHERE c.use_u16;
 
--- Which reading each response takes (see the header).
-CREATE OR REPLACE TEMP TABLE _incoming_response_reading AS
-SELECT record_id, response_no,
-       bool_or(has_astral) AND bool_and(u16_fits)
-         AND (NOT bool_and(cp_fits) OR count(*) FILTER (WHERE u16_clean) > count(*) FILTER (WHERE cp_clean))
-         AS use_u16
-FROM _incoming_span_readings
-GROUP BY record_id, response_no;
-
-CREATE OR REPLACE TEMP TABLE _incoming_spans_all AS
-SELECT s.row_no, s.record_id, s.doc_id, s.page_num, s.annotator, s.response_no, s.span_no,
-       s.label, s.cp_len, s.text,
-       s.given_start, s.given_end,
-       CASE WHEN r.use_u16 THEN s.u16_start ELSE s.given_start END AS start,
-       CASE WHEN r.use_u16 THEN s.u16_end ELSE s.given_end END AS "end",
-       coalesce(r.use_u16 AND (s.u16_start <> s.given_start OR s.u16_end <> s.given_end), false)
-         AS offsets_converted
-FROM _incoming_span_readings AS s
-JOIN _incoming_response_reading AS r USING (record_id, response_no);
+-- One row per span, offsets in code points (converted where the response
+-- was read in UTF-16 units), with the text it names.
+CREATE OR REPLACE TEMP TABLE _incoming_spans AS
+SELECT x.row_no, x.record_id, x.doc_id, x.page_num, x.annotator, x.response_no, x.span_no,
+       getvariable('dataset') AS argilla_dataset,
+       CAST(x.sp.label AS VARCHAR) AS label,
+       CAST(x.sp.start AS BIGINT) AS given_start,
+       CAST(x.sp."end" AS BIGINT) AS given_end,
+       coalesce(u.u16_start, CAST(x.sp.start AS BIGINT)) AS start,
+       coalesce(u.u16_end, CAST(x.sp."end" AS BIGINT)) AS "end",
+       coalesce(u.converted, false) AS offsets_converted,
+       x.cp_len,
+       substring(r.text, coalesce(u.u16_start, CAST(x.sp.start AS BIGINT)) + 1,
+                 coalesce(u.u16_end, CAST(x.sp."end" AS BIGINT))
+                 - coalesce(u.u16_start, CAST(x.sp.start AS BIGINT))) AS span_text
+FROM (SELECT row_no, record_id, doc_id, page_num, annotator, response_no, cp_len,
+             unnest(spans) AS sp, generate_subscripts(spans, 1) AS span_no
+      FROM _incoming_responses) AS x
+JOIN _incoming_records AS r USING (record_id)
+LEFT JOIN _incoming_u16 AS u USING (record_id, response_no, span_no);
 
 CREATE OR REPLACE TEMP TABLE _load_errors AS
 WITH labels AS (
@@ -195,9 +228,10 @@ WITH labels AS (
        OR NOT regexp_full_match(record_id, '[0-9a-f]{20}:[1-9][0-9]*')
        OR record_id <> doc_id || ':' || CAST(page_num AS VARCHAR)
     UNION ALL
-    SELECT row_no, record_id, NULL, NULL, 'the same id on rows ' || CAST(first_row AS VARCHAR) || ' and ' || CAST(row_no AS VARCHAR)
-    FROM (SELECT row_no, record_id, min(row_no) OVER (PARTITION BY record_id) AS first_row FROM _incoming_records)
-    WHERE row_no > first_row
+    SELECT max(row_no), record_id, NULL, NULL, 'the same id on rows ' || array_to_string(list(row_no ORDER BY row_no), ', ')
+    FROM _incoming_records
+    GROUP BY record_id
+    HAVING count(*) > 1
     UNION ALL
     SELECT row_no, record_id, NULL, NULL, 'no text'
     FROM _incoming_records WHERE text IS NULL
@@ -221,57 +255,50 @@ WITH labels AS (
           FROM _incoming_responses WHERE annotator IS NOT NULL)
     WHERE k = 2
     UNION ALL
+    -- Every span, in one scan: its offsets, then its label.
     SELECT row_no, record_id, annotator, span_no,
-           'span [' || coalesce(CAST(given_start AS VARCHAR), 'null') || ', '
-           || coalesce(CAST(given_end AS VARCHAR), 'null') || ') '
-           || CASE WHEN start IS NULL OR "end" IS NULL THEN 'has no offsets'
-                   WHEN start < 0 THEN 'starts before the text'
-                   WHEN start >= "end" THEN 'is empty or reversed'
-                   ELSE 'ends past the end of its text (' || CAST(cp_len AS VARCHAR) || ' characters)' END
-    FROM _incoming_spans_all
+           CASE WHEN start IS NULL OR "end" IS NULL OR start < 0 OR start >= "end" OR "end" > cp_len
+                THEN 'span [' || coalesce(CAST(given_start AS VARCHAR), 'null') || ', '
+                     || coalesce(CAST(given_end AS VARCHAR), 'null') || ') '
+                     || CASE WHEN start IS NULL OR "end" IS NULL THEN 'has no offsets'
+                             WHEN start < 0 THEN 'starts before the text'
+                             WHEN start >= "end" THEN 'is empty or reversed'
+                             ELSE 'ends past the end of its text (' || CAST(cp_len AS VARCHAR) || ' characters)' END
+                ELSE 'unknown label ''' || coalesce(label, 'null') || '''' END
+    FROM _incoming_spans
     WHERE start IS NULL OR "end" IS NULL OR start < 0 OR start >= "end" OR "end" > cp_len
+       OR label IS NULL OR NOT list_contains(string_split(coalesce(getvariable('labels'), ''), ','), label)
     UNION ALL
-    SELECT row_no, record_id, annotator, span_no,
-           'unknown label ''' || coalesce(label, 'null') || ''''
-    FROM _incoming_spans_all
-    WHERE label IS NULL OR label NOT IN (SELECT label FROM labels)
-    UNION ALL
-    SELECT row_no, record_id, annotator, span_no, 'the same span twice'
-    FROM (SELECT *, row_number() OVER (PARTITION BY record_id, annotator, start, "end", label
-                                       ORDER BY span_no) AS k
-          FROM _incoming_spans_all)
-    WHERE k = 2
+    SELECT max(row_no), record_id, annotator, max(span_no), 'the same span twice'
+    FROM _incoming_spans
+    GROUP BY record_id, annotator, response_no, start, "end", label
+    HAVING count(*) > 1
 )
 SELECT row_no, record_id, annotator, span_no, reason FROM e;
 
 CREATE OR REPLACE TEMP TABLE _incoming_pages AS
-SELECT record_id, doc_id, page_num, annotator, user_id AS annotator_id,
+SELECT x.record_id, x.doc_id, x.page_num, x.annotator, x.user_id AS annotator_id,
        getvariable('dataset') AS argilla_dataset,
-       sha256(text) AS text_sha256,
-       status, updated_at AS submitted_at
-FROM _incoming_responses;
-
-CREATE OR REPLACE TEMP TABLE _incoming_spans AS
-SELECT record_id, doc_id, page_num, annotator,
-       getvariable('dataset') AS argilla_dataset,
-       start, "end", label,
-       substring(text, start + 1, "end" - start) AS span_text,
-       offsets_converted, given_start, given_end
-FROM _incoming_spans_all;
+       r.text_sha256, x.status, x.updated_at AS submitted_at
+FROM _incoming_responses AS x
+JOIN _incoming_records AS r USING (record_id);
 
 -- Suggestions: Argilla keeps one per question and record; its spans carry
 -- their own offsets (written by apflow, in code points).
 CREATE OR REPLACE TEMP TABLE _incoming_suggestions AS
-SELECT record_id, doc_id, page_num,
-       coalesce(suggestion_agent, 'unknown') AS agent,
-       CAST(suggestion[k].start AS BIGINT) AS start,
-       CAST(suggestion[k]."end" AS BIGINT) AS "end",
-       CAST(suggestion[k].label AS VARCHAR) AS label,
-       suggestion_scores[k] AS score
-FROM (SELECT *, unnest(range(1, coalesce(len(suggestion), 0) + 1)) AS k FROM _incoming_records)
-WHERE suggestion[k].start >= 0 AND suggestion[k].start < suggestion[k]."end"
-  AND suggestion[k]."end" <= cp_len
-QUALIFY row_number() OVER (PARTITION BY record_id, agent, start, "end", label ORDER BY k) = 1;
+SELECT record_id, any_value(doc_id) AS doc_id, any_value(page_num) AS page_num, agent,
+       start, "end", label, max(score) AS score
+FROM (
+    SELECT record_id, doc_id, page_num, cp_len,
+           coalesce(suggestion_agent, 'unknown') AS agent,
+           CAST(sp.start AS BIGINT) AS start, CAST(sp."end" AS BIGINT) AS "end",
+           CAST(sp.label AS VARCHAR) AS label, suggestion_scores[k] AS score
+    FROM (SELECT record_id, doc_id, page_num, cp_len, suggestion_agent, suggestion_scores,
+                 unnest(suggestion) AS sp, generate_subscripts(suggestion, 1) AS k
+          FROM _incoming_records WHERE len(suggestion) > 0)
+)
+WHERE start >= 0 AND start < "end" AND "end" <= cp_len AND label IS NOT NULL
+GROUP BY record_id, agent, start, "end", label;
 
 -- What the load would write, for the report.
 SELECT (SELECT count(*) FROM _incoming_records) AS records,

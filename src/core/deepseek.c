@@ -22,6 +22,8 @@ struct apf_deepseek {
 	char *prompt;       /* as sent: without the leading <image> */
 	char *auth_header;  /* "Authorization: Bearer ..." or NULL */
 	int max_tokens;
+	long timeout_ms;    /* one attempt (deepseek_timeout) */
+	int retries;
 };
 
 int apf_deepseek_parse_api(const char *s, enum apf_deepseek_api *out)
@@ -117,6 +119,8 @@ int apf_deepseek_new(const struct apf_deepseek_options *opt, struct apf_deepseek
 		return rc;
 	}
 	ds->api = opt->api;
+	ds->timeout_ms = (long)hopt.low_speed_time_s * 1000;
+	ds->retries = opt->retries >= 0 ? opt->retries : 4;
 	ds->url = endpoint_url(opt->url, opt->api);
 	ds->display_url = strip_userinfo(ds->url);
 	ds->model = apf_xstrdup(opt->model && *opt->model ? opt->model : apf_deepseek_default_model(opt->api));
@@ -401,6 +405,12 @@ int apf_deepseek_page(struct apf_deepseek *ds, const void *png, size_t len, cons
 	req.body = body.data;
 	req.body_len = body.len;
 	req.resp_max = APF_DEEPSEEK_ANSWER_MAX;
+	/* An answer comes whole, at the end: the timeout bounds an attempt,
+	 * and all of them with their waits get as long as the attempts
+	 * together (curl's low-speed check alone averages over seconds: a
+	 * 1 s timeout took 7). */
+	req.timeout_ms = ds->timeout_ms;
+	req.deadline_ms = ds->timeout_ms * (ds->retries + 1);
 	rc = apf_http_request(ds->http, &req, &resp, err);
 	if (rc) {
 		apf_error_prefix(err, "no answer from the DeepSeek server '%s'", ds->display_url);

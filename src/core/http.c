@@ -404,7 +404,7 @@ static int transient(CURLcode rc)
 	}
 }
 
-static int setup(struct apf_http *h, struct xfer *x, struct curl_slist **hdrs, char *errbuf)
+static int setup(struct apf_http *h, struct xfer *x, long timeout_ms, struct curl_slist **hdrs, char *errbuf)
 {
 	struct apf_http_request *req = x->req;
 	CURL *c = x->curl;
@@ -419,7 +419,7 @@ static int setup(struct apf_http *h, struct xfer *x, struct curl_slist **hdrs, c
 	SET(CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
 	SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
 	SET(CURLOPT_LOW_SPEED_TIME, h->low_speed_time_s);
-	SET(CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 0L);
+	SET(CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 0L);
 	SET(CURLOPT_USERAGENT, h->user_agent);
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
@@ -470,6 +470,7 @@ int apf_http_request(struct apf_http *h, struct apf_http_request *req, struct ap
 	int max_retries = req->max_retries >= 0 ? req->max_retries : h->max_retries;
 	const char *what = req->what ? req->what : req->url;
 	size_t cap = req->resp_max ? req->resp_max : APF_BUF_DEFAULT_CAP;
+	int64_t end = req->deadline_ms > 0 ? apf_now_ms() + req->deadline_ms : 0;
 	CURL *c = handle_get(h);
 	int rc = 0;
 
@@ -482,7 +483,18 @@ int apf_http_request(struct apf_http *h, struct apf_http_request *req, struct ap
 		struct curl_slist *hdrs = NULL;
 		struct xfer x = { req, resp, c, 0, 0, 0, 0, NULL };
 		CURLcode cc;
-		long status = 0, delay;
+		long status = 0, delay, timeout_ms = req->timeout_ms;
+
+		if (end) {
+			int64_t left = end - apf_now_ms();
+			if (left < 1) {
+				rc = apf_error(err, APF_ENET, "deadline of %ld ms passed (after %d attempt%s)",
+					       req->deadline_ms, attempt, attempt == 1 ? "" : "s");
+				break;
+			}
+			if (timeout_ms <= 0 || timeout_ms > left)
+				timeout_ms = (long)left;
+		}
 
 		if (req->prepare) {
 			rc = req->prepare(req, req->prepare_arg, err);
@@ -500,7 +512,7 @@ int apf_http_request(struct apf_http *h, struct apf_http_request *req, struct ap
 		}
 		if (attempt > 0)
 			cu.curl_easy_reset(c);
-		if (setup(h, &x, &hdrs, errbuf)) {
+		if (setup(h, &x, timeout_ms, &hdrs, errbuf)) {
 			cu.curl_slist_free_all(hdrs);
 			rc = apf_error(err, APF_ENET, "cannot set up the request: unsupported by libcurl %s",
 				       apf_http_library_version());
@@ -540,6 +552,14 @@ int apf_http_request(struct apf_http *h, struct apf_http_request *req, struct ap
 			if (!apf_http_response_header(resp, "retry-after", ra, sizeof(ra)) &&
 			    (ms = apf_http_parse_retry_after(ra, time(NULL))) >= 0)
 				delay = ms < h->retry_after_max_ms ? ms : h->retry_after_max_ms;
+		}
+		if (end && apf_now_ms() + delay >= end) {
+			/* No time for another attempt: the answer so far stands
+			 * (a retryable status), or the failure with the reason. */
+			if (!status)
+				rc = apf_error(err, APF_ENET, "%s (after %d attempt%s; deadline of %ld ms passed)",
+					       reason, attempt + 1, attempt ? "s" : "", req->deadline_ms);
+			break;
 		}
 		apf_log_warn("%s '%s': %s; retrying in %ld ms (attempt %d of %d)", req->method, what, reason,
 			     delay, attempt + 2, max_retries + 1);

@@ -181,6 +181,7 @@ static int scan(const char *text, const struct subst *sub, stmt_fn fn, void *arg
 	const char *p = text;
 	int line = 1, start_line = 0, rc = 0;
 	int after_quote = 0; /* the last token was a '...' string */
+	const char *param = NULL; /* the last token was this ${name} */
 
 	apf_buf_init(&cur, 0);
 	while (*p && !rc) {
@@ -191,6 +192,7 @@ static int scan(const char *text, const struct subst *sub, stmt_fn fn, void *arg
 		if (*p == ';') {
 			rc = emit(&cur, &start_line, fn, arg);
 			after_quote = 0;
+			param = NULL;
 			p++;
 			continue;
 		}
@@ -203,6 +205,14 @@ static int scan(const char *text, const struct subst *sub, stmt_fn fn, void *arg
 		} else if (p[0] == '/' && p[1] == '*') {
 			q = skip_block_comment(p);
 			token = 0;
+		} else if (*p == '\'' && param) {
+			/* 'value''x' would read as one string, the quote of
+			 * the file's text inside the value. */
+			size_t r = strcspn(param + 2, "}\n");
+			rc = apf_error(sub->err, APF_EUSAGE,
+				       "%s:%d: bad parameter reference '%.*s': a string cannot follow ${name}", sub->file,
+				       line, (int)(2 + r + (param[2 + r] == '}')), param);
+			break;
 		} else if (*p == '\'') {
 			/* E'...' takes backslash escapes; 'E' must start a word. */
 			int e = p > text && (p[-1] == 'E' || p[-1] == 'e') &&
@@ -235,8 +245,19 @@ static int scan(const char *text, const struct subst *sub, stmt_fn fn, void *arg
 				rc = sub->err ? sub->err->code : APF_EUSAGE;
 				break;
 			}
+			/* Nor may a word stick to its end: the literal stays
+			 * one token, whatever the text around it. */
+			if (is_ident_char(p[n]) || (unsigned char)p[n] >= 0x80) {
+				rc = apf_error(sub->err, APF_EUSAGE,
+					       "%s:%d: bad parameter reference '%.*s%.*s': ${name} cannot be followed by a "
+					       "letter, digit, '_' or '$'",
+					       sub->file, line, (int)n, p, (int)strcspn(p + n, " \t\n;,()'\""), p + n);
+				break;
+			}
+			param = p;
 			p += n;
-			after_quote = 0;
+			/* A string or a ${name} after it would join it. */
+			after_quote = 1;
 			continue;
 		} else if (*p == '$' && (p == text || !is_ident_char(p[-1])) && dollar_tag(p)) {
 			size_t tl = dollar_tag(p);
@@ -254,8 +275,10 @@ static int scan(const char *text, const struct subst *sub, stmt_fn fn, void *arg
 			while (*q && !strchr(";'\"$-/ \t\n\r\f\v", *q))
 				q++;
 		}
-		if (token)
+		if (token) {
 			after_quote = *p == '\'';
+			param = NULL;
+		}
 		if (token && !started)
 			start_line = line;
 		if (start_line > 0 && apf_buf_add(&cur, p, (size_t)(q - p))) {

@@ -47,6 +47,10 @@ if [ -f "$hostile_lib" ]; then
 	for c in 100000000 2000000000 -5 0 2; do hpdf_lying_count "in/count-$c.pdf" "$c"; done
 	for l in 10 20 30; do hpdf_page_dag "in/dag-$l.pdf" "$l"; done
 	for d in 50 300 3000; do hpdf_deep_tree "in/deep-$d.pdf" "$d"; done
+	# Costly to read, not to ingest: bounded per page by ocr (issue 15 item 2).
+	hpdf_form_bomb in/bomb-30.pdf 30
+	hpdf_deep_forms in/forms-500.pdf 500
+	hpdf_blank in/blank-60.pdf 60 20
 fi
 nfiles=$(ls in | wc -l)
 echo "# $nfiles files"
@@ -85,6 +89,16 @@ t_ok "ocr --engine text ends within its bound (exit $rc, ${ms} ms)" test "$rc" -
 sed 's/^/# ocr: /' ocr.err | tail -5
 if [ "$bin" = "$REL" ]; then
 	t_ok "ocr peak RSS under 300 MB ($(tail -1 ocr.rss) KB)" test "$(tail -1 ocr.rss)" -lt $RSS_MAX_KB
+fi
+if [ -f "$hostile_lib" ]; then
+	# Blank pages under --engine auto: nothing drawn, so no Tesseract (issue 15 item 9).
+	blank=$(jq -r 'select(.filename == "blank-60.pdf") | .doc_id' ingest.json)
+	start=$(date +%s%N)
+	timeout 120 "$bin" ocr --engine auto --force --doc "$blank" -j 2 >blank.out 2>blank.err
+	rc=$?
+	ms=$((($(date +%s%N) - start) / 1000000))
+	t_ok "ocr --engine auto on 60 pages, 57 of them blank, ends within its bound (exit $rc, ${ms} ms)" test "$rc" -le 1
+	sed 's/^/# ocr: /' blank.err | tail -3
 fi
 echo "SELECT count(DISTINCT doc_id) FROM md_raw_ocr.main.pages" >pages.sql
 t_ok "the valid documents have their pages" test "$("$APFLOW" sql --csv pages.sql | tail -1)" -ge 4

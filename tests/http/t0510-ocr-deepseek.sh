@@ -117,11 +117,15 @@ ctl _reset
 
 # --- a hang: the request times out and the page fails; the run goes on ---
 ctl '_fault?type=hang&count=1'
+t0=$(date +%s%N)
 t_rc 1 "a hanging request times out: exit 1" \
 	ds -c deepseek_timeout=1 -c deepseek_retries=0 ocr --engine deepseek --force --doc "$B" -j1 --concurrency 1
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 t_match "the other page of the document is stored" '^ocr run 5: 1 document, 1 page .* 1 failed' "$(cat "$T_OUT")"
 t_match "the timeout is recorded" "no answer from the DeepSeek server '$URL/v1/chat/completions': .*(too slow|timed out)" \
 	"$(q 'SELECT error FROM md_raw_ocr.main.ocr_failures WHERE ocr_run_id = 5')"
+# deepseek_timeout bounds the request, not curl's low-speed average (7 s before).
+t_ok "... within the timeout, not seconds after it (took $ms ms)" test "$ms" -lt 3500
 ctl _reset
 
 # --- the --concurrency bound ---

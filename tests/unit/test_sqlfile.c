@@ -300,8 +300,55 @@ static void test_expand_after_word(void **state)
 	assert_int_equal(g.n, 1);
 	assert_string_equal(g.stmt[0], "SELECT E '\\''; DROP TABLE t; --',('\\''; DROP TABLE t; --')||'\\''; DROP TABLE t; --'");
 	got_release(&g);
-	assert_int_equal(apf_sql_expand("t.sql", "SELECT ${v}${v}", params, 1, collect, &g, &err), 0);
-	assert_string_equal(g.stmt[0], "SELECT '\\''; DROP TABLE t; --''\\''; DROP TABLE t; --'");
+}
+
+/* Issue 15 item 6: the substituted literal stays one token.  Before, a
+ * ${name} or a string right after another ${name} joined it ('a''b' is
+ * one string: the quote of the file became part of the value), and a word
+ * stuck to its end. */
+static void test_expand_before_word(void **state)
+{
+	struct apf_sql_param params[] = { { "a", "\\" }, { "b", "x'; DELETE FROM t; --" } };
+	struct apf_err err;
+	struct got g;
+
+	(void)state;
+	memset(&g, 0, sizeof(g));
+	apf_err_clear(&err);
+	assert_int_equal(apf_sql_expand("t.sql", "SELECT ${a}${b}", params, 2, collect, &g, &err), APF_EUSAGE);
+	assert_string_equal(err.msg, "t.sql:1: bad parameter reference '${a}${b}': ${name} cannot be followed by a "
+				     "letter, digit, '_' or '$'");
+	got_release(&g);
+	apf_err_clear(&err);
+	assert_int_equal(apf_sql_expand("t.sql", "SELECT ${a}\n  ${b}", params, 2, collect, &g, &err), APF_EUSAGE);
+	assert_string_equal(err.msg, "t.sql:2: bad parameter reference '${b}': ${name} cannot follow a string");
+	got_release(&g);
+	apf_err_clear(&err);
+	assert_int_equal(apf_sql_expand("t.sql", "SELECT ${a}'x'", params, 2, collect, &g, &err), APF_EUSAGE);
+	assert_string_equal(err.msg, "t.sql:1: bad parameter reference '${a}': a string cannot follow ${name}");
+	got_release(&g);
+	apf_err_clear(&err);
+	assert_int_equal(apf_sql_expand("t.sql", "SELECT ${a} /* c */ 'x'", params, 2, collect, &g, &err),
+			 APF_EUSAGE);
+	assert_string_equal(err.msg, "t.sql:1: bad parameter reference '${a}': a string cannot follow ${name}");
+	got_release(&g);
+	apf_err_clear(&err);
+	assert_int_equal(apf_sql_expand("t.sql", "SELECT ${b}AS v", params, 2, collect, &g, &err), APF_EUSAGE);
+	assert_string_equal(err.msg, "t.sql:1: bad parameter reference '${b}AS': ${name} cannot be followed by a "
+				     "letter, digit, '_' or '$'");
+	got_release(&g);
+	apf_err_clear(&err);
+	assert_int_equal(apf_sql_expand("t.sql", "SELECT ${b}\xc3\xa9", params, 2, collect, &g, &err), APF_EUSAGE);
+	got_release(&g);
+
+	/* Separated by a token, each is its own literal. */
+	apf_err_clear(&err);
+	assert_int_equal(apf_sql_expand("t.sql", "SELECT ${a} || ${b} AS v, ${a};\nSELECT ${b}", params, 2, collect,
+					&g, &err),
+			 0);
+	assert_int_equal(g.n, 2);
+	assert_string_equal(g.stmt[0], "SELECT '\\' || 'x''; DELETE FROM t; --' AS v, '\\'");
+	assert_string_equal(g.stmt[1], "SELECT 'x''; DELETE FROM t; --'");
 	got_release(&g);
 }
 
@@ -453,6 +500,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_run_keep_last, setup_db, teardown_db),
 		cmocka_unit_test_setup_teardown(test_run_file, setup_db, teardown_db),
 		cmocka_unit_test(test_expand_after_word),
+		cmocka_unit_test(test_expand_before_word),
 		cmocka_unit_test(test_quote),
 		cmocka_unit_test(test_embedded),
 	};

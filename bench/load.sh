@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# bench/load.sh: `apflow load` of a large Argilla export against DuckDB's
+# plain CREATE TABLE AS SELECT from the same Parquet, in the same run.
+#
+# The export: 100,000 records (pages of ~900 characters each, two sentences
+# with the names the spans mark and 150 pseudo-random words, so the text
+# does not compress away; every 50th page starts with an emoji, so the
+# UTF-16 reading is exercised) and 1,000,000 spans (10 per
+# page, one annotator each, apflow pull's layout), plus 100,000 suggestion
+# lists; md_raw_ocr holds the 100,000 pages.  Made with `apflow sql` (COPY)
+# into a temp directory.
+#
+#   floor   apflow sql: CREATE TABLE md_annotated.main.bench_ctas AS
+#           SELECT * FROM read_parquet(FILE): the file read and written into
+#           the warehouse once, as it is (no unnesting, no checks)
+#   load    apflow load --dataset bench --parquet FILE: SHA-256 of the file,
+#           staging (unnest, offset checks, label and page checks), one
+#           transaction into annotations_exports/pages/spans/suggestions
+#   again   the same file again (a no-op)
+#
+# Both timings include process start, DuckDB's loading and the warehouse's
+# open and checkpoint.  Targets: load <= 2x floor; again < 1 s.  Each runs
+# BENCH_REPEAT times (default 3; each load on a fresh copy of the
+# warehouse) and keeps its fastest run.  Sizes: BENCH_PAGES (100000),
+# BENCH_SPANS_PER_PAGE (10, at most 10).
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+apflow=$top/apflow
+repeat=${BENCH_REPEAT:-3}
+pages=${BENCH_PAGES:-100000}
+per=${BENCH_SPANS_PER_PAGE:-10}
+work=$(mktemp -d "${TMPDIR:-/tmp}/apflow-bench-load.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+export LC_ALL=C
+
+[ -x "$apflow" ] || { echo "bench/load.sh: build apflow first (make)" >&2; exit 1; }
+cd "$work"
+now_ms() { date +%s%3N; }
+
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "making $pages pages and $((pages * per)) spans ..."
+"$apflow" --data-dir base init >/dev/null
+cat >seed.sql <<EOF
+INSERT INTO md_raw_ocr.main.pages (doc_id, page_num, ocr_run_id, engine, text, text_sha256, chars)
+SELECT doc_id, page_num, 1, 'mupdf', text, sha256(text), length(text) FROM (
+  SELECT lpad(printf('%x', i // 10), 20, '0') AS doc_id, CAST(i % 10 + 1 AS INTEGER) AS page_num,
+         CASE WHEN i % 50 = 0 THEN '🚢 ' ELSE '' END
+         || repeat('MV Ever Given IMO 9811000 sailed from Rotterdam to Singapore for Evergreen. ', 2)
+         || array_to_string(list_transform(range(150), k -> substr(md5(CAST(i * 1000 + k AS VARCHAR)), 1, 1 + k % 9)), ' ')
+         AS text
+  FROM range($pages) t(i));
+COPY (
+  SELECT doc_id || ':' || page_num AS id, 'completed' AS status, text, doc_id, CAST(page_num AS BIGINT) AS page_num,
+         text_sha256,
+         [list_transform(range($per), k -> {'label': ['VESSEL_NAME', 'IMO_NUMBER', 'PORT', 'PORT', 'ORGANIZATION'][k % 5 + 1],
+                                            'start': CAST(k % 10 // 5 * 76 + [0, 14, 40, 53, 67][k % 5 + 1] + CASE WHEN text LIKE '🚢%' THEN 2 ELSE 0 END AS BIGINT),
+                                            'end': CAST(k % 10 // 5 * 76 + [13, 25, 49, 62, 76][k % 5 + 1] + CASE WHEN text LIKE '🚢%' THEN 2 ELSE 0 END AS BIGINT)})]
+           AS "entities.responses",
+         ['u-' || (page_num % 3)] AS "entities.responses.users",
+         ['submitted'] AS "entities.responses.status",
+         ['annotator' || (page_num % 3)] AS "entities.responses.usernames",
+         [TIMESTAMPTZ '2026-01-02 10:00:00+00'] AS "entities.responses.updated_at",
+         [{'label': 'PORT', 'start': CAST(40 + CASE WHEN text LIKE '🚢%' THEN 2 ELSE 0 END AS BIGINT),
+           'end': CAST(49 + CASE WHEN text LIKE '🚢%' THEN 2 ELSE 0 END AS BIGINT)}] AS "entities.suggestion",
+         [0.9] AS "entities.suggestion.score", 'apflow-rules-v1' AS "entities.suggestion.agent"
+  FROM md_raw_ocr.main.pages
+) TO \${out} (FORMAT parquet);
+EOF
+"$apflow" --data-dir base sql seed.sql --set out="$work/records.parquet" >/dev/null
+echo "export: $(du -h records.parquet | cut -f1), $(stat -c %s records.parquet) bytes"
+
+best() {	# NAME then command; keeps the fastest of $repeat runs in $ms
+	local name=$1 t0 t1 r
+	shift
+	ms=
+	for r in $(seq "$repeat"); do
+		rm -rf run && cp -r base run
+		t0=$(now_ms)
+		"$@" >"$work/out.txt"
+		t1=$(now_ms)
+		if [ -z "$ms" ] || [ $((t1 - t0)) -lt "$ms" ]; then ms=$((t1 - t0)); fi
+	done
+	printf '%-8s %8d ms   %s\n' "$name" "$ms" "$(head -c 160 "$work/out.txt")"
+}
+
+printf 'CREATE TABLE md_annotated.main.bench_ctas AS SELECT * FROM read_parquet(getvariable(%s));\n' "'f'" >ctas.sql
+best floor "$apflow" --data-dir run sql ctas.sql --set f="$work/records.parquet"
+floor=$ms
+best load "$apflow" --data-dir run load --dataset bench --parquet "$work/records.parquet"
+load=$ms
+# The no-op: on the warehouse the last load left.
+t0=$(now_ms)
+"$apflow" --data-dir run load --dataset bench --parquet "$work/records.parquet" >out.txt
+again=$(($(now_ms) - t0))
+printf '%-8s %8d ms   %s\n' again "$again" "$(cat out.txt)"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+ratio=$(awk -v a="$load" -v b="$floor" 'BEGIN { printf "%.2f", a / b }')
+echo "load / CREATE TABLE AS SELECT: ${ratio}x (target <= 2x): $(awk -v r="$ratio" 'BEGIN { print (r <= 2 ? "PASS" : "FAIL") }')"
+echo "second load of the same file: ${again} ms (target < 1000 ms): $([ "$again" -lt 1000 ] && echo PASS || echo FAIL)"
