@@ -233,7 +233,7 @@ static void iso_now(char out[32])
 static int export_local(const struct apf_config *cfg, const struct apf_export_options *opt, const char *dir,
 			struct apf_export_result *res, struct apf_err *err)
 {
-	const struct apf_sql_asset *a = apf_sql_asset_find("export_for_argilla.sql");
+	const struct apf_asset *a = apf_sql_asset_find("export_for_argilla.sql");
 	struct apf_db *db = NULL;
 	struct apf_buf docs = APF_BUF_INIT;
 	struct apf_sql_param params[3];
