@@ -377,7 +377,7 @@ static int stage_export(struct apf_ctx *ctx, const char *dataset, struct stage_r
 	int rc;
 
 	memset(&res, 0, sizeof(res));
-	rc = apf_export_run(&ctx->cfg, ctx->store, &opt, &res, err);
+	rc = apf_export_run(&ctx->cfg, ctx->store, ctx->writer, &opt, &res, err);
 	if (rc)
 		return rc;
 	row->items = res.pages;
