@@ -3,6 +3,7 @@
 #   make            installs what is missing, builds ./apflow (release, -O2)
 #   make run        ... and runs the whole flow on the bundled sample
 #   make test       ... builds the sanitizer build and runs every test
+#   make test-unit  only the unit tests; make test-cli the command-line, HTTP and browser ones
 #   make fuzz       builds the libFuzzer targets into build/fuzz/ (docs/internals/fuzzing.md)
 #   make bench      runs the benchmarks in bench/
 #   make clean
@@ -96,9 +97,10 @@ $(SAN)/apflow: $(CMD_SRC:%.c=$(SAN)/%.o) $(SAN)/libapflow.a
 apflow: $(REL)/apflow
 	cp $< $@
 
-$(SAN)/tests/unit/%: $(SAN)/tests/unit/%.o $(SAN)/libapflow.a
+# tests/unit/isolate.c runs each test of a binary in a process of its own.
+$(SAN)/tests/unit/%: $(SAN)/tests/unit/%.o $(SAN)/tests/unit/isolate.o $(SAN)/libapflow.a
 	@echo "  LD asan $@"
-	@$(CC) $(SAN_CFLAGS) -o $@ $^ $(LIBS_ALL) $(shell pkg-config --libs cmocka)
+	@$(CC) $(SAN_CFLAGS) -Wl,--wrap=_cmocka_run_group_tests -o $@ $^ $(LIBS_ALL) $(shell pkg-config --libs cmocka)
 
 UNIT_BIN := $(UNIT_SRC:%.c=$(SAN)/%)
 
@@ -136,6 +138,12 @@ fuzz: $(FUZZ_BIN) $(FUZZ)/seeds/pdf/.done
 
 test: deps $(SAN)/apflow $(UNIT_BIN) apflow fuzz
 	@tests/run.sh
+# Parts of `make test`: the unit tests; the command-line, HTTP and browser
+# scripts (tests/run.sh PATTERN runs any subset, e.g. tests/run.sh t0410).
+test-unit: deps $(UNIT_BIN)
+	@tests/run.sh unit/
+test-cli: deps $(SAN)/apflow apflow
+	@tests/run.sh cli/ && tests/run.sh http/ && tests/run.sh browser/
 
 run: deps apflow
 	@scripts/run-sample.sh

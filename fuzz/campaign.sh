@@ -21,6 +21,10 @@ mkdir -p "$dir/corpus"
 extra=()
 [ "$t" = pdf ] && extra+=("$top/build/fuzz/seeds/pdf")
 start=$(date +%s)
+# The sanitizers as tests/run.sh sets them (strict_string_checks finds a
+# strndup() of a buffer without a NUL, as make test would).
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # A copy runs, so that make fuzz may relink the target meanwhile.
 cp "$bin" "$dir/fuzz_$t.bin"
 nice -n 15 "$dir/fuzz_$t.bin" -max_total_time="$secs" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 \

@@ -37,6 +37,15 @@ struct apf_pdf;
  * Safe to call from any thread (uses its own context).
  */
 int apf_pdf_probe(const char *path, int *pages, struct apf_err *err);
+/*
+ * The first check of the probe on the file's first bytes: "%PDF-" within
+ * the first 1 KiB, as PDF readers look for it (n: how many of the first
+ * APF_PDF_HEAD bytes there are; fewer only at the end of the file).
+ * Lets a caller refuse a file before copying it: "empty file", "not a PDF
+ * (no %PDF- signature)" (APF_EPDF).
+ */
+#define APF_PDF_HEAD (1024 + 5)
+int apf_pdf_check_head(const void *head, size_t n, struct apf_err *err);
 /* The same, and *repaired (if not NULL) says whether MuPDF had to rebuild
  * the cross-reference table to open it (see apf_pdf_was_repaired()). */
 int apf_pdf_probe_ex(const char *path, int *pages, int *repaired, struct apf_err *err);

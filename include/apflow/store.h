@@ -96,6 +96,24 @@ int apf_store_put_file_move(struct apf_store *st, const char *key, const char *p
 int apf_store_put_file_move_ex(struct apf_store *st, const char *key, const char *path,
 			       const char *content_type, unsigned flags, struct apf_err *err);
 int apf_store_sync_dir(struct apf_store *st, const char *key, struct apf_err *err);
+/*
+ * Many objects at once (a dataset export of thousands of small files).
+ * APF_STORE_NO_SYNC on apf_store_put_file_move_ex() and
+ * apf_store_delete_ex() leaves out every fsync on file:// (of the file,
+ * its new directories, the key's directory): the key appears or goes
+ * atomically, but its bytes may be missing after a crash until
+ * apf_store_sync() has returned, which syncs the store's whole file system
+ * once (syncfs).  So it is for keys that nothing points to yet (written,
+ * then synced, then named by a manifest written without the flag), and
+ * for deleting garbage.  On s3:// the flag changes nothing and
+ * apf_store_sync() does nothing.
+ */
+#define APF_STORE_NO_SYNC 2u
+int apf_store_sync(struct apf_store *st, struct apf_err *err);
+int apf_store_delete_ex(struct apf_store *st, const char *key, unsigned flags, struct apf_err *err);
+/* Writes the object into fd (an empty regular file, the caller's), with no
+ * fsync: for temporary local copies. */
+int apf_store_get_fd(struct apf_store *st, const char *key, int fd, struct apf_err *err);
 /* Writes the object to path atomically (temp + rename). */
 int apf_store_get_file(struct apf_store *st, const char *key, const char *path, struct apf_err *err);
 /* Reads the object into a malloc'ed buffer (NUL-terminated); more than max bytes is APF_ETOOBIG. */

@@ -7,6 +7,7 @@
 
 #include "apflow/config.h"
 #include "cmd/cmd.h"
+#include "apflow/banned.h" /* last: after every system header */
 
 const char cmd_config_usage[] =
 	"usage: apflow config [--json]\n"

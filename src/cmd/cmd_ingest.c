@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 
 #include "apflow/dbwriter.h"
 #include "apflow/ingest.h"
+#include "apflow/pdf.h"
 #include "apflow/progress.h"
 #include "apflow/store.h"
 #include "apflow/util.h"
@@ -75,28 +78,71 @@ static int add_dir(struct list *l, const char *dir, struct apf_err *err)
 	return 0;
 }
 
-/* Copies path into a spool (hashing it), so the bytes checked, hashed and
- * stored are one snapshot even if the file changes meanwhile. */
-static int spool_file(struct apf_ingest *ing, const char *path, struct apf_ingest_spool *sp,
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	interrupted = sig;
+	signal(sig, SIG_DFL); /* a second one stops at once */
+}
+
+/* read() that goes on after a signal unless it was SIGINT or SIGTERM. */
+static ssize_t read_some(int fd, char *buf, size_t n)
+{
+	for (;;) {
+		ssize_t r = read(fd, buf, n);
+		if (r >= 0 || errno != EINTR || interrupted)
+			return r;
+	}
+}
+
+/*
+ * Copies path into a spool (hashing it), so the bytes checked, hashed and
+ * stored are one snapshot even if the file changes meanwhile.  Before a
+ * byte is spooled the file must start as a PDF does and, when its size is
+ * known, fit max_upload_mb; the copy stops at that size whatever the file
+ * says (a pipe, /dev/zero) and at SIGINT or SIGTERM.
+ */
+static int spool_file(struct apf_ingest *ing, const char *path, uint64_t max, struct apf_ingest_spool *sp,
 		      struct apf_err *err)
 {
 	char buf[1 << 16];
+	size_t have = 0;
 	ssize_t n;
+	struct stat sb;
 	int fd, rc;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return apf_error(err, errno == ENOENT ? APF_ENOTFOUND : APF_EIO, "cannot open '%s': %s", path,
 				 strerror(errno));
-	rc = apf_ingest_spool_open(ing, 0, sp, err);
-	while (!rc && (n = read(fd, buf, sizeof(buf))) != 0) {
+	if (!fstat(fd, &sb) && S_ISREG(sb.st_mode) && (uint64_t)sb.st_size > max) {
+		close(fd);
+		return apf_error(err, APF_ETOOBIG, "file of %" PRIu64 " bytes is larger than max_upload_mb (%" PRIu64
+				 " MiB)", (uint64_t)sb.st_size, max >> 20);
+	}
+	/* The head first: a file that is no PDF is refused unread. */
+	while (have < APF_PDF_HEAD && (n = read_some(fd, buf + have, APF_PDF_HEAD - have)) > 0)
+		have += (size_t)n;
+	rc = interrupted ? apf_error(err, APF_EIO, "interrupted")
+	     : n < 0	 ? apf_error(err, APF_EIO, "cannot read '%s': %s", path, strerror(errno))
+			 : apf_pdf_check_head(buf, have, err);
+	if (!rc)
+		rc = apf_ingest_spool_open(ing, max, sp, err);
+	if (!rc)
+		rc = apf_ingest_spool_write(sp, buf, have, err);
+	while (!rc && (n = read_some(fd, buf, sizeof(buf))) != 0) {
+		if (interrupted) {
+			rc = apf_error(err, APF_EIO, "interrupted");
+			break;
+		}
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
 			rc = apf_error(err, APF_EIO, "cannot read '%s': %s", path, strerror(errno));
 			break;
 		}
 		rc = apf_ingest_spool_write(sp, buf, (size_t)n, err);
+		if (rc == APF_ETOOBIG)
+			apf_error(err, APF_ETOOBIG, "larger than max_upload_mb (%" PRIu64 " MiB)", max >> 20);
 	}
 	close(fd);
 	if (!rc)
@@ -116,6 +162,8 @@ int cmd_ingest(int argc, char **argv, struct apf_ctx *ctx)
 	size_t added = 0, dups = 0, failed = 0;
 	int json = 0, c, rc = 0;
 	struct apf_progress *bar = NULL;
+	struct sigaction sa, old_int, old_term;
+	int64_t mb;
 
 	apf_err_clear(&err);
 	opterr = 0;
@@ -140,13 +188,25 @@ int cmd_ingest(int argc, char **argv, struct apf_ctx *ctx)
 		}
 	}
 
+	mb = apf_config_get_i64(&ctx->cfg, APF_CFG_MAX_UPLOAD_MB, -1);
+	if (mb < 1 || mb > 1 << 20) {
+		rc = apf_cmd_usage_error("ingest", "max_upload_mb wants a number of MiB from 1 to %d", 1 << 20);
+		goto out;
+	}
 	if ((rc = apf_ingest_new(&ctx->cfg, ctx->store, ctx->writer, &ing, &err))) {
 		rc = apf_cmd_fail(&err);
 		goto out;
 	}
+	/* SIGINT and SIGTERM stop the copy (read() returns EINTR: no
+	 * SA_RESTART); the spool is then removed and nothing recorded. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
 
 	bar = apf_progress_new("ingest", "files", files.n, ctx->stderr_tty && files.n > 1);
-	for (size_t i = 0; i < files.n; i++) {
+	for (size_t i = 0; i < files.n && !interrupted; i++) {
 		const char *path = files.v[i];
 		const char *base = strrchr(path, '/');
 		struct apf_ingest_spool sp;
@@ -158,7 +218,11 @@ int cmd_ingest(int argc, char **argv, struct apf_ctx *ctx)
 		memset(&sp, 0, sizeof(sp));
 		sp.fd = -1;
 		apf_err_clear(&err);
-		frc = spool_file(ing, path, &sp, &err);
+		frc = spool_file(ing, path, (uint64_t)mb << 20, &sp, &err);
+		if (interrupted) {
+			apf_ingest_spool_discard(&sp);
+			break;
+		}
 		if (!frc)
 			frc = apf_ingest_file(ing, &sp, base, strlen(base), "cli", NULL, &res, &err);
 		apf_ingest_spool_discard(&sp);
@@ -192,9 +256,15 @@ int cmd_ingest(int argc, char **argv, struct apf_ctx *ctx)
 		fflush(stdout);
 		apf_ingest_result_release(&res);
 	}
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
 	apf_progress_end(bar, json ? stderr : stdout, "%zu ingested, %zu duplicates, %zu failed", added, dups, failed);
 	bar = NULL;
 	rc = failed ? 1 : 0;
+	if (interrupted) {
+		fprintf(stderr, "apflow: interrupted: the file being read was dropped (nothing stored for it)\n");
+		rc = 130;
+	}
 out:
 	apf_progress_end(bar, NULL, NULL);
 	apf_ingest_free(ing);

@@ -8,6 +8,7 @@
 #include "apflow/db.h"
 #include "apflow/migrate.h"
 #include "cmd/cmd.h"
+#include "apflow/banned.h" /* last: after every system header */
 
 const char cmd_init_usage[] =
 	"usage: apflow init [--dry-run] [--json]\n"

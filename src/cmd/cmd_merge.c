@@ -7,6 +7,7 @@
 #include "apflow/dataset.h"
 #include "apflow/store.h"
 #include "cmd/cmd.h"
+#include "apflow/banned.h" /* last: after every system header */
 
 const char cmd_merge_usage[] =
 	"usage: apflow merge --dataset NAME\n"

@@ -126,24 +126,57 @@ static void print_summary(FILE *f, const char *what, const char *agent, const st
 	fputc('\n', f);
 }
 
+/* Input caps: a page object, and the whole input (a Spark partition). */
+#define LINE_MAX_BYTES ((size_t)64 << 20)
+#define INPUT_MAX_BYTES ((size_t)4 << 30)
+
+/* Reads one line (without its newline) into line, at most its cap;
+ * returns 1 for a line, 0 at the end, -1 when the line passes the cap. */
+static int read_line(FILE *f, struct apf_buf *line)
+{
+	int c, any = 0;
+
+	apf_buf_reset(line);
+	while ((c = getc_unlocked(f)) != EOF) {
+		any = 1;
+		if (c == '\n')
+			break;
+		char ch = (char)c;
+		if (apf_buf_add(line, &ch, 1))
+			return -1;
+	}
+	if (apf_buf_add(line, "", 0))
+		return -1;
+	return any ? 1 : 0;
+}
+
 /* Reads every line of f into pages; a bad line is an error naming it. */
 static int read_jsonl(FILE *f, struct apf_pa_page **out, size_t *nout, struct apf_err *err)
 {
 	struct apf_pa_page *v = NULL;
-	size_t n = 0, cap = 0, lineno = 0, linecap = 0;
-	char *line = NULL;
-	ssize_t got;
-	int rc = 0;
+	size_t n = 0, cap = 0, lineno = 0, total = 0;
+	struct apf_buf line;
+	int rc = 0, more;
 
-	while ((got = getline(&line, &linecap, f)) >= 0) {
+	apf_buf_init(&line, LINE_MAX_BYTES);
+	while ((more = read_line(f, &line)) != 0) {
 		json_error_t jerr;
 		json_t *o, *doc, *pn, *text, *sha;
 		char want[APF_SHA256_HEX];
+		size_t got = line.len;
 
 		lineno++;
-		if (got > 0 && line[got - 1] == '\n')
-			line[--got] = '\0';
-		o = json_loadb(line, (size_t)got, 0, &jerr);
+		if (more < 0) {
+			rc = apf_error(err, APF_ETOOBIG, "line %zu: longer than %zu MiB", lineno, LINE_MAX_BYTES >> 20);
+			break;
+		}
+		total += got + 1;
+		if (total > INPUT_MAX_BYTES) {
+			rc = apf_error(err, APF_ETOOBIG, "line %zu: the input passes %zu GiB: give fewer pages per run",
+				       lineno, INPUT_MAX_BYTES >> 30);
+			break;
+		}
+		o = json_loadb(line.data, got, 0, &jerr);
 		if (!o) {
 			rc = apf_error(err, APF_EINVAL, "line %zu: not JSON: %s", lineno, got ? jerr.text : "empty line");
 			break;
@@ -190,7 +223,7 @@ static int read_jsonl(FILE *f, struct apf_pa_page **out, size_t *nout, struct ap
 		n++;
 		json_decref(o);
 	}
-	free(line);
+	apf_buf_release(&line);
 	if (!rc && ferror(f))
 		rc = apf_error(err, APF_EIO, "cannot read standard input");
 	if (rc) {

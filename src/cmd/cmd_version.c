@@ -4,6 +4,7 @@
 #include "apflow/db.h"
 #include "apflow/version.h"
 #include "cmd/cmd.h"
+#include "apflow/banned.h" /* last: after every system header */
 
 const char cmd_version_usage[] =
 	"usage: apflow version\n"

@@ -35,7 +35,12 @@
 #include "argilla_impl.h"
 
 #define MAX_REPORTED 10
-#define FP_LEN 32
+/* The agent of the empty suggestion that replaces one a page lost. */
+#define EMPTY_AGENT "apflow-none"
+/* The index keeps 64-bit prefixes (16 hex digits) of the SHA-256s: enough
+ * to tell text or content apart, and a third of the memory per record. */
+#define FP_LEN 16
+#define SHA_KEEP 17
 
 /* ---- helpers shared with the tests ---- */
 
@@ -144,12 +149,13 @@ size_t apf_argilla_merge_spans(struct apf_argilla_span *in, size_t n, struct apf
 struct entry {
 	char *key;
 	char server_id[40];
-	char sha[APF_SHA256_HEX];      /* on the server */
-	char file_sha[APF_SHA256_HEX]; /* in the file */
+	char sha[SHA_KEEP];       /* text_sha256 on the server (prefix) */
+	char file_sha[SHA_KEEP];  /* and in the file */
 	char fp[FP_LEN + 1];
 	unsigned on_server : 1;
 	unsigned in_file : 1;
 	unsigned changed : 1;   /* text differs: replaced or refused */
+	unsigned has_sugg : 1;  /* the server's record has a suggestion */
 };
 
 struct index {
@@ -267,10 +273,11 @@ static int load_index(struct apf_argilla *a, const struct apf_argilla_dataset *d
 			json_array_foreach(json_object_get(r, "suggestions"), k, s)
 			{
 				const char *q = json_string_value(json_object_get(s, "question_id"));
-				if (q && !strcmp(q, ds->question_id))
+				if (q && !strcmp(q, ds->question_id) && !sv)
 					sv = suggestion_view(json_object_get(s, "value"), json_object_get(s, "score"),
 							     json_object_get(s, "agent"), json_object_get(s, "type"));
 			}
+			e->has_sugg = sv != NULL;
 			fingerprint(json_is_object(md) ? md : NULL, sv, e->fp);
 			json_decref(sv);
 		}
@@ -306,7 +313,6 @@ struct reader {
 
 static int reader_open(struct reader *rd, const char *path, const char *name, struct apf_err *err)
 {
-	struct apf_db_stmt *st = NULL;
 	struct apf_db_result *r = NULL;
 	struct apf_buf sql = APF_BUF_INIT;
 	int have[C_COUNT] = { 0 };
@@ -358,7 +364,6 @@ static int reader_open(struct reader *rd, const char *path, const char *name, st
 	apf_buf_addf(&sql, " FROM read_parquet(%s)", qp);
 	free(qp);
 	rd->select = apf_buf_detach(&sql, NULL);
-	(void)st;
 	return 0;
 }
 
@@ -435,7 +440,7 @@ struct record {
 };
 
 /* Reads one agent's element of suggestions_json; problems go to why. */
-static int read_agent(json_t *el, const char *text, size_t text_cps, const struct apf_labelset *ls,
+static int read_agent(json_t *el, size_t text_cps, const struct apf_labelset *ls,
 		      struct apf_argilla_span **spans, size_t *n, size_t *alloc, struct apf_argilla_span **mine,
 		      size_t *nmine, char *agent, size_t agent_n, char *why, size_t why_n)
 {
@@ -443,7 +448,6 @@ static int read_agent(json_t *el, const char *text, size_t text_cps, const struc
 	const char *q = json_string_value(json_object_get(el, "question_name"));
 	size_t i, first = *n;
 
-	(void)text;
 	if (!json_is_object(el))
 		return snprintf(why, why_n, "suggestions_json: an element is not an object"), -1;
 	if (q && strcmp(q, ls->question_name))
@@ -562,7 +566,7 @@ static int build_record(const struct row *rw, const struct apf_labelset *ls, con
 			struct apf_argilla_span *mine;
 			size_t nmine;
 
-			if (read_agent(el, text, text_cps, ls, &spans, &nspans, &alloc, &mine, &nmine, agent, sizeof(agent),
+			if (read_agent(el, text_cps, ls, &spans, &nspans, &alloc, &mine, &nmine, agent, sizeof(agent),
 				       w, sizeof(w))) {
 				snprintf(why, why_n, "suggestion %zu: %s", i, w);
 				goto out;
@@ -915,6 +919,19 @@ static int send_row(struct row *rw, void *arg)
 		sd->stop = 1;
 		record_release(&rec);
 		return 1;
+	}
+	/* A page that has no suggestion any more: an empty one replaces the
+	 * server's (a request without suggestions would leave it there). */
+	if (!rec.suggestion && e && e->on_server && !e->changed && e->has_sugg) {
+		json_t *empty = json_array();
+		json_t *view = suggestion_view(empty, NULL, NULL, NULL);
+		json_object_set_new(view, "agent", json_string(EMPTY_AGENT));
+		json_object_set_new(view, "type", json_string("model"));
+		fingerprint(rec.metadata, view, rec.fp);
+		json_object_set_new(view, "question_id", json_string(sd->ds->question_id));
+		json_object_del(view, "score");
+		rec.suggestion = view;
+		json_decref(empty);
 	}
 	if (e && e->on_server && !e->changed && !strcmp(e->fp, rec.fp)) {
 		sd->unchanged++;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "apflow/buf.h"
+#include "apflow/banned.h" /* last: after every system header */
 
 void apf_buf_init(struct apf_buf *b, size_t cap)
 {

@@ -10,6 +10,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <signal.h>
 #include <inttypes.h>
@@ -111,23 +112,14 @@ static void sweep_stale(const char *tmp)
 	closedir(d);
 }
 
-int apf_dataset_tmpdir(const struct apf_config *cfg, char **out, struct apf_err *err)
+/* A private directory apflow-ds-<pid>-<random> in parent (made). */
+static int make_private_dir(const char *parent, char **out, struct apf_err *err)
 {
-	const char *data_dir = apf_config_get(cfg, APF_CFG_DATA_DIR);
-	char *tmp, *dir;
+	char *dir;
 	int rc;
 
-	if (!data_dir || !*data_dir)
-		return apf_error(err, APF_ECONFIG, "data_dir is not set");
-	tmp = apf_xasprintf("%s/tmp", data_dir);
-	rc = apf_mkdirs(tmp, 0700, err);
-	if (rc) {
-		free(tmp);
-		return rc;
-	}
-	sweep_stale(tmp);
-	dir = apf_xasprintf("%s/apflow-ds-%d-%016" PRIx64, tmp, (int)getpid(), apf_rand64());
-	free(tmp);
+	sweep_stale(parent);
+	dir = apf_xasprintf("%s/apflow-ds-%d-%016" PRIx64, parent, (int)getpid(), apf_rand64());
 	if (mkdir(dir, 0700)) {
 		rc = apf_error(err, APF_EIO, "cannot make directory '%s': %s", dir, strerror(errno));
 		free(dir);
@@ -135,6 +127,22 @@ int apf_dataset_tmpdir(const struct apf_config *cfg, char **out, struct apf_err 
 	}
 	*out = dir;
 	return 0;
+}
+
+int apf_dataset_tmpdir(const struct apf_config *cfg, char **out, struct apf_err *err)
+{
+	const char *data_dir = apf_config_get(cfg, APF_CFG_DATA_DIR);
+	char *tmp;
+	int rc;
+
+	if (!data_dir || !*data_dir)
+		return apf_error(err, APF_ECONFIG, "data_dir is not set");
+	tmp = apf_xasprintf("%s/tmp", data_dir);
+	rc = apf_mkdirs(tmp, 0700, err);
+	if (!rc)
+		rc = make_private_dir(tmp, out, err);
+	free(tmp);
+	return rc;
 }
 
 void apf_dataset_rmtree(const char *dir)
@@ -325,11 +333,13 @@ static int upload_pages(struct apf_store *store, const char *dataset, const char
 			char *key = apf_dataset_key(dataset, tail);
 			struct stat sb;
 
-			rc = apf_store_put_file(store, key, path, PARQUET_TYPE, err);
+			uint64_t size = !stat(path, &sb) ? (uint64_t)sb.st_size : 0;
+
+			/* No fsync per file: one sync before the manifest names them. */
+			rc = apf_store_put_file_move_ex(store, key, path, PARQUET_TYPE, APF_STORE_NO_SYNC, err);
 			if (!rc) {
 				res->files++;
-				if (!stat(path, &sb))
-					res->bytes += (uint64_t)sb.st_size;
+				res->bytes += size;
 				json_array_append_new(files, json_string(rel));
 				keys->v = apf_xrealloc(keys->v, (keys->n + 1) * sizeof(char *));
 				keys->v[keys->n++] = key;
@@ -351,7 +361,7 @@ int apf_export_run(const struct apf_config *cfg, struct apf_store *store, const 
 		   struct apf_export_result *res, struct apf_err *err)
 {
 	int64_t t0 = apf_now_ms();
-	char *tmp = NULL, *out = NULL, *mkey = NULL, *mtext = NULL, *prefix = NULL;
+	char *tmp = NULL, *out = NULL, *mkey = NULL, *mtext = NULL, *prefix = NULL, *spool = NULL;
 	struct keyset keys = { 0 };
 	struct stale_walk walk = { &keys, { 0 } };
 	json_t *manifest = NULL, *files = json_array();
@@ -363,7 +373,12 @@ int apf_export_run(const struct apf_config *cfg, struct apf_store *store, const 
 	if (rc)
 		goto done;
 	make_export_id(res->export_id);
-	rc = apf_dataset_tmpdir(cfg, &tmp, err);
+	/* DuckDB writes where the store can rename from (file://: its spool
+	 * on the same file system), so that thousands of files are moved in,
+	 * not copied. */
+	rc = apf_store_tmp_dir(store, &spool, err);
+	if (!rc)
+		rc = spool ? make_private_dir(spool, &tmp, err) : apf_dataset_tmpdir(cfg, &tmp, err);
 	if (rc)
 		goto done;
 	out = apf_xasprintf("%s/pages", tmp);
@@ -382,6 +397,9 @@ int apf_export_run(const struct apf_config *cfg, struct apf_store *store, const 
 	rc = upload_pages(store, opt->dataset, out, res->export_id, &keys, files, res, err);
 	if (rc)
 		goto done;
+	rc = apf_store_sync(store, err);
+	if (rc)
+		goto done;
 	/* The flip: one PUT makes the new export the current one. */
 	iso_now(created);
 	manifest = json_pack("{s:s, s:s, s:s, s:I, s:I, s:O}", "dataset", opt->dataset, "export_id", res->export_id,
@@ -398,7 +416,7 @@ int apf_export_run(const struct apf_config *cfg, struct apf_store *store, const 
 	if (!apf_store_list(store, prefix, collect_stale, &walk, err)) {
 		for (size_t i = 0; i < walk.drop.n; i++) {
 			struct apf_err derr;
-			if (apf_store_delete(store, walk.drop.v[i], &derr))
+			if (apf_store_delete_ex(store, walk.drop.v[i], APF_STORE_NO_SYNC, &derr))
 				apf_log_warn("cannot remove '%s' of an earlier export: %s", walk.drop.v[i], derr.msg);
 			else
 				res->removed++;
@@ -422,6 +440,7 @@ done:
 	free(prefix);
 	free(out);
 	free(tmp);
+	free(spool);
 	return rc;
 }
 
@@ -450,8 +469,15 @@ static int fetch_one(struct apf_store *store, const char *key, const char *path,
 		rc = apf_mkdirs(parent, 0700, err);
 	}
 	free(parent);
-	if (!rc)
-		rc = apf_store_get_file(store, key, path, err);
+	if (!rc) {
+		/* A private temporary copy: no temp name, no fsync. */
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return apf_error(err, APF_EIO, "cannot write '%s': %s", path, strerror(errno));
+		rc = apf_store_get_fd(store, key, fd, err);
+		if (close(fd) && !rc)
+			rc = apf_error(err, APF_EIO, "cannot write '%s': %s", path, strerror(errno));
+	}
 	if (!rc && !stat(path, &sb))
 		*bytes += (uint64_t)sb.st_size;
 	return rc;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "apflow/err.h"
+#include "apflow/banned.h" /* last: after every system header */
 
 struct err_info {
 	const char *name;

@@ -225,6 +225,9 @@ char *apf_ingest_sanitize_filename(const char *name, size_t len)
 		hi--;
 	if (hi == lo)
 		return apf_xstrdup("upload.pdf");
+	/* A C string: strndup() may look for its end (fuzz_upload found it
+	 * reading past out under ASan's strict_string_checks). */
+	out[hi] = '\0';
 	return apf_xstrndup(out + lo, hi - lo);
 }
 

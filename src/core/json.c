@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "apflow/json.h"
+#include "apflow/banned.h" /* last: after every system header */
 
 int apf_json_str(struct apf_buf *b, const char *s, size_t n)
 {

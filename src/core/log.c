@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "apflow/log.h"
+#include "apflow/banned.h" /* last: after every system header */
 
 static enum apf_log_level current = APF_LOG_INFO;
 

@@ -131,10 +131,23 @@ void apf_pdf_ctx_free(struct apf_pdf_ctx *pc)
 	free(pc);
 }
 
-/* Looks for "%PDF-" in the first 1 KiB, as PDF readers do. */
+int apf_pdf_check_head(const void *head, size_t n, struct apf_err *err)
+{
+	const char *h = head;
+
+	if (n == 0)
+		return apf_error(err, APF_EPDF, "empty file");
+	if (n > APF_PDF_HEAD)
+		n = APF_PDF_HEAD;
+	for (size_t i = 0; i + 5 <= n; i++)
+		if (!memcmp(h + i, "%PDF-", 5))
+			return 0;
+	return apf_error(err, APF_EPDF, "not a PDF (no %%PDF- signature)");
+}
+
 static int has_pdf_signature(const char *path, struct apf_err *err)
 {
-	char head[1024 + 5];
+	char head[APF_PDF_HEAD];
 	size_t n;
 	FILE *f = fopen(path, "rb");
 
@@ -142,12 +155,7 @@ static int has_pdf_signature(const char *path, struct apf_err *err)
 		return apf_error(err, APF_EIO, "cannot open '%s': %s", path, strerror(errno));
 	n = fread(head, 1, sizeof(head), f);
 	fclose(f);
-	if (n == 0)
-		return apf_error(err, APF_EPDF, "empty file");
-	for (size_t i = 0; i + 5 <= n; i++)
-		if (!memcmp(head + i, "%PDF-", 5))
-			return 0;
-	return apf_error(err, APF_EPDF, "not a PDF (no %%PDF- signature)");
+	return apf_pdf_check_head(head, n, err);
 }
 
 /*

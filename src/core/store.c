@@ -150,6 +150,27 @@ int apf_store_put_file_move(struct apf_store *st, const char *key, const char *p
 	return apf_store_put_file_move_ex(st, key, path, content_type, 0, err);
 }
 
+int apf_store_sync(struct apf_store *st, struct apf_err *err)
+{
+	return st->ops->sync ? st->ops->sync(st, err) : 0;
+}
+
+int apf_store_delete_ex(struct apf_store *st, const char *key, unsigned flags, struct apf_err *err)
+{
+	int rc = check_key("delete", key, err);
+
+	if (rc)
+		return rc;
+	return st->ops->del_ex ? st->ops->del_ex(st, key, flags, err) : st->ops->del(st, key, err);
+}
+
+int apf_store_get_fd(struct apf_store *st, const char *key, int fd, struct apf_err *err)
+{
+	int rc = check_key("get", key, err);
+
+	return rc ? rc : st->ops->get_fd(st, key, fd, err);
+}
+
 int apf_store_sync_dir(struct apf_store *st, const char *key, struct apf_err *err)
 {
 	int rc = check_key("sync", key, err);

@@ -116,7 +116,7 @@ static const char *put_reason(int e)
 
 /* Makes the directories of path below the root; when it created any, it
  * fsyncs their parents so that the new entries survive a crash too. */
-static int make_parent_dirs(const struct file_store *fs, const char *path, const char *url,
+static int make_parent_dirs(const struct file_store *fs, const char *path, const char *url, int sync,
 			    struct apf_err *err)
 {
 	char *dir = apf_xstrdup(path), *d;
@@ -134,7 +134,7 @@ static int make_parent_dirs(const struct file_store *fs, const char *path, const
 		return apf_error(err, APF_EIO, "cannot put '%s': %s", url, put_reason(e));
 	}
 	/* fsync each new directory's parent, up to the root's parent. */
-	for (char *p = apf_xstrdup(d);;) {
+	for (char *p = sync ? apf_xstrdup(d) : NULL; p;) {
 		int at_root = strlen(p) <= strlen(fs->root);
 		char *up;
 
@@ -170,7 +170,7 @@ static int file_put(struct apf_store *st, const char *key, const struct apf_stor
 	/* A concurrent delete may remove an emptied directory between mkdir
 	 * and open: make it again a few times. */
 	for (int tries = 0; af.fd < 0; tries++) {
-		rc = make_parent_dirs(fs, path, url, err);
+		rc = make_parent_dirs(fs, path, url, 1, err);
 		if (rc)
 			goto out;
 		rc = apf_atomicfile_open(&af, path, NULL);
@@ -242,7 +242,7 @@ static int file_put_move(struct apf_store *st, const char *key, const char *path
 	if (fd < 0)
 		return apf_error(err, errno_code(errno), "cannot open '%s': %s", path, strerror(errno));
 	url = apf_xasprintf("%s/%s", st->url, key);
-	e = fsync(fd) ? errno : 0;
+	e = !(flags & APF_STORE_NO_SYNC) && fsync(fd) ? errno : 0;
 	close(fd);
 	if (e) {
 		rc = apf_error(err, APF_EIO, "cannot put '%s': fsync of '%s': %s", url, path, strerror(e));
@@ -252,7 +252,7 @@ static int file_put_move(struct apf_store *st, const char *key, const char *path
 	/* A concurrent delete may remove an emptied directory between mkdir
 	 * and rename: make it again a few times. */
 	for (int tries = 0;; tries++) {
-		rc = make_parent_dirs(fs, dst, url, err);
+		rc = make_parent_dirs(fs, dst, url, !(flags & APF_STORE_NO_SYNC), err);
 		if (rc)
 			goto out;
 		if (!rename(path, dst))
@@ -269,7 +269,7 @@ static int file_put_move(struct apf_store *st, const char *key, const char *path
 			       : e == ENOENT ? "the file to move is gone" : put_reason(e));
 		goto out;
 	}
-	if (!(flags & APF_STORE_DEFER_DIR_SYNC) && apf_fsync_dir_of(dst))
+	if (!(flags & (APF_STORE_DEFER_DIR_SYNC | APF_STORE_NO_SYNC)) && apf_fsync_dir_of(dst))
 		rc = apf_error(err, APF_EIO, "cannot put '%s': fsync of the directory: %s", url, strerror(errno));
 out:
 	free(dst);
@@ -519,7 +519,7 @@ static int file_list(struct apf_store *st, const char *prefix,
 	return rc;
 }
 
-static int file_del(struct apf_store *st, const char *key, struct apf_err *err)
+static int file_del_ex(struct apf_store *st, const char *key, unsigned flags, struct apf_err *err)
 {
 	struct file_store *fs = (struct file_store *)st;
 	char *path = key_path(fs, key);
@@ -532,7 +532,8 @@ static int file_del(struct apf_store *st, const char *key, struct apf_err *err)
 		free(path);
 		return rc;
 	}
-	apf_fsync_dir_of(path);
+	if (!(flags & APF_STORE_NO_SYNC))
+		apf_fsync_dir_of(path);
 	/* Remove directories the delete left empty, so that the tree mirrors
 	 * the keys; a directory that is not empty stops the climb. */
 	for (char *p = path;;) {
@@ -547,6 +548,26 @@ static int file_del(struct apf_store *st, const char *key, struct apf_err *err)
 	return 0;
 }
 
+static int file_del(struct apf_store *st, const char *key, struct apf_err *err)
+{
+	return file_del_ex(st, key, 0, err);
+}
+
+/* One syncfs() of the store's file system makes every earlier
+ * APF_STORE_NO_SYNC put durable (see store.h). */
+static int file_sync(struct apf_store *st, struct apf_err *err)
+{
+	struct file_store *fs = (struct file_store *)st;
+	int fd = open(fs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return apf_error(err, APF_EIO, "cannot sync '%s': %s", st->url, strerror(errno));
+	if (syncfs(fd))
+		rc = apf_error(err, APF_EIO, "cannot sync '%s': %s", st->url, strerror(errno));
+	close(fd);
+	return rc;
+}
+
 static void file_free(struct apf_store *st)
 {
 	struct file_store *fs = (struct file_store *)st;
@@ -558,7 +579,7 @@ static void file_free(struct apf_store *st)
 
 static const struct apf_store_ops file_ops = {
 	file_put, file_get_fd, file_get_buf, file_head, file_list, file_del, file_free,
-	file_put_move, file_sync_dir, file_tmp_dir,
+	file_put_move, file_sync_dir, file_tmp_dir, file_sync, file_del_ex,
 };
 
 int apf_store_file_open(const char *url, const char *dir, struct apf_store **out, struct apf_err *err)

@@ -42,6 +42,10 @@ struct apf_store_ops {
 	int (*sync_dir)(struct apf_store *st, const char *key, struct apf_err *err);
 	/* Optional (NULL: none): see apf_store_tmp_dir(). */
 	int (*tmp_dir)(struct apf_store *st, char **dir, struct apf_err *err);
+	/* Optional (NULL: nothing to do): see apf_store_sync(). */
+	int (*sync)(struct apf_store *st, struct apf_err *err);
+	/* Optional (NULL: del): a delete with APF_STORE_NO_SYNC. */
+	int (*del_ex)(struct apf_store *st, const char *key, unsigned flags, struct apf_err *err);
 };
 
 struct apf_store {

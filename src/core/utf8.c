@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "apflow/utf8.h"
+#include "apflow/banned.h" /* last: after every system header */
 
 /*
  * Decodes one code point.  The ranges of the second byte follow Table 3-7

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "apflow/web.h"
+#include "apflow/banned.h" /* last: after every system header */
 
 const struct apf_web_asset *apf_web_find(const char *name)
 {

@@ -6,6 +6,7 @@
 
 #include "apflow/dl.h"
 #include "server/mhd_dl.h"
+#include "apflow/banned.h" /* last: after every system header */
 
 #ifndef APF_MHD_SONAME
 #define APF_MHD_SONAME "libmicrohttpd.so.12"

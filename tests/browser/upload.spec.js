@@ -133,7 +133,15 @@ async function main() {
 		const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
 		check('on a phone-sized screen nothing overflows sideways', overflow <= 0, `overflow ${overflow}px`);
 		await page.screenshot({ path: path.join(outDir, 'upload-page-phone.png'), fullPage: true });
-		check('screenshot saved', fs.existsSync(path.join(outDir, 'upload-page.png')));
+		// The screenshots: PNGs of the viewport's width, tall enough to
+		// hold the page, and not blank (a blank page compresses to a few KB).
+		for (const [file, width] of [['upload-page.png', 1280], ['upload-page-phone.png', 375]]) {
+			const png = fs.readFileSync(path.join(outDir, file));
+			const w = png.readUInt32BE(16), hgt = png.readUInt32BE(20);
+			check(`${file} is a PNG`, png.slice(1, 4).toString() === 'PNG');
+			check(`${file} is ${width} px wide and at least 400 px high`, w === width && hgt >= 400, `${w}x${hgt}`);
+			check(`${file} is 30 KB .. 1 MB (not blank)`, png.length > 30000 && png.length < 1 << 20, png.length);
+		}
 	} finally {
 		await ctx.close();
 		fs.rmSync(profile, { recursive: true, force: true });

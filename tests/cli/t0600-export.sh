@@ -82,9 +82,10 @@ t_match "... the newest page only" "^export ${DS}_since: 1 page of 1 document" "
 t_eq "another dataset's export is its own" "4" "$(manifest .pages)"
 
 # --- a killed run's temp directory goes at the next run; a live one's stays ---
-mkdir -p data/tmp/apflow-ds-999999999-dead/pages data/tmp/apflow-ds-$$-live
+SPOOL=$LAKE/.apflow-tmp-spool
+mkdir -p "$SPOOL/apflow-ds-999999999-dead/pages" "$SPOOL/apflow-ds-$$-live"
 t_ok "export again" "$APFLOW" export --dataset $DS --doc $A --doc $C
-t_eq "only the live process's temp directory is left" "apflow-ds-$$-live" "$(ls data/tmp)"
+t_eq "only the live process's temp directory is left" "apflow-ds-$$-live" "$(ls "$SPOOL")"
 
 # --- dataset_pattern ---
 t_rc 0 "-c dataset_pattern admits other names" "$APFLOW" -c 'dataset_pattern=ships_[0-9]+' export --dataset ships_7

@@ -151,4 +151,15 @@ wait $p2; r2=$?
 t_eq "racing pushes: both exit 0" "0 0" "$r1 $r2"
 t_eq "racing pushes: one dataset, 3 records, each once, 3 created on the server" "1 3 3 3" \
 	"$(curl -sS -H "X-Argilla-Api-Key: $AKEY" "$AURL/api/v1/me/datasets?name=racing" | jq '.items | length') $(afake_records racing | jq -r '"\(.count) \([.items[].external_id] | unique | length)"') $(( $(curl -sS "$AURL/_stats" | jq .records_created) - created0 ))"
+
+# --- a page that lost its suggestions gets an empty one, once ---
+t_ok "stale: first push" "$APFLOW" push --dataset stale --parquet recs.parquet
+sed '/"page_num":2/s/"suggestions_json":"\[.*\]"}$/"suggestions_json":null}/' in.jsonl >in3.jsonl
+records_from_jsonl in3.jsonl recs3.parquet
+t_rc 0 "stale: push without docA:2's suggestion" "$APFLOW" push --dataset stale --parquet recs3.parquet
+t_match "stale: docA:2 updated" "3 records: 0 created, 1 updated, 2 unchanged, 0 failed" "$(cat "$T_OUT")"
+t_eq "stale: its suggestion is now empty" '[] apflow-none' \
+	"$(afake_records stale | jq -c -r '.items[] | select(.external_id=="docA:2") | "\(.suggestions[0].value|tojson) \(.suggestions[0].agent)"')"
+t_rc 0 "stale: the same push again" "$APFLOW" push --dataset stale --parquet recs3.parquet
+t_match "stale: nothing to do" "3 records: 0 created, 0 updated, 3 unchanged, 0 failed" "$(cat "$T_OUT")"
 t_done

@@ -64,6 +64,12 @@ static void test_sanitize(void **state)
 	assert_true(strlen(got) <= APF_FILENAME_MAX);
 	assert_int_equal(strlen(got) % 2, 0);
 	free(got);
+	/* Bad bytes to the cap: 85 U+FFFD fill all 255 bytes. */
+	memset(longname, 0xff, 100);
+	got = apf_ingest_sanitize_filename(longname, 100);
+	assert_int_equal(strlen(got), APF_FILENAME_MAX);
+	assert_memory_equal(got + 252, "\xef\xbf\xbd", 3);
+	free(got);
 }
 
 static void test_doc_id(void **state)
