@@ -127,6 +127,7 @@ struct apf_ocrstage_doc {
 	int stored;             /* pages rows */
 	int text, tesseract, deepseek; /* stored, by engine */
 	int failed;             /* ocr_failures rows */
+	int kept;               /* of those, empty pages that kept earlier text (below) */
 	const char *error;      /* why the whole document failed, or NULL */
 	int skipped;            /* another process committed it meanwhile: nothing written */
 	int64_t ms;             /* from fetch to commit */
@@ -171,6 +172,9 @@ struct apf_ocrstage_result {
 	uint64_t failed_docs;   /* ... about whole documents */
 	uint64_t failed_pages;  /* ... about pages */
 	uint64_t skipped;       /* committed meanwhile by another process */
+	uint64_t kept;          /* empty pages not stored because the page has text from
+				 * another engine (a failure row each; see "Empty pages") */
+	uint64_t blank;         /* auto: pages with nothing drawn, stored empty unrendered */
 	int cancelled;
 	int64_t ms;
 	/* The workers' time on documents (fetching, opening, reading pages

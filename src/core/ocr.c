@@ -3,6 +3,7 @@
  * in this file.
  */
 #include <dlfcn.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,7 +33,8 @@
 	X(TessBaseAPIInit3) X(TessBaseAPISetPageSegMode) X(TessBaseAPISetImage)                       \
 	X(TessBaseAPISetSourceResolution) X(TessBaseAPIRecognize) X(TessBaseAPIGetUTF8Text)           \
 	X(TessBaseAPIMeanTextConf) X(TessBaseAPIClear) X(TessBaseAPIEnd) X(TessDeleteText)            \
-	X(TessMonitorCreate) X(TessMonitorSetDeadlineMSecs) X(TessMonitorDelete)
+	X(TessMonitorCreate) X(TessMonitorSetDeadlineMSecs) X(TessMonitorDelete)                      \
+	X(TessMonitorSetCancelFunc) X(TessMonitorSetCancelThis)
 
 static struct {
 	void *lib;
@@ -69,6 +71,7 @@ static int tess_need(struct apf_err *err)
 struct apf_ocr {
 	TessBaseAPI *api;
 	int timeout_ms;
+	volatile sig_atomic_t *cancel;
 };
 
 const char *apf_ocr_library_version(void)
@@ -178,6 +181,18 @@ void apf_ocr_set_timeout(struct apf_ocr *ocr, int ms)
 	ocr->timeout_ms = ms > 0 ? ms : 0;
 }
 
+void apf_ocr_set_cancel(struct apf_ocr *ocr, volatile sig_atomic_t *cancel)
+{
+	ocr->cancel = cancel;
+}
+
+/* Tesseract's cancel callback (TessCancelFunc), between words. */
+static bool on_cancel(void *arg, int words)
+{
+	(void)words;
+	return *(volatile sig_atomic_t *)arg != 0;
+}
+
 int apf_ocr_page(struct apf_ocr *ocr, const struct apf_pixmap *pm, int dpi, struct apf_buf *out,
 		 int *mean_conf, struct apf_text_stats *stats, struct apf_err *err)
 {
@@ -196,14 +211,21 @@ int apf_ocr_page(struct apf_ocr *ocr, const struct apf_pixmap *pm, int dpi, stru
 	tess.TessBaseAPISetImage(ocr->api, pm->data, pm->w, pm->h, 1, pm->stride);
 	if (dpi > 0)
 		tess.TessBaseAPISetSourceResolution(ocr->api, dpi);
-	if (ocr->timeout_ms) {
+	if (ocr->timeout_ms || ocr->cancel) {
 		monitor = tess.TessMonitorCreate();
-		tess.TessMonitorSetDeadlineMSecs(monitor, ocr->timeout_ms);
+		if (ocr->timeout_ms)
+			tess.TessMonitorSetDeadlineMSecs(monitor, ocr->timeout_ms);
+		if (ocr->cancel) {
+			tess.TessMonitorSetCancelFunc(monitor, on_cancel);
+			tess.TessMonitorSetCancelThis(monitor, (void *)ocr->cancel);
+		}
 	}
 	start = apf_now_ms();
 	if (tess.TessBaseAPIRecognize(ocr->api, monitor) != 0) {
 		int64_t took = apf_now_ms() - start;
-		if (ocr->timeout_ms && took >= ocr->timeout_ms)
+		if (ocr->cancel && *ocr->cancel)
+			rc = apf_error(err, APF_EOCR, "recognition cancelled");
+		else if (ocr->timeout_ms && took >= ocr->timeout_ms)
 			rc = apf_error(err, APF_EOCR, "recognition timed out after %lld ms",
 				       (long long)took);
 		else

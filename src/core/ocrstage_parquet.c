@@ -9,6 +9,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,10 @@
 #include "apflow/ocrstage.h"
 #include "apflow/store.h"
 #include "apflow/util.h"
+#include "core/ocrstage_impl.h"
+
+/* Its temp directories: apflow-ocr-<pid>-<random>.parquet under <data_dir>/tmp. */
+#define PARQUET_PREFIX "apflow-ocr-"
 
 struct copy_job {
 	int64_t run_id;
@@ -66,6 +71,33 @@ static void remove_tree(const char *dir)
 		closedir(d);
 	}
 	rmdir(dir);
+}
+
+void ocrs_sweep_parquet_dirs(const char *tmpdir)
+{
+	DIR *d = opendir(tmpdir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		const char *p = e->d_name + strlen(PARQUET_PREFIX);
+		char *end;
+		long pid;
+
+		if (!apf_starts_with(e->d_name, PARQUET_PREFIX) || !apf_ends_with(e->d_name, ".parquet"))
+			continue;
+		errno = 0;
+		pid = strtol(p, &end, 10);
+		if (errno || end == p || *end != '-' || pid <= 0 || pid == (long)getpid() ||
+		    !(kill((pid_t)pid, 0) && errno == ESRCH))
+			continue;
+		char *path = apf_xasprintf("%s/%s", tmpdir, e->d_name);
+		remove_tree(path);
+		apf_log_debug("removed the stale Parquet directory '%s'", path);
+		free(path);
+	}
+	closedir(d);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -151,8 +183,10 @@ int apf_ocrstage_export_parquet(const struct apf_config *cfg, struct apf_dbwrite
 		return rc;
 	tmpdir = apf_xasprintf("%s/tmp", data_dir);
 	rc = apf_mkdirs(tmpdir, 0700, err);
-	/* A name the stage's stale-temp sweep knows (apflow-ocr-<pid>-...). */
-	dir = apf_xasprintf("%s/apflow-ocr-%d-%016" PRIx64 ".parquet", tmpdir, (int)getpid(), apf_rand64());
+	/* A killed export left its directory: the stage's setup and this
+	 * sweep remove those of dead processes. */
+	ocrs_sweep_parquet_dirs(tmpdir);
+	dir = apf_xasprintf("%s/" PARQUET_PREFIX "%d-%016" PRIx64 ".parquet", tmpdir, (int)getpid(), apf_rand64());
 	if (!rc) {
 		cj.run_id = run_id;
 		cj.dir = dir;
