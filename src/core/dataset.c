@@ -240,7 +240,7 @@ struct export_job {
 static int export_job_fn(struct apf_db *db, void *arg, struct apf_err *err)
 {
 	struct export_job *j = arg;
-	const struct apf_sql_asset *a = apf_sql_asset_find("export_for_argilla.sql");
+	const struct apf_asset *a = apf_sql_asset_find("export_for_argilla.sql");
 	struct apf_buf docs = APF_BUF_INIT;
 	struct apf_sql_param params[3];
 	char *pattern;
