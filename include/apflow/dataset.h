@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "apflow/config.h"
+#include "apflow/dbwriter.h"
 #include "apflow/err.h"
 #include "apflow/store.h"
 
@@ -46,6 +47,9 @@ struct apf_export_options {
 	const char *const *doc_ids; /* only these documents (NULL: all) */
 	size_t ndoc_ids;
 	const char *since;          /* only pages created at or after this time (NULL: all) */
+	/* Called after each file put into the store (may be NULL). */
+	void (*on_file)(uint64_t done, uint64_t total, void *arg);
+	void *cb_arg;
 };
 
 struct apf_export_result {
@@ -56,13 +60,13 @@ struct apf_export_result {
 
 /*
  * Writes the pages of md_raw_ocr.main.vw_argilla_pages that opt selects
- * (sql/motherduck/export_for_argilla.sql) to the dataset's pages/ as
+ * (sql/motherduck/export_for_argilla.sql, one job on writer) to the dataset's pages/ as
  * Parquet partitioned by doc_id, replacing the previous export as
  * described above.  No page selected is APF_ENOTFOUND and changes
  * nothing.
  */
-int apf_export_run(const struct apf_config *cfg, struct apf_store *store, const struct apf_export_options *opt,
-		   struct apf_export_result *res, struct apf_err *err);
+int apf_export_run(const struct apf_config *cfg, struct apf_store *store, struct apf_dbwriter *writer,
+		   const struct apf_export_options *opt, struct apf_export_result *res, struct apf_err *err);
 
 /* Local copies of a dataset's files, in a private temp directory. */
 struct apf_dataset_files {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "apflow/config.h"
+#include "apflow/ingest.h"
 #include "apflow/log.h"
 #include "apflow/util.h"
 #include "cmd/cmd.h"
@@ -59,6 +60,32 @@ static int parse_count(const char *opt, const char *v, int64_t lo, int64_t hi, i
 		return apf_cmd_usage_error("serve", "%s wants a number from %lld to %lld, not '%s'", opt,
 					   (long long)lo, (long long)hi, v);
 	return 0;
+}
+
+static void on_reconciled(const char *key, int rc, const char *why, void *arg)
+{
+	(void)arg;
+	if (rc)
+		apf_log_warn("'%s' in the store has no row and cannot have one: %s", key, why);
+	else
+		apf_log_info("'%s' was stored without its row: %s", key, why);
+}
+
+/* Store and warehouse agree before the first upload (ingest.h). */
+static int reconcile(struct apf_ctx *ctx, struct apf_err *err)
+{
+	struct apf_ingest *ing = NULL;
+	struct apf_ingest_reconcile r;
+	int rc = apf_ingest_new(&ctx->cfg, ctx->store, ctx->writer, &ing, err);
+
+	if (!rc)
+		rc = apf_ingest_reconcile(ing, ctx->store, ctx->writer, 0, on_reconciled, NULL, &r, err);
+	if (!rc && (r.missing || r.bad))
+		apf_log_info("reconciled store and warehouse: %" PRIu64 " objects in raw/, %" PRIu64
+			     " without a row, %" PRIu64 " recorded now, %" PRIu64 " named above",
+			     r.objects, r.missing, r.recorded, r.bad);
+	apf_ingest_free(ing);
+	return rc;
 }
 
 int cmd_serve(int argc, char **argv, struct apf_ctx *ctx)
@@ -185,6 +212,13 @@ int cmd_serve(int argc, char **argv, struct apf_ctx *ctx)
 	 * instead of killing the server. */
 	signal(SIGXFSZ, SIG_IGN);
 
+	if (reconcile(ctx, &err) && err.code != APF_ELOCKED)
+		return apf_cmd_fail(&err);
+	if (err.code == APF_ELOCKED) {
+		/* Held by another process: the next start reconciles. */
+		apf_log_warn("store and warehouse not reconciled: %s", err.msg);
+		apf_err_clear(&err);
+	}
 	if (apf_server_start(&ctx->cfg, &so, &srv, &err))
 		return apf_cmd_fail(&err);
 	{

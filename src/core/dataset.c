@@ -229,37 +229,43 @@ static void iso_now(char out[32])
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Runs the export SQL into dir and counts what it wrote. */
-static int export_local(const struct apf_config *cfg, const struct apf_export_options *opt, const char *dir,
-			struct apf_export_result *res, struct apf_err *err)
+struct export_job {
+	const struct apf_export_options *opt;
+	const char *dir;
+	struct apf_export_result *res;
+};
+
+/* Runs the export SQL into dir and counts what it wrote (a writer job:
+ * may run twice, so it starts from scratch). */
+static int export_job_fn(struct apf_db *db, void *arg, struct apf_err *err)
 {
-	const struct apf_sql_asset *a = apf_sql_asset_find("export_for_argilla.sql");
-	struct apf_db *db = NULL;
+	struct export_job *j = arg;
+	const struct apf_asset *a = apf_sql_asset_find("export_for_argilla.sql");
 	struct apf_buf docs = APF_BUF_INIT;
 	struct apf_sql_param params[3];
-	int rc;
+	char *pattern;
+	glob_t g;
+	int rc, any;
 
 	if (!a)
 		return apf_error(err, APF_EINTERNAL, "export_for_argilla.sql is not compiled in");
+	apf_dataset_rmtree(j->dir);
+	j->res->pages = j->res->docs = 0;
 	apf_buf_adds(&docs, "");
-	for (size_t i = 0; i < opt->ndoc_ids; i++) {
-		if (i)
-			apf_buf_adds(&docs, ",");
-		apf_buf_adds(&docs, opt->doc_ids[i]);
-	}
+	for (size_t i = 0; i < j->opt->ndoc_ids; i++)
+		apf_buf_addf(&docs, "%s%s", i ? "," : "", j->opt->doc_ids[i]);
 	params[0] = (struct apf_sql_param){ "docs", docs.data };
-	params[1] = (struct apf_sql_param){ "since", opt->since ? opt->since : "" };
-	params[2] = (struct apf_sql_param){ "target", dir };
-	rc = apf_db_open_ex(cfg, APF_DB_READONLY, &db, err);
-	if (!rc)
-		rc = apf_sql_run_text(db, a->name, (const char *)a->data, params, 3, 0, NULL, err);
-	char *pattern = apf_xasprintf("%s/*/*.parquet", dir);
-	glob_t g;
+	params[1] = (struct apf_sql_param){ "since", j->opt->since ? j->opt->since : "" };
+	params[2] = (struct apf_sql_param){ "target", j->dir };
+	rc = apf_sql_run_text(db, a->name, (const char *)a->data, params, 3, 0, NULL, err);
+	apf_buf_release(&docs);
+	if (rc)
+		return rc;
+	pattern = apf_xasprintf("%s/*/*.parquet", j->dir);
 	/* No row selected: DuckDB writes no file. */
-	int any = !glob(pattern, 0, NULL, &g) && g.gl_pathc > 0;
-
+	any = !glob(pattern, 0, NULL, &g) && g.gl_pathc > 0;
 	globfree(&g);
-	if (!rc && any) {
+	if (any) {
 		char *lit = apf_db_quote_literal(pattern);
 		char *sql = apf_xasprintf("SELECT count(*), count(DISTINCT doc_id) FROM read_parquet(%s, "
 					  "hive_partitioning = true, hive_types = {'doc_id': VARCHAR})",
@@ -268,16 +274,14 @@ static int export_local(const struct apf_config *cfg, const struct apf_export_op
 
 		rc = apf_db_query(db, sql, &r, err);
 		if (!rc) {
-			res->pages = (uint64_t)apf_db_result_i64(r, 0, 0);
-			res->docs = (uint64_t)apf_db_result_i64(r, 1, 0);
+			j->res->pages = (uint64_t)apf_db_result_i64(r, 0, 0);
+			j->res->docs = (uint64_t)apf_db_result_i64(r, 1, 0);
 		}
 		apf_db_result_free(r);
 		free(sql);
 		free(lit);
 	}
 	free(pattern);
-	apf_db_close(db);
-	apf_buf_release(&docs);
 	return rc;
 }
 
@@ -312,8 +316,9 @@ static int collect_stale(const struct apf_store_stat *st, void *arg)
 
 /* Puts dir/doc_id=X/F as pages/doc_id=X/<export_id>-<n>.parquet; records
  * the keys (full) in keys and the relative names in files. */
-static int upload_pages(struct apf_store *store, const char *dataset, const char *dir, const char *export_id,
-			struct keyset *keys, json_t *files, struct apf_export_result *res, struct apf_err *err)
+static int upload_pages(struct apf_store *store, const struct apf_export_options *opt, const char *dir,
+			const char *export_id, struct keyset *keys, json_t *files, struct apf_export_result *res,
+			struct apf_err *err)
 {
 	char **parts = NULL;
 	size_t nparts = 0;
@@ -330,7 +335,7 @@ static int upload_pages(struct apf_store *store, const char *dataset, const char
 			char *path = apf_xasprintf("%s/%s", sub, names[j]);
 			char *rel = apf_xasprintf("%s/%s-%zu.parquet", parts[i], export_id, j);
 			char *tail = apf_xasprintf("pages/%s", rel);
-			char *key = apf_dataset_key(dataset, tail);
+			char *key = apf_dataset_key(opt->dataset, tail);
 			struct stat sb;
 
 			uint64_t size = !stat(path, &sb) ? (uint64_t)sb.st_size : 0;
@@ -340,6 +345,8 @@ static int upload_pages(struct apf_store *store, const char *dataset, const char
 			if (!rc) {
 				res->files++;
 				res->bytes += size;
+				if (opt->on_file)
+					opt->on_file(res->files, nparts, opt->cb_arg);
 				json_array_append_new(files, json_string(rel));
 				keys->v = apf_xrealloc(keys->v, (keys->n + 1) * sizeof(char *));
 				keys->v[keys->n++] = key;
@@ -357,8 +364,8 @@ static int upload_pages(struct apf_store *store, const char *dataset, const char
 	return rc;
 }
 
-int apf_export_run(const struct apf_config *cfg, struct apf_store *store, const struct apf_export_options *opt,
-		   struct apf_export_result *res, struct apf_err *err)
+int apf_export_run(const struct apf_config *cfg, struct apf_store *store, struct apf_dbwriter *writer,
+		   const struct apf_export_options *opt, struct apf_export_result *res, struct apf_err *err)
 {
 	int64_t t0 = apf_now_ms();
 	char *tmp = NULL, *out = NULL, *mkey = NULL, *mtext = NULL, *prefix = NULL, *spool = NULL;
@@ -382,7 +389,10 @@ int apf_export_run(const struct apf_config *cfg, struct apf_store *store, const 
 	if (rc)
 		goto done;
 	out = apf_xasprintf("%s/pages", tmp);
-	rc = export_local(cfg, opt, out, res, err);
+	{
+		struct export_job job = { opt, out, res };
+		rc = apf_dbwriter_run(writer, export_job_fn, &job, err);
+	}
 	if (rc) {
 		apf_error_prefix(err, "cannot export dataset '%s'", opt->dataset);
 		goto done;
@@ -394,7 +404,7 @@ int apf_export_run(const struct apf_config *cfg, struct apf_store *store, const 
 			       opt->dataset);
 		goto done;
 	}
-	rc = upload_pages(store, opt->dataset, out, res->export_id, &keys, files, res, err);
+	rc = upload_pages(store, opt, out, res->export_id, &keys, files, res, err);
 	if (rc)
 		goto done;
 	rc = apf_store_sync(store, err);

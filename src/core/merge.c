@@ -59,7 +59,7 @@ static int write_empty(struct apf_db *db, const char *dir, const char *name, int
 int apf_merge_run(const struct apf_config *cfg, struct apf_store *store, const char *dataset,
 		  struct apf_merge_result *res, struct apf_err *err)
 {
-	const struct apf_sql_asset *a = apf_sql_asset_find("merge_suggestions_for_argilla.sql");
+	const struct apf_asset *a = apf_sql_asset_find("merge_suggestions_for_argilla.sql");
 	const struct apf_labelset *ls = apf_labelset_v1();
 	int64_t t0 = apf_now_ms();
 	struct apf_dataset_files pages = { 0 }, sugg = { 0 };

@@ -465,7 +465,7 @@ static int count_migrations(void)
 {
 	int n = 0;
 
-	for (const struct apf_sql_asset *a = apf_sql_assets; a->name; a++)
+	for (const struct apf_asset *a = apf_asset_next(APF_SQL_DIR, NULL); a; a = apf_asset_next(APF_SQL_DIR, a))
 		if (a->name[0] == 'V' && strstr(a->name, "__"))
 			n++;
 	return n;
