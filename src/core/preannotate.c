@@ -327,15 +327,18 @@ static int start_engine(struct run *r, struct apf_err *err)
 		struct apf_rules_opts ro = { opt->gazetteer_dir };
 		return apf_rules_new(&r->rules, &ro, err);
 	}
+	struct cache_get cg = { NULL, r->pages, r->n, r->answers, 0 };
+
 	rc = apf_ollama_new(&opt->ollama, r->ls, &r->ollama, err);
-	if (!rc && !opt->no_check)
-		rc = apf_ollama_check(r->ollama, err);
 	if (!rc && opt->writer && r->n) {
-		struct cache_get cg = { apf_ollama_model(r->ollama), r->pages, r->n, r->answers, 0 };
+		cg.model = apf_ollama_model(r->ollama);
 		rc = apf_dbwriter_run(opt->writer, cache_get_fn, &cg, err);
 		if (rc)
 			apf_error_prefix(err, "cannot read the pre-annotation cache");
 	}
+	/* A run the cache answers whole needs no server. */
+	if (!rc && !opt->no_check && cg.hits < r->n)
+		rc = apf_ollama_check(r->ollama, err);
 	return rc;
 }
 
