@@ -86,6 +86,20 @@ int apf_http_global_init(struct apf_err *err)
 	return 0;
 }
 
+char *apf_http_url_shown(const char *url)
+{
+	const char *p = strstr(url, "://"), *host, *at, *slash;
+
+	if (!p)
+		return apf_xstrdup(url);
+	host = p + 3;
+	slash = strchr(host, '/');
+	at = strchr(host, '@');
+	if (!at || (slash && at > slash))
+		return apf_xstrdup(url);
+	return apf_xasprintf("%.*s%s", (int)(host - url), url, at + 1);
+}
+
 const char *apf_http_library_version(void)
 {
 	if (apf_http_global_init(NULL))
