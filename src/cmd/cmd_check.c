@@ -76,8 +76,8 @@ static int add_sugg_file(const struct apf_store_stat *s, void *arg)
 }
 
 /* Fills _store_suggestions from the store's suggestions Parquet files. */
-static int load_store_suggestions(struct apf_db *db, const struct apf_config *cfg, char **tmp_dir,
-				  struct apf_err *err)
+static int load_store_suggestions(struct apf_db *db, struct apf_store *store,
+				  const struct apf_config *cfg, char **tmp_dir, struct apf_err *err)
 {
 	struct sugg_files sf;
 	char *sql = NULL;
@@ -86,9 +86,7 @@ static int load_store_suggestions(struct apf_db *db, const struct apf_config *cf
 	memset(&sf, 0, sizeof(sf));
 	sf.err = err;
 	apf_buf_init(&sf.list, 0);
-	rc = apf_store_open(cfg, &sf.st, err);
-	if (rc)
-		goto out;
+	sf.st = store; /* main opened it (NEED_STORE) */
 	if (apf_starts_with(apf_store_url(sf.st), "file://")) {
 		sf.local_root = apf_store_url(sf.st) + 7;
 	} else {
@@ -113,7 +111,6 @@ static int load_store_suggestions(struct apf_db *db, const struct apf_config *cf
 out:
 	free(sql);
 	apf_buf_release(&sf.list);
-	apf_store_free(sf.st);
 	return rc;
 }
 
@@ -181,7 +178,7 @@ int cmd_check(int argc, char **argv, struct apf_ctx *ctx)
 	const struct apf_sql_param params[] = { { "labels", labels }, { "stuck_hours", stuck } };
 	rc = apf_annotated_open(&ctx->cfg, 0, &db, &err);
 	if (!rc)
-		rc = load_store_suggestions(db, &ctx->cfg, &tmp_dir, &err);
+		rc = load_store_suggestions(db, ctx->store, &ctx->cfg, &tmp_dir, &err);
 	if (!rc)
 		rc = apf_annotated_run_asset(db, "checks_integrity.sql", params, 2, &stats, &err);
 	apf_db_close(db);
