@@ -47,7 +47,8 @@ void apf_flow_kick(struct apf_flow *f);
 void apf_flow_stop(struct apf_flow *f, struct apf_flow_stats *stats);
 
 /* The stage of doc_id in the running worker, copied into buf; NULL when
- * no worker runs or it has not seen the document. */
+ * no worker runs; "uploaded" for a document it has not seen yet (the
+ * caller knows the document exists). */
 const char *apf_flow_doc_stage(const char *doc_id, char *buf, size_t n);
 
 #endif

@@ -85,10 +85,9 @@ const char *apf_flow_doc_stage(const char *doc_id, char *buf, size_t n)
 		struct doc_stage *d;
 		pthread_mutex_lock(&current->lock);
 		d = find(current, doc_id);
-		if (d) {
-			apf_strlcpy(buf, d->stage, n);
-			r = buf;
-		}
+		/* not seen yet: an upload waiting for the next round */
+		apf_strlcpy(buf, d ? d->stage : "uploaded", n);
+		r = buf;
 		pthread_mutex_unlock(&current->lock);
 	}
 	pthread_mutex_unlock(&current_lock);
