@@ -78,47 +78,14 @@ char *apf_dataset_key(const char *dataset, const char *rest)
 	return apf_xasprintf("argilla/in/%s/%s", dataset, rest ? rest : "");
 }
 
-/* Removes the temp directories of apflow processes that are gone (a kill
- * or a crash left them); a live neighbour's are left alone. */
-static void sweep_stale(const char *tmp)
-{
-	DIR *d = opendir(tmp);
-	struct dirent *e;
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		int64_t pid;
-		char num[24];
-		const char *p, *dash;
-
-		if (!apf_starts_with(e->d_name, "apflow-ds-"))
-			continue;
-		p = e->d_name + strlen("apflow-ds-");
-		dash = strchr(p, '-');
-		if (!dash || (size_t)(dash - p) >= sizeof(num))
-			continue;
-		memcpy(num, p, (size_t)(dash - p));
-		num[dash - p] = '\0';
-		if (apf_parse_i64(num, &pid) || pid <= 0 || pid == (int64_t)getpid())
-			continue;
-		if (kill((pid_t)pid, 0) && errno == ESRCH) {
-			char *path = apf_xasprintf("%s/%s", tmp, e->d_name);
-			apf_dataset_rmtree(path);
-			apf_log_debug("removed stale temp directory '%s'", path);
-			free(path);
-		}
-	}
-	closedir(d);
-}
-
 /* A private directory apflow-ds-<pid>-<random> in parent (made). */
 static int make_private_dir(const char *parent, char **out, struct apf_err *err)
 {
 	char *dir;
 	int rc;
 
-	sweep_stale(parent);
+	/* Those of apflow processes that are gone (a kill, a crash). */
+	apf_remove_stale_temps(parent, "apflow-ds-");
 	dir = apf_xasprintf("%s/apflow-ds-%d-%016" PRIx64, parent, (int)getpid(), apf_rand64());
 	if (mkdir(dir, 0700)) {
 		rc = apf_error(err, APF_EIO, "cannot make directory '%s': %s", dir, strerror(errno));
@@ -147,66 +114,9 @@ int apf_dataset_tmpdir(const struct apf_config *cfg, char **out, struct apf_err 
 
 void apf_dataset_rmtree(const char *dir)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-
-	if (d) {
-		while ((e = readdir(d))) {
-			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-				continue;
-			char *p = apf_xasprintf("%s/%s", dir, e->d_name);
-			struct stat sb;
-			if (!lstat(p, &sb) && S_ISDIR(sb.st_mode))
-				apf_dataset_rmtree(p);
-			else
-				unlink(p);
-			free(p);
-		}
-		closedir(d);
-	}
-	rmdir(dir);
+	apf_rmtree(dir);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The entries of dir, sorted; a missing dir is an empty list. */
-static int list_dir(const char *dir, char ***out, size_t *n, struct apf_err *err)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char **v = NULL;
-	size_t k = 0;
-
-	*out = NULL;
-	*n = 0;
-	if (!d) {
-		if (errno == ENOENT)
-			return 0;
-		return apf_error(err, APF_EIO, "cannot read directory '%s': %s", dir, strerror(errno));
-	}
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		v = apf_xrealloc(v, (k + 1) * sizeof(*v));
-		v[k++] = apf_xstrdup(e->d_name);
-	}
-	closedir(d);
-	if (k)
-		qsort(v, k, sizeof(*v), cmp_str);
-	*out = v;
-	*n = k;
-	return 0;
-}
-
-static void free_list(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
 
 /* ---- export ---- */
 
@@ -322,7 +232,7 @@ static int upload_pages(struct apf_store *store, const struct apf_export_options
 {
 	char **parts = NULL;
 	size_t nparts = 0;
-	int rc = list_dir(dir, &parts, &nparts, err);
+	int rc = apf_list_dir(dir, 1, &parts, &nparts, err);
 
 	for (size_t i = 0; !rc && i < nparts; i++) {
 		char *sub = apf_xasprintf("%s/%s", dir, parts[i]);
@@ -330,7 +240,7 @@ static int upload_pages(struct apf_store *store, const struct apf_export_options
 		size_t nnames = 0;
 
 		if (apf_starts_with(parts[i], "doc_id="))
-			rc = list_dir(sub, &names, &nnames, err);
+			rc = apf_list_dir(sub, 1, &names, &nnames, err);
 		for (size_t j = 0; !rc && j < nnames; j++) {
 			char *path = apf_xasprintf("%s/%s", sub, names[j]);
 			char *rel = apf_xasprintf("%s/%s-%zu.parquet", parts[i], export_id, j);
@@ -357,10 +267,10 @@ static int upload_pages(struct apf_store *store, const struct apf_export_options
 			free(rel);
 			free(path);
 		}
-		free_list(names, nnames);
+		apf_list_free(names, nnames);
 		free(sub);
 	}
-	free_list(parts, nparts);
+	apf_list_free(parts, nparts);
 	return rc;
 }
 
@@ -442,7 +352,7 @@ done:
 	for (size_t i = 0; i < keys.n; i++)
 		free(keys.v[i]);
 	free(keys.v);
-	free_list(walk.drop.v, walk.drop.n);
+	apf_list_free(walk.drop.v, walk.drop.n);
 	json_decref(files);
 	json_decref(manifest);
 	free(mtext);
@@ -622,7 +532,7 @@ int apf_dataset_fetch_prefix(const struct apf_config *cfg, struct apf_store *sto
 	}
 	if (rc)
 		apf_dataset_files_release(files);
-	free_list(w.keys.v, w.keys.n);
+	apf_list_free(w.keys.v, w.keys.n);
 	free(prefix);
 	return rc;
 }

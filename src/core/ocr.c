@@ -42,30 +42,22 @@ static struct {
 	TESS_FUNCS(X)
 #undef X
 } tess;
-static pthread_once_t tess_once = PTHREAD_ONCE_INIT;
-static char tess_error[256];
-
-static void tess_load(void)
-{
-	const struct apf_dl_sym syms[] = {
+static const struct apf_dl_sym tess_syms[] = {
 #define X(f) { #f, &tess.f },
-		TESS_FUNCS(X)
+	TESS_FUNCS(X)
 #undef X
-	};
-
-	/* kept for the life of the process */
-	tess.lib = apf_dl_open(APF_TESSERACT_SONAME, RTLD_NOW | RTLD_LOCAL, syms, sizeof(syms) / sizeof(syms[0]), tess_error,
-			       sizeof(tess_error));
-}
+};
+static struct apf_dl_lib tess_lib = APF_DL_LIB("Tesseract", APF_TESSERACT_SONAME, RTLD_NOW | RTLD_LOCAL, tess_syms,
+					       "install tesseract-ocr");
 
 /* Loads Tesseract once; an error names what is missing. */
 static int tess_need(struct apf_err *err)
 {
-	pthread_once(&tess_once, tess_load);
-	if (tess.lib)
-		return 0;
-	return apf_error(err, APF_EOCR, "cannot load Tesseract (%s): %s; install tesseract-ocr", APF_TESSERACT_SONAME,
-			 tess_error);
+	int rc = apf_dl_need(&tess_lib, APF_EOCR, err);
+
+	if (!rc)
+		tess.lib = tess_lib.handle;
+	return rc;
 }
 
 struct apf_ocr {
