@@ -72,13 +72,20 @@ int apf_export_run(const struct apf_config *cfg, struct apf_store *store, struct
 struct apf_dataset_files {
 	char *dir;            /* the temp directory (removed by release) */
 	char *glob;           /* a glob matching every file fetched (<dir>/pages/ then doc_id=X/NAME.parquet) */
+	/* Pages: the export's files as a DuckDB list literal (['/a.parquet',
+	 * ...]): in place in a file:// store (nothing copied; in_place set),
+	 * else the copies in dir.  A reader that finds an in-place file gone
+	 * (a newer export removed it) fetches again. */
+	char *list;
+	int in_place;
 	char export_id[48];   /* pages: the export read */
 	size_t n;             /* files fetched */
 	uint64_t bytes;
 };
 
 /* Fetches the current export's pages (through its manifest) to
- * files->dir/pages/doc_id=<id>/...; a dataset never exported is
+ * files->dir/pages/doc_id=<id>/..., or on file:// only lists them where
+ * they are (files->list); a dataset never exported is
  * APF_ENOTFOUND "dataset 'x' has no exported pages: run 'apflow export
  * --dataset x' first". */
 int apf_dataset_fetch_pages(const struct apf_config *cfg, struct apf_store *store, const char *dataset,

@@ -3,6 +3,8 @@
 --
 -- Parameters (DuckDB variables; apflow sets them, or by hand in a shell):
 --   SET VARIABLE pages_glob       = 'argilla/in/vessels_ocr_x/pages/*/*.parquet';
+--                                   -- or a list of files: apflow passes the
+--                                   -- files its manifest names
 --   SET VARIABLE suggestions_glob = 'argilla/in/vessels_ocr_x/suggestions/*/*.parquet';
 --   SET VARIABLE processed_glob   = 'argilla/in/vessels_ocr_x/suggestions/*/_pages/*.parquet';
 --   SET VARIABLE labels           = 'VESSEL_NAME,IMO_NUMBER,...';  -- the labelset's labels

@@ -372,6 +372,7 @@ void apf_dataset_files_release(struct apf_dataset_files *f)
 		apf_dataset_rmtree(f->dir);
 	free(f->dir);
 	free(f->glob);
+	free(f->list);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -413,8 +414,10 @@ static int rel_ok(const char *rel)
 }
 
 static int fetch_pages_once(struct apf_store *store, const char *dataset, struct apf_dataset_files *f,
-			    struct apf_err *err)
+			    struct apf_buf *list, struct apf_err *err)
 {
+	const char *local = apf_store_local_root(store);
+
 	char *mkey = apf_dataset_key(dataset, MANIFEST), *data = NULL;
 	size_t len = 0;
 	json_t *root = NULL, *files;
@@ -448,10 +451,24 @@ static int fetch_pages_once(struct apf_store *store, const char *dataset, struct
 		}
 		tail = apf_xasprintf("pages/%s", rel);
 		key = apf_dataset_key(dataset, tail);
-		path = apf_xasprintf("%s/pages/%s", f->dir, rel);
-		rc = fetch_one(store, key, path, &f->bytes, err);
-		if (!rc)
+		if (local) {
+			/* In place: thousands of small files are not copied. */
+			struct stat sb;
+			path = apf_xasprintf("%s/%s", local, key);
+			if (stat(path, &sb))
+				rc = apf_error(err, APF_ENOTFOUND, "cannot read '%s': %s", path, strerror(errno));
+			else
+				f->bytes += (uint64_t)sb.st_size;
+		} else {
+			path = apf_xasprintf("%s/pages/%s", f->dir, rel);
+			rc = fetch_one(store, key, path, &f->bytes, err);
+		}
+		if (!rc) {
+			char *lit = apf_db_quote_literal(path);
+			apf_buf_addf(list, "%s%s", f->n ? ", " : "[", lit);
+			free(lit);
 			f->n++;
+		}
 		free(path);
 		free(key);
 		free(tail);
@@ -466,8 +483,10 @@ out:
 int apf_dataset_fetch_pages(const struct apf_config *cfg, struct apf_store *store, const char *dataset,
 			    struct apf_dataset_files *files, struct apf_err *err)
 {
+	struct apf_buf list;
 	int rc;
 
+	apf_buf_init(&list, 0);
 	memset(files, 0, sizeof(*files));
 	rc = apf_dataset_tmpdir(cfg, &files->dir, err);
 	/* A file gone under us: a new export flipped the manifest and
@@ -478,16 +497,22 @@ int apf_dataset_fetch_pages(const struct apf_config *cfg, struct apf_store *stor
 		free(sub);
 		files->n = 0;
 		files->bytes = 0;
-		rc = fetch_pages_once(store, dataset, files, err);
+		apf_buf_reset(&list);
+		rc = fetch_pages_once(store, dataset, files, &list, err);
 		if (rc != APF_ENOTFOUND || attempt == 2 || strstr(err->msg, "has no exported pages"))
 			break;
 		apf_err_clear(err);
 		rc = 0;
 	}
-	if (!rc)
+	if (!rc) {
 		files->glob = apf_xasprintf("%s/pages/*/*.parquet", files->dir);
-	else
+		files->in_place = apf_store_local_root(store) != NULL;
+		apf_buf_adds(&list, files->n ? "]" : "[]");
+		files->list = apf_buf_detach(&list, NULL);
+	} else {
 		apf_dataset_files_release(files);
+	}
+	apf_buf_release(&list);
 	return rc;
 }
 

@@ -156,13 +156,19 @@ static void test_fetch_pages(void **state)
 	assert_string_equal(files.export_id, "e1");
 	assert_int_equal(files.n, 1);
 	assert_int_equal(files.bytes, 1);
-	char *copy = apf_xasprintf("%s/pages/doc_id=ab/e1-0.parquet", files.dir);
+	/* file:// is read in place: the list names the store's file. */
+	char *want = apf_xasprintf("['%s/lake/argilla/in/vessels_ocr_a/pages/doc_id=ab/e1-0.parquet']", f->dir);
 	char *dir = apf_xstrdup(files.dir);
-	assert_int_equal(access(copy, R_OK), 0);
+	assert_string_equal(files.list, want);
+	assert_true(files.in_place);
 	apf_dataset_files_release(&files);
 	assert_int_equal(access(dir, F_OK), -1); /* the temp directory goes */
-	free(copy);
+	free(want);
 	free(dir);
+	/* A file the manifest names that is gone (a newer export removed it
+	 * meanwhile, and the manifest still says so): not found. */
+	assert_int_equal(apf_store_delete(f->st, "argilla/in/vessels_ocr_a/pages/doc_id=ab/e1-0.parquet", &err), 0);
+	assert_int_equal(apf_dataset_fetch_pages(&f->cfg, f->st, "vessels_ocr_a", &files, &err), APF_ENOTFOUND);
 }
 
 int main(void)
