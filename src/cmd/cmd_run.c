@@ -636,6 +636,7 @@ int cmd_run(int argc, char **argv, struct apf_ctx *ctx)
 /* done/pending of the current pages against the Parquet files of glob. */
 struct files_job {
 	const char *glob;  /* NULL: no files */
+	const char *list;  /* or a DuckDB list literal of files (dataset.h) */
 	const char *doc;   /* NULL: every document */
 	int hive;
 	int64_t done, pending, rows;
@@ -646,7 +647,7 @@ static int files_fn(struct apf_db *db, void *arg, struct apf_err *err)
 	struct files_job *j = arg;
 	struct apf_db_stmt *st = NULL;
 	struct apf_db_result *r = NULL;
-	char *lit = j->glob ? apf_db_quote_literal(j->glob) : NULL;
+	char *lit = j->list ? apf_xstrdup(j->list) : j->glob ? apf_db_quote_literal(j->glob) : NULL;
 	char *sql, *src;
 	int rc;
 
@@ -698,15 +699,16 @@ static int dataset_counts(struct apf_ctx *ctx, const char *dataset, const char *
 	memset(&pages, 0, sizeof(pages));
 	memset(&sugg, 0, sizeof(sugg));
 	for (int k = 0; k < 3; k++) {
-		struct files_job j = { NULL, doc, 0, 0, 0, 0 };
+		struct files_job j = { NULL, NULL, doc, 0, 0, 0, 0 };
 		rc = 0;
 		if (k == 0) {
 			rc = apf_dataset_fetch_pages(&ctx->cfg, ctx->store, dataset, &pages, err);
 			if (rc == APF_ENOTFOUND) {
 				apf_err_clear(err);
 				rc = 0;
-			} else if (!rc) {
+			} else if (!rc && pages.n) {
 				j.glob = pages.glob;
+				j.list = pages.list;
 				j.hive = 1;
 			}
 		} else if (k == 1) {

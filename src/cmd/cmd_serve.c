@@ -11,6 +11,8 @@
 #include "apflow/ingest.h"
 #include "apflow/log.h"
 #include "apflow/util.h"
+#include "apflow/dataset.h"
+#include "apflow/flow.h"
 #include "cmd/cmd.h"
 #include "server/server.h"
 
@@ -18,7 +20,7 @@ const char cmd_serve_usage[] =
 	"usage: apflow serve [--listen ADDR:PORT] [--max-upload-mb N] [--upload-token TOKEN]\n"
 	"                    [--open] [--threads N] [--workers N] [--grace-seconds N]\n"
 	"                    [--max-connections N] [--max-per-address N] [--header-timeout S]\n"
-	"                    [--idle-timeout S] [--min-rate BYTES]\n"
+	"                    [--idle-timeout S] [--min-rate BYTES] [--process[=DATASET]]\n"
 	"\n"
 	"Serves the upload page (GET /), POST /upload, GET /api/documents[/<doc_id>]\n"
 	"and GET /healthz.  Uploads are checked (a PDF MuPDF can open), stored at\n"
@@ -47,6 +49,12 @@ const char cmd_serve_usage[] =
 	"  --idle-timeout S      seconds a connection may send nothing (default 30)\n"
 	"  --min-rate BYTES      bytes/s a request body must average once the head's\n"
 	"                        time is over (default 1024)\n"
+	"  --process[=DATASET]   a worker takes each upload through ocr, export,\n"
+	"                        preannotate (rules) and merge into DATASET's\n"
+	"                        argilla_records.parquet while uploads go on\n"
+	"                        (setting 'process': on = vessels_ocr_uploads, or a\n"
+	"                        dataset name); GET /api/documents/<id> shows each\n"
+	"                        document's stage\n"
 	"See docs/security.md for running it on a network.\n"
 	"\n"
 	"Prints 'listening on http://ADDR:PORT' on stderr once it accepts requests.\n"
@@ -88,6 +96,23 @@ static int reconcile(struct apf_ctx *ctx, struct apf_err *err)
 	return rc;
 }
 
+/* The dataset of the setting process (serve --process), or NULL. */
+static int process_dataset(struct apf_ctx *ctx, const char **out, struct apf_err *err)
+{
+	const char *v = apf_config_get(&ctx->cfg, APF_CFG_PROCESS);
+	int b;
+
+	*out = NULL;
+	if (!v || !*v || (!apf_parse_bool(v, &b) && !b))
+		return 0;
+	if (!apf_parse_bool(v, &b))
+		v = "vessels_ocr_uploads";
+	if (apf_dataset_name_check(&ctx->cfg, v, err))
+		return apf_error_prefix(err, "setting process");
+	*out = v;
+	return 0;
+}
+
 int cmd_serve(int argc, char **argv, struct apf_ctx *ctx)
 {
 	static const struct option opts[] = {
@@ -103,6 +128,7 @@ int cmd_serve(int argc, char **argv, struct apf_ctx *ctx)
 		{ "header-timeout", required_argument, NULL, 'H' },
 		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "min-rate", required_argument, NULL, 'R' },
+		{ "process", optional_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct apf_server_opts so;
@@ -112,6 +138,8 @@ int cmd_serve(int argc, char **argv, struct apf_ctx *ctx)
 	const struct apf_config_entry *tok;
 	const char *env_tok;
 	sigset_t set;
+	struct apf_flow *flow = NULL;
+	const char *dataset = NULL;
 	int c, sig = 0;
 
 	apf_err_clear(&err);
@@ -168,6 +196,10 @@ int cmd_serve(int argc, char **argv, struct apf_ctx *ctx)
 				return 2;
 			so.min_rate = (unsigned)v;
 			break;
+		case 'P':
+			if (apf_config_set_flag(&ctx->cfg, "process", optarg ? optarg : "on", "--process", &err))
+				return apf_cmd_fail(&err);
+			break;
 		default:
 			return apf_cmd_usage_error("serve", "unknown option '%s'", argv[optind - 1]);
 		}
@@ -219,8 +251,16 @@ int cmd_serve(int argc, char **argv, struct apf_ctx *ctx)
 		apf_log_warn("store and warehouse not reconciled: %s", err.msg);
 		apf_err_clear(&err);
 	}
+	if (process_dataset(ctx, &dataset, &err))
+		return apf_cmd_fail(&err);
 	if (apf_server_start(&ctx->cfg, &so, &srv, &err))
 		return apf_cmd_fail(&err);
+	if (dataset && apf_flow_start(&ctx->cfg, ctx->store, ctx->writer, dataset, 0, &flow, &err)) {
+		apf_server_stop(srv, 0);
+		return apf_cmd_fail(&err);
+	}
+	if (flow)
+		fprintf(stderr, "processing uploads into dataset %s\n", dataset);
 	{
 		/* The address as given, with the port actually bound. */
 		const char *colon = strrchr(so.listen, ':');
@@ -234,6 +274,7 @@ int cmd_serve(int argc, char **argv, struct apf_ctx *ctx)
 	sigwait(&set, &sig);
 	fprintf(stderr, "stopping (%s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	apf_server_stop(srv, grace * 1000);
+	apf_flow_stop(flow, NULL);
 	fprintf(stderr, "stopped\n");
 	return 0;
 }
