@@ -240,6 +240,11 @@ static int run_stdin(struct apf_pa_options *pa, struct apf_progress *bar)
 			       st.failed, n, n == 1 ? "" : "s", pages[first].doc_id, pages[first].page_num,
 			       pages[first].error);
 	}
+	if (rc && interrupted) {
+		fprintf(stderr, "apflow: interrupted: nothing was written\n");
+		rc = 130;
+		goto out;
+	}
 	if (rc) {
 		if (!strncmp(err.msg, "line ", 5))
 			apf_error_prefix(&err, "standard input");
