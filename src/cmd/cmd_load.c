@@ -208,6 +208,28 @@ static char *labels_csv(void)
 	return apf_buf_detach(&b, NULL);
 }
 
+/* The columns no Argilla export lacks: the record's id and its text. */
+static int check_columns(struct apf_db *db, const struct source *src, struct apf_err *err)
+{
+	static const char *const need[] = { "id", "text" };
+	struct apf_db_result *r = NULL;
+	int rc = apf_db_set_variable(db, "parquet", src->path, err);
+
+	if (!rc)
+		rc = apf_db_query(db,
+				  "SELECT count(*) FILTER (WHERE name = 'id'), count(*) FILTER (WHERE name = 'text') "
+				  "FROM parquet_schema(getvariable('parquet'))",
+				  &r, err);
+	if (rc)
+		return apf_error_prefix(err, "cannot read '%s'", src->uri);
+	for (size_t i = 0; i < 2 && !rc; i++)
+		if (apf_db_result_i64(r, i, 0) == 0)
+			rc = apf_error(err, APF_EINVAL,
+				       "cannot load '%s': not an Argilla export: no column '%s'", src->uri, need[i]);
+	apf_db_result_free(r);
+	return rc;
+}
+
 /* Prints the rows of _load_errors; returns how many there are. */
 static int64_t report_errors(struct apf_db *db, const char *uri, struct apf_err *err)
 {
@@ -321,6 +343,9 @@ int cmd_load(int argc, char **argv, struct apf_ctx *ctx)
 	res = NULL;
 
 	apf_progress_update(pb, 1, "reading and checking");
+	rc = check_columns(db, &src, &err);
+	if (rc)
+		goto fail;
 	labels = labels_csv();
 	const struct apf_sql_param params[] = {
 		{ "parquet", src.path },
