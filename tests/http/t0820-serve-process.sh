@@ -46,6 +46,7 @@ rest=("$T_DIR"/sample/0[7-9]-*.pdf "$T_DIR"/sample/1[0-2]-*.pdf)
 t_eq "six more uploads meanwhile" "201 201 201 201 201 201 " "$(for f in "${rest[@]}"; do up "$f"; done)"
 t_ok "every document gets merged" wait_merged $(ids "${first[@]}" "${rest[@]}")
 t_eq "stage of the scanned notice" merged "$(stage "$(ids "$T_DIR"/sample/10-*.pdf)")"
+t_match "the upload page follows each document's stage" 'watchStage\(job, body.doc_id, 0\).*|"/api/documents/" \+ encodeURIComponent\(id\)' "$(curl -sS "$URL/")"
 t_eq "ocr state in the API" done "$(curl -sS "$URL/api/documents/$id1" | jq -r .ocr.state)"
 # another process asks for the warehouse while the server runs
 t_ok "apflow status while the server runs" "$APFLOW" status --dataset $DS
