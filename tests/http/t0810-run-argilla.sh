@@ -11,7 +11,7 @@ DS=vessels_ocr_sample
 fake_argilla_start
 export ARGILLA_API_URL=$AURL ARGILLA_API_KEY=$AKEY
 
-t_ok "run with Argilla configured" "$APFLOW" run --dataset $DS --input "$T_DIR/sample" -j 2
+t_ok "run with Argilla configured" "$APFLOW" run --dataset $DS --input "$T_DIR/sample" -j 1
 t_match "push: 15 records created" "push '$DS': 15 records: 15 created, 0 updated, 0 unchanged, 0 failed" "$(cat "$T_OUT")"
 t_match "push in the table" "push +done +15 " "$(cat "$T_OUT")"
 t_match "closing line: 6 stages" "run $DS: 6 stages in [0-9.]+ s, 0 failures" "$(cat "$T_OUT")"
