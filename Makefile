@@ -54,23 +54,15 @@ all: apflow
 deps:
 	@scripts/install-deps.sh --check || scripts/install-deps.sh
 
-# Static assets are compiled into the binary.
-build/gen/web_assets.c: $(WEB) scripts/embed.sh | deps
+# The files of web/, sql/motherduck/ and config/ are compiled into the
+# binary, in one table (apflow/asset.h).  The list file changes when a file
+# is added, renamed or removed.
+ASSETS := $(WEB) $(SQL) $(CONFIG)
+build/gen/assets.list: FORCE
 	@mkdir -p $(@D)
-	scripts/embed.sh $@ $(WEB)
-# ... and so are the SQL files (apflow init applies sql/motherduck/V*.sql).
-# The list file changes when a file is added, renamed or removed.
-build/gen/sql_assets.list: FORCE
-	@mkdir -p $(@D)
-	@echo '$(SQL)' | cmp -s - $@ || echo '$(SQL)' >$@
-build/gen/sql_assets.c: $(SQL) build/gen/sql_assets.list scripts/embed.sh | deps
-	scripts/embed.sh --table apf_sql_assets --type apf_sql_asset --header apflow/sqlfile.h $@ $(SQL)
-# ... and the labelset and gazetteers of config/ (apflow/confasset.h).
-build/gen/config_assets.list: FORCE
-	@mkdir -p $(@D)
-	@echo '$(CONFIG)' | cmp -s - $@ || echo '$(CONFIG)' >$@
-build/gen/config_assets.c: $(CONFIG) build/gen/config_assets.list scripts/embed.sh | deps
-	scripts/embed.sh --table apf_config_assets --type apf_config_asset --header apflow/confasset.h --strip config/ $@ $(CONFIG)
+	@echo '$(ASSETS)' | cmp -s - $@ || echo '$(ASSETS)' >$@
+build/gen/assets.c: $(ASSETS) build/gen/assets.list scripts/embed.sh | deps
+	scripts/embed.sh --root web/ --root sql/motherduck/ --root config/ $@ $(ASSETS)
 FORCE:
 
 $(REL)/%.o: %.c | deps
@@ -82,9 +74,9 @@ $(SAN)/%.o: %.c | deps
 	@echo "  CC asan $<"
 	@$(CC) $(CPPFLAGS_ALL) $(SAN_CFLAGS) -MMD -MP -c $< -o $@
 
-$(REL)/libapflow.a: $(CORE_SRC:%.c=$(REL)/%.o) $(REL)/build/gen/web_assets.o $(REL)/build/gen/sql_assets.o $(REL)/build/gen/config_assets.o
+$(REL)/libapflow.a: $(CORE_SRC:%.c=$(REL)/%.o) $(REL)/build/gen/assets.o
 	@ar rcs $@ $^
-$(SAN)/libapflow.a: $(CORE_SRC:%.c=$(SAN)/%.o) $(SAN)/build/gen/web_assets.o $(SAN)/build/gen/sql_assets.o $(SAN)/build/gen/config_assets.o
+$(SAN)/libapflow.a: $(CORE_SRC:%.c=$(SAN)/%.o) $(SAN)/build/gen/assets.o
 	@ar rcs $@ $^
 
 $(REL)/apflow: $(CMD_SRC:%.c=$(REL)/%.o) $(REL)/libapflow.a
@@ -125,7 +117,7 @@ $(FUZZ)/obj/%.o: %.c | deps
 	@mkdir -p $(@D)
 	@echo "  CC fuzz $<"
 	@$(FUZZ_CC) $(CPPFLAGS_ALL) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
-$(FUZZ)/libapflow.a: $(CORE_SRC:%.c=$(FUZZ)/obj/%.o) $(FUZZ)/obj/build/gen/web_assets.o $(FUZZ)/obj/build/gen/sql_assets.o $(FUZZ)/obj/build/gen/config_assets.o
+$(FUZZ)/libapflow.a: $(CORE_SRC:%.c=$(FUZZ)/obj/%.o) $(FUZZ)/obj/build/gen/assets.o
 	@ar rcs $@ $^
 $(FUZZ)/fuzz_%: $(FUZZ)/obj/fuzz/fuzz_%.o $(FUZZ)/libapflow.a
 	@echo "  LD fuzz $@"

@@ -1,53 +1,80 @@
 #!/usr/bin/env bash
 # run-sample.sh: the whole flow on the bundled sample (what `make run` does).
-# It grows with each stage that lands.  The sample PDFs are generated here
-# (the repository commits no PDF); everything goes under ./data by default,
-# or under $APFLOW_DATA_DIR.
+#
+#   scripts/run-sample.sh [--serve | --no-serve]
+#
+# Generates the sample corpus (examples/sample/*.pdf from the text in
+# examples/sample/text/, scripts/gen-sample.sh), runs `apflow run` on it
+# with the embedded defaults, prints where everything went (the merged
+# Parquet, the warehouse, `apflow check`), then starts `apflow serve` and
+# prints the URLs of the upload page and the dashboard.  The server starts
+# only when standard input is a terminal or with --serve (APFLOW_SERVE=1),
+# so CI and scripts do not block; --no-serve never starts it.  With
+# ARGILLA_API_URL and ARGILLA_API_KEY set, the run also pushes to Argilla.
+# Everything goes under ./data, or under $APFLOW_DATA_DIR.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 apflow=./apflow
-sample=build/sample
-. tests/lib/mkpdf.sh
+dataset=${APFLOW_SAMPLE_DATASET:-vessels_ocr_sample}
+serve=auto
+[ "${APFLOW_SERVE:-}" = 1 ] && serve=yes
+for a in "$@"; do
+	case $a in
+	--serve) serve=yes ;;
+	--no-serve) serve=no ;;
+	*) echo "usage: scripts/run-sample.sh [--serve | --no-serve]" >&2; exit 2 ;;
+	esac
+done
+[ $serve = auto ] && { [ -t 0 ] && serve=yes || serve=no; }
 
 step() { printf '\n== %s\n' "$*"; }
 
 step "versions"
 $apflow version
 
-step "sample PDFs ($sample)"
-mkdir -p "$sample"
-mkpdf "$sample/nordic-star-survey.pdf" 3 "Survey report MV Nordic Star IMO 9321483 flag Malta port Valletta"
-mkpdf "$sample/baltic-trader-psc.pdf" 2 "PSC inspection Baltic Trader IMO 9187629 Panama Rotterdam"
-# A multi-script report and a document mixing text pages with scanned ones,
-# from the test corpus generator.
-scripts/gen-corpus.sh "$sample/corpus" >/dev/null
-cp "$sample/corpus/scripts.pdf" "$sample/multiscript-report.pdf"
-cp "$sample/corpus/mixed.pdf" "$sample/mixed-scanned.pdf"
-rm -rf "$sample/corpus"
-ls -l "$sample"
+step "sample PDFs (examples/sample)"
+scripts/gen-sample.sh
 
-step "warehouse: apflow init"
-$apflow init
+step "apflow run --dataset $dataset --input examples/sample"
+t0=$(date +%s.%N)
+$apflow run --dataset "$dataset" --input examples/sample
+t1=$(date +%s.%N)
 
-step "ingest: the sample PDFs into the store and the warehouse (a re-run finds duplicates)"
-$apflow ingest "$sample"
+step "where everything went"
+data_dir=$($apflow config 2>/dev/null | awk '$1 == "data_dir" {print $3}')
+store=$($apflow config 2>/dev/null | awk '$1 == "store" {print $3}')
+echo "settings:        apflow config (data_dir ${data_dir:-./data}, store ${store:-file://<data_dir>/lake})"
+echo "warehouse:       ${data_dir:-./data}/*.duckdb (md_raw_ocr, md_annotated); query with: apflow sql FILE.sql"
+echo "PDFs:            raw/<doc_id>.pdf in the store"
+echo "pages export:    argilla/in/$dataset/pages/ in the store"
+echo "suggestions:     argilla/in/$dataset/suggestions/apflow-rules-v1/ in the store"
+echo "merged records:  argilla/in/$dataset/argilla_records.parquet in the store"
+$apflow store ls "argilla/in/$dataset/" -l | grep -E 'argilla_records|_manifest' || true
+if [ -n "${ARGILLA_API_KEY:-}" ]; then
+	echo "Argilla:         dataset $dataset at ${ARGILLA_API_URL:-http://localhost:6900}"
+else
+	echo "Argilla:         not configured (set ARGILLA_API_URL and ARGILLA_API_KEY to push)"
+fi
 
-step "what the store holds"
-$apflow store ls raw/ -l
+step "apflow status --dataset $dataset"
+$apflow status --dataset "$dataset"
 
-step "documents in the warehouse"
-echo "SELECT doc_id, filename, pages, bytes FROM md_raw_ocr.main.documents ORDER BY filename;" |
-	$apflow sql -
+step "apflow check"
+$apflow check || echo "(a check failed: see above)"
 
-step "ocr: page text into md_raw_ocr.main.pages (a re-run has nothing to do)"
-$apflow ocr
+printf '\nBatch part done in %.1f s (the run itself).\n' "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')"
 
-step "pages as Argilla will see them (vw_argilla_pages)"
-echo "SELECT doc_id, page_num, engine, chars, left(text, 60) AS text FROM md_raw_ocr.main.vw_argilla_pages ORDER BY doc_id, page_num;" |
-	$apflow sql -
-
-step "settings in effect"
-$apflow config
-
-printf '\nDone: the warehouse and the store are under the data_dir shown above.\n'
+if [ $serve = yes ]; then
+	listen=$($apflow config 2>/dev/null | awk '$1 == "listen" {print $3}')
+	listen=${listen:-127.0.0.1:8080}
+	step "apflow serve (Ctrl-C stops it)"
+	echo "upload page:  http://$listen/"
+	echo "dashboard:    http://$listen/dashboard"
+	echo "documents:    http://$listen/api/documents"
+	exec $apflow serve
+else
+	echo "Not starting the server (standard input is not a terminal): 'make run' in a terminal, or"
+	echo "scripts/run-sample.sh --serve, serves the upload page at http://127.0.0.1:8080/ and the"
+	echo "dashboard at http://127.0.0.1:8080/dashboard."
+fi

@@ -35,6 +35,8 @@ const struct apf_cmd apf_commands[] = {
 	{ "check", cmd_check, NEED_CONFIG | NEED_DB | NEED_STORE, "check the warehouse's integrity (exit 1 when a check fails)", cmd_check_usage },
 	{ "panels", cmd_panels, NEED_CONFIG | NEED_DB, "run the dashboard queries, or write a Grafana dashboard", cmd_panels_usage },
 	{ "learn", cmd_learn, NEED_CONFIG | NEED_DB, "learn gazetteer names from SMEs' annotations the rules missed", cmd_learn_usage },
+	{ "run", cmd_run, NEED_CONFIG | NEED_DB | NEED_STORE, "the whole flow in one process: ingest, ocr, export, preannotate, merge, push", cmd_run_usage },
+	{ "status", cmd_status, NEED_CONFIG | NEED_DB | NEED_STORE, "what is done, pending and failed per stage, or for one document", cmd_status_usage },
 	{ "eval", cmd_eval, NEED_CONFIG, "score suggested spans against gold spans (precision, recall, F1)", cmd_eval_usage },
 	{ "config", cmd_config, NEED_CONFIG, "show the effective settings and where they come from", cmd_config_usage },
 	{ "version", cmd_version, 0, "show versions of apflow and its libraries", cmd_version_usage },

@@ -55,7 +55,11 @@ enum apf_config_source {
 	X(DEEPSEEK_API_KEY, "deepseek_api_key", 1, NULL, "bearer token the DeepSeek server wants, if any", "APFLOW_DEEPSEEK_API_KEY", NULL) \
 	X(DEEPSEEK_TIMEOUT, "deepseek_timeout", 0, "300", "seconds without an answer before a DeepSeek request is retried", "APFLOW_DEEPSEEK_TIMEOUT", NULL) \
 	X(DEEPSEEK_RETRIES, "deepseek_retries", 0, "4", "retries of a DeepSeek request (408, 429, 5xx, timeouts, resets)", "APFLOW_DEEPSEEK_RETRIES", NULL) \
+	X(OCR_PAGE_MAX_OPS, "ocr_page_max_ops", 0, "5000000", "content-stream operators one page may run in 'apflow ocr' (a form's count each time it is drawn); rendering gets a fifth as many drawing operations", "APFLOW_OCR_PAGE_MAX_OPS", NULL) \
+	X(OCR_PAGE_SECONDS, "ocr_page_seconds", 0, "30", "seconds one page's text layer, or its rendering, may take in 'apflow ocr'", "APFLOW_OCR_PAGE_SECONDS", NULL) \
+	X(OCR_COMMIT_PAGES, "ocr_commit_pages", 0, "250", "'apflow ocr' commits a longer document every this many pages, so that a killed run resumes there", "APFLOW_OCR_COMMIT_PAGES", NULL) \
 	X(UPLOAD_TOKEN, "upload_token", 1, NULL, "bearer token required by POST /upload when set", "APFLOW_UPLOAD_TOKEN", NULL) \
+	X(PROCESS, "process", 0, NULL, "apflow serve: take each upload through ocr, export, preannotate and merge of this dataset (on: vessels_ocr_uploads; off or unset: no)", "APFLOW_PROCESS", NULL) \
 	X(LISTEN, "listen", 0, "127.0.0.1:8080", "address the server listens on", "APFLOW_LISTEN", NULL) \
 	X(MAX_UPLOAD_MB, "max_upload_mb", 0, "100", "largest request body POST /upload accepts, in MiB", "APFLOW_MAX_UPLOAD_MB", NULL) \
 	X(LOG_LEVEL, "log_level", 0, "info", "error, warn, info or debug", "APFLOW_LOG_LEVEL", NULL)

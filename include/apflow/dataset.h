@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "apflow/config.h"
+#include "apflow/dbwriter.h"
 #include "apflow/err.h"
 #include "apflow/store.h"
 
@@ -46,6 +47,9 @@ struct apf_export_options {
 	const char *const *doc_ids; /* only these documents (NULL: all) */
 	size_t ndoc_ids;
 	const char *since;          /* only pages created at or after this time (NULL: all) */
+	/* Called after each file put into the store (may be NULL). */
+	void (*on_file)(uint64_t done, uint64_t total, void *arg);
+	void *cb_arg;
 };
 
 struct apf_export_result {
@@ -56,25 +60,32 @@ struct apf_export_result {
 
 /*
  * Writes the pages of md_raw_ocr.main.vw_argilla_pages that opt selects
- * (sql/motherduck/export_for_argilla.sql) to the dataset's pages/ as
+ * (sql/motherduck/export_for_argilla.sql, one job on writer) to the dataset's pages/ as
  * Parquet partitioned by doc_id, replacing the previous export as
  * described above.  No page selected is APF_ENOTFOUND and changes
  * nothing.
  */
-int apf_export_run(const struct apf_config *cfg, struct apf_store *store, const struct apf_export_options *opt,
-		   struct apf_export_result *res, struct apf_err *err);
+int apf_export_run(const struct apf_config *cfg, struct apf_store *store, struct apf_dbwriter *writer,
+		   const struct apf_export_options *opt, struct apf_export_result *res, struct apf_err *err);
 
 /* Local copies of a dataset's files, in a private temp directory. */
 struct apf_dataset_files {
 	char *dir;            /* the temp directory (removed by release) */
 	char *glob;           /* a glob matching every file fetched (<dir>/pages/ then doc_id=X/NAME.parquet) */
+	/* Pages: the export's files as a DuckDB list literal (['/a.parquet',
+	 * ...]): in place in a file:// store (nothing copied; in_place set),
+	 * else the copies in dir.  A reader that finds an in-place file gone
+	 * (a newer export removed it) fetches again. */
+	char *list;
+	int in_place;
 	char export_id[48];   /* pages: the export read */
 	size_t n;             /* files fetched */
 	uint64_t bytes;
 };
 
 /* Fetches the current export's pages (through its manifest) to
- * files->dir/pages/doc_id=<id>/...; a dataset never exported is
+ * files->dir/pages/doc_id=<id>/..., or on file:// only lists them where
+ * they are (files->list); a dataset never exported is
  * APF_ENOTFOUND "dataset 'x' has no exported pages: run 'apflow export
  * --dataset x' first". */
 int apf_dataset_fetch_pages(const struct apf_config *cfg, struct apf_store *store, const char *dataset,

@@ -14,7 +14,10 @@
 #define APFLOW_DL_H
 
 #include <dlfcn.h> /* the flags of apf_dl_open() */
+#include <pthread.h>
 #include <stddef.h>
+
+#include "apflow/err.h"
 
 /* A function to look up: its name, and the pointer to set (the address of
  * a function-pointer variable). */
@@ -31,5 +34,40 @@ struct apf_dl_sym {
  */
 void *apf_dl_open(const char *file, int flags, const struct apf_dl_sym *syms, size_t n, char *why,
 		  size_t why_size);
+
+/*
+ * The one way a module loads its library: a static struct apf_dl_lib
+ * naming it and its functions (an X-macro list filling the syms array),
+ * and apf_dl_need() before the first call.  The functions are then called
+ * through the pointers: by a #define per name where the library's header
+ * allows it (libmicrohttpd, DuckDB: the code reads as if linked), through
+ * a struct of pointers where the header defines some names as macros of
+ * its own (libcurl's curl_easy_setopt type check) or the names are few
+ * (Tesseract).
+ *
+ *   static struct apf_dl_lib mhd = APF_DL_LIB("libmicrohttpd", "libmicrohttpd.so.12",
+ *                                             RTLD_NOW | RTLD_LOCAL, syms, "run scripts/install-deps.sh");
+ *   if (apf_dl_need(&mhd, APF_EINTERNAL, err)) return err->code;
+ */
+struct apf_dl_lib {
+	const char *what;              /* "libcurl", for the message */
+	const char *file;              /* what dlopen() is given */
+	int flags;
+	const struct apf_dl_sym *syms;
+	size_t n;
+	const char *hint;              /* how to install it */
+	pthread_mutex_t lock;
+	int tried;
+	void *handle;                  /* NULL until loaded (or when it failed) */
+	char why[256];
+};
+#define APF_DL_LIB(what, file, flags, syms, hint) \
+	{ what, file, flags, syms, sizeof(syms) / sizeof((syms)[0]), hint, PTHREAD_MUTEX_INITIALIZER, 0, NULL, "" }
+
+/*
+ * Loads lib once (thread-safe; a failure is remembered, not retried).
+ * Returns 0, or code with "cannot load <what> (<file>): <why>; <hint>".
+ */
+int apf_dl_need(struct apf_dl_lib *lib, int code, struct apf_err *err);
 
 #endif

@@ -95,6 +95,10 @@ void apf_http_response_release(struct apf_http_response *resp);
 int apf_http_response_header(const struct apf_http_response *resp, const char *name, char *out,
 			     size_t n);
 
+/* url as it may be shown in logs and errors: without "user:password@"
+ * after the scheme (malloc'ed). */
+char *apf_http_url_shown(const char *url);
+
 /* Initialises libcurl once per process (thread-safe); later calls are free. */
 int apf_http_global_init(struct apf_err *err);
 

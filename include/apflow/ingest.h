@@ -113,6 +113,29 @@ json_t *apf_ingest_result_json(const struct apf_ingest_result *res);
 /* For a failure: {filename (sanitized), error, code, status}. */
 json_t *apf_ingest_error_json(const char *filename, size_t filename_len, const struct apf_err *err);
 
+/*
+ * Store and warehouse agree: a documents row for every object in raw/
+ * whose bytes are valid (a PDF, hashing to the doc_id of its name), or
+ * the object named.  An upload is stored before it is recorded, so a kill
+ * or a warehouse failure between the two leaves an object without a row;
+ * `apflow serve` runs this at start, `apflow check` may too.  Each object
+ * without a row is read back and recorded as an upload would be (source
+ * 'reconcile', filename "<doc_id>.pdf"); with dry_run only reported.
+ * on_object (may be NULL) hears of each object that had no row or is bad:
+ * rc 0 and "recorded" (or, dry run, "has no row ..."), or APF_EPDF /
+ * APF_EEXISTS and why it cannot be recorded.  Returns 0 unless the store
+ * or the warehouse failed (then err says which object it was at).
+ */
+struct apf_ingest_reconcile {
+	uint64_t objects;   /* in raw/ */
+	uint64_t missing;   /* without a documents row */
+	uint64_t recorded;  /* given their row now */
+	uint64_t bad;       /* named to on_object: bytes not valid, or a key not raw/<doc_id>.pdf */
+};
+int apf_ingest_reconcile(struct apf_ingest *ing, struct apf_store *store, struct apf_dbwriter *writer, int dry_run,
+			 void (*on_object)(const char *key, int rc, const char *why, void *arg), void *arg,
+			 struct apf_ingest_reconcile *out, struct apf_err *err);
+
 /* 1 when s is exactly 20 lowercase hex digits. */
 int apf_ingest_doc_id_valid(const char *s);
 

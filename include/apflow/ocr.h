@@ -26,6 +26,8 @@
 #ifndef APFLOW_OCR_H
 #define APFLOW_OCR_H
 
+#include <signal.h>
+
 #include "apflow/buf.h"
 #include "apflow/err.h"
 #include "apflow/pdf.h"
@@ -58,6 +60,10 @@ int apf_ocr_lang_installed(const char *lang, const char *datapath);
  * half a second for an A4 page at 300 dpi) always runs: a 1 ms timeout
  * fails after some 500 ms. */
 void apf_ocr_set_timeout(struct apf_ocr *ocr, int ms);
+/* Gives up on the page being recognised once *cancel is non-zero (NULL:
+ * never), with APF_EOCR "recognition cancelled"; Tesseract asks between
+ * words, as for the deadline. */
+void apf_ocr_set_cancel(struct apf_ocr *ocr, volatile sig_atomic_t *cancel);
 
 /*
  * Recognises the text of a grayscale page image.  dpi is the image's

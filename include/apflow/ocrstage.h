@@ -21,7 +21,11 @@
  *      workers start reading them at once, while the warehouse opens and
  *      plans (1, 2): what the plan does not take is dropped unwritten,
  *      and Tesseract pages wait for the run's row.
- *   4. When a document's last page is done, a committer thread hands it
+ *   4. A document longer than ocr_commit_pages (config) is committed in
+ *      chunks as its spool fills: the worker that filled it starts a new
+ *      spool and commits the full one (rows only; the document counts in
+ *      the run when its end commits).
+ *      When a document's last page is done, a committer thread hands it
  *      to the group-commit writer (dbwriter.h): one transaction inserts
  *      its pages and ocr_failures rows (straight from the spool with
  *      read_json) and adds its counts to the run's row; the run's last
@@ -31,8 +35,9 @@
  *      the warehouse, which it closes when idle, so that the commit does
  *      not wait for it.  So the warehouse is open only around commits,
  *      another process (the server ingesting) gets its turn between
- *      them, and a killed run loses only the documents in flight: a
- *      re-run finishes the rest without duplicates.
+ *      them, and a killed run loses only the pages in flight since
+ *      their document's last chunk: a re-run finishes the rest without
+ *      duplicates.
  *   5. Sets the run's finished_at and status: 'done' when every planned
  *      document was attempted, 'failed' when the run stopped early
  *      (warehouse or store failure, cancel).  A run killed outright stays
@@ -44,7 +49,11 @@
  *   tesseract  the page rendered at dpi (300) in gray, Tesseract in-process;
  *              confidence = mean word confidence / 100.
  *   auto       text when the layer is real text (apf_pdf_text_is_real),
- *              else tesseract.
+ *              else tesseract; a page with nothing drawn on it
+ *              (apf_pdf_page_inked) is stored as the text layer read it.
+ * Every page's MuPDF work is bounded (apf_pdf_ctx_set_limits()) by the
+ * config's ocr_page_max_ops and ocr_page_seconds, and stops at the cancel
+ * flag; a page past them fails with the reason.
  *   deepseek   the page rendered at dpi (144) as PNG, sent to DeepSeek-OCR
  *              (deepseek.h) with `concurrency` requests in flight.
  * pages.engine names the engine that produced the row ('text',
@@ -62,12 +71,18 @@
  * the store failing other than "not found", the cancel flag.
  *
  * Selection.  A document is done once some run committed it, i.e. it has
- * pages or ocr_failures rows.  By default a run takes the documents that
- * are not done; retry_failed adds those whose latest committed attempt
+ * pages or ocr_failures rows for all of its pages (documents.pages) or a
+ * row saying the whole document failed; with rows for some pages only it
+ * is partial (a run killed between two chunks).  By default a run takes
+ * the documents that are not done, and of a partial one only the pages
+ * without rows; retry_failed adds those whose latest committed attempt
  * has failure rows; force takes every document (a new run beside the old
  * ones: vw_argilla_pages shows each page from its latest run).  A
  * document committed by another process while this run worked on it is
- * not committed twice (without force).
+ * not committed twice (without force).  Empty pages: a page for which the
+ * run's engine finds no text gets no pages row when its latest row has
+ * another engine's text, so the view keeps that text; an ocr_failures row
+ * says so (res->kept).
  *
  * Sharding.  shard K/N takes the documents whose
  * apf_ocrstage_shard_hash(doc_id) mod N is K: the first 8 bytes of the
@@ -127,6 +142,7 @@ struct apf_ocrstage_doc {
 	int stored;             /* pages rows */
 	int text, tesseract, deepseek; /* stored, by engine */
 	int failed;             /* ocr_failures rows */
+	int kept;               /* of those, empty pages that kept earlier text (below) */
 	const char *error;      /* why the whole document failed, or NULL */
 	int skipped;            /* another process committed it meanwhile: nothing written */
 	int64_t ms;             /* from fetch to commit */
@@ -171,6 +187,9 @@ struct apf_ocrstage_result {
 	uint64_t failed_docs;   /* ... about whole documents */
 	uint64_t failed_pages;  /* ... about pages */
 	uint64_t skipped;       /* committed meanwhile by another process */
+	uint64_t kept;          /* empty pages not stored because the page has text from
+				 * another engine (a failure row each; see "Empty pages") */
+	uint64_t blank;         /* auto: pages with nothing drawn, stored empty unrendered */
 	int cancelled;
 	int64_t ms;
 	/* The workers' time on documents (fetching, opening, reading pages

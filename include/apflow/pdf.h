@@ -17,6 +17,7 @@
 #ifndef APFLOW_PDF_H
 #define APFLOW_PDF_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,6 +60,33 @@ int apf_pdf_probe_ex(const char *path, int *pages, int *repaired, struct apf_err
 int apf_pdf_ctx_new_single(size_t store_max, struct apf_pdf_ctx **out, struct apf_err *err);
 /* The same with MuPDF's default store (apf_pdf_probe(), tests). */
 int apf_pdf_ctx_new(struct apf_pdf_ctx **out, struct apf_err *err);
+/*
+ * The work one page may take, for every page function of the context's
+ * documents (text, ink, rendering): a page whose content streams pass
+ * max_ops operators (text, ink: each operator counts, those of a form
+ * each time it is drawn), whose rendering passes max_draws calls of the
+ * renderer to its device, or that takes more than max_ms, fails with
+ * APF_ETOOBIG or APF_ETIMEOUT ("the page passes 5000000 content-stream
+ * operators", "... 1000000 drawing operations", "the page takes more
+ * than 30000 ms"); once *cancel (when not NULL) is non-zero, every page
+ * fails at once with APF_EINTERNAL "cancelled".  A form tree in which
+ * each form draws the next twice, 30 deep (a 7 KB file), would otherwise
+ * take hours on one page: with these bounds its text fails in some 6 s,
+ * its rendering in some 5 s.  Zeros are the defaults below, which a page
+ * of text (some 10,000 operators) or a dense map (a few 100,000) is far
+ * from.  Rendering also fails past 72 levels of nested drawing (forms
+ * in forms: the text reader skips forms deeper than 64).
+ */
+#define APF_PDF_MAX_PAGE_OPS ((int64_t)5000000)
+#define APF_PDF_MAX_PAGE_DRAWS ((int64_t)1000000)
+#define APF_PDF_MAX_PAGE_MS 30000
+struct apf_pdf_limits {
+	int64_t max_ops;
+	int64_t max_draws;
+	int max_ms;
+	volatile sig_atomic_t *cancel;
+};
+void apf_pdf_ctx_set_limits(struct apf_pdf_ctx *ctx, const struct apf_pdf_limits *limits);
 /* Frees a context; every document it opened must be closed first.  NULL is fine. */
 void apf_pdf_ctx_free(struct apf_pdf_ctx *ctx);
 
@@ -72,7 +100,14 @@ void apf_pdf_ctx_free(struct apf_pdf_ctx *ctx);
  * cross-reference table, a truncated tail) opens; apf_pdf_was_repaired()
  * then says so.  A file encrypted with an empty user password (only an
  * owner password, common for "no copying" PDFs) opens.
+ *
+ * The page count is what the page tree holds, not what its /Count says:
+ * the tree is walked once, with work bounded by the file's size; a tree
+ * that lists more nodes than the file could hold (nodes listed over and
+ * over), nested more than 256 deep, or with more than APF_PDF_MAX_PAGES
+ * pages is "damaged PDF: <why>".
  */
+#define APF_PDF_MAX_PAGES 1000000
 int apf_pdf_open(struct apf_pdf_ctx *ctx, const char *path, struct apf_pdf **out, struct apf_err *err);
 void apf_pdf_close(struct apf_pdf *pdf); /* NULL is fine */
 int apf_pdf_page_count(const struct apf_pdf *pdf); /* >= 1 */
@@ -129,6 +164,15 @@ int apf_pdf_page_text_stext(struct apf_pdf *pdf, int page_num, struct apf_buf *o
  *     percent of the non-space code points: fonts without a Unicode mapping
  *     give text that looks long but is not text.
  */
+/*
+ * Sets *inked to whether page page_num draws anything: a path painted, an
+ * image, a shading, text shown, in its content or its forms, or an
+ * annotation.  A page without (a blank page, an empty content stream) is
+ * what the auto engine stores as empty text without rendering it for
+ * Tesseract.  Errors as apf_pdf_page_text().
+ */
+int apf_pdf_page_inked(struct apf_pdf *pdf, int page_num, int *inked, struct apf_err *err);
+
 #define APF_PDF_TEXT_MIN_CHARS 16
 #define APF_PDF_TEXT_MAX_GARBAGE_PCT 10
 int apf_pdf_text_is_real(const struct apf_text_stats *stats);

@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 
+#include "apflow/asset.h"
 #include "apflow/db.h"
 #include "apflow/err.h"
 
@@ -86,18 +87,10 @@ int apf_sql_expand(const char *name, const char *text, const struct apf_sql_para
 
 /*
  * SQL files compiled into the binary (every .sql file in sql/motherduck/,
- * by scripts/embed.sh into build/gen/sql_assets.c), so that `apflow init` and the stages find them
+ * by scripts/embed.sh into build/gen/assets.c, apflow/asset.h), so that `apflow init` and the stages find them
  * wherever the binary runs.  The table ends with an entry whose name is NULL.
  */
-struct apf_sql_asset {
-	const char *name;          /* "V001__raw_ocr.sql" */
-	const char *content_type;
-	const unsigned char *data; /* NUL-terminated after size bytes */
-	size_t size;
-};
-extern const struct apf_sql_asset apf_sql_assets[];
-
-/* The compiled-in file called name, or NULL. */
-const struct apf_sql_asset *apf_sql_asset_find(const char *name);
+#define APF_SQL_DIR "sql/motherduck/"
+const struct apf_asset *apf_sql_asset_find(const char *name);
 
 #endif

@@ -50,6 +50,10 @@ void apf_store_free(struct apf_store *st);
 
 /* The root URL, safe to show ("s3://bucket/prefix", "file:///data/lake"). */
 const char *apf_store_url(const struct apf_store *st);
+/* For file:// the directory whose files the keys are (<root>/<key>), for
+ * readers that can read objects in place (DuckDB) instead of copying
+ * them; NULL for other stores. */
+const char *apf_store_local_root(const struct apf_store *st);
 
 int apf_store_key_valid(const char *key);
 

@@ -61,10 +61,18 @@ int apf_fsync_dir_of(const char *path);
 
 /*
  * Removes the files in dir named <prefix><pid>-... whose process is gone
- * (left by a crash or a kill).  Files of a live process, a neighbour sharing
+ * (left by a crash or a kill), files or directories.  Those of a live process, a neighbour sharing
  * the data dir, are left alone.  Best effort: errors are ignored.
  */
 void apf_remove_stale_temps(const char *dir, const char *prefix);
+/* Removes path, and what is in it when it is a directory (not following
+ * links).  Best effort: errors are ignored. */
+void apf_rmtree(const char *path);
+/* The names in dir, sorted, "." and ".." left out (*out malloc'ed, free
+ * with apf_list_free()).  A missing dir is an empty list when missing_ok,
+ * else APF_EIO as any other failure ("cannot read directory '...': ..."). */
+int apf_list_dir(const char *dir, int missing_ok, char ***out, size_t *n, struct apf_err *err);
+void apf_list_free(char **v, size_t n);
 
 /* mkdir -p; returns 0 or an error. */
 int apf_mkdirs(const char *path, int mode, struct apf_err *err);

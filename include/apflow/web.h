@@ -1,22 +1,12 @@
 /*
- * web.h: static pages compiled into the binary (web/ → build/gen/web_assets.c).
+ * web.h: the static pages of web/, compiled into the binary (asset.h).
  */
 #ifndef APFLOW_WEB_H
 #define APFLOW_WEB_H
 
-#include <stddef.h>
+#include "apflow/asset.h"
 
-struct apf_web_asset {
-	const char *name;          /* "upload.html" */
-	const char *content_type;
-	const unsigned char *data; /* NUL-terminated after size bytes */
-	size_t size;
-};
-
-/* Terminated by an entry whose name is NULL. */
-extern const struct apf_web_asset apf_web_assets[];
-
-/* The asset called name, or NULL. */
-const struct apf_web_asset *apf_web_find(const char *name);
+/* The asset web/<name>, or NULL. */
+const struct apf_asset *apf_web_find(const char *name);
 
 #endif

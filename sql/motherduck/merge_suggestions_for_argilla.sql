@@ -3,6 +3,8 @@
 --
 -- Parameters (DuckDB variables; apflow sets them, or by hand in a shell):
 --   SET VARIABLE pages_glob       = 'argilla/in/vessels_ocr_x/pages/*/*.parquet';
+--                                   -- or a list of files: apflow passes the
+--                                   -- files its manifest names
 --   SET VARIABLE suggestions_glob = 'argilla/in/vessels_ocr_x/suggestions/*/*.parquet';
 --   SET VARIABLE processed_glob   = 'argilla/in/vessels_ocr_x/suggestions/*/_pages/*.parquet';
 --   SET VARIABLE labels           = 'VESSEL_NAME,IMO_NUMBER,...';  -- the labelset's labels
@@ -99,7 +101,8 @@ FROM (
     SELECT doc_id, page_num, text_sha256, agent FROM _merge_sugg WHERE verdict IN ('ok', 'invalid')
 ) AS q
 JOIN _merge_pages AS p ON p.doc_id = q.doc_id AND p.page_num = q.page_num AND p.text_sha256 = q.text_sha256
-WHERE q.agent IS NOT NULL;
+WHERE q.agent IS NOT NULL AND length(q.agent) <= 200
+  AND regexp_full_match(q.agent, '[a-zA-Z0-9_:./ -]*[a-zA-Z0-9][a-zA-Z0-9_:./ -]*');
 
 CREATE OR REPLACE TEMP TABLE _merge_elems AS
 SELECT doc_id, page_num, agent,

@@ -81,6 +81,8 @@ APF_CMD_DECLARE(load);
 APF_CMD_DECLARE(check);
 APF_CMD_DECLARE(panels);
 APF_CMD_DECLARE(learn);
+APF_CMD_DECLARE(run);
+APF_CMD_DECLARE(status);
 APF_CMD_DECLARE(eval);
 
 struct apf_db_result;

@@ -11,6 +11,7 @@
 #include "apflow/annotated.h"
 #include "apflow/buf.h"
 #include "apflow/db.h"
+#include "apflow/ingest.h"
 #include "apflow/labelset.h"
 #include "apflow/store.h"
 #include "apflow/util.h"
@@ -32,6 +33,8 @@ const char cmd_check_usage[] =
 	"                      those loaded exports carry) refer to pages that exist\n"
 	"  empty_exports       every export run loaded rows, as many spans as it recorded\n"
 	"  stuck_documents     no document waits for OCR longer than --stuck-hours (default 24)\n"
+	"  store_reconcile     every PDF in the store's raw/ has its documents row and is\n"
+	"                      what its name says (a dry run of what 'apflow serve' repairs)\n"
 	"\n"
 	"  --json           print a JSON array of {check, status, count, examples, description}\n"
 	"  --stuck-hours N  how long a document may wait for OCR\n"
@@ -76,8 +79,8 @@ static int add_sugg_file(const struct apf_store_stat *s, void *arg)
 }
 
 /* Fills _store_suggestions from the store's suggestions Parquet files. */
-static int load_store_suggestions(struct apf_db *db, const struct apf_config *cfg, char **tmp_dir,
-				  struct apf_err *err)
+static int load_store_suggestions(struct apf_db *db, struct apf_store *store,
+				  const struct apf_config *cfg, char **tmp_dir, struct apf_err *err)
 {
 	struct sugg_files sf;
 	char *sql = NULL;
@@ -86,9 +89,7 @@ static int load_store_suggestions(struct apf_db *db, const struct apf_config *cf
 	memset(&sf, 0, sizeof(sf));
 	sf.err = err;
 	apf_buf_init(&sf.list, 0);
-	rc = apf_store_open(cfg, &sf.st, err);
-	if (rc)
-		goto out;
+	sf.st = store; /* main opened it (NEED_STORE) */
 	if (apf_starts_with(apf_store_url(sf.st), "file://")) {
 		sf.local_root = apf_store_url(sf.st) + 7;
 	} else {
@@ -113,7 +114,6 @@ static int load_store_suggestions(struct apf_db *db, const struct apf_config *cf
 out:
 	free(sql);
 	apf_buf_release(&sf.list);
-	apf_store_free(sf.st);
 	return rc;
 }
 
@@ -130,6 +130,41 @@ static void remove_tmp_dir(char *dir)
 	}
 	rmdir(dir);
 	free(dir);
+}
+
+/* The store_reconcile row: apf_ingest_reconcile() in a dry run, an object
+ * in raw/ without its documents row or with bytes that are not what its
+ * name says fails it. */
+struct recon {
+	struct apf_buf examples;
+	int n;
+};
+
+static void on_object(const char *key, int rc, const char *why, void *arg)
+{
+	struct recon *rc_ = arg;
+
+	(void)rc;
+	(void)why;
+	if (rc_->n++ < 5)
+		apf_buf_addf(&rc_->examples, "%s%s", rc_->n > 1 ? "," : "", key);
+}
+
+static int reconcile_row(struct apf_ctx *ctx, struct recon *out, struct apf_err *err)
+{
+	struct apf_ingest *ing = NULL;
+	struct apf_ingest_reconcile r;
+	int rc = apf_ingest_new(&ctx->cfg, ctx->store, ctx->writer, &ing, err);
+
+	apf_buf_init(&out->examples, 0);
+	apf_buf_adds(&out->examples, "");
+	out->n = 0;
+	if (!rc)
+		rc = apf_ingest_reconcile(ing, ctx->store, ctx->writer, 1, on_object, out, &r, err);
+	apf_ingest_free(ing);
+	if (!rc && (uint64_t)out->n < r.missing + r.bad)
+		out->n = (int)(r.missing + r.bad);
+	return rc;
 }
 
 static char *labels_csv(void)
@@ -181,14 +216,20 @@ int cmd_check(int argc, char **argv, struct apf_ctx *ctx)
 	const struct apf_sql_param params[] = { { "labels", labels }, { "stuck_hours", stuck } };
 	rc = apf_annotated_open(&ctx->cfg, 0, &db, &err);
 	if (!rc)
-		rc = load_store_suggestions(db, &ctx->cfg, &tmp_dir, &err);
+		rc = load_store_suggestions(db, ctx->store, &ctx->cfg, &tmp_dir, &err);
 	if (!rc)
 		rc = apf_annotated_run_asset(db, "checks_integrity.sql", params, 2, &stats, &err);
 	apf_db_close(db);
 	remove_tmp_dir(tmp_dir);
 	free(labels);
-	if (rc)
+	struct recon recon = { APF_BUF_INIT, 0 };
+	if (!rc)
+		rc = reconcile_row(ctx, &recon, &err);
+	if (rc) {
+		apf_buf_release(&recon.examples);
+		apf_db_result_free(stats.last_result);
 		return apf_cmd_fail(&err);
+	}
 
 	struct apf_db_result *r = stats.last_result;
 	uint64_t n = r ? apf_db_result_rows(r) : 0;
@@ -220,6 +261,27 @@ int cmd_check(int argc, char **argv, struct apf_ctx *ctx)
 		free(status);
 		free(ex);
 		free(desc);
+	}
+	{
+		const char *status = recon.n ? "fail" : "ok";
+		const char *ex = recon.examples.data ? recon.examples.data : "";
+		fails += recon.n > 0;
+		n++;
+		if (json) {
+			json_t *exa = json_array();
+			for (const char *p = ex; *p;) {
+				size_t len = strcspn(p, ",");
+				json_array_append_new(exa, json_stringn(p, len));
+				p += len + (p[len] == ',');
+			}
+			json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:o, s:s}", "check", "store_reconcile",
+							     "status", status, "count", recon.n, "examples", exa,
+							     "description",
+							     "every PDF in the store's raw/ has its documents row and is what its name says"));
+		} else {
+			printf("%-20s %-6s %8d%s%s\n", "store_reconcile", status, recon.n, *ex ? "  " : "", ex);
+		}
+		apf_buf_release(&recon.examples);
 	}
 	if (json) {
 		json_dumpf(arr, stdout, JSON_PRESERVE_ORDER | JSON_INDENT(1));

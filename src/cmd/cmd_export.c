@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "apflow/dataset.h"
-#include "apflow/store.h"
+#include "apflow/progress.h"
 #include "apflow/util.h"
 #include "cmd/cmd.h"
 
@@ -33,6 +33,12 @@ const char cmd_export_usage[] =
 	"\n"
 	"Exit status: 0 done, 1 failed or nothing to export, 2 usage.\n";
 
+static void on_file(uint64_t done, uint64_t total, void *arg)
+{
+	apf_progress_set_total(arg, total);
+	apf_progress_update(arg, done, NULL);
+}
+
 static int is_doc_id(const char *s)
 {
 	if (strlen(s) != 20)
@@ -54,7 +60,7 @@ int cmd_export(int argc, char **argv, struct apf_ctx *ctx)
 	};
 	struct apf_export_options opt;
 	struct apf_export_result res;
-	struct apf_store *store = NULL;
+	struct apf_progress *bar = NULL;
 	struct apf_err err;
 	const char **docs = NULL;
 	int c, rc = 0;
@@ -96,16 +102,21 @@ int cmd_export(int argc, char **argv, struct apf_ctx *ctx)
 		rc = err.code == APF_EUSAGE ? apf_cmd_usage_error("export", "%s", err.msg) : apf_cmd_fail(&err);
 		goto out;
 	}
-	if ((rc = apf_store_open(&ctx->cfg, &store, &err)) || (rc = apf_export_run(&ctx->cfg, store, &opt, &res, &err))) {
+	bar = apf_progress_new("export", "files", 0, ctx->stderr_tty);
+	opt.on_file = on_file;
+	opt.cb_arg = bar;
+	if ((rc = apf_export_run(&ctx->cfg, ctx->store, ctx->writer, &opt, &res, &err))) {
+		apf_progress_clear(bar);
 		rc = apf_cmd_fail(&err);
 		goto out;
 	}
-	printf("export %s: %" PRIu64 " page%s of %" PRIu64 " document%s, %" PRIu64 " file%s, %.2f MB in %.1f s "
-	       "(export %s)\n",
+	apf_progress_end(bar, stdout, "export %s: %" PRIu64 " page%s of %" PRIu64 " document%s, %" PRIu64 " file%s, %.2f MB in %.1f s "
+	       "(export %s)",
 	       opt.dataset, res.pages, res.pages == 1 ? "" : "s", res.docs, res.docs == 1 ? "" : "s", res.files,
 	       res.files == 1 ? "" : "s", res.bytes / 1e6, res.ms / 1000.0, res.export_id);
+	bar = NULL;
 out:
-	apf_store_free(store);
+	apf_progress_end(bar, NULL, NULL);
 	free(docs);
 	return rc;
 }

@@ -14,6 +14,7 @@
 #include "apflow/buf.h"
 #include "apflow/db.h"
 #include "apflow/labelset.h"
+#include "apflow/progress.h"
 #include "apflow/rules.h"
 #include "apflow/utf8.h"
 #include "apflow/util.h"
@@ -178,7 +179,7 @@ static int found_by(const struct apf_spans *sp, const struct gold *g)
  * span the rules did not find.
  */
 static int score_rules(const struct pages *ps, const char *dir, struct score *sc, unsigned char **missed,
-		       struct apf_err *err)
+		       struct apf_progress *pb, struct apf_err *err)
 {
 	struct apf_rules_opts opts = { dir };
 	struct apf_rules *rules = NULL;
@@ -189,6 +190,7 @@ static int score_rules(const struct pages *ps, const char *dir, struct score *sc
 		const struct page *pg = &ps->v[i];
 		struct apf_spans sp = { NULL, 0, 0 };
 
+		apf_progress_add(pb, 1);
 		rc = apf_rules_annotate(rules, pg->text, strlen(pg->text), &sp, err);
 		if (rc) {
 			apf_error_prefix(err, "rules on page '%s:%" PRId64 "'", pg->doc_id, pg->page_num);
@@ -343,6 +345,7 @@ int cmd_learn(int argc, char **argv, struct apf_ctx *ctx)
 	struct apf_db *db = NULL;
 	struct apf_err err;
 	unsigned char **missed = NULL;
+	struct apf_progress *pb = NULL;
 	char *dir = NULL;
 	int dry = 0, json = 0, c, rc = 0;
 
@@ -391,7 +394,9 @@ int cmd_learn(int argc, char **argv, struct apf_ctx *ctx)
 		missed[i] = apf_xcalloc(ps.v[i].ng + 1, 1);
 		ngold += ps.v[i].ng;
 	}
-	rc = score_rules(&ps, dir, &before, missed, &err);
+	/* The rules run over the pages once, and again with what was learnt. */
+	pb = apf_progress_new("learn", "pages", dry ? ps.n : 2 * ps.n, ctx->stderr_tty);
+	rc = score_rules(&ps, dir, &before, missed, pb, &err);
 	if (rc)
 		goto fail;
 
@@ -474,11 +479,13 @@ int cmd_learn(int argc, char **argv, struct apf_ctx *ctx)
 	/* Without a write there is nothing new for the rules to read. */
 	after = before;
 	if (nlearnt && !dry) {
-		rc = score_rules(&ps, dir, &after, NULL, &err);
+		rc = score_rules(&ps, dir, &after, NULL, pb, &err);
 		if (rc)
 			goto fail;
 	}
 
+	apf_progress_end(pb, NULL, NULL);
+	pb = NULL;
 	if (json) {
 		json_t *arr = json_array();
 		for (size_t l = 0; l < nlearnt; l++) {
@@ -516,6 +523,8 @@ int cmd_learn(int argc, char **argv, struct apf_ctx *ctx)
 	}
 	goto out;
 fail:
+	apf_progress_end(pb, NULL, NULL);
+	pb = NULL;
 	rc = apf_cmd_fail(&err);
 out:
 	for (size_t l = 0; l < MAX_LABELS; l++) {

@@ -12,6 +12,7 @@
 #include "apflow/db.h"
 #include "apflow/labelset.h"
 #include "apflow/migrate.h"
+#include "apflow/progress.h"
 #include "apflow/sqlfile.h"
 #include "apflow/store.h"
 #include "apflow/util.h"
@@ -147,8 +148,8 @@ static int local_copy(struct apf_store *st, const char *key, const struct apf_co
 	return 0;
 }
 
-static int resolve_source(const char *dataset, const char *parquet, const struct apf_config *cfg,
-			  struct source *src, struct apf_err *err)
+static int resolve_source(const char *dataset, const char *parquet, struct apf_store *store,
+			  const struct apf_config *cfg, struct source *src, struct apf_err *err)
 {
 	struct apf_store *st = NULL;
 	int rc;
@@ -178,9 +179,9 @@ static int resolve_source(const char *dataset, const char *parquet, const struct
 	struct newest nw = { NULL, NULL, "" };
 	char *prefix = apf_xasprintf("argilla/out/%s/", dataset);
 	nw.prefix = prefix;
-	rc = apf_store_open(cfg, &st, err);
-	if (!rc)
-		rc = apf_store_list(st, prefix, find_newest, &nw, err);
+	/* The configured store, which main opened (NEED_STORE). */
+	st = store;
+	rc = apf_store_list(st, prefix, find_newest, &nw, err);
 	if (!rc && !nw.key)
 		rc = apf_error(err, APF_ENOTFOUND,
 			       "no export of dataset '%s' in the store: nothing under '%s<export_ts>/records.parquet' (run 'apflow pull' first)",
@@ -189,7 +190,6 @@ static int resolve_source(const char *dataset, const char *parquet, const struct
 		rc = local_copy(st, nw.key, cfg, src, err);
 	free(nw.key);
 	free(prefix);
-	apf_store_free(st);
 	return rc;
 }
 
@@ -206,6 +206,28 @@ static char *labels_csv(void)
 	}
 	apf_buf_adds(&b, "");
 	return apf_buf_detach(&b, NULL);
+}
+
+/* The columns no Argilla export lacks: the record's id and its text. */
+static int check_columns(struct apf_db *db, const struct source *src, struct apf_err *err)
+{
+	static const char *const need[] = { "id", "text" };
+	struct apf_db_result *r = NULL;
+	int rc = apf_db_set_variable(db, "parquet", src->path, err);
+
+	if (!rc)
+		rc = apf_db_query(db,
+				  "SELECT count(*) FILTER (WHERE name = 'id'), count(*) FILTER (WHERE name = 'text') "
+				  "FROM parquet_schema(getvariable('parquet'))",
+				  &r, err);
+	if (rc)
+		return apf_error_prefix(err, "cannot read '%s'", src->uri);
+	for (size_t i = 0; i < 2 && !rc; i++)
+		if (apf_db_result_i64(r, i, 0) == 0)
+			rc = apf_error(err, APF_EINVAL,
+				       "cannot load '%s': not an Argilla export: no column '%s'", src->uri, need[i]);
+	apf_db_result_free(r);
+	return rc;
 }
 
 /* Prints the rows of _load_errors; returns how many there are. */
@@ -257,6 +279,7 @@ int cmd_load(int argc, char **argv, struct apf_ctx *ctx)
 	struct apf_db_result *res = NULL;
 	struct apf_sql_stats stats = { 0, NULL };
 	struct apf_err err;
+	struct apf_progress *pb = NULL;
 	char sha[APF_SHA256_HEX], *labels = NULL;
 	int64_t before = 0, t0 = apf_now_ms();
 	int json = 0, c, rc = 0;
@@ -282,7 +305,10 @@ int cmd_load(int argc, char **argv, struct apf_ctx *ctx)
 		return apf_cmd_usage_error("load", "bad dataset name '%s': expected [A-Za-z0-9_.-]+", dataset);
 
 	apf_err_clear(&err);
-	rc = resolve_source(dataset, parquet, &ctx->cfg, &src, &err);
+	/* Three steps: hash the file, read and check it, write it. */
+	pb = apf_progress_new("load", "steps", 3, ctx->stderr_tty);
+	apf_progress_update(pb, 0, "sha256");
+	rc = resolve_source(dataset, parquet, ctx->store, &ctx->cfg, &src, &err);
 	if (!rc)
 		rc = apf_sha256_file(src.path, sha, NULL, &err);
 	if (!rc)
@@ -302,6 +328,8 @@ int cmd_load(int argc, char **argv, struct apf_ctx *ctx)
 	if (rc)
 		goto fail;
 	if (apf_db_result_rows(res)) {
+		apf_progress_end(pb, NULL, NULL);
+		pb = NULL;
 		before = apf_db_result_i64(res, 0, 0);
 		if (json)
 			printf("{\"export_run_id\":%" PRId64 ",\"already_loaded\":true,\"source_sha256\":\"%s\"}\n",
@@ -314,6 +342,10 @@ int cmd_load(int argc, char **argv, struct apf_ctx *ctx)
 	apf_db_result_free(res);
 	res = NULL;
 
+	apf_progress_update(pb, 1, "reading and checking");
+	rc = check_columns(db, &src, &err);
+	if (rc)
+		goto fail;
 	labels = labels_csv();
 	const struct apf_sql_param params[] = {
 		{ "parquet", src.path },
@@ -329,6 +361,7 @@ int cmd_load(int argc, char **argv, struct apf_ctx *ctx)
 		apf_error_prefix(&err, "cannot read '%s'", src.uri);
 		goto fail;
 	}
+	apf_progress_clear(pb); /* the bad rows, if any, come next */
 	int64_t nbad = report_errors(db, src.uri, &err);
 	if (nbad < 0) {
 		rc = err.code;
@@ -338,8 +371,11 @@ int cmd_load(int argc, char **argv, struct apf_ctx *ctx)
 		rc = 1;
 		goto out;
 	}
+	apf_progress_update(pb, 2, "writing");
 	rc = apf_annotated_run_asset(db, "argilla_export_loader_from_staged.sql", params, nparams,
 				     &stats, &err);
+	apf_progress_end(pb, NULL, NULL);
+	pb = NULL;
 	if (rc) {
 		apf_db_rollback(db);
 		apf_error_prefix(&err, "cannot load '%s'", src.uri);
@@ -381,8 +417,11 @@ int cmd_load(int argc, char **argv, struct apf_ctx *ctx)
 	}
 	goto out;
 fail:
+	apf_progress_end(pb, NULL, NULL);
+	pb = NULL;
 	rc = apf_cmd_fail(&err);
 out:
+	apf_progress_end(pb, NULL, NULL);
 	apf_db_result_free(res);
 	apf_db_result_free(stats.last_result);
 	apf_db_close(db);

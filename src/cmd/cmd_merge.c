@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "apflow/dataset.h"
-#include "apflow/store.h"
 #include "cmd/cmd.h"
 #include "apflow/banned.h" /* last: after every system header */
 
@@ -39,7 +38,6 @@ int cmd_merge(int argc, char **argv, struct apf_ctx *ctx)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct apf_merge_result res;
-	struct apf_store *store = NULL;
 	struct apf_err err;
 	const char *dataset = NULL;
 	int c, rc = 0;
@@ -65,7 +63,7 @@ int cmd_merge(int argc, char **argv, struct apf_ctx *ctx)
 		rc = err.code == APF_EUSAGE ? apf_cmd_usage_error("merge", "%s", err.msg) : apf_cmd_fail(&err);
 		goto out;
 	}
-	if ((rc = apf_store_open(&ctx->cfg, &store, &err)) || (rc = apf_merge_run(&ctx->cfg, store, dataset, &res, &err))) {
+	if ((rc = apf_merge_run(&ctx->cfg, ctx->store, dataset, &res, &err))) {
 		rc = apf_cmd_fail(&err);
 		goto out;
 	}
@@ -77,6 +75,5 @@ int cmd_merge(int argc, char **argv, struct apf_ctx *ctx)
 	       res.not_exported, res.invalid, res.duplicates, res.duplicates == 1 ? "" : "s", res.overlapped,
 	       res.ms / 1000.0);
 out:
-	apf_store_free(store);
 	return rc;
 }

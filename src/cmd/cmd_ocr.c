@@ -59,7 +59,12 @@ const char cmd_ocr_usage[] =
 	"md_raw_ocr.main.ocr_failures rows; the run goes on.  Progress goes to\n"
 	"stderr: a bar on a terminal, a line every few seconds otherwise.  Ends with\n"
 	"'ocr run N: D documents, P pages (text T, tesseract S, deepseek K), F failed\n"
-	"in X s'.\n"
+	"in X s'.  A page of --engine auto with nothing drawn on it is stored as\n"
+	"empty text without Tesseract.  A page whose engine finds no text, where\n"
+	"the page's latest text is another engine's, keeps that text (an\n"
+	"ocr_failures row says so).  Long documents are committed every\n"
+	"ocr_commit_pages pages; a killed run's next run reads the rest.  A page\n"
+	"that passes ocr_page_max_ops operators or ocr_page_seconds fails.\n"
 	"\n"
 	"Exit status: 0 nothing failed (or nothing to do), 1 some document or page\n"
 	"failed, or the run stopped (warehouse, store), 2 usage, 130 interrupted.\n";
@@ -183,6 +188,8 @@ static void print_json_summary(const struct apf_ocrstage_result *r, const char *
 	json_object_set_new(o, "failed_pages", json_integer((json_int_t)r->failed_pages));
 	json_object_set_new(o, "already_done", json_integer((json_int_t)r->already_done));
 	json_object_set_new(o, "skipped", json_integer((json_int_t)r->skipped));
+	json_object_set_new(o, "kept", json_integer((json_int_t)r->kept));
+	json_object_set_new(o, "blank", json_integer((json_int_t)r->blank));
 	json_object_set_new(o, "seconds", json_real(r->ms / 1000.0));
 	json_object_set_new(o, "read_seconds", json_real(r->read_ms / 1000.0));
 	json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -378,6 +385,11 @@ int cmd_ocr(int argc, char **argv, struct apf_ctx *ctx)
 			print_json_summary(&res, rc || res.cancelled ? "failed" : "done");
 		print_summary(ui.json ? stderr : stdout, &res);
 		fflush(stdout);
+		if (res.kept)
+			fprintf(stderr,
+				"apflow: %" PRIu64 " page%s found no text where an earlier run of another engine "
+				"had some: kept that text (vw_argilla_pages), each recorded in ocr_failures\n",
+				res.kept, res.kept == 1 ? "" : "s");
 	}
 	if (rc) {
 		rc = apf_cmd_fail(&err);

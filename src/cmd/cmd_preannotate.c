@@ -14,6 +14,7 @@
 #include "apflow/labelset.h"
 #include "apflow/ocrstage.h"
 #include "apflow/preannotate.h"
+#include "apflow/progress.h"
 #include "apflow/store.h"
 #include "apflow/util.h"
 #include "cmd/cmd.h"
@@ -70,34 +71,13 @@ static void on_signal(int sig)
 	signal(sig, SIG_DFL);
 }
 
-struct ui {
-	int tty;
-	int shown;
-};
-
 static void on_progress(const struct apf_pa_progress *p, void *arg)
 {
-	struct ui *ui = arg;
-	double secs = p->elapsed_ms / 1000.0, rate = secs > 0 ? p->pages_done / secs : 0;
-	int width = 24, filled = p->pages_total ? (int)(p->pages_done * (uint64_t)width / p->pages_total) : 0;
+	struct apf_progress *bar = arg;
 
-	if (!ui->tty)
-		return;
-	fprintf(stderr, "\r\033[K[%.*s%*s] %" PRIu64 "/%" PRIu64 " pages  %" PRIu64 " spans  %.1f pages/s", filled,
-		"########################", width - filled, "", p->pages_done, p->pages_total, p->spans, rate);
-	if (p->cache_hits)
-		fprintf(stderr, "  %" PRIu64 " cached", p->cache_hits);
-	if (p->failed)
-		fprintf(stderr, "  %" PRIu64 " failed", p->failed);
-	fflush(stderr);
-	ui->shown = 1;
-}
-
-static void clear_bar(struct ui *ui)
-{
-	if (ui->shown)
-		fputs("\r\033[K", stderr);
-	ui->shown = 0;
+	apf_progress_set_total(bar, p->pages_total);
+	apf_progress_update(bar, p->pages_done, "%" PRIu64 " spans  %" PRIu64 " cached  %" PRIu64 " failed", p->spans,
+			    p->cache_hits, p->failed);
 }
 
 static void print_summary(FILE *f, const char *what, const char *agent, const struct apf_pa_stats *st, int ollama)
@@ -237,7 +217,7 @@ static int read_jsonl(FILE *f, struct apf_pa_page **out, size_t *nout, struct ap
 	return 0;
 }
 
-static int run_stdin(struct apf_ctx *ctx, struct apf_pa_options *pa, struct ui *ui)
+static int run_stdin(struct apf_pa_options *pa, struct apf_progress *bar)
 {
 	struct apf_pa_page *pages = NULL;
 	struct apf_pa_stats st;
@@ -247,12 +227,11 @@ static int run_stdin(struct apf_ctx *ctx, struct apf_pa_options *pa, struct ui *
 	char *agent = apf_pa_agent(pa->engine, pa->ollama.model);
 	int rc;
 
-	(void)ctx;
 	apf_err_clear(&err);
 	rc = read_jsonl(stdin, &pages, &n, &err);
 	if (!rc)
 		rc = apf_pa_run(pa, pages, n, &st, &err);
-	clear_bar(ui);
+	apf_progress_end(bar, NULL, NULL);
 	if (!rc && st.failed) {
 		size_t first = 0;
 		while (first < n && !pages[first].error)
@@ -260,6 +239,11 @@ static int run_stdin(struct apf_ctx *ctx, struct apf_pa_options *pa, struct ui *
 		rc = apf_error(&err, APF_ENET, "%" PRIu64 " of %zu page%s failed, so nothing was written: first %s:%d: %s",
 			       st.failed, n, n == 1 ? "" : "s", pages[first].doc_id, pages[first].page_num,
 			       pages[first].error);
+	}
+	if (rc && interrupted) {
+		fprintf(stderr, "apflow: interrupted: nothing was written\n");
+		rc = 130;
+		goto out;
 	}
 	if (rc) {
 		if (!strncmp(err.msg, "line ", 5))
@@ -331,10 +315,8 @@ int cmd_preannotate(int argc, char **argv, struct apf_ctx *ctx)
 	};
 	struct apf_pa_dataset_options dopt;
 	struct apf_pa_dataset_result res = { 0 };
-	struct apf_store *store = NULL;
-	struct apf_dbwriter *writer = NULL;
+	struct apf_progress *bar = NULL;
 	struct apf_err err;
-	struct ui ui = { 0 };
 	struct sigaction sa, old_int, old_term;
 	int c, rc = 0, use_stdin = 0, no_cache = 0, have_signals = 0;
 	char *gaz = NULL;
@@ -415,11 +397,7 @@ int cmd_preannotate(int argc, char **argv, struct apf_ctx *ctx)
 			dopt.pa.ollama.model = apf_config_get(&ctx->cfg, APF_CFG_OLLAMA_MODEL);
 		if (!dopt.pa.ollama.url)
 			dopt.pa.ollama.url = apf_config_get(&ctx->cfg, APF_CFG_OLLAMA_URL);
-		if (!no_cache && (rc = apf_dbwriter_new(&ctx->cfg, 0, &writer, &err))) {
-			rc = apf_cmd_fail(&err);
-			goto out;
-		}
-		dopt.pa.writer = writer;
+		dopt.pa.writer = no_cache ? NULL : ctx->writer;
 	} else if (dopt.pa.ollama.model || dopt.pa.ollama.url || dopt.pa.ollama.chunk_chars || no_cache) {
 		rc = apf_cmd_usage_error("preannotate", "--model, --ollama-url, --chunk-chars and --no-cache are for "
 							"--engine ollama");
@@ -427,9 +405,9 @@ int cmd_preannotate(int argc, char **argv, struct apf_ctx *ctx)
 	}
 	gaz = apf_xasprintf("%s/gazetteers", apf_config_get(&ctx->cfg, APF_CFG_DATA_DIR));
 	dopt.pa.gazetteer_dir = gaz;
-	ui.tty = ctx->stderr_tty;
+	bar = apf_progress_new("preannotate", "pages", 0, ctx->stderr_tty);
 	dopt.pa.on_progress = on_progress;
-	dopt.pa.cb_arg = &ui;
+	dopt.pa.cb_arg = bar;
 	dopt.pa.progress_ms = 200;
 	dopt.pa.cancel = &interrupted;
 	memset(&sa, 0, sizeof(sa));
@@ -440,24 +418,25 @@ int cmd_preannotate(int argc, char **argv, struct apf_ctx *ctx)
 	have_signals = 1;
 
 	if (use_stdin) {
-		rc = run_stdin(ctx, &dopt.pa, &ui);
+		rc = run_stdin(&dopt.pa, bar);
+		bar = NULL;
 		goto out;
 	}
-	if ((rc = apf_store_open(&ctx->cfg, &store, &err)) || (rc = apf_pa_dataset(&ctx->cfg, store, &dopt, &res, &err))) {
-		clear_bar(&ui);
+	rc = apf_pa_dataset(&ctx->cfg, ctx->store, &dopt, &res, &err);
+	apf_progress_end(bar, NULL, NULL);
+	bar = NULL;
+	if (rc) {
 		rc = interrupted ? (fprintf(stderr, "apflow: interrupted: nothing was written\n"), 130) : apf_cmd_fail(&err);
 		goto out;
 	}
-	clear_bar(&ui);
 	print_summary(stdout, dopt.dataset, res.agent, &res.stats, dopt.pa.engine == APF_PA_OLLAMA);
 out:
 	if (have_signals) {
 		sigaction(SIGINT, &old_int, NULL);
 		sigaction(SIGTERM, &old_term, NULL);
 	}
+	apf_progress_end(bar, NULL, NULL);
 	apf_pa_dataset_result_release(&res);
-	apf_dbwriter_free(writer);
-	apf_store_free(store);
 	free(gaz);
 	return rc;
 }

@@ -8,8 +8,11 @@
 #include <string.h>
 
 #include "apflow/config.h"
+#include "apflow/ingest.h"
 #include "apflow/log.h"
 #include "apflow/util.h"
+#include "apflow/dataset.h"
+#include "apflow/flow.h"
 #include "cmd/cmd.h"
 #include "server/server.h"
 
@@ -17,7 +20,7 @@ const char cmd_serve_usage[] =
 	"usage: apflow serve [--listen ADDR:PORT] [--max-upload-mb N] [--upload-token TOKEN]\n"
 	"                    [--open] [--threads N] [--workers N] [--grace-seconds N]\n"
 	"                    [--max-connections N] [--max-per-address N] [--header-timeout S]\n"
-	"                    [--idle-timeout S] [--min-rate BYTES]\n"
+	"                    [--idle-timeout S] [--min-rate BYTES] [--process[=DATASET]]\n"
 	"\n"
 	"Serves the upload page (GET /), POST /upload, GET /api/documents[/<doc_id>]\n"
 	"and GET /healthz.  Uploads are checked (a PDF MuPDF can open), stored at\n"
@@ -46,6 +49,12 @@ const char cmd_serve_usage[] =
 	"  --idle-timeout S      seconds a connection may send nothing (default 30)\n"
 	"  --min-rate BYTES      bytes/s a request body must average once the head's\n"
 	"                        time is over (default 1024)\n"
+	"  --process[=DATASET]   a worker takes each upload through ocr, export,\n"
+	"                        preannotate (rules) and merge into DATASET's\n"
+	"                        argilla_records.parquet while uploads go on\n"
+	"                        (setting 'process': on = vessels_ocr_uploads, or a\n"
+	"                        dataset name); GET /api/documents/<id> shows each\n"
+	"                        document's stage\n"
 	"See docs/security.md for running it on a network.\n"
 	"\n"
 	"Prints 'listening on http://ADDR:PORT' on stderr once it accepts requests.\n"
@@ -58,6 +67,49 @@ static int parse_count(const char *opt, const char *v, int64_t lo, int64_t hi, i
 	if (apf_parse_i64_in(v, lo, hi, out))
 		return apf_cmd_usage_error("serve", "%s wants a number from %lld to %lld, not '%s'", opt,
 					   (long long)lo, (long long)hi, v);
+	return 0;
+}
+
+static void on_reconciled(const char *key, int rc, const char *why, void *arg)
+{
+	(void)arg;
+	if (rc)
+		apf_log_warn("'%s' in the store has no row and cannot have one: %s", key, why);
+	else
+		apf_log_info("'%s' was stored without its row: %s", key, why);
+}
+
+/* Store and warehouse agree before the first upload (ingest.h). */
+static int reconcile(struct apf_ctx *ctx, struct apf_err *err)
+{
+	struct apf_ingest *ing = NULL;
+	struct apf_ingest_reconcile r;
+	int rc = apf_ingest_new(&ctx->cfg, ctx->store, ctx->writer, &ing, err);
+
+	if (!rc)
+		rc = apf_ingest_reconcile(ing, ctx->store, ctx->writer, 0, on_reconciled, NULL, &r, err);
+	if (!rc && (r.missing || r.bad))
+		apf_log_info("reconciled store and warehouse: %" PRIu64 " objects in raw/, %" PRIu64
+			     " without a row, %" PRIu64 " recorded now, %" PRIu64 " named above",
+			     r.objects, r.missing, r.recorded, r.bad);
+	apf_ingest_free(ing);
+	return rc;
+}
+
+/* The dataset of the setting process (serve --process), or NULL. */
+static int process_dataset(struct apf_ctx *ctx, const char **out, struct apf_err *err)
+{
+	const char *v = apf_config_get(&ctx->cfg, APF_CFG_PROCESS);
+	int b;
+
+	*out = NULL;
+	if (!v || !*v || (!apf_parse_bool(v, &b) && !b))
+		return 0;
+	if (!apf_parse_bool(v, &b))
+		v = "vessels_ocr_uploads";
+	if (apf_dataset_name_check(&ctx->cfg, v, err))
+		return apf_error_prefix(err, "setting process");
+	*out = v;
 	return 0;
 }
 
@@ -76,6 +128,7 @@ int cmd_serve(int argc, char **argv, struct apf_ctx *ctx)
 		{ "header-timeout", required_argument, NULL, 'H' },
 		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "min-rate", required_argument, NULL, 'R' },
+		{ "process", optional_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct apf_server_opts so;
@@ -85,6 +138,8 @@ int cmd_serve(int argc, char **argv, struct apf_ctx *ctx)
 	const struct apf_config_entry *tok;
 	const char *env_tok;
 	sigset_t set;
+	struct apf_flow *flow = NULL;
+	const char *dataset = NULL;
 	int c, sig = 0;
 
 	apf_err_clear(&err);
@@ -141,6 +196,10 @@ int cmd_serve(int argc, char **argv, struct apf_ctx *ctx)
 				return 2;
 			so.min_rate = (unsigned)v;
 			break;
+		case 'P':
+			if (apf_config_set_flag(&ctx->cfg, "process", optarg ? optarg : "on", "--process", &err))
+				return apf_cmd_fail(&err);
+			break;
 		default:
 			return apf_cmd_usage_error("serve", "unknown option '%s'", argv[optind - 1]);
 		}
@@ -185,8 +244,23 @@ int cmd_serve(int argc, char **argv, struct apf_ctx *ctx)
 	 * instead of killing the server. */
 	signal(SIGXFSZ, SIG_IGN);
 
+	if (reconcile(ctx, &err) && err.code != APF_ELOCKED)
+		return apf_cmd_fail(&err);
+	if (err.code == APF_ELOCKED) {
+		/* Held by another process: the next start reconciles. */
+		apf_log_warn("store and warehouse not reconciled: %s", err.msg);
+		apf_err_clear(&err);
+	}
+	if (process_dataset(ctx, &dataset, &err))
+		return apf_cmd_fail(&err);
 	if (apf_server_start(&ctx->cfg, &so, &srv, &err))
 		return apf_cmd_fail(&err);
+	if (dataset && apf_flow_start(&ctx->cfg, ctx->store, ctx->writer, dataset, 0, &flow, &err)) {
+		apf_server_stop(srv, 0);
+		return apf_cmd_fail(&err);
+	}
+	if (flow)
+		fprintf(stderr, "processing uploads into dataset %s\n", dataset);
 	{
 		/* The address as given, with the port actually bound. */
 		const char *colon = strrchr(so.listen, ':');
@@ -200,6 +274,7 @@ int cmd_serve(int argc, char **argv, struct apf_ctx *ctx)
 	sigwait(&set, &sig);
 	fprintf(stderr, "stopping (%s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	apf_server_stop(srv, grace * 1000);
+	apf_flow_stop(flow, NULL);
 	fprintf(stderr, "stopped\n");
 	return 0;
 }

@@ -27,7 +27,7 @@ int apf_annotated_open(const struct apf_config *cfg, unsigned flags, struct apf_
 int apf_annotated_run_asset(struct apf_db *db, const char *name, const struct apf_sql_param *params,
 			    size_t nparams, struct apf_sql_stats *stats, struct apf_err *err)
 {
-	const struct apf_sql_asset *a = apf_sql_asset_find(name);
+	const struct apf_asset *a = apf_sql_asset_find(name);
 
 	if (!a)
 		return apf_error(err, APF_EINTERNAL, "'%s' is not compiled into apflow", name);
@@ -81,7 +81,7 @@ static void finish_query(struct apf_named_query *q, const char *from, const char
 
 int apf_named_queries_load(const char *asset, struct apf_named_queries *out, struct apf_err *err)
 {
-	const struct apf_sql_asset *a = apf_sql_asset_find(asset);
+	const struct apf_asset *a = apf_sql_asset_find(asset);
 	struct apf_named_queries qs = { NULL, 0 };
 	struct apf_named_query *cur = NULL;
 	const char *p, *body = NULL;

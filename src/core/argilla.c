@@ -26,6 +26,14 @@ int apf_argilla_new(const struct apf_argilla_options *opt, struct apf_argilla **
 		return apf_error(err, APF_ECONFIG, "no Argilla API key: use --api-key or ARGILLA_API_KEY");
 	if (strncmp(opt->api_url, "http://", 7) && strncmp(opt->api_url, "https://", 8))
 		return apf_error(err, APF_ECONFIG, "bad Argilla API URL '%s': not http:// or https://", opt->api_url);
+	{
+		/* The URL is shown in messages: no user or password in it. */
+		const char *host = strstr(opt->api_url, "://") + 3;
+		size_t hl = strcspn(host, "/?#");
+		if (memchr(host, '@', hl))
+			return apf_error(err, APF_ECONFIG, "bad Argilla API URL: it holds a user name or password; "
+							   "give the API key with --api-key or ARGILLA_API_KEY");
+	}
 	if (strpbrk(opt->api_key, "\r\n"))
 		return apf_error(err, APF_ECONFIG, "bad Argilla API key: it holds a line break");
 	ho.low_speed_time_s = opt->timeout_s > 0 ? opt->timeout_s : 60;

@@ -8,7 +8,10 @@
  * dataset's size; DuckDB then turns the lines into the Parquet file (a
  * temp name, renamed when complete).  Paging is by offset in the server's
  * order (insertion), which annotation does not change; a record seen twice
- * (records inserted while we read) is written once.
+ * is written once, and when the server's count changed between the pages
+ * of a pass (a record deleted moves the later ones back one offset, so one
+ * may have been skipped), the file is started again and the pages read
+ * again, at most three times.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -234,6 +237,8 @@ int apf_argilla_pull(struct apf_argilla *a, const struct apf_argilla_dataset *ds
 	char *pq_tmp = apf_xasprintf("%s.apflow-pull-%ld.tmp", opt->out, (long)getpid());
 	int64_t t0 = apf_now_ms(), since = -1;
 	uint64_t offset = 0, total = 0;
+	uint64_t pass_total = UINT64_MAX; /* the count at the first page of this pass */
+	int passes = 0, moved = 0;
 	struct apf_db *db = NULL;
 	FILE *f = NULL;
 	int rc = 0;
@@ -270,6 +275,10 @@ int apf_argilla_pull(struct apf_argilla *a, const struct apf_argilla_dataset *ds
 		n = json_array_size(items);
 		if (json_is_integer(json_object_get(root, "total")))
 			total = (uint64_t)json_integer_value(json_object_get(root, "total"));
+		if (pass_total == UINT64_MAX)
+			pass_total = total;
+		else if (total != pass_total)
+			moved = 1;
 		json_array_foreach(items, i, r)
 		{
 			const char *id = json_string_value(json_object_get(r, "id"));
@@ -293,8 +302,28 @@ int apf_argilla_pull(struct apf_argilla *a, const struct apf_argilla_dataset *ds
 		offset += n;
 		if (opt->progress)
 			opt->progress(opt->progress_arg, offset, total > offset ? total : offset);
-		if (n == 0)
+		if (n == 0) {
+			/* A record deleted while we read moves the later ones back
+			 * one offset, so one of them may have been skipped: when
+			 * the server counts more records than were seen, read
+			 * again from the start (what was seen is not written twice). */
+			if (moved && ++passes < 3) {
+				/* Start over, so that the file is one pass: what the
+				 * dataset holds now, each record once. */
+				apf_log_debug("pull: the dataset changed size while it was read; reading it again");
+				if (fflush(f) || ftruncate(fileno(f), 0) || fseek(f, 0, SEEK_SET) || fputs("{}\n", f) == EOF) {
+					rc = apf_error(err, APF_EIO, "cannot write '%s': %s", json_tmp, strerror(errno));
+					goto out;
+				}
+				json_object_clear(seen);
+				stats->records = stats->responses = stats->submitted = 0;
+				offset = 0;
+				pass_total = UINT64_MAX;
+				moved = 0;
+				continue;
+			}
 			break;
+		}
 		if (opt->cancel && *opt->cancel) {
 			rc = apf_error(err, APF_EIO, "interrupted; nothing was written");
 			goto out;

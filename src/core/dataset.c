@@ -78,47 +78,14 @@ char *apf_dataset_key(const char *dataset, const char *rest)
 	return apf_xasprintf("argilla/in/%s/%s", dataset, rest ? rest : "");
 }
 
-/* Removes the temp directories of apflow processes that are gone (a kill
- * or a crash left them); a live neighbour's are left alone. */
-static void sweep_stale(const char *tmp)
-{
-	DIR *d = opendir(tmp);
-	struct dirent *e;
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		int64_t pid;
-		char num[24];
-		const char *p, *dash;
-
-		if (!apf_starts_with(e->d_name, "apflow-ds-"))
-			continue;
-		p = e->d_name + strlen("apflow-ds-");
-		dash = strchr(p, '-');
-		if (!dash || (size_t)(dash - p) >= sizeof(num))
-			continue;
-		memcpy(num, p, (size_t)(dash - p));
-		num[dash - p] = '\0';
-		if (apf_parse_i64(num, &pid) || pid <= 0 || pid == (int64_t)getpid())
-			continue;
-		if (kill((pid_t)pid, 0) && errno == ESRCH) {
-			char *path = apf_xasprintf("%s/%s", tmp, e->d_name);
-			apf_dataset_rmtree(path);
-			apf_log_debug("removed stale temp directory '%s'", path);
-			free(path);
-		}
-	}
-	closedir(d);
-}
-
 /* A private directory apflow-ds-<pid>-<random> in parent (made). */
 static int make_private_dir(const char *parent, char **out, struct apf_err *err)
 {
 	char *dir;
 	int rc;
 
-	sweep_stale(parent);
+	/* Those of apflow processes that are gone (a kill, a crash). */
+	apf_remove_stale_temps(parent, "apflow-ds-");
 	dir = apf_xasprintf("%s/apflow-ds-%d-%016" PRIx64, parent, (int)getpid(), apf_rand64());
 	if (mkdir(dir, 0700)) {
 		rc = apf_error(err, APF_EIO, "cannot make directory '%s': %s", dir, strerror(errno));
@@ -147,66 +114,9 @@ int apf_dataset_tmpdir(const struct apf_config *cfg, char **out, struct apf_err 
 
 void apf_dataset_rmtree(const char *dir)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-
-	if (d) {
-		while ((e = readdir(d))) {
-			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-				continue;
-			char *p = apf_xasprintf("%s/%s", dir, e->d_name);
-			struct stat sb;
-			if (!lstat(p, &sb) && S_ISDIR(sb.st_mode))
-				apf_dataset_rmtree(p);
-			else
-				unlink(p);
-			free(p);
-		}
-		closedir(d);
-	}
-	rmdir(dir);
+	apf_rmtree(dir);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The entries of dir, sorted; a missing dir is an empty list. */
-static int list_dir(const char *dir, char ***out, size_t *n, struct apf_err *err)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char **v = NULL;
-	size_t k = 0;
-
-	*out = NULL;
-	*n = 0;
-	if (!d) {
-		if (errno == ENOENT)
-			return 0;
-		return apf_error(err, APF_EIO, "cannot read directory '%s': %s", dir, strerror(errno));
-	}
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		v = apf_xrealloc(v, (k + 1) * sizeof(*v));
-		v[k++] = apf_xstrdup(e->d_name);
-	}
-	closedir(d);
-	if (k)
-		qsort(v, k, sizeof(*v), cmp_str);
-	*out = v;
-	*n = k;
-	return 0;
-}
-
-static void free_list(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
 
 /* ---- export ---- */
 
@@ -229,37 +139,43 @@ static void iso_now(char out[32])
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Runs the export SQL into dir and counts what it wrote. */
-static int export_local(const struct apf_config *cfg, const struct apf_export_options *opt, const char *dir,
-			struct apf_export_result *res, struct apf_err *err)
+struct export_job {
+	const struct apf_export_options *opt;
+	const char *dir;
+	struct apf_export_result *res;
+};
+
+/* Runs the export SQL into dir and counts what it wrote (a writer job:
+ * may run twice, so it starts from scratch). */
+static int export_job_fn(struct apf_db *db, void *arg, struct apf_err *err)
 {
-	const struct apf_sql_asset *a = apf_sql_asset_find("export_for_argilla.sql");
-	struct apf_db *db = NULL;
+	struct export_job *j = arg;
+	const struct apf_asset *a = apf_sql_asset_find("export_for_argilla.sql");
 	struct apf_buf docs = APF_BUF_INIT;
 	struct apf_sql_param params[3];
-	int rc;
+	char *pattern;
+	glob_t g;
+	int rc, any;
 
 	if (!a)
 		return apf_error(err, APF_EINTERNAL, "export_for_argilla.sql is not compiled in");
+	apf_dataset_rmtree(j->dir);
+	j->res->pages = j->res->docs = 0;
 	apf_buf_adds(&docs, "");
-	for (size_t i = 0; i < opt->ndoc_ids; i++) {
-		if (i)
-			apf_buf_adds(&docs, ",");
-		apf_buf_adds(&docs, opt->doc_ids[i]);
-	}
+	for (size_t i = 0; i < j->opt->ndoc_ids; i++)
+		apf_buf_addf(&docs, "%s%s", i ? "," : "", j->opt->doc_ids[i]);
 	params[0] = (struct apf_sql_param){ "docs", docs.data };
-	params[1] = (struct apf_sql_param){ "since", opt->since ? opt->since : "" };
-	params[2] = (struct apf_sql_param){ "target", dir };
-	rc = apf_db_open_ex(cfg, APF_DB_READONLY, &db, err);
-	if (!rc)
-		rc = apf_sql_run_text(db, a->name, (const char *)a->data, params, 3, 0, NULL, err);
-	char *pattern = apf_xasprintf("%s/*/*.parquet", dir);
-	glob_t g;
+	params[1] = (struct apf_sql_param){ "since", j->opt->since ? j->opt->since : "" };
+	params[2] = (struct apf_sql_param){ "target", j->dir };
+	rc = apf_sql_run_text(db, a->name, (const char *)a->data, params, 3, 0, NULL, err);
+	apf_buf_release(&docs);
+	if (rc)
+		return rc;
+	pattern = apf_xasprintf("%s/*/*.parquet", j->dir);
 	/* No row selected: DuckDB writes no file. */
-	int any = !glob(pattern, 0, NULL, &g) && g.gl_pathc > 0;
-
+	any = !glob(pattern, 0, NULL, &g) && g.gl_pathc > 0;
 	globfree(&g);
-	if (!rc && any) {
+	if (any) {
 		char *lit = apf_db_quote_literal(pattern);
 		char *sql = apf_xasprintf("SELECT count(*), count(DISTINCT doc_id) FROM read_parquet(%s, "
 					  "hive_partitioning = true, hive_types = {'doc_id': VARCHAR})",
@@ -268,16 +184,14 @@ static int export_local(const struct apf_config *cfg, const struct apf_export_op
 
 		rc = apf_db_query(db, sql, &r, err);
 		if (!rc) {
-			res->pages = (uint64_t)apf_db_result_i64(r, 0, 0);
-			res->docs = (uint64_t)apf_db_result_i64(r, 1, 0);
+			j->res->pages = (uint64_t)apf_db_result_i64(r, 0, 0);
+			j->res->docs = (uint64_t)apf_db_result_i64(r, 1, 0);
 		}
 		apf_db_result_free(r);
 		free(sql);
 		free(lit);
 	}
 	free(pattern);
-	apf_db_close(db);
-	apf_buf_release(&docs);
 	return rc;
 }
 
@@ -312,12 +226,13 @@ static int collect_stale(const struct apf_store_stat *st, void *arg)
 
 /* Puts dir/doc_id=X/F as pages/doc_id=X/<export_id>-<n>.parquet; records
  * the keys (full) in keys and the relative names in files. */
-static int upload_pages(struct apf_store *store, const char *dataset, const char *dir, const char *export_id,
-			struct keyset *keys, json_t *files, struct apf_export_result *res, struct apf_err *err)
+static int upload_pages(struct apf_store *store, const struct apf_export_options *opt, const char *dir,
+			const char *export_id, struct keyset *keys, json_t *files, struct apf_export_result *res,
+			struct apf_err *err)
 {
 	char **parts = NULL;
 	size_t nparts = 0;
-	int rc = list_dir(dir, &parts, &nparts, err);
+	int rc = apf_list_dir(dir, 1, &parts, &nparts, err);
 
 	for (size_t i = 0; !rc && i < nparts; i++) {
 		char *sub = apf_xasprintf("%s/%s", dir, parts[i]);
@@ -325,12 +240,12 @@ static int upload_pages(struct apf_store *store, const char *dataset, const char
 		size_t nnames = 0;
 
 		if (apf_starts_with(parts[i], "doc_id="))
-			rc = list_dir(sub, &names, &nnames, err);
+			rc = apf_list_dir(sub, 1, &names, &nnames, err);
 		for (size_t j = 0; !rc && j < nnames; j++) {
 			char *path = apf_xasprintf("%s/%s", sub, names[j]);
 			char *rel = apf_xasprintf("%s/%s-%zu.parquet", parts[i], export_id, j);
 			char *tail = apf_xasprintf("pages/%s", rel);
-			char *key = apf_dataset_key(dataset, tail);
+			char *key = apf_dataset_key(opt->dataset, tail);
 			struct stat sb;
 
 			uint64_t size = !stat(path, &sb) ? (uint64_t)sb.st_size : 0;
@@ -340,6 +255,8 @@ static int upload_pages(struct apf_store *store, const char *dataset, const char
 			if (!rc) {
 				res->files++;
 				res->bytes += size;
+				if (opt->on_file)
+					opt->on_file(res->files, nparts, opt->cb_arg);
 				json_array_append_new(files, json_string(rel));
 				keys->v = apf_xrealloc(keys->v, (keys->n + 1) * sizeof(char *));
 				keys->v[keys->n++] = key;
@@ -350,15 +267,15 @@ static int upload_pages(struct apf_store *store, const char *dataset, const char
 			free(rel);
 			free(path);
 		}
-		free_list(names, nnames);
+		apf_list_free(names, nnames);
 		free(sub);
 	}
-	free_list(parts, nparts);
+	apf_list_free(parts, nparts);
 	return rc;
 }
 
-int apf_export_run(const struct apf_config *cfg, struct apf_store *store, const struct apf_export_options *opt,
-		   struct apf_export_result *res, struct apf_err *err)
+int apf_export_run(const struct apf_config *cfg, struct apf_store *store, struct apf_dbwriter *writer,
+		   const struct apf_export_options *opt, struct apf_export_result *res, struct apf_err *err)
 {
 	int64_t t0 = apf_now_ms();
 	char *tmp = NULL, *out = NULL, *mkey = NULL, *mtext = NULL, *prefix = NULL, *spool = NULL;
@@ -382,7 +299,10 @@ int apf_export_run(const struct apf_config *cfg, struct apf_store *store, const 
 	if (rc)
 		goto done;
 	out = apf_xasprintf("%s/pages", tmp);
-	rc = export_local(cfg, opt, out, res, err);
+	{
+		struct export_job job = { opt, out, res };
+		rc = apf_dbwriter_run(writer, export_job_fn, &job, err);
+	}
 	if (rc) {
 		apf_error_prefix(err, "cannot export dataset '%s'", opt->dataset);
 		goto done;
@@ -394,7 +314,7 @@ int apf_export_run(const struct apf_config *cfg, struct apf_store *store, const 
 			       opt->dataset);
 		goto done;
 	}
-	rc = upload_pages(store, opt->dataset, out, res->export_id, &keys, files, res, err);
+	rc = upload_pages(store, opt, out, res->export_id, &keys, files, res, err);
 	if (rc)
 		goto done;
 	rc = apf_store_sync(store, err);
@@ -432,7 +352,7 @@ done:
 	for (size_t i = 0; i < keys.n; i++)
 		free(keys.v[i]);
 	free(keys.v);
-	free_list(walk.drop.v, walk.drop.n);
+	apf_list_free(walk.drop.v, walk.drop.n);
 	json_decref(files);
 	json_decref(manifest);
 	free(mtext);
@@ -452,6 +372,7 @@ void apf_dataset_files_release(struct apf_dataset_files *f)
 		apf_dataset_rmtree(f->dir);
 	free(f->dir);
 	free(f->glob);
+	free(f->list);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -493,8 +414,10 @@ static int rel_ok(const char *rel)
 }
 
 static int fetch_pages_once(struct apf_store *store, const char *dataset, struct apf_dataset_files *f,
-			    struct apf_err *err)
+			    struct apf_buf *list, struct apf_err *err)
 {
+	const char *local = apf_store_local_root(store);
+
 	char *mkey = apf_dataset_key(dataset, MANIFEST), *data = NULL;
 	size_t len = 0;
 	json_t *root = NULL, *files;
@@ -528,10 +451,24 @@ static int fetch_pages_once(struct apf_store *store, const char *dataset, struct
 		}
 		tail = apf_xasprintf("pages/%s", rel);
 		key = apf_dataset_key(dataset, tail);
-		path = apf_xasprintf("%s/pages/%s", f->dir, rel);
-		rc = fetch_one(store, key, path, &f->bytes, err);
-		if (!rc)
+		if (local) {
+			/* In place: thousands of small files are not copied. */
+			struct stat sb;
+			path = apf_xasprintf("%s/%s", local, key);
+			if (stat(path, &sb))
+				rc = apf_error(err, APF_ENOTFOUND, "cannot read '%s': %s", path, strerror(errno));
+			else
+				f->bytes += (uint64_t)sb.st_size;
+		} else {
+			path = apf_xasprintf("%s/pages/%s", f->dir, rel);
+			rc = fetch_one(store, key, path, &f->bytes, err);
+		}
+		if (!rc) {
+			char *lit = apf_db_quote_literal(path);
+			apf_buf_addf(list, "%s%s", f->n ? ", " : "[", lit);
+			free(lit);
 			f->n++;
+		}
 		free(path);
 		free(key);
 		free(tail);
@@ -546,8 +483,10 @@ out:
 int apf_dataset_fetch_pages(const struct apf_config *cfg, struct apf_store *store, const char *dataset,
 			    struct apf_dataset_files *files, struct apf_err *err)
 {
+	struct apf_buf list;
 	int rc;
 
+	apf_buf_init(&list, 0);
 	memset(files, 0, sizeof(*files));
 	rc = apf_dataset_tmpdir(cfg, &files->dir, err);
 	/* A file gone under us: a new export flipped the manifest and
@@ -558,16 +497,22 @@ int apf_dataset_fetch_pages(const struct apf_config *cfg, struct apf_store *stor
 		free(sub);
 		files->n = 0;
 		files->bytes = 0;
-		rc = fetch_pages_once(store, dataset, files, err);
+		apf_buf_reset(&list);
+		rc = fetch_pages_once(store, dataset, files, &list, err);
 		if (rc != APF_ENOTFOUND || attempt == 2 || strstr(err->msg, "has no exported pages"))
 			break;
 		apf_err_clear(err);
 		rc = 0;
 	}
-	if (!rc)
+	if (!rc) {
 		files->glob = apf_xasprintf("%s/pages/*/*.parquet", files->dir);
-	else
+		files->in_place = apf_store_local_root(store) != NULL;
+		apf_buf_adds(&list, files->n ? "]" : "[]");
+		files->list = apf_buf_detach(&list, NULL);
+	} else {
 		apf_dataset_files_release(files);
+	}
+	apf_buf_release(&list);
 	return rc;
 }
 
@@ -612,7 +557,7 @@ int apf_dataset_fetch_prefix(const struct apf_config *cfg, struct apf_store *sto
 	}
 	if (rc)
 		apf_dataset_files_release(files);
-	free_list(w.keys.v, w.keys.n);
+	apf_list_free(w.keys.v, w.keys.n);
 	free(prefix);
 	return rc;
 }

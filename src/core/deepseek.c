@@ -61,21 +61,6 @@ const char *apf_deepseek_endpoint(const struct apf_deepseek *ds)
 	return ds->display_url;
 }
 
-/* The URL without "user:password@" after the scheme. */
-static char *strip_userinfo(const char *url)
-{
-	const char *p = strstr(url, "://"), *host, *at, *slash;
-
-	if (!p)
-		return apf_xstrdup(url);
-	host = p + 3;
-	slash = strchr(host, '/');
-	at = strchr(host, '@');
-	if (!at || (slash && at > slash))
-		return apf_xstrdup(url);
-	return apf_xasprintf("%.*s%s", (int)(host - url), url, at + 1);
-}
-
 /* The endpoint for base: the API's path is appended unless already there. */
 static char *endpoint_url(const char *base, enum apf_deepseek_api api)
 {
@@ -103,7 +88,7 @@ int apf_deepseek_new(const struct apf_deepseek_options *opt, struct apf_deepseek
 	if (!opt->url || !*opt->url)
 		return apf_error(err, APF_ECONFIG, "no DeepSeek server: set deepseek_url");
 	if (!apf_starts_with(opt->url, "http://") && !apf_starts_with(opt->url, "https://")) {
-		char *shown = strip_userinfo(opt->url);
+		char *shown = apf_http_url_shown(opt->url);
 		rc = apf_error(err, APF_ECONFIG, "bad deepseek_url '%s': not an http:// or https:// URL",
 			       shown);
 		free(shown);
@@ -122,7 +107,7 @@ int apf_deepseek_new(const struct apf_deepseek_options *opt, struct apf_deepseek
 	ds->timeout_ms = (long)hopt.low_speed_time_s * 1000;
 	ds->retries = opt->retries >= 0 ? opt->retries : 4;
 	ds->url = endpoint_url(opt->url, opt->api);
-	ds->display_url = strip_userinfo(ds->url);
+	ds->display_url = apf_http_url_shown(ds->url);
 	ds->model = apf_xstrdup(opt->model && *opt->model ? opt->model : apf_deepseek_default_model(opt->api));
 	/* The image travels as its own part; see deepseek.h. */
 	if (apf_starts_with(prompt, "<image>")) {

@@ -31,3 +31,19 @@ void *apf_dl_open(const char *file, int flags, const struct apf_dl_sym *syms, si
 	}
 	return lib;
 }
+
+int apf_dl_need(struct apf_dl_lib *lib, int code, struct apf_err *err)
+{
+	void *h;
+
+	pthread_mutex_lock(&lib->lock);
+	if (!lib->tried) {
+		lib->handle = apf_dl_open(lib->file, lib->flags, lib->syms, lib->n, lib->why, sizeof(lib->why));
+		lib->tried = 1;
+	}
+	h = lib->handle;
+	pthread_mutex_unlock(&lib->lock);
+	if (h)
+		return 0;
+	return apf_error(err, code, "cannot load %s (%s): %s; %s", lib->what, lib->file, lib->why, lib->hint);
+}

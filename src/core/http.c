@@ -59,34 +59,45 @@ static struct {
 #undef X
 } cu;
 
+static const struct apf_dl_sym curl_syms[] = {
+#define X(f) { #f, &cu.f },
+	CURL_FUNCS(X)
+#undef X
+};
+static struct apf_dl_lib curl_lib =
+	APF_DL_LIB("libcurl", APF_CURL_SONAME, RTLD_NOW | RTLD_LOCAL, curl_syms, "run scripts/install-deps.sh");
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static void *curl_lib;
 static CURLcode global_rc = CURLE_OK;
-static char load_error[256];
 
 static void global_init(void)
 {
-	const struct apf_dl_sym syms[] = {
-#define X(f) { #f, &cu.f },
-		CURL_FUNCS(X)
-#undef X
-	};
-
-	curl_lib = apf_dl_open(APF_CURL_SONAME, RTLD_NOW | RTLD_LOCAL, syms, sizeof(syms) / sizeof(syms[0]), load_error,
-			       sizeof(load_error));
-	if (curl_lib)
-		global_rc = cu.curl_global_init(CURL_GLOBAL_DEFAULT);
+	global_rc = cu.curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
 int apf_http_global_init(struct apf_err *err)
 {
+	int rc = apf_dl_need(&curl_lib, APF_ENET, err);
+
+	if (rc)
+		return rc;
 	pthread_once(&global_once, global_init);
-	if (!curl_lib)
-		return apf_error(err, APF_ENET, "cannot load libcurl (%s): %s; run scripts/install-deps.sh",
-				 APF_CURL_SONAME, load_error);
 	if (global_rc != CURLE_OK)
 		return apf_error(err, APF_ENET, "cannot initialise libcurl: %s", cu.curl_easy_strerror(global_rc));
 	return 0;
+}
+
+char *apf_http_url_shown(const char *url)
+{
+	const char *p = strstr(url, "://"), *host, *at, *slash;
+
+	if (!p)
+		return apf_xstrdup(url);
+	host = p + 3;
+	slash = strchr(host, '/');
+	at = strchr(host, '@');
+	if (!at || (slash && at > slash))
+		return apf_xstrdup(url);
+	return apf_xasprintf("%.*s%s", (int)(host - url), url, at + 1);
 }
 
 const char *apf_http_library_version(void)

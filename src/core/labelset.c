@@ -12,12 +12,9 @@
 #include "apflow/labelset.h"
 #include "apflow/util.h"
 
-const struct apf_config_asset *apf_config_asset_find(const char *name)
+const struct apf_asset *apf_config_asset_find(const char *name)
 {
-	for (const struct apf_config_asset *a = apf_config_assets; a->name; a++)
-		if (!strcmp(a->name, name))
-			return a;
-	return NULL;
+	return apf_asset_in("config/", name);
 }
 
 static pthread_once_t v1_once = PTHREAD_ONCE_INIT;
@@ -37,7 +34,7 @@ static const char *str_field(json_t *o, const char *key)
  */
 static void v1_parse(void)
 {
-	const struct apf_config_asset *a = apf_config_asset_find("labelset_v1.json");
+	const struct apf_asset *a = apf_config_asset_find("labelset_v1.json");
 	json_t *root = NULL, *labels;
 	struct apf_label *v = NULL;
 	size_t n;

@@ -59,7 +59,7 @@ static int write_empty(struct apf_db *db, const char *dir, const char *name, int
 int apf_merge_run(const struct apf_config *cfg, struct apf_store *store, const char *dataset,
 		  struct apf_merge_result *res, struct apf_err *err)
 {
-	const struct apf_sql_asset *a = apf_sql_asset_find("merge_suggestions_for_argilla.sql");
+	const struct apf_asset *a = apf_sql_asset_find("merge_suggestions_for_argilla.sql");
 	const struct apf_labelset *ls = apf_labelset_v1();
 	int64_t t0 = apf_now_ms();
 	struct apf_dataset_files pages = { 0 }, sugg = { 0 };
@@ -99,11 +99,17 @@ int apf_merge_run(const struct apf_config *cfg, struct apf_store *store, const c
 		apf_buf_addf(&labels, "%s%s", i ? "," : "", ls->labels[i].name);
 	{
 		const struct apf_sql_param params[] = {
-			{ "pages_glob", pages.glob },   { "suggestions_glob", sglob }, { "processed_glob", pglob },
-			{ "labels", labels.data },      { "labelset_version", ls->version }, { "target", target },
+			{ "suggestions_glob", sglob }, { "processed_glob", pglob }, { "labels", labels.data },
+			{ "labelset_version", ls->version }, { "target", target },
 		};
-		rc = apf_sql_run_text(db, a->name, (const char *)a->data, params, sizeof(params) / sizeof(params[0]), 1,
-				      &stats, err);
+		/* The export's files, as a list (not a glob: the directory may
+		 * hold a newer export's files too). */
+		char *set = apf_xasprintf("SET VARIABLE pages_glob = %s", pages.list);
+		rc = apf_db_exec(db, set, err);
+		free(set);
+		if (!rc)
+			rc = apf_sql_run_text(db, a->name, (const char *)a->data, params,
+					      sizeof(params) / sizeof(params[0]), 1, &stats, err);
 	}
 	if (rc) {
 		apf_error_prefix(err, "cannot merge dataset '%s'", dataset);

@@ -11,7 +11,7 @@
 
 struct migration {
 	struct apf_migration m;
-	const struct apf_sql_asset *asset;
+	const struct apf_asset *asset;
 };
 
 /* "V001__raw_ocr.sql" gives 1; anything else is no migration (-1). */
@@ -168,7 +168,7 @@ int apf_migrate(struct apf_db *db, int dry_run,
 	size_t n = 0, alloc = 0;
 	int rc = 0;
 
-	for (const struct apf_sql_asset *a = apf_sql_assets; a->name; a++) {
+	for (const struct apf_asset *a = apf_asset_next(APF_SQL_DIR, NULL); a; a = apf_asset_next(APF_SQL_DIR, a)) {
 		struct migration *mg;
 		int v = version_of(a->name);
 

@@ -3,6 +3,7 @@
  * in this file.
  */
 #include <dlfcn.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,7 +33,8 @@
 	X(TessBaseAPIInit3) X(TessBaseAPISetPageSegMode) X(TessBaseAPISetImage)                       \
 	X(TessBaseAPISetSourceResolution) X(TessBaseAPIRecognize) X(TessBaseAPIGetUTF8Text)           \
 	X(TessBaseAPIMeanTextConf) X(TessBaseAPIClear) X(TessBaseAPIEnd) X(TessDeleteText)            \
-	X(TessMonitorCreate) X(TessMonitorSetDeadlineMSecs) X(TessMonitorDelete)
+	X(TessMonitorCreate) X(TessMonitorSetDeadlineMSecs) X(TessMonitorDelete)                      \
+	X(TessMonitorSetCancelFunc) X(TessMonitorSetCancelThis)
 
 static struct {
 	void *lib;
@@ -40,35 +42,28 @@ static struct {
 	TESS_FUNCS(X)
 #undef X
 } tess;
-static pthread_once_t tess_once = PTHREAD_ONCE_INIT;
-static char tess_error[256];
-
-static void tess_load(void)
-{
-	const struct apf_dl_sym syms[] = {
+static const struct apf_dl_sym tess_syms[] = {
 #define X(f) { #f, &tess.f },
-		TESS_FUNCS(X)
+	TESS_FUNCS(X)
 #undef X
-	};
-
-	/* kept for the life of the process */
-	tess.lib = apf_dl_open(APF_TESSERACT_SONAME, RTLD_NOW | RTLD_LOCAL, syms, sizeof(syms) / sizeof(syms[0]), tess_error,
-			       sizeof(tess_error));
-}
+};
+static struct apf_dl_lib tess_lib = APF_DL_LIB("Tesseract", APF_TESSERACT_SONAME, RTLD_NOW | RTLD_LOCAL, tess_syms,
+					       "install tesseract-ocr");
 
 /* Loads Tesseract once; an error names what is missing. */
 static int tess_need(struct apf_err *err)
 {
-	pthread_once(&tess_once, tess_load);
-	if (tess.lib)
-		return 0;
-	return apf_error(err, APF_EOCR, "cannot load Tesseract (%s): %s; install tesseract-ocr", APF_TESSERACT_SONAME,
-			 tess_error);
+	int rc = apf_dl_need(&tess_lib, APF_EOCR, err);
+
+	if (!rc)
+		tess.lib = tess_lib.handle;
+	return rc;
 }
 
 struct apf_ocr {
 	TessBaseAPI *api;
 	int timeout_ms;
+	volatile sig_atomic_t *cancel;
 };
 
 const char *apf_ocr_library_version(void)
@@ -178,6 +173,18 @@ void apf_ocr_set_timeout(struct apf_ocr *ocr, int ms)
 	ocr->timeout_ms = ms > 0 ? ms : 0;
 }
 
+void apf_ocr_set_cancel(struct apf_ocr *ocr, volatile sig_atomic_t *cancel)
+{
+	ocr->cancel = cancel;
+}
+
+/* Tesseract's cancel callback (TessCancelFunc), between words. */
+static bool on_cancel(void *arg, int words)
+{
+	(void)words;
+	return *(volatile sig_atomic_t *)arg != 0;
+}
+
 int apf_ocr_page(struct apf_ocr *ocr, const struct apf_pixmap *pm, int dpi, struct apf_buf *out,
 		 int *mean_conf, struct apf_text_stats *stats, struct apf_err *err)
 {
@@ -196,14 +203,21 @@ int apf_ocr_page(struct apf_ocr *ocr, const struct apf_pixmap *pm, int dpi, stru
 	tess.TessBaseAPISetImage(ocr->api, pm->data, pm->w, pm->h, 1, pm->stride);
 	if (dpi > 0)
 		tess.TessBaseAPISetSourceResolution(ocr->api, dpi);
-	if (ocr->timeout_ms) {
+	if (ocr->timeout_ms || ocr->cancel) {
 		monitor = tess.TessMonitorCreate();
-		tess.TessMonitorSetDeadlineMSecs(monitor, ocr->timeout_ms);
+		if (ocr->timeout_ms)
+			tess.TessMonitorSetDeadlineMSecs(monitor, ocr->timeout_ms);
+		if (ocr->cancel) {
+			tess.TessMonitorSetCancelFunc(monitor, on_cancel);
+			tess.TessMonitorSetCancelThis(monitor, (void *)ocr->cancel);
+		}
 	}
 	start = apf_now_ms();
 	if (tess.TessBaseAPIRecognize(ocr->api, monitor) != 0) {
 		int64_t took = apf_now_ms() - start;
-		if (ocr->timeout_ms && took >= ocr->timeout_ms)
+		if (ocr->cancel && *ocr->cancel)
+			rc = apf_error(err, APF_EOCR, "recognition cancelled");
+		else if (ocr->timeout_ms && took >= ocr->timeout_ms)
 			rc = apf_error(err, APF_EOCR, "recognition timed out after %lld ms",
 				       (long long)took);
 		else

@@ -210,6 +210,18 @@ static void check_cancel_locked(struct stage *st)
 	}
 }
 
+void ocrs_count_blank(struct stage *st)
+{
+	pthread_mutex_lock(&st->lock);
+	st->res->blank++;
+	pthread_mutex_unlock(&st->lock);
+}
+
+int ocrs_cancelled(struct stage *st)
+{
+	return st->opt->cancel && *st->opt->cancel;
+}
+
 int ocrs_stopping(struct stage *st)
 {
 	int s;
@@ -280,6 +292,7 @@ static void doc_free(struct doc *d)
 		free(d->pdf_path);
 	}
 	free(d->doc_error);
+	free(d->skip);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
 }
@@ -418,6 +431,90 @@ static void spool_page(FILE *f, int page_num, int engine, const struct page_rec 
 }
 
 /*
+ * A long document is committed in chunks of ocr_commit_pages pages, so
+ * that a run killed in its middle loses only the pages since the last
+ * chunk, and the next run reads only the pages without rows (the plan's
+ * partial documents).  The worker whose page filled the spool closes it,
+ * opens the next one for the document's later pages, and commits the
+ * full one itself (the other workers go on meanwhile): its rows, without
+ * counting the document as done in the run's row.  Not before the run's
+ * row exists, nor for a document the plan dropped: the spool then grows
+ * on.  The first chunk of a fresh document checks, as a whole document
+ * does, that no other process committed it meanwhile; if one did, the
+ * document is read no further and nothing of it is written.
+ */
+static void commit_chunk(struct stage *st, struct doc *d)
+{
+	struct ocrdb_commit cj;
+	struct apf_err err;
+	char *path = NULL;
+	int ok, rc;
+
+	pthread_mutex_lock(&st->lock);
+	ok = st->started && !st->stopping && !d->pick->dropped;
+	pthread_mutex_unlock(&st->lock);
+	memset(&cj, 0, sizeof(cj));
+	pthread_mutex_lock(&d->lock);
+	if (ok && !d->spool_errno && fflush(d->spool) == 0 && !ferror(d->spool)) {
+		FILE *next;
+		char *next_path = temp_name(st, "jsonl");
+
+		next = fopen(next_path, "w");
+		if (!next) {
+			free(next_path);
+		} else {
+			fclose(d->spool); /* flushed above: no error left to report */
+			setvbuf(next, d->spool_buf, _IOFBF, SPOOL_BUF);
+			path = d->spool_path;
+			d->spool_path = next_path;
+			d->spool = next;
+			cj.pages = d->spool_stored;
+			cj.failures = d->spool_failed;
+			cj.may_keep = d->spool_empty && !d->pick->fresh;
+			cj.check_others = d->pick->fresh && !st->opt->force && !d->chunked;
+			d->spool_stored = d->spool_failed = d->spool_empty = 0;
+		}
+	}
+	if (!path)
+		d->rotating = 0;
+	pthread_mutex_unlock(&d->lock);
+	if (!path)
+		return;
+
+	cj.run_id = st->run_id;
+	cj.doc_id = d->id;
+	cj.spool_path = path;
+	cj.partial = 1;
+	apf_err_clear(&err);
+	rc = ocrdb_commit_doc(st->writer, &cj, &err);
+	unlink(path);
+	free(path);
+	pthread_mutex_lock(&st->lock);
+	st->db_us = now_us();
+	if (!rc && cj.skipped) {
+		((struct pick *)d->pick)->dropped = 1;
+		st->res->skipped++;
+	}
+	pthread_mutex_unlock(&st->lock);
+	if (rc) {
+		apf_error_prefix(&err, "cannot commit pages of '%s'", d->id);
+		set_fatal(st, &err);
+	}
+	pthread_mutex_lock(&d->lock);
+	if (!rc && !cj.skipped) {
+		d->chunked = 1;
+		for (int e = 0; e < PE_COUNT; e++) {
+			d->kept += (int)cj.kept[e];
+			d->kept_by_engine[e] += (int)cj.kept[e];
+		}
+	}
+	d->rotating = 0;
+	pthread_mutex_unlock(&d->lock);
+	apf_log_debug("ocr: committed a chunk of %s: %lld pages, %lld failed", d->id, (long long)cj.pages,
+		      (long long)cj.failures);
+}
+
+/*
  * Writes one record to the document's spool, a page's (pr) or a
  * failure's (rec, taken: decref), and counts it; when it was the
  * document's last page, queues the commit.  page_num 0 with error marks
@@ -426,7 +523,7 @@ static void spool_page(FILE *f, int page_num, int engine, const struct page_rec 
 static void finish_page(struct stage *st, struct doc *d, const struct page_rec *pr, json_t *rec, int engine,
 			int page_num, const char *error)
 {
-	int complete;
+	int complete, chunk = 0;
 	int64_t now = 0, warm = -1;
 
 	pthread_mutex_lock(&d->lock);
@@ -446,11 +543,14 @@ static void finish_page(struct stage *st, struct doc *d, const struct page_rec *
 		d->doc_error = apf_xstrdup(error);
 		complete = 1;
 	} else {
-		if (error)
+		if (error) {
 			d->failed_pages++;
-		else {
+			d->spool_failed++;
+		} else {
 			d->stored++;
 			d->by_engine[engine]++;
+			d->spool_stored++;
+			d->spool_empty += pr && pr->len == 0;
 		}
 		complete = ++d->finished == d->npages;
 		if (!complete && !d->warmed) {
@@ -458,6 +558,9 @@ static void finish_page(struct stage *st, struct doc *d, const struct page_rec *
 			warm = warm_soon(d, now);
 			d->warmed = warm >= 0;
 		}
+		if (!complete && !d->rotating && !d->spool_errno && st->commit_pages > 0 &&
+		    d->spool_stored + d->spool_failed >= st->commit_pages)
+			chunk = d->rotating = 1;
 	}
 	pthread_mutex_unlock(&d->lock);
 	if (rec)
@@ -478,6 +581,8 @@ static void finish_page(struct stage *st, struct doc *d, const struct page_rec *
 		report_failure(st, d, page_num, engine >= 0 ? page_engine_names[engine] : NULL, error);
 	if (complete)
 		queue_commit(st, d);
+	if (chunk)
+		commit_chunk(st, d);
 	maybe_progress(st, 0);
 }
 
@@ -539,8 +644,11 @@ static int claim_page(struct stage *st, struct doc *d)
 	if (d->pick->dropped) {
 		d->next_page = d->npages + 1;
 		active_remove(st, d);
-	} else if (d->next_page <= d->npages) {
-		p = d->next_page++;
+	} else {
+		while (d->skip && d->next_page <= d->npages && d->skip[d->next_page])
+			d->next_page++;
+		if (d->next_page <= d->npages)
+			p = d->next_page++;
 		if (d->next_page > d->npages)
 			active_remove(st, d);
 	}
@@ -679,6 +787,16 @@ static void start_doc(struct worker *w, struct doc *d)
 	pthread_mutex_lock(&st->lock);
 	d->npages = apf_pdf_page_count(pdf);
 	d->next_page = 1;
+	/* A partial document: its pages with rows are done already. */
+	for (size_t i = 0; i < d->pick->ndone; i++) {
+		int n = d->pick->done[i];
+		if (n < 1 || n > d->npages)
+			continue;
+		if (!d->skip)
+			d->skip = apf_xcalloc((size_t)d->npages + 1, 1);
+		d->skip[n] = 1;
+		d->finished++;
+	}
 	d->next_active = st->active;
 	st->active = d;
 	d->in_active = 1;
@@ -686,6 +804,14 @@ static void start_doc(struct worker *w, struct doc *d)
 	pthread_cond_broadcast(&st->work_cond);
 	pthread_mutex_unlock(&st->lock);
 	apf_log_debug("ocr: %s: %d page%s", d->id, d->npages, d->npages == 1 ? "" : "s");
+	if (d->finished == d->npages) {
+		/* Every page was done: only the document's end to commit. */
+		pthread_mutex_lock(&st->lock);
+		d->next_page = d->npages + 1;
+		active_remove(st, d);
+		pthread_mutex_unlock(&st->lock);
+		queue_commit(st, d);
+	}
 	read_pages(w, d, pdf);
 	apf_pdf_close(pdf);
 	ocrs_doc_release(st, d);
@@ -785,9 +911,13 @@ static int commit_prepare(struct stage *st, struct doc *d, struct pending *p)
 	p->cj.run_id = st->run_id;
 	p->cj.doc_id = d->id;
 	p->cj.spool_path = d->spool_path;
-	p->cj.pages = d->stored;
-	p->cj.failures = d->failed_pages + (d->doc_error ? 1 : 0);
+	pthread_mutex_lock(&d->lock);
+	p->cj.pages = d->spool_stored;
+	p->cj.failures = d->spool_failed + (d->doc_error ? 1 : 0);
+	p->cj.may_keep = d->spool_empty && !d->pick->fresh;
+	pthread_mutex_unlock(&d->lock);
 	p->cj.spool_error = p->spool_errno ? p->spool_msg : NULL;
+	/* Rows of this run (its chunks of d) are not another's. */
 	p->cj.check_others = d->pick->fresh && !st->opt->force;
 	return 0;
 }
@@ -810,14 +940,20 @@ static void commit_done(struct stage *st, struct pending *pd)
 		st->res->failed++;
 		st->res->failed_docs++;
 	} else {
+		for (int e = 0; e < PE_COUNT; e++) {
+			d->kept += (int)pd->cj.kept[e];
+			d->kept_by_engine[e] += (int)pd->cj.kept[e];
+		}
 		st->res->docs++;
-		st->res->pages += (uint64_t)d->stored;
-		st->res->pages_text += (uint64_t)d->by_engine[PE_TEXT];
-		st->res->pages_tesseract += (uint64_t)d->by_engine[PE_TESSERACT];
-		st->res->pages_deepseek += (uint64_t)d->by_engine[PE_DEEPSEEK];
-		st->res->failed += (uint64_t)d->failed_pages + (d->doc_error ? 1 : 0);
-		st->res->failed_pages += (uint64_t)d->failed_pages;
+		st->res->pages += (uint64_t)(d->stored - d->kept);
+		st->res->pages_text += (uint64_t)(d->by_engine[PE_TEXT] - d->kept_by_engine[PE_TEXT]);
+		st->res->pages_tesseract +=
+			(uint64_t)(d->by_engine[PE_TESSERACT] - d->kept_by_engine[PE_TESSERACT]);
+		st->res->pages_deepseek += (uint64_t)(d->by_engine[PE_DEEPSEEK] - d->kept_by_engine[PE_DEEPSEEK]);
+		st->res->failed += (uint64_t)(d->failed_pages + d->kept) + (d->doc_error ? 1 : 0);
+		st->res->failed_pages += (uint64_t)(d->failed_pages + d->kept);
 		st->res->failed_docs += d->doc_error ? 1 : 0;
+		st->res->kept += (uint64_t)d->kept;
 	}
 	pthread_mutex_unlock(&st->lock);
 
@@ -833,11 +969,12 @@ static void commit_done(struct stage *st, struct pending *pd)
 			rep.error = pd->spool_msg;
 			rep.failed = 1;
 		} else if (!pd->cj.skipped) {
-			rep.stored = d->stored;
-			rep.text = d->by_engine[PE_TEXT];
-			rep.tesseract = d->by_engine[PE_TESSERACT];
-			rep.deepseek = d->by_engine[PE_DEEPSEEK];
-			rep.failed = d->failed_pages + (d->doc_error ? 1 : 0);
+			rep.stored = d->stored - d->kept;
+			rep.text = d->by_engine[PE_TEXT] - d->kept_by_engine[PE_TEXT];
+			rep.tesseract = d->by_engine[PE_TESSERACT] - d->kept_by_engine[PE_TESSERACT];
+			rep.deepseek = d->by_engine[PE_DEEPSEEK] - d->kept_by_engine[PE_DEEPSEEK];
+			rep.failed = d->failed_pages + d->kept + (d->doc_error ? 1 : 0);
+			rep.kept = d->kept;
 			rep.error = d->doc_error;
 		}
 		snapshot(st, &p);
@@ -1006,7 +1143,7 @@ static int plan_doc(const struct ocrdb_doc *doc, void *arg)
 	if (opt->shard_n > 0 &&
 	    apf_ocrstage_shard_hash(doc->doc_id) % (uint64_t)opt->shard_n != (uint64_t)opt->shard_k)
 		return 0;
-	if (!opt->force && !doc->fresh && !(opt->retry_failed && doc->last_failed)) {
+	if (!opt->force && !doc->fresh && !doc->partial && !(opt->retry_failed && doc->last_failed)) {
 		pw->already_done++;
 		return 0;
 	}
@@ -1023,6 +1160,7 @@ static int plan_doc(const struct ocrdb_doc *doc, void *arg)
 		apf_strlcpy(pk->id, doc->doc_id, sizeof(pk->id));
 	}
 	pk->fresh = doc->fresh;
+	pk->partial = doc->partial && !opt->force && !(opt->retry_failed && doc->last_failed);
 	pk->pages = doc->pages;
 	pw->pages_planned += doc->pages > 0 ? (uint64_t)doc->pages : 0;
 	return 0;
@@ -1055,7 +1193,14 @@ static int plan(struct stage *st, const size_t *pick_of, struct apf_err *err)
 			rc = apf_error(err, APF_ENOTFOUND, "no document '%s' in md_raw_ocr.main.documents",
 				       opt->doc_ids[i]);
 	free(pw.found);
+	/* Partial documents: which of their pages are done. */
+	for (size_t i = 0; !rc && i < pw.npicks; i++)
+		if (!pw.picks[i].dropped && pw.picks[i].partial)
+			rc = ocrdb_done_pages(st->writer, st->speculative ? st->picks[i].id : pw.picks[i].id,
+					      &pw.picks[i].done, &pw.picks[i].ndone, err);
 	if (rc) {
+		for (size_t i = 0; i < pw.npicks; i++)
+			free(pw.picks[i].done);
 		free(pw.picks);
 		return rc;
 	}
@@ -1068,6 +1213,9 @@ static int plan(struct stage *st, const size_t *pick_of, struct apf_err *err)
 			st->picks[i].fresh = pw.picks[i].fresh;
 			st->picks[i].pages = pw.picks[i].pages;
 			st->picks[i].dropped = pw.picks[i].dropped;
+			st->picks[i].partial = pw.picks[i].partial;
+			st->picks[i].done = pw.picks[i].done;
+			st->picks[i].ndone = pw.picks[i].ndone;
 		}
 		free(pw.picks);
 	} else {
@@ -1160,10 +1308,23 @@ static int online_cpus(void)
 	return n < 1 ? 1 : n > 16 ? 16 : (int)n;
 }
 
+/* A whole number setting in lo..hi into *out. */
+static int config_int(const struct apf_config *cfg, enum apf_config_key key, const char *name, int64_t lo,
+		      int64_t hi, int64_t *out, struct apf_err *err)
+{
+	const char *s = apf_config_get(cfg, key);
+
+	if (!s || apf_parse_i64(s, out) || *out < lo || *out > hi)
+		return apf_error(err, APF_ECONFIG, "bad %s '%s': %lld to %lld", name, s ? s : "",
+				 (long long)lo, (long long)hi);
+	return 0;
+}
+
 static int setup(struct stage *st, struct apf_err *err)
 {
 	const struct apf_ocrstage_options *opt = st->opt;
 	const char *data_dir = apf_config_get(st->cfg, APF_CFG_DATA_DIR);
+	int64_t v;
 	int rc;
 
 	st->engine = opt->engine;
@@ -1196,11 +1357,23 @@ static int setup(struct stage *st, struct apf_err *err)
 				 "data_dir '%s' has glob characters (*?[]{}), which the warehouse would expand "
 				 "in the page spool's path",
 				 data_dir);
+	rc = config_int(st->cfg, APF_CFG_OCR_PAGE_MAX_OPS, "ocr_page_max_ops", 1000, INT64_C(1) << 40,
+			&st->page_max_ops, err);
+	if (!rc)
+		rc = config_int(st->cfg, APF_CFG_OCR_PAGE_SECONDS, "ocr_page_seconds", 1, 86400, &v, err);
+	if (!rc) {
+		st->page_max_ms = (int)v * 1000;
+		rc = config_int(st->cfg, APF_CFG_OCR_COMMIT_PAGES, "ocr_commit_pages", 1, 1000000, &v, err);
+	}
+	if (rc)
+		return rc;
+	st->commit_pages = (int)v;
 	st->tmpdir = apf_xasprintf("%s/tmp", data_dir);
 	rc = apf_mkdirs(st->tmpdir, 0700, err);
 	if (rc)
 		return rc;
 	apf_remove_stale_temps(st->tmpdir, TMP_PREFIX);
+	ocrs_sweep_parquet_dirs(st->tmpdir);
 
 	st->model_text = apf_xasprintf("mupdf %s", apf_pdf_library_version());
 	if (st->engine == APF_OCRSTAGE_DEEPSEEK) {
@@ -1274,6 +1447,8 @@ int apf_ocrstage_run(const struct apf_config *cfg, struct apf_store *store, stru
 		rc = apf_pdf_ctx_new_single(store_share(st.jobs), &w->ctx, err);
 		if (rc)
 			goto out;
+		apf_pdf_ctx_set_limits(w->ctx, &(struct apf_pdf_limits){ st.page_max_ops, st.page_max_ops / 5,
+									   st.page_max_ms, opt->cancel });
 	}
 	if (opt->ndoc_ids && st.engine != APF_OCRSTAGE_DEEPSEEK) {
 		pick_of = apf_xcalloc(opt->ndoc_ids, sizeof(*pick_of));
@@ -1424,6 +1599,8 @@ out:
 	free(pick_of);
 	free(senders);
 	apf_deepseek_free(st.ds);
+	for (size_t i = 0; i < st.npicks; i++)
+		free(st.picks[i].done);
 	free(st.picks);
 	free(st.tmpdir);
 	free(st.model_text);

@@ -37,7 +37,7 @@ static int plan_fn(struct apf_db *db, void *arg, struct apf_err *err)
 	 * at the pages, whose scan grows with the warehouse. */
 	if (pj->force)
 		return apf_db_query(db,
-				    "SELECT doc_id, coalesce(pages, 0) AS pages, false AS fresh, false AS failed\n"
+				    "SELECT doc_id, coalesce(pages, 0) AS pages, false AS fresh, false AS failed, false AS partial\n"
 				    "FROM md_raw_ocr.main.documents ORDER BY uploaded_at, doc_id",
 				    &pj->rows, err);
 	/*
@@ -46,15 +46,28 @@ static int plan_fn(struct apf_db *db, void *arg, struct apf_err *err)
 	 * attempt had failures exactly when its latest failure row is of a
 	 * run no older than its latest page row.  One pass over each table.
 	 */
+	/*
+	 * A document is partial when some of its pages have rows and not
+	 * all of documents.pages do, and no row says the whole document
+	 * failed: a run committed chunks of it and was killed.
+	 */
 	return apf_db_query(db,
 			    "WITH p AS (SELECT doc_id, max(ocr_run_id) AS run FROM md_raw_ocr.main.pages GROUP BY doc_id),\n"
-			    "f AS (SELECT doc_id, max(ocr_run_id) AS run FROM md_raw_ocr.main.ocr_failures GROUP BY doc_id)\n"
+			    "f AS (SELECT doc_id, max(ocr_run_id) AS run, bool_or(page_num IS NULL) AS whole\n"
+			    "      FROM md_raw_ocr.main.ocr_failures GROUP BY doc_id),\n"
+			    "n AS (SELECT doc_id, count(DISTINCT page_num) AS pages FROM (\n"
+			    "      SELECT doc_id, page_num FROM md_raw_ocr.main.pages UNION ALL\n"
+			    "      SELECT doc_id, page_num FROM md_raw_ocr.main.ocr_failures WHERE page_num IS NOT NULL)\n"
+			    "      GROUP BY doc_id)\n"
 			    "SELECT d.doc_id, coalesce(d.pages, 0) AS pages,\n"
 			    "       p.run IS NULL AND f.run IS NULL AS fresh,\n"
-			    "       coalesce(f.run >= coalesce(p.run, f.run), false) AS failed\n"
+			    "       coalesce(f.run >= coalesce(p.run, f.run), false) AS failed,\n"
+			    "       (p.run IS NOT NULL OR f.run IS NOT NULL) AND NOT coalesce(f.whole, false)\n"
+			    "       AND coalesce(d.pages, 0) > coalesce(n.pages, 0) AS partial\n"
 			    "FROM md_raw_ocr.main.documents AS d\n"
 			    "LEFT JOIN p ON p.doc_id = d.doc_id\n"
 			    "LEFT JOIN f ON f.doc_id = d.doc_id\n"
+			    "LEFT JOIN n ON n.doc_id = d.doc_id\n"
 			    "ORDER BY d.uploaded_at, d.doc_id",
 			    &pj->rows, err);
 }
@@ -81,12 +94,58 @@ int ocrdb_plan(struct apf_dbwriter *w, int force, int (*fn)(const struct ocrdb_d
 			apf_db_result_i64(pj.rows, 1, r),
 			(int)apf_db_result_i64(pj.rows, 2, r),
 			(int)apf_db_result_i64(pj.rows, 3, r),
+			(int)apf_db_result_i64(pj.rows, 4, r),
 		};
 		if (id)
 			rc = fn(&d, arg);
 		free(id);
 	}
 	apf_db_result_free(pj.rows);
+	return rc;
+}
+
+/* ---- pages already done ---- */
+
+struct done_job {
+	const char *doc_id;
+	struct apf_db_result *rows; /* out */
+};
+
+static int done_fn(struct apf_db *db, void *arg, struct apf_err *err)
+{
+	struct done_job *dj = arg;
+	struct apf_db_stmt *s = NULL;
+	int rc;
+
+	apf_db_result_free(dj->rows);
+	dj->rows = NULL;
+	rc = apf_db_prepare(db,
+			    "SELECT DISTINCT page_num FROM (SELECT page_num FROM md_raw_ocr.main.pages WHERE doc_id = $1 "
+			    "UNION ALL SELECT page_num FROM md_raw_ocr.main.ocr_failures WHERE doc_id = $1 AND "
+			    "page_num IS NOT NULL) ORDER BY 1",
+			    &s, err);
+	if (rc)
+		return rc;
+	apf_db_bind_text(s, 1, dj->doc_id);
+	return exec_stmt(s, &dj->rows, err);
+}
+
+int ocrdb_done_pages(struct apf_dbwriter *w, const char *doc_id, int **nums, size_t *n, struct apf_err *err)
+{
+	struct done_job dj = { doc_id, NULL };
+	uint64_t rows;
+	int rc;
+
+	*nums = NULL;
+	*n = 0;
+	rc = apf_dbwriter_run(w, done_fn, &dj, err);
+	if (!rc) {
+		rows = apf_db_result_rows(dj.rows);
+		*nums = apf_xcalloc(rows + 1, sizeof(**nums));
+		for (uint64_t r = 0; r < rows; r++)
+			(*nums)[(*n)++] = (int)apf_db_result_i64(dj.rows, 0, r);
+	}
+	apf_db_result_free(dj.rows);
 	return rc;
 }
 
@@ -304,10 +363,10 @@ static void add_spools(struct apf_buf *b, const struct commit_many *m)
 	apf_buf_adds(b, ") AS d(f, doc_id) ON s.filename = d.f");
 }
 
-/* Runs "head <the spools> WHERE s.k = 'k'" with run_id bound as $1,
- * checking that it inserted want rows. */
-static int insert_many(struct apf_db *db, const struct commit_many *m, const char *head, char k, int64_t want,
-		       const char *what, struct apf_err *err)
+/* Runs "head <the spools> mid WHERE s.k = 'k' tail" with run_id bound
+ * as $1, checking that it inserted want rows. */
+static int insert_many(struct apf_db *db, const struct commit_many *m, const char *head, const char *mid, char k,
+		       const char *tail, int64_t want, const char *what, struct apf_err *err)
 {
 	struct apf_buf sql = APF_BUF_INIT;
 	struct apf_db_stmt *s = NULL;
@@ -318,7 +377,7 @@ static int insert_many(struct apf_db *db, const struct commit_many *m, const cha
 	apf_buf_init(&sql, 0);
 	apf_buf_adds(&sql, head);
 	add_spools(&sql, m);
-	apf_buf_addf(&sql, " WHERE s.k = '%c'", k);
+	apf_buf_addf(&sql, "%s WHERE s.k = '%c'%s", mid, k, tail);
 	rc = sql.data ? apf_db_prepare(db, sql.data, &s, err) : apf_error(err, APF_ENOMEM, "statement too large");
 	apf_buf_release(&sql);
 	if (rc)
@@ -335,6 +394,56 @@ static int insert_many(struct apf_db *db, const struct commit_many *m, const cha
 	return 0;
 }
 
+/*
+ * Empty pages that would hide text: a page's latest row (what
+ * vw_argilla_pages shows) has text from another engine, and this run's
+ * engine found none (`ocr --force --engine text` over pages Tesseract
+ * read).  Such a page gets no pages row, so the view keeps the text, and
+ * an ocr_failures row says so.
+ */
+#define KEPT_JOIN " JOIN md_raw_ocr.main.vw_argilla_pages AS v ON v.doc_id = d.doc_id AND v.page_num = s.page_num"
+#define KEPT_WHERE " AND s.chars = 0 AND v.chars > 0 AND v.engine <> s.engine"
+#define NOT_KEPT                                                                                           \
+	" AND NOT (s.chars = 0 AND EXISTS (SELECT 1 FROM md_raw_ocr.main.vw_argilla_pages AS v WHERE v.doc_id = " \
+	"d.doc_id AND v.page_num = s.page_num AND v.chars > 0 AND v.engine <> s.engine))"
+
+/* Counts the kept pages per document and engine into cs[]->kept; sets
+ * *total. */
+static int count_kept(struct apf_db *db, const struct commit_many *m, int64_t *total, struct apf_err *err)
+{
+	static const char *const engines[] = { "text", "tesseract", "deepseek" };
+	struct apf_buf sql = APF_BUF_INIT;
+	struct apf_db_result *r = NULL;
+	int rc;
+
+	*total = 0;
+	apf_buf_init(&sql, 0);
+	apf_buf_adds(&sql, "SELECT d.doc_id, s.engine, count(*) FROM ");
+	add_spools(&sql, m);
+	apf_buf_adds(&sql, KEPT_JOIN " WHERE s.k = 'p'" KEPT_WHERE " GROUP BY ALL");
+	rc = sql.data ? apf_db_query(db, sql.data, &r, err) : apf_error(err, APF_ENOMEM, "statement too large");
+	apf_buf_release(&sql);
+	if (rc)
+		return rc;
+	for (uint64_t row = 0; row < apf_db_result_rows(r); row++) {
+		char *id = apf_db_result_text(r, 0, row), *engine = apf_db_result_text(r, 1, row);
+		int64_t k = apf_db_result_i64(r, 2, row);
+
+		for (size_t i = 0; id && engine && i < m->n; i++) {
+			if (strcmp(id, m->cs[i]->doc_id))
+				continue;
+			for (int e = 0; e < 3; e++)
+				if (!strcmp(engine, engines[e]))
+					m->cs[i]->kept[e] += k;
+		}
+		*total += k;
+		free(id);
+		free(engine);
+	}
+	apf_db_result_free(r);
+	return 0;
+}
+
 static int commit_many_fn(struct apf_db *db, void *arg, struct apf_err *err)
 {
 	struct commit_many *m = arg;
@@ -342,21 +451,26 @@ static int commit_many_fn(struct apf_db *db, void *arg, struct apf_err *err)
 	struct apf_db_stmt *s = NULL;
 	struct apf_db_result *r = NULL;
 	int64_t run_id = m->cs[0]->run_id, docs = 0, pages = 0, failures = 0, spool_pages = 0, spool_failures = 0;
+	int64_t kept = 0;
 	const char *end_status = NULL;
-	int rc = 0, check = 0;
+	int rc = 0, check = 0, keep = 0;
 
 	apf_buf_init(&sql, 0);
 	for (size_t i = 0; i < m->n; i++) {
 		m->cs[i]->skipped = 0;
+		memset(m->cs[i]->kept, 0, sizeof(m->cs[i]->kept));
 		check |= m->cs[i]->check_others;
 		if (m->cs[i]->end_status)
 			end_status = m->cs[i]->end_status;
 	}
 	/* 1. Documents another run committed meanwhile are skipped. */
 	if (check) {
-		apf_buf_adds(&sql, "SELECT DISTINCT doc_id FROM (SELECT doc_id FROM md_raw_ocr.main.pages WHERE doc_id IN (");
+		/* This run's own rows (a chunk of the document) do not count. */
+		apf_buf_addf(&sql, "SELECT DISTINCT doc_id FROM (SELECT doc_id FROM md_raw_ocr.main.pages WHERE "
+				   "ocr_run_id <> %" PRId64 " AND doc_id IN (", run_id);
 		add_quoted(&sql, m, wants_check, 0);
-		apf_buf_adds(&sql, ") UNION ALL SELECT doc_id FROM md_raw_ocr.main.ocr_failures WHERE doc_id IN (");
+		apf_buf_addf(&sql, ") UNION ALL SELECT doc_id FROM md_raw_ocr.main.ocr_failures WHERE ocr_run_id <> %"
+				   PRId64 " AND doc_id IN (", run_id);
 		add_quoted(&sql, m, wants_check, 0);
 		apf_buf_adds(&sql, "))");
 		rc = sql.data ? apf_db_query(db, sql.data, &r, err) : apf_error(err, APF_ENOMEM, "statement too large");
@@ -377,8 +491,9 @@ static int commit_many_fn(struct apf_db *db, void *arg, struct apf_err *err)
 		struct ocrdb_commit *c = m->cs[i];
 		if (c->skipped)
 			continue;
-		docs++;
+		docs += !c->partial;
 		if (!c->spool_error) {
+			keep |= c->may_keep && c->pages;
 			pages += c->pages;
 			failures += c->failures;
 			spool_pages += c->pages;
@@ -400,20 +515,34 @@ static int commit_many_fn(struct apf_db *db, void *arg, struct apf_err *err)
 			goto out;
 	}
 	/* 3. Every spool's page records, then its failure records. */
-	if (spool_pages) {
+	if (keep && (rc = count_kept(db, m, &kept, err)))
+		goto out;
+	if (spool_pages - kept) {
 		rc = insert_many(db, m,
 				 "INSERT INTO md_raw_ocr.main.pages (doc_id, page_num, ocr_run_id, engine, model, text, "
 				 "text_sha256, chars, confidence) SELECT d.doc_id, s.page_num, $1, s.engine, s.model, "
 				 "s.text, s.text_sha256, s.chars, s.confidence FROM ",
-				 'p', spool_pages, "page", err);
+				 "", 'p', kept ? NOT_KEPT : "", spool_pages - kept, "page", err);
 		if (rc)
 			goto out;
+	}
+	if (kept) {
+		rc = insert_many(db, m,
+				 "INSERT INTO md_raw_ocr.main.ocr_failures (doc_id, page_num, ocr_run_id, engine, error) "
+				 "SELECT d.doc_id, s.page_num, $1, s.engine, 'page ' || s.page_num || ': the ' || "
+				 "s.engine || ' engine found no text; the page keeps its text of run ' || v.ocr_run_id || "
+				 "' (' || v.engine || ')' FROM ",
+				 KEPT_JOIN, 'p', KEPT_WHERE, kept, "kept page", err);
+		if (rc)
+			goto out;
+		pages -= kept;
+		failures += kept;
 	}
 	if (spool_failures) {
 		rc = insert_many(db, m,
 				 "INSERT INTO md_raw_ocr.main.ocr_failures (doc_id, page_num, ocr_run_id, engine, error) "
 				 "SELECT d.doc_id, s.page_num, $1, s.engine, s.error FROM ",
-				 'f', spool_failures, "failure", err);
+				 "", 'f', "", spool_failures, "failure", err);
 		if (rc)
 			goto out;
 	}

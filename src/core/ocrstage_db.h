@@ -20,6 +20,9 @@ struct ocrdb_doc {
 	int64_t pages;      /* documents.pages, 0 when unknown */
 	int fresh;          /* no run committed it (no pages, no ocr_failures rows) */
 	int last_failed;    /* its latest committed attempt has ocr_failures rows */
+	int partial;        /* some pages have rows, not all (a run killed between
+			     * two chunks of it, ocrstage.c) and no row says the
+			     * whole document failed */
 };
 
 /* Calls fn for every document, in upload order; fn returning non-zero
@@ -29,6 +32,10 @@ struct ocrdb_doc {
  * tables are missing (no 'apflow init'), APF_EDB, APF_ELOCKED. */
 int ocrdb_plan(struct apf_dbwriter *w, int force, int (*fn)(const struct ocrdb_doc *doc, void *arg),
 	       void *arg, struct apf_err *err);
+
+/* Sets *nums (malloc'd, ascending, caller frees) and *n to the page
+ * numbers of doc_id that have a pages or ocr_failures row of any run. */
+int ocrdb_done_pages(struct apf_dbwriter *w, const char *doc_id, int **nums, size_t *n, struct apf_err *err);
 
 /* Makes the ocr_runs row (status 'running') and sets *run_id.  In the
  * same transaction, runs of this host (params host and pid) whose process
@@ -53,7 +60,14 @@ struct ocrdb_commit {
 	int check_others;        /* skip it when another run committed the document meanwhile */
 	const char *end_status;  /* not NULL: the last document; also end the run with this status,
 				  * as ocrdb_end_run() would (skipped or not) */
+	int partial;             /* a chunk of the document's pages, not its end: the run's
+				  * docs count is not increased */
+	int may_keep;            /* check the spool's empty pages against earlier text (below) */
 	int skipped;             /* out: skipped, nothing written */
+	/* out: empty pages not stored because the page's latest row (another
+	 * engine's) has text: each becomes an ocr_failures row saying so, and
+	 * vw_argilla_pages keeps the text.  Per engine: text, tesseract, deepseek. */
+	int64_t kept[3];
 };
 int ocrdb_commit_doc(struct apf_dbwriter *w, struct ocrdb_commit *c, struct apf_err *err);
 

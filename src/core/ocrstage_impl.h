@@ -29,6 +29,9 @@ struct pick {
 	int fresh;          /* no rows at all when planned */
 	int64_t pages;      /* documents.pages (an estimate for progress) */
 	int dropped;        /* the plan did not take it: read no more, commit nothing (st->lock) */
+	int partial;        /* some of its pages are done (a killed run's chunks) */
+	int *done;          /* partial: those pages' numbers, ascending (the plan's) */
+	size_t ndone;
 };
 
 /* A document from claim to last release. */
@@ -59,6 +62,13 @@ struct doc {
 	char *doc_error;     /* the whole document failed */
 	int committed;
 	int skipped;
+	/* What the current spool holds (a chunk commit starts a new one). */
+	int spool_stored, spool_failed, spool_empty;
+	int rotating;        /* a worker is committing a chunk of it */
+	int chunked;         /* a chunk of it is committed */
+	int kept;            /* empty pages not stored over earlier text (ocrstage_db.h) */
+	int kept_by_engine[PE_COUNT];
+	unsigned char *skip; /* partial: per page number, done already (read-only once published) */
 };
 
 struct stage;
@@ -129,6 +139,9 @@ struct stage {
 	struct apf_err fatal_err;
 	uint64_t pages_done, docs_done, pages_planned;
 	int64_t read_us;              /* workers' time on documents, summed */
+	int64_t page_max_ops;         /* ocr_page_max_ops */
+	int page_max_ms;              /* ocr_page_seconds, in ms */
+	int commit_pages;             /* ocr_commit_pages */
 
 	pthread_mutex_t cb_lock;
 	int64_t last_progress_ms;
@@ -139,6 +152,11 @@ struct stage {
 /* Whether the run is stopping (a fatal error or a cancel, which this
  * checks for). */
 int ocrs_stopping(struct stage *st);
+/* Whether the caller asked the run to stop (SIGINT): a page that failed
+ * because of it is not recorded. */
+int ocrs_cancelled(struct stage *st);
+/* Counts a blank page stored without rendering (auto). */
+void ocrs_count_blank(struct stage *st);
 /* Waits until the run's row exists; 0, or -1 when the run stopped or will
  * not be made (the page then stays unread, its document uncommitted). */
 int ocrs_wait_started(struct stage *st);
@@ -150,6 +168,12 @@ void ocrs_doc_release(struct stage *st, struct doc *d);
 void ocrs_store_page(struct stage *st, struct doc *d, int page, int engine, const char *model,
 		     const struct apf_buf *text, const struct apf_text_stats *stats, double confidence);
 void ocrs_fail_page(struct stage *st, struct doc *d, int page, int engine, const char *error);
+
+/* ---- ocrstage_parquet.c ---- */
+
+/* Removes the Parquet export directories of dead processes under tmpdir
+ * (apf_remove_stale_temps() removes files only). */
+void ocrs_sweep_parquet_dirs(const char *tmpdir);
 
 /* ---- ocrstage_read.c: the page engines ---- */
 

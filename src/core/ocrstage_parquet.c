@@ -9,6 +9,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,10 @@
 #include "apflow/ocrstage.h"
 #include "apflow/store.h"
 #include "apflow/util.h"
+#include "core/ocrstage_impl.h"
+
+/* Its temp directories: apflow-ocr-<pid>-<random>.parquet under <data_dir>/tmp. */
+#define PARQUET_PREFIX "apflow-ocr-"
 
 struct copy_job {
 	int64_t run_id;
@@ -45,71 +50,19 @@ static int copy_fn(struct apf_db *db, void *arg, struct apf_err *err)
 	return rc;
 }
 
-/* Removes dir and what the COPY put in it (one level of partitions). */
-static void remove_tree(const char *dir)
+void ocrs_sweep_parquet_dirs(const char *tmpdir)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-
-	if (d) {
-		while ((e = readdir(d))) {
-			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-				continue;
-			char *p = apf_xasprintf("%s/%s", dir, e->d_name);
-			struct stat sb;
-			if (!lstat(p, &sb) && S_ISDIR(sb.st_mode))
-				remove_tree(p);
-			else
-				unlink(p);
-			free(p);
-		}
-		closedir(d);
-	}
-	rmdir(dir);
+	/* apflow-ocr-<pid>-<random>.parquet of processes that are gone. */
+	apf_remove_stale_temps(tmpdir, PARQUET_PREFIX);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The entries of dir (sorted, "." and ".." left out); the caller frees them. */
-static int list_dir(const char *dir, char ***out, size_t *n, struct apf_err *err)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char **v = NULL;
-	size_t k = 0;
-
-	if (!d)
-		return apf_error(err, APF_EIO, "cannot read directory '%s': %s", dir, strerror(errno));
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		v = apf_xrealloc(v, (k + 1) * sizeof(*v));
-		v[k++] = apf_xstrdup(e->d_name);
-	}
-	closedir(d);
-	if (k)
-		qsort(v, k, sizeof(*v), cmp_str);
-	*out = v;
-	*n = k;
-	return 0;
-}
-
-static void free_list(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
 
 /* Puts every DIR/doc_id=X/F as ocr_run_id=N/doc_id=X/F. */
 static int upload(struct apf_store *store, const char *dir, int64_t run_id, int *files, struct apf_err *err)
 {
 	char **parts = NULL;
 	size_t nparts = 0;
-	int rc = list_dir(dir, &parts, &nparts, err);
+	int rc = apf_list_dir(dir, 0, &parts, &nparts, err);
 
 	for (size_t i = 0; !rc && i < nparts; i++) {
 		char *sub = apf_xasprintf("%s/%s", dir, parts[i]);
@@ -117,7 +70,7 @@ static int upload(struct apf_store *store, const char *dir, int64_t run_id, int 
 		size_t nnames = 0;
 
 		if (apf_starts_with(parts[i], "doc_id="))
-			rc = list_dir(sub, &names, &nnames, err);
+			rc = apf_list_dir(sub, 0, &names, &nnames, err);
 		for (size_t j = 0; !rc && j < nnames; j++) {
 			char *path = apf_xasprintf("%s/%s", sub, names[j]);
 			char *key = apf_xasprintf("ocr_run_id=%" PRId64 "/%s/%s", run_id, parts[i], names[j]);
@@ -127,10 +80,10 @@ static int upload(struct apf_store *store, const char *dir, int64_t run_id, int 
 			free(key);
 			free(path);
 		}
-		free_list(names, nnames);
+		apf_list_free(names, nnames);
 		free(sub);
 	}
-	free_list(parts, nparts);
+	apf_list_free(parts, nparts);
 	return rc;
 }
 
@@ -151,8 +104,10 @@ int apf_ocrstage_export_parquet(const struct apf_config *cfg, struct apf_dbwrite
 		return rc;
 	tmpdir = apf_xasprintf("%s/tmp", data_dir);
 	rc = apf_mkdirs(tmpdir, 0700, err);
-	/* A name the stage's stale-temp sweep knows (apflow-ocr-<pid>-...). */
-	dir = apf_xasprintf("%s/apflow-ocr-%d-%016" PRIx64 ".parquet", tmpdir, (int)getpid(), apf_rand64());
+	/* A killed export left its directory: the stage's setup and this
+	 * sweep remove those of dead processes. */
+	ocrs_sweep_parquet_dirs(tmpdir);
+	dir = apf_xasprintf("%s/" PARQUET_PREFIX "%d-%016" PRIx64 ".parquet", tmpdir, (int)getpid(), apf_rand64());
 	if (!rc) {
 		cj.run_id = run_id;
 		cj.dir = dir;
@@ -162,7 +117,7 @@ int apf_ocrstage_export_parquet(const struct apf_config *cfg, struct apf_dbwrite
 	}
 	if (!rc && access(dir, F_OK) == 0)
 		rc = upload(store, dir, run_id, files, err);
-	remove_tree(dir);
+	apf_rmtree(dir);
 	if (!rc)
 		apf_log_debug("ocr run %" PRId64 ": %d Parquet file%s under %s", run_id, *files,
 			      *files == 1 ? "" : "s", apf_store_url(store));

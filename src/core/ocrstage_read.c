@@ -25,8 +25,10 @@ int ocrs_ensure_ocr(struct worker *w, struct apf_err *err)
 	if (w->ocr)
 		return 0;
 	rc = apf_ocr_new(st->lang, st->opt->tessdata, &w->ocr, err);
-	if (!rc)
+	if (!rc) {
 		apf_ocr_set_timeout(w->ocr, st->opt->page_timeout_ms > 0 ? st->opt->page_timeout_ms : 120000);
+		apf_ocr_set_cancel(w->ocr, st->opt->cancel);
+	}
 	return rc;
 }
 
@@ -64,6 +66,9 @@ static void page_tesseract(struct worker *w, struct doc *d, struct apf_pdf *pdf,
 	}
 	if (!rc)
 		rc = damaged_empty(pdf, &stats, &err);
+	/* A page cut short by a cancel is not a failed page: it stays unread. */
+	if (rc && ocrs_cancelled(st))
+		return;
 	if (rc)
 		ocrs_fail_page(st, d, page, PE_TESSERACT, err.msg);
 	else
@@ -75,16 +80,29 @@ static void page_text(struct worker *w, struct doc *d, struct apf_pdf *pdf, int 
 	struct stage *st = w->st;
 	struct apf_text_stats stats;
 	struct apf_err err;
-	int rc;
+
+	int inked = 1, rc;
 
 	apf_err_clear(&err);
 	rc = apf_pdf_page_text(pdf, page, &w->text, &stats, &err);
+	/*
+	 * auto: a page without real text goes to Tesseract, unless nothing
+	 * is drawn on it at all (a blank page: 20,000 of them took Tesseract
+	 * some 2 hours); that one is stored as the text layer read it.
+	 */
 	if (!rc && st->engine == APF_OCRSTAGE_AUTO && !apf_pdf_text_is_real(&stats)) {
-		page_tesseract(w, d, pdf, page);
-		return;
+		rc = apf_pdf_page_inked(pdf, page, &inked, &err);
+		if (!rc && inked) {
+			page_tesseract(w, d, pdf, page);
+			return;
+		}
+		if (!rc)
+			ocrs_count_blank(st);
 	}
 	if (!rc)
 		rc = damaged_empty(pdf, &stats, &err);
+	if (rc && ocrs_cancelled(st))
+		return;
 	if (rc)
 		ocrs_fail_page(st, d, page, PE_TEXT, err.msg);
 	else
@@ -103,6 +121,8 @@ static void page_deepseek(struct worker *w, struct doc *d, struct apf_pdf *pdf, 
 		return;
 	apf_err_clear(&err);
 	rc = apf_pdf_render_png(pdf, page, st->dpi, 0, &w->png, NULL, &err);
+	if (rc && ocrs_cancelled(st))
+		return;
 	if (rc) {
 		ocrs_fail_page(st, d, page, PE_DEEPSEEK, err.msg);
 		return;

@@ -34,21 +34,6 @@ struct apf_ollama {
 	long backoff_base_ms;
 };
 
-/* The URL without "user:password@" after the scheme. */
-static char *strip_userinfo(const char *url)
-{
-	const char *p = strstr(url, "://"), *host, *at, *slash;
-
-	if (!p)
-		return apf_xstrdup(url);
-	host = p + 3;
-	slash = strchr(host, '/');
-	at = strchr(host, '@');
-	if (!at || (slash && at > slash))
-		return apf_xstrdup(url);
-	return apf_xasprintf("%.*s%s", (int)(host - url), url, at + 1);
-}
-
 char *apf_ollama_agent(const char *model)
 {
 	char *a = apf_xasprintf("ollama-%s", model ? model : "");
@@ -112,7 +97,7 @@ int apf_ollama_new(const struct apf_ollama_options *opt, const struct apf_labels
 	if (!opt->url || !*opt->url)
 		return apf_error(err, APF_ECONFIG, "no Ollama server: set ollama_url or give --ollama-url");
 	if (!apf_starts_with(opt->url, "http://") && !apf_starts_with(opt->url, "https://")) {
-		char *shown = strip_userinfo(opt->url);
+		char *shown = apf_http_url_shown(opt->url);
 		rc = apf_error(err, APF_ECONFIG, "bad Ollama URL '%s': not an http:// or https:// URL", shown);
 		free(shown);
 		return rc;
@@ -151,7 +136,7 @@ int apf_ollama_new(const struct apf_ollama_options *opt, const struct apf_labels
 	while (n > 0 && opt->url[n - 1] == '/')
 		n--;
 	ol->base = apf_xstrndup(opt->url, n);
-	ol->shown = strip_userinfo(ol->base);
+	ol->shown = apf_http_url_shown(ol->base);
 	ol->chat_url = apf_xasprintf("%s/api/chat", ol->base);
 	ol->model = apf_xstrdup(opt->model);
 	ol->system = build_system(ls);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <mupdf/fitz.h>
 #include <mupdf/pdf.h>
@@ -123,6 +124,57 @@ int apf_pdf_ctx_new(struct apf_pdf_ctx **out, struct apf_err *err)
 	return apf_pdf_ctx_new_single(0, out, err);
 }
 
+void apf_pdf_ctx_set_limits(struct apf_pdf_ctx *pc, const struct apf_pdf_limits *limits)
+{
+	pc->limits = *limits;
+}
+
+void apf_pdf_budget_start(const struct apf_pdf_ctx *pc, struct apf_pdf_budget *b, const char *unit)
+{
+	memset(b, 0, sizeof(*b));
+	if (!strcmp(unit, APF_PDF_UNIT_DRAWS))
+		b->max_ops = pc->limits.max_draws > 0 ? pc->limits.max_draws : APF_PDF_MAX_PAGE_DRAWS;
+	else
+		b->max_ops = pc->limits.max_ops > 0 ? pc->limits.max_ops : APF_PDF_MAX_PAGE_OPS;
+	b->max_ms = pc->limits.max_ms > 0 ? pc->limits.max_ms : APF_PDF_MAX_PAGE_MS;
+	b->deadline_ms = apf_now_ms() + b->max_ms;
+	b->cancel = pc->limits.cancel;
+	b->unit = unit;
+}
+
+int apf_pdf_budget_over(struct apf_pdf_budget *b)
+{
+	if (!b->tripped) {
+		if (b->cancel && *b->cancel) {
+			b->tripped = APF_EINTERNAL;
+			snprintf(b->why, sizeof(b->why), "cancelled");
+		} else if (b->ops > b->max_ops) {
+			b->tripped = APF_ETOOBIG;
+			snprintf(b->why, sizeof(b->why), "the page passes %lld %s", (long long)b->max_ops, b->unit);
+		} else if (apf_now_ms() > b->deadline_ms) {
+			b->tripped = APF_ETIMEOUT;
+			snprintf(b->why, sizeof(b->why), "the page takes more than %d ms", b->max_ms);
+		}
+	}
+	return b->tripped;
+}
+
+void apf_pdf_budget_check(fz_context *ctx, struct apf_pdf_budget *b)
+{
+	/* Once tripped, every later tick throws again: MuPDF may swallow
+	 * one (an annotation's appearance is drawn under a catch). */
+	if (apf_pdf_budget_over(b))
+		fz_throw(ctx, FZ_ERROR_ABORT, "%s", b->why);
+}
+
+int apf_pdf_caught_budget(fz_context *ctx, const struct apf_pdf_budget *b, struct apf_err *err, int code,
+			  const char *what)
+{
+	if (b->tripped)
+		return apf_error(err, b->tripped, "%s: %s", what, b->why);
+	return apf_pdf_caught(ctx, err, code, what);
+}
+
 void apf_pdf_ctx_free(struct apf_pdf_ctx *pc)
 {
 	if (!pc)
@@ -159,27 +211,121 @@ static int has_pdf_signature(const char *path, struct apf_err *err)
 }
 
 /*
- * Maps the page tree once, so that finding page k is a lookup: without
- * it MuPDF walks the tree from the root for every page, which in a flat
- * tree of n pages (common) resolves up to n objects per page.  A tree it
- * cannot map is walked as before.
+ * The page tree, mapped once by a walk of our own, which counts the pages
+ * that are there rather than trust the tree's /Count: a 435-byte file
+ * claiming /Count 100000000 had MuPDF's pdf_load_page_tree() allocate
+ * maps for that many pages (1.6 GB) and fz_count_pages() report them.
+ * The walk's work is bounded by the file's size: a node costs a
+ * reference of some bytes in the file, so a tree that lists more nodes
+ * than MAP_NODES_PER_BYTE per byte (nodes listed twice, a DAG that
+ * doubles at each level) is refused, as is one nested deeper than
+ * MAP_MAX_DEPTH (the walk and MuPDF's would recurse that deep) or with
+ * more than APF_PDF_MAX_PAGES pages.  A node that repeats one of its
+ * ancestors is skipped with a note.  The map goes where MuPDF keeps its
+ * own (pdf_lookup_page_obj() reads it, pdf_drop_page_tree() frees it),
+ * so finding page k is a lookup rather than a walk from the root, which
+ * in a flat tree of n pages resolves up to n objects per page.
+ *
+ * Nodes are told apart as pdf_lookup_page_loc() does: /Type /Pages, or
+ * without a /Type, /Kids and no /MediaBox; anything else is a page.
  */
-static void load_page_tree(struct apf_pdf *pdf)
-{
-	fz_context *ctx = pdf->pc->ctx;
-	pdf_document *pdoc = pdf_specifics(ctx, pdf->doc);
-	int done = 0;
+#define MAP_MAX_DEPTH 256
+#define MAP_MIN_NODES 1024
+#define MAP_NODES_PER_BYTE 0.5
 
-	if (!pdoc)
+struct tree_walk {
+	int64_t budget; /* nodes the walk may still visit */
+	int64_t bytes;  /* the file's size, for the message */
+	int *leaves;    /* object numbers of the pages, in order */
+	int n, cap;
+};
+
+/* fz_throw() formats no 64-bit integers. */
+static void too_many_nodes(fz_context *ctx, const struct tree_walk *tw)
+{
+	char msg[128];
+
+	snprintf(msg, sizeof(msg), "its page tree lists more nodes than a file of %lld bytes holds",
+		 (long long)tw->bytes);
+	fz_throw(ctx, FZ_ERROR_GENERIC, "%s", msg);
+}
+
+static void walk_tree(fz_context *ctx, struct tree_walk *tw, pdf_obj *node, int depth, pdf_cycle_list *up)
+{
+	pdf_cycle_list here;
+	pdf_obj *kids, *type;
+	int n, inner;
+
+	if (--tw->budget < 0)
+		too_many_nodes(ctx, tw);
+	type = pdf_dict_get(ctx, node, PDF_NAME(Type));
+	kids = pdf_dict_get(ctx, node, PDF_NAME(Kids));
+	inner = type ? pdf_name_eq(ctx, type, PDF_NAME(Pages))
+		     : kids && !pdf_dict_get(ctx, node, PDF_NAME(MediaBox));
+	if (!inner) {
+		if (tw->n == APF_PDF_MAX_PAGES)
+			fz_throw(ctx, FZ_ERROR_GENERIC, "more than %d pages", APF_PDF_MAX_PAGES);
+		if (tw->n == tw->cap) {
+			int cap = tw->cap ? tw->cap * 2 : 64;
+			tw->leaves = fz_realloc_array(ctx, tw->leaves, cap, int);
+			tw->cap = cap;
+		}
+		tw->leaves[tw->n++] = pdf_to_num(ctx, node);
 		return;
-	fz_var(done);
-	fz_try(ctx) {
-		pdf_load_page_tree(ctx, pdoc);
-		done = 1;
 	}
-	fz_catch(ctx)
-		done = 0;
-	pdf->page_tree = done;
+	if (depth >= MAP_MAX_DEPTH)
+		fz_throw(ctx, FZ_ERROR_GENERIC, "its page tree is nested more than %d deep", MAP_MAX_DEPTH);
+	if (pdf_cycle(ctx, &here, up, node)) {
+		fz_warn(ctx, "cycle in page tree (%d 0 R): skipped", pdf_to_num(ctx, node));
+		return;
+	}
+	n = pdf_array_len(ctx, kids);
+	if (n > tw->budget)
+		too_many_nodes(ctx, tw);
+	for (int i = 0; i < n; i++)
+		walk_tree(ctx, tw, pdf_array_get(ctx, kids, i), depth + 1, &here);
+}
+
+static int cmp_rev_page_map(const void *va, const void *vb)
+{
+	const pdf_rev_page_map *a = va, *b = vb;
+
+	return a->object < b->object ? -1 : a->object > b->object;
+}
+
+/* Walks the page tree of doc (a file of bytes bytes) and installs the
+ * map; sets *pages.  Throws what is wrong with the tree. */
+static void map_page_tree(fz_context *ctx, pdf_document *pdoc, int64_t bytes, int *pages)
+{
+	struct tree_walk tw = { 0 };
+	pdf_obj *root;
+
+	tw.bytes = bytes;
+	tw.budget = MAP_MIN_NODES + (int64_t)((double)bytes * MAP_NODES_PER_BYTE);
+	fz_var(tw.leaves);
+	fz_try(ctx) {
+		root = pdf_dict_getp(ctx, pdf_trailer(ctx, pdoc), "Root/Pages");
+		if (!root)
+			fz_throw(ctx, FZ_ERROR_GENERIC, "cannot find page tree");
+		walk_tree(ctx, &tw, root, 0, NULL);
+		if (tw.n > 0) {
+			pdoc->rev_page_map = fz_malloc_array(ctx, tw.n, pdf_rev_page_map);
+			for (int i = 0; i < tw.n; i++) {
+				pdoc->rev_page_map[i].page = i;
+				pdoc->rev_page_map[i].object = tw.leaves[i];
+			}
+			qsort(pdoc->rev_page_map, (size_t)tw.n, sizeof(*pdoc->rev_page_map), cmp_rev_page_map);
+			pdoc->fwd_page_map = tw.leaves;
+			tw.leaves = NULL;
+			pdoc->map_page_count = tw.n;
+			pdoc->page_map_nesting = 1;
+		}
+	}
+	fz_catch(ctx) {
+		fz_free(ctx, tw.leaves);
+		fz_rethrow(ctx);
+	}
+	*pages = tw.n;
 }
 
 /*
@@ -187,7 +333,8 @@ static void load_page_tree(struct apf_pdf *pdf)
  * a new reference to the page's object when the page tree is mapped, where
  * the caller (pdf_load_page()) takes it as borrowed: one reference leaked
  * per page, which keeps the object from being freed with the document
- * (Bug 706433, fixed in 1.22.0).  The page keeps a reference of its own,
+ * (Bug 706433, fixed in 1.22.0); the tree is always mapped (apf_pdf_open()
+ * fails otherwise).  The page keeps a reference of its own,
  * so the extra one is dropped here.  Pages are loaded one at a time, so
  * each load is a fresh one (not a page still open, which would come back
  * without a lookup).
@@ -197,8 +344,11 @@ fz_page *apf_pdf_load_page_obj(struct apf_pdf *pdf, int page_num)
 	fz_context *ctx = pdf->pc->ctx;
 	fz_page *page = NULL;
 
+	/* fz_load_chapter_page(), not fz_load_page(), which would check the
+	 * number against the tree's own /Count: the map has the pages that
+	 * are there. */
 #if FZ_VERSION_MAJOR == 1 && FZ_VERSION_MINOR == 21
-	if (pdf->page_tree) {
+	{
 		/*
 		 * When the load fails after the lookup (a page whose Parent
 		 * chain is a cycle: "cycle in tree (parents)"), the leaked
@@ -212,7 +362,7 @@ fz_page *apf_pdf_load_page_obj(struct apf_pdf *pdf, int page_num)
 
 		fz_var(page);
 		fz_try(ctx)
-			page = fz_load_page(ctx, pdf->doc, page_num - 1);
+			page = fz_load_chapter_page(ctx, pdf->doc, 0, page_num - 1);
 		fz_always(ctx)
 			pdf_drop_obj(ctx, obj);
 		fz_catch(ctx) {
@@ -221,10 +371,10 @@ fz_page *apf_pdf_load_page_obj(struct apf_pdf *pdf, int page_num)
 			fz_rethrow(ctx);
 		}
 		pdf_drop_obj(ctx, pdf_page_from_fz_page(ctx, page)->obj);
-		return page;
 	}
+#else
+	page = fz_load_chapter_page(ctx, pdf->doc, 0, page_num - 1);
 #endif
-	page = fz_load_page(ctx, pdf->doc, page_num - 1);
 	return page;
 }
 
@@ -235,10 +385,14 @@ int apf_pdf_open(struct apf_pdf_ctx *pc, const char *path, struct apf_pdf **out,
 	fz_document *doc = NULL;
 	int count = 0, encrypted = 0, repaired = 0, rc;
 	struct apf_pdf *pdf;
+	struct stat sb;
 
 	rc = has_pdf_signature(path, err);
 	if (rc)
 		return rc;
+	if (stat(path, &sb))
+		return apf_error(err, APF_EIO, "cannot open '%s': %s", path, strerror(errno));
+	reset_notes(pc);
 	fz_var(stm);
 	fz_var(doc);
 	fz_var(count);
@@ -252,9 +406,11 @@ int apf_pdf_open(struct apf_pdf_ctx *pc, const char *path, struct apf_pdf **out,
 		if (fz_needs_password(ctx, doc)) {
 			encrypted = 1;
 		} else {
-			count = fz_count_pages(ctx, doc);
 			pdf_document *pdoc = pdf_specifics(ctx, doc);
-			repaired = pdoc ? pdf_was_repaired(ctx, pdoc) : 0;
+			if (!pdoc)
+				fz_throw(ctx, FZ_ERROR_GENERIC, "not read as a PDF");
+			repaired = pdf_was_repaired(ctx, pdoc);
+			map_page_tree(ctx, pdoc, (int64_t)sb.st_size, &count);
 		}
 	}
 	fz_always(ctx)
@@ -274,7 +430,6 @@ int apf_pdf_open(struct apf_pdf_ctx *pc, const char *path, struct apf_pdf **out,
 	pdf->doc = doc;
 	pdf->pages = count;
 	pdf->repaired = repaired;
-	load_page_tree(pdf);
 	*out = pdf;
 	return 0;
 }
@@ -284,8 +439,7 @@ void apf_pdf_close(struct apf_pdf *pdf)
 	if (!pdf)
 		return;
 	apf_pdf_text_cache_free(pdf->pc->ctx, pdf->tc);
-	if (pdf->page_tree)
-		pdf_drop_page_tree(pdf->pc->ctx, pdf_specifics(pdf->pc->ctx, pdf->doc));
+	pdf_drop_page_tree(pdf->pc->ctx, pdf_specifics(pdf->pc->ctx, pdf->doc));
 	fz_drop_document(pdf->pc->ctx, pdf->doc);
 	free(pdf);
 }
@@ -381,6 +535,22 @@ int apf_pdf_page_text_stext(struct apf_pdf *pdf, int page_num, struct apf_buf *o
 	return page_text(pdf, page_num, 1, out, stats, err);
 }
 
+int apf_pdf_page_inked(struct apf_pdf *pdf, int page_num, int *inked, struct apf_err *err)
+{
+	char what[64];
+	int rc;
+
+	rc = check_page(pdf, page_num, err);
+	if (rc)
+		return rc;
+	snprintf(what, sizeof(what), "cannot read page %d", page_num);
+	reset_notes(pdf->pc);
+	rc = apf_pdf_read_ink(pdf, page_num, inked, what, err);
+	if (!rc)
+		keep_page_note(pdf);
+	return rc;
+}
+
 int apf_pdf_text_is_real(const struct apf_text_stats *s)
 {
 	return s->nonspace >= APF_PDF_TEXT_MIN_CHARS &&
@@ -448,17 +618,251 @@ static int load_page(struct apf_pdf *pdf, int page_num, const char *what, fz_pag
 	return rc;
 }
 
+/*
+ * The renderer's work, bounded: MuPDF's run processor draws through this
+ * device, which hands every call on to the draw device and counts it
+ * against the page's budget (apf_pdf_budget), and bounds how deep the
+ * drawing nests (clips, masks, groups, tiles: a form is drawn inside a
+ * clip to its box, so forms nested one inside the other nest here too).
+ * The run processor recurses into forms, some KB of stack a level, with
+ * no limit of its own but its exception stack, which gives out at some 85
+ * forms ("exception stack overflow!"); DRAW_MAX_DEPTH is the text
+ * reader's 64 forms (MAX_FORM_DEPTH) and some clips around them.  Over either bound, the device sets the cookie's abort,
+ * which every content stream's lexer checks at each token, and throws.
+ */
+#define DRAW_MAX_DEPTH 72
+
+struct guard_dev {
+	fz_device super;
+	fz_device *target;
+	struct apf_pdf_budget *b;
+	fz_cookie *cookie;
+	int depth;
+};
+
+static void guard_trip(fz_context *ctx, struct guard_dev *g)
+{
+	if (g->cookie->abort && !g->b->tripped) {
+		g->b->tripped = APF_EINTERNAL;
+		snprintf(g->b->why, sizeof(g->b->why), "cancelled");
+	}
+	if (apf_pdf_budget_over(g->b)) {
+		g->cookie->abort = 1;
+		fz_throw(ctx, FZ_ERROR_ABORT, "%s", g->b->why);
+	}
+}
+
+static struct guard_dev *guard_tick(fz_context *ctx, fz_device *dev, int nest)
+{
+	struct guard_dev *g = (struct guard_dev *)dev;
+
+	g->depth += nest;
+	if (nest > 0 && g->depth > DRAW_MAX_DEPTH && !g->b->tripped) {
+		g->b->tripped = APF_ETOOBIG;
+		snprintf(g->b->why, sizeof(g->b->why),
+			 "the page nests its drawing (forms, clips, groups) more than %d deep", DRAW_MAX_DEPTH);
+	}
+	if (++g->b->ops > g->b->max_ops || g->b->tripped || (g->b->cancel && *g->b->cancel) ||
+	    !(g->b->ops & 255) || g->cookie->abort)
+		guard_trip(ctx, g);
+	return g;
+}
+
+static void guard_close(fz_context *ctx, fz_device *dev)
+{
+	fz_close_device(ctx, ((struct guard_dev *)dev)->target);
+}
+
+static void guard_fill_path(fz_context *ctx, fz_device *dev, const fz_path *path, int even_odd, fz_matrix ctm,
+			    fz_colorspace *cs, const float *color, float alpha, fz_color_params cp)
+{
+	fz_fill_path(ctx, guard_tick(ctx, dev, 0)->target, path, even_odd, ctm, cs, color, alpha, cp);
+}
+
+static void guard_stroke_path(fz_context *ctx, fz_device *dev, const fz_path *path, const fz_stroke_state *ss,
+			      fz_matrix ctm, fz_colorspace *cs, const float *color, float alpha,
+			      fz_color_params cp)
+{
+	fz_stroke_path(ctx, guard_tick(ctx, dev, 0)->target, path, ss, ctm, cs, color, alpha, cp);
+}
+
+static void guard_clip_path(fz_context *ctx, fz_device *dev, const fz_path *path, int even_odd, fz_matrix ctm,
+			    fz_rect scissor)
+{
+	fz_clip_path(ctx, guard_tick(ctx, dev, 1)->target, path, even_odd, ctm, scissor);
+}
+
+static void guard_clip_stroke_path(fz_context *ctx, fz_device *dev, const fz_path *path,
+				   const fz_stroke_state *ss, fz_matrix ctm, fz_rect scissor)
+{
+	fz_clip_stroke_path(ctx, guard_tick(ctx, dev, 1)->target, path, ss, ctm, scissor);
+}
+
+static void guard_fill_text(fz_context *ctx, fz_device *dev, const fz_text *text, fz_matrix ctm,
+			    fz_colorspace *cs, const float *color, float alpha, fz_color_params cp)
+{
+	fz_fill_text(ctx, guard_tick(ctx, dev, 0)->target, text, ctm, cs, color, alpha, cp);
+}
+
+static void guard_stroke_text(fz_context *ctx, fz_device *dev, const fz_text *text, const fz_stroke_state *ss,
+			      fz_matrix ctm, fz_colorspace *cs, const float *color, float alpha,
+			      fz_color_params cp)
+{
+	fz_stroke_text(ctx, guard_tick(ctx, dev, 0)->target, text, ss, ctm, cs, color, alpha, cp);
+}
+
+static void guard_clip_text(fz_context *ctx, fz_device *dev, const fz_text *text, fz_matrix ctm, fz_rect scissor)
+{
+	fz_clip_text(ctx, guard_tick(ctx, dev, 1)->target, text, ctm, scissor);
+}
+
+static void guard_clip_stroke_text(fz_context *ctx, fz_device *dev, const fz_text *text,
+				   const fz_stroke_state *ss, fz_matrix ctm, fz_rect scissor)
+{
+	fz_clip_stroke_text(ctx, guard_tick(ctx, dev, 1)->target, text, ss, ctm, scissor);
+}
+
+static void guard_ignore_text(fz_context *ctx, fz_device *dev, const fz_text *text, fz_matrix ctm)
+{
+	fz_ignore_text(ctx, guard_tick(ctx, dev, 0)->target, text, ctm);
+}
+
+static void guard_fill_shade(fz_context *ctx, fz_device *dev, fz_shade *shd, fz_matrix ctm, float alpha,
+			     fz_color_params cp)
+{
+	fz_fill_shade(ctx, guard_tick(ctx, dev, 0)->target, shd, ctm, alpha, cp);
+}
+
+static void guard_fill_image(fz_context *ctx, fz_device *dev, fz_image *img, fz_matrix ctm, float alpha,
+			     fz_color_params cp)
+{
+	fz_fill_image(ctx, guard_tick(ctx, dev, 0)->target, img, ctm, alpha, cp);
+}
+
+static void guard_fill_image_mask(fz_context *ctx, fz_device *dev, fz_image *img, fz_matrix ctm,
+				  fz_colorspace *cs, const float *color, float alpha, fz_color_params cp)
+{
+	fz_fill_image_mask(ctx, guard_tick(ctx, dev, 0)->target, img, ctm, cs, color, alpha, cp);
+}
+
+static void guard_clip_image_mask(fz_context *ctx, fz_device *dev, fz_image *img, fz_matrix ctm, fz_rect scissor)
+{
+	fz_clip_image_mask(ctx, guard_tick(ctx, dev, 1)->target, img, ctm, scissor);
+}
+
+static void guard_pop_clip(fz_context *ctx, fz_device *dev)
+{
+	fz_pop_clip(ctx, guard_tick(ctx, dev, -1)->target);
+}
+
+static void guard_begin_mask(fz_context *ctx, fz_device *dev, fz_rect area, int luminosity, fz_colorspace *cs,
+			     const float *bc, fz_color_params cp)
+{
+	fz_begin_mask(ctx, guard_tick(ctx, dev, 1)->target, area, luminosity, cs, bc, cp);
+}
+
+static void guard_end_mask(fz_context *ctx, fz_device *dev)
+{
+	fz_end_mask(ctx, guard_tick(ctx, dev, 0)->target);
+}
+
+static void guard_begin_group(fz_context *ctx, fz_device *dev, fz_rect area, fz_colorspace *cs, int isolated,
+			      int knockout, int blendmode, float alpha)
+{
+	fz_begin_group(ctx, guard_tick(ctx, dev, 1)->target, area, cs, isolated, knockout, blendmode, alpha);
+}
+
+static void guard_end_group(fz_context *ctx, fz_device *dev)
+{
+	fz_end_group(ctx, guard_tick(ctx, dev, -1)->target);
+}
+
+static int guard_begin_tile(fz_context *ctx, fz_device *dev, fz_rect area, fz_rect view, float xstep,
+			    float ystep, fz_matrix ctm, int id)
+{
+	return fz_begin_tile_id(ctx, guard_tick(ctx, dev, 1)->target, area, view, xstep, ystep, ctm, id);
+}
+
+static void guard_end_tile(fz_context *ctx, fz_device *dev)
+{
+	fz_end_tile(ctx, guard_tick(ctx, dev, -1)->target);
+}
+
+static void guard_render_flags(fz_context *ctx, fz_device *dev, int set, int clear)
+{
+	fz_render_flags(ctx, ((struct guard_dev *)dev)->target, set, clear);
+}
+
+static void guard_set_default_colorspaces(fz_context *ctx, fz_device *dev, fz_default_colorspaces *dcs)
+{
+	fz_set_default_colorspaces(ctx, ((struct guard_dev *)dev)->target, dcs);
+}
+
+static void guard_begin_layer(fz_context *ctx, fz_device *dev, const char *name)
+{
+	fz_begin_layer(ctx, guard_tick(ctx, dev, 0)->target, name);
+}
+
+static void guard_end_layer(fz_context *ctx, fz_device *dev)
+{
+	fz_end_layer(ctx, guard_tick(ctx, dev, 0)->target);
+}
+
+/* A guard over target (borrowed: the caller drops it after the guard). */
+static fz_device *new_guard(fz_context *ctx, fz_device *target, struct apf_pdf_budget *b, fz_cookie *cookie)
+{
+	struct guard_dev *g = fz_new_derived_device(ctx, struct guard_dev);
+
+	g->super.close_device = guard_close;
+	g->super.fill_path = guard_fill_path;
+	g->super.stroke_path = guard_stroke_path;
+	g->super.clip_path = guard_clip_path;
+	g->super.clip_stroke_path = guard_clip_stroke_path;
+	g->super.fill_text = guard_fill_text;
+	g->super.stroke_text = guard_stroke_text;
+	g->super.clip_text = guard_clip_text;
+	g->super.clip_stroke_text = guard_clip_stroke_text;
+	g->super.ignore_text = guard_ignore_text;
+	g->super.fill_shade = guard_fill_shade;
+	g->super.fill_image = guard_fill_image;
+	g->super.fill_image_mask = guard_fill_image_mask;
+	g->super.clip_image_mask = guard_clip_image_mask;
+	g->super.pop_clip = guard_pop_clip;
+	g->super.begin_mask = guard_begin_mask;
+	g->super.end_mask = guard_end_mask;
+	g->super.begin_group = guard_begin_group;
+	g->super.end_group = guard_end_group;
+	g->super.begin_tile = guard_begin_tile;
+	g->super.end_tile = guard_end_tile;
+	g->super.render_flags = guard_render_flags;
+	g->super.set_default_colorspaces = guard_set_default_colorspaces;
+	g->super.begin_layer = guard_begin_layer;
+	g->super.end_layer = guard_end_layer;
+	g->super.hints = target->hints;
+	g->super.flags = target->flags;
+	g->target = target;
+	g->b = b;
+	g->cookie = cookie;
+	return &g->super;
+}
+
 /* Draws page into a new pixmap of bbox, over data when not NULL (the
- * pixmap then does not own it); drops page either way. */
-static int draw_page(fz_context *ctx, fz_page *page, fz_matrix ctm, fz_irect bbox, int gray,
+ * pixmap then does not own it), within the context's limits; drops page
+ * either way. */
+static int draw_page(struct apf_pdf_ctx *pc, fz_page *page, fz_matrix ctm, fz_irect bbox, int gray,
 		     unsigned char *data, const char *what, fz_pixmap **out, struct apf_err *err)
 {
+	fz_context *ctx = pc->ctx;
 	fz_pixmap *pix = NULL;
-	fz_device *dev = NULL;
+	fz_device *dev = NULL, *guard = NULL;
+	fz_cookie cookie = { 0 };
+	struct apf_pdf_budget budget;
 	int rc = 0;
 
+	apf_pdf_budget_start(pc, &budget, APF_PDF_UNIT_DRAWS);
 	fz_var(pix);
 	fz_var(dev);
+	fz_var(guard);
 	fz_try(ctx) {
 		fz_colorspace *cs = gray ? fz_device_gray(ctx) : fz_device_rgb(ctx);
 		if (data)
@@ -467,16 +871,21 @@ static int draw_page(fz_context *ctx, fz_page *page, fz_matrix ctm, fz_irect bbo
 			pix = fz_new_pixmap_with_bbox(ctx, cs, bbox, NULL, 0);
 		fz_clear_pixmap_with_value(ctx, pix, 0xFF);
 		dev = fz_new_draw_device(ctx, ctm, pix);
-		fz_run_page(ctx, page, dev, fz_identity, NULL);
-		fz_close_device(ctx, dev);
+		guard = new_guard(ctx, dev, &budget, &cookie);
+		fz_run_page(ctx, page, guard, fz_identity, &cookie);
+		fz_close_device(ctx, guard);
+		/* A trip that MuPDF caught and went on from is still one. */
+		if (budget.tripped)
+			fz_throw(ctx, FZ_ERROR_ABORT, "%s", budget.why);
 	}
 	fz_always(ctx) {
+		fz_drop_device(ctx, guard);
 		fz_drop_device(ctx, dev);
 		fz_drop_page(ctx, page);
 	}
 	fz_catch(ctx) {
 		fz_drop_pixmap(ctx, pix);
-		rc = apf_pdf_caught(ctx, err, APF_EPDF, what);
+		rc = apf_pdf_caught_budget(ctx, &budget, err, APF_EPDF, what);
 	}
 	if (!rc)
 		*out = pix;
@@ -516,7 +925,7 @@ static int render(struct apf_pdf *pdf, int page_num, int dpi, int gray, unsigned
 		fz_drop_page(ctx, page);
 		return rc;
 	}
-	rc = draw_page(ctx, page, ctm, bbox, gray, data, what, out, err);
+	rc = draw_page(pdf->pc, page, ctm, bbox, gray, data, what, out, err);
 	if (rc) {
 		free(data);
 		return rc;

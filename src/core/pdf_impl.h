@@ -6,6 +6,9 @@
 #ifndef APFLOW_PDF_IMPL_H
 #define APFLOW_PDF_IMPL_H
 
+#include <signal.h>
+#include <stdint.h>
+
 #include <mupdf/fitz.h>
 #include <mupdf/pdf.h>
 
@@ -19,6 +22,7 @@ struct apf_pdf_ctx {
 	 * the first message, and how many. */
 	char note[256];
 	int notes;
+	struct apf_pdf_limits limits; /* apf_pdf_ctx_set_limits(); zeros: the defaults */
 };
 
 struct text_cache;
@@ -30,8 +34,41 @@ struct apf_pdf {
 	int repaired;
 	char page_note[256]; /* the first note of the last page read, or "" */
 	struct text_cache *tc; /* what reading the text layer keeps from page to page */
-	int page_tree;         /* pdf_load_page_tree() done */
 };
+
+/*
+ * The work of one page (reading its text, rendering it, looking for ink),
+ * bounded: every content-stream operator the reader sees, or every call
+ * the renderer makes to its device, is a tick; past the context's limits
+ * (operators, time) or once its cancel flag is set, a tick throws
+ * FZ_ERROR_ABORT, which MuPDF's interpreter passes up through every form
+ * (pdf_process_stream() rethrows it), and the caller's catch turns it
+ * into tripped's error with why (apf_pdf_caught_budget()).
+ */
+struct apf_pdf_budget {
+	int64_t ops, max_ops;
+	int64_t deadline_ms; /* apf_now_ms() */
+	int max_ms;
+	volatile sig_atomic_t *cancel;
+	const char *unit;    /* "content-stream operators", "drawing operations" */
+	int tripped;         /* 0, or the APF_E* code of why */
+	char why[160];
+};
+#define APF_PDF_UNIT_OPS "content-stream operators"
+#define APF_PDF_UNIT_DRAWS "drawing operations"
+/* Starts b for a page: unit is one of the two above. */
+void apf_pdf_budget_start(const struct apf_pdf_ctx *pc, struct apf_pdf_budget *b, const char *unit);
+/* Whether b is over (sets tripped and why); and the same, throwing. */
+int apf_pdf_budget_over(struct apf_pdf_budget *b);
+void apf_pdf_budget_check(fz_context *ctx, struct apf_pdf_budget *b);
+static inline void apf_pdf_budget_tick(fz_context *ctx, struct apf_pdf_budget *b)
+{
+	if (++b->ops > b->max_ops || (b->cancel && *b->cancel) || !(b->ops & 255))
+		apf_pdf_budget_check(ctx, b);
+}
+/* apf_pdf_caught(), but b's error when b tripped. */
+int apf_pdf_caught_budget(fz_context *ctx, const struct apf_pdf_budget *b, struct apf_err *err, int code,
+			  const char *what);
 
 /* Turns the exception just caught into an apflow error: APF_ENOMEM for
  * MuPDF's out of memory, else code with "what: MuPDF's message". */
@@ -49,6 +86,8 @@ fz_page *apf_pdf_load_page_obj(struct apf_pdf *pdf, int page_num);
  */
 int apf_pdf_read_text(struct apf_pdf *pdf, int page_num, struct apf_textnorm *n, const char *what,
 		      struct apf_err *err);
+/* Whether page page_num draws anything (apf_pdf_page_inked() in pdf.h). */
+int apf_pdf_read_ink(struct apf_pdf *pdf, int page_num, int *inked, const char *what, struct apf_err *err);
 int apf_pdf_read_stext(struct apf_pdf *pdf, int page_num, struct apf_textnorm *n, const char *what,
 		       struct apf_err *err);
 /* Frees what apf_pdf_read_text() keeps from page to page (pdf->tc).  NULL is fine. */

@@ -390,6 +390,7 @@ struct text_proc {
 	float char_tx, char_ty;
 	pdf_cycle_list *cycle;
 	int form_depth; /* forms being read, one inside the other */
+	struct apf_pdf_budget *budget;
 };
 
 /*
@@ -638,14 +639,18 @@ static void tp_grestore(fz_context *ctx, struct text_proc *tp)
 
 #define TP(proc) ((struct text_proc *)(proc))
 #define TS(proc) (&TP(proc)->gs[TP(proc)->gtop].text)
+/* Every operator the processor is given counts against the page's budget. */
+#define TICK(ctx, proc) apf_pdf_budget_tick((ctx), TP(proc)->budget)
 
 static void tp_q(fz_context *ctx, pdf_processor *proc)
 {
+	TICK(ctx, proc);
 	tp_gsave(ctx, TP(proc));
 }
 
 static void tp_Q(fz_context *ctx, pdf_processor *proc)
 {
+	TICK(ctx, proc);
 	tp_flush(TP(proc));
 	tp_grestore(ctx, TP(proc));
 }
@@ -655,21 +660,21 @@ static void tp_cm(fz_context *ctx, pdf_processor *proc, float a, float b, float 
 	struct text_proc *tp = TP(proc);
 	fz_matrix m = { a, b, c, d, e, f };
 
-	(void)ctx;
+	TICK(ctx, proc);
 	tp_flush(tp);
 	tp->gs[tp->gtop].ctm = fz_concat(m, tp->gs[tp->gtop].ctm);
 }
 
 static void tp_BT(fz_context *ctx, pdf_processor *proc)
 {
-	(void)ctx;
+	TICK(ctx, proc);
 	TP(proc)->tm = fz_identity;
 	TP(proc)->tlm = fz_identity;
 }
 
 static void tp_ET(fz_context *ctx, pdf_processor *proc)
 {
-	(void)ctx;
+	TICK(ctx, proc);
 	tp_flush(TP(proc));
 }
 
@@ -677,7 +682,7 @@ static void tp_ET(fz_context *ctx, pdf_processor *proc)
 #define TEXT_STATE_OP(op, type, field, value)                         \
 	static void tp_##op(fz_context *ctx, pdf_processor *proc, type v) \
 	{                                                                 \
-		(void)ctx;                                                \
+		TICK(ctx, proc);                                          \
 		TS(proc)->field = (value);                                \
 	}
 TEXT_STATE_OP(Tc, float, char_space, v)
@@ -689,6 +694,7 @@ TEXT_STATE_OP(Ts, float, rise, v)
 
 static void tp_Tf(fz_context *ctx, pdf_processor *proc, const char *name, pdf_font_desc *font, float size)
 {
+	TICK(ctx, proc);
 	(void)name;
 	pdf_drop_font(ctx, TS(proc)->font);
 	TS(proc)->font = pdf_keep_font(ctx, font);
@@ -697,26 +703,28 @@ static void tp_Tf(fz_context *ctx, pdf_processor *proc, const char *name, pdf_fo
 
 static void tp_Td(fz_context *ctx, pdf_processor *proc, float tx, float ty)
 {
-	(void)ctx;
+	TICK(ctx, proc);
 	TP(proc)->tlm = fz_pre_translate(TP(proc)->tlm, tx, ty);
 	TP(proc)->tm = TP(proc)->tlm;
 }
 
 static void tp_TD(fz_context *ctx, pdf_processor *proc, float tx, float ty)
 {
+	TICK(ctx, proc);
 	TS(proc)->leading = -ty;
 	tp_Td(ctx, proc, tx, ty);
 }
 
 static void tp_Tm(fz_context *ctx, pdf_processor *proc, float a, float b, float c, float d, float e, float f)
 {
-	(void)ctx;
+	TICK(ctx, proc);
 	TP(proc)->tm = (fz_matrix){ a, b, c, d, e, f };
 	TP(proc)->tlm = TP(proc)->tm;
 }
 
 static void tp_Tstar(fz_context *ctx, pdf_processor *proc)
 {
+	TICK(ctx, proc);
 	tp_Td(ctx, proc, 0, -TS(proc)->leading);
 }
 
@@ -724,6 +732,7 @@ static void tp_TJ(fz_context *ctx, pdf_processor *proc, pdf_obj *text)
 {
 	struct text_proc *tp = TP(proc);
 
+	TICK(ctx, proc);
 	if (!tp_has_font(ctx, tp))
 		return;
 	if (pdf_is_array(ctx, text)) {
@@ -743,18 +752,21 @@ static void tp_TJ(fz_context *ctx, pdf_processor *proc, pdf_obj *text)
 
 static void tp_Tj(fz_context *ctx, pdf_processor *proc, char *str, size_t len)
 {
+	TICK(ctx, proc);
 	if (tp_has_font(ctx, TP(proc)))
 		tp_show_string(ctx, TP(proc), (unsigned char *)str, len);
 }
 
 static void tp_squote(fz_context *ctx, pdf_processor *proc, char *str, size_t len)
 {
+	TICK(ctx, proc);
 	tp_Tstar(ctx, proc);
 	tp_Tj(ctx, proc, str, len);
 }
 
 static void tp_dquote(fz_context *ctx, pdf_processor *proc, float aw, float ac, char *str, size_t len)
 {
+	TICK(ctx, proc);
 	TS(proc)->word_space = aw;
 	TS(proc)->char_space = ac;
 	tp_squote(ctx, proc, str, len);
@@ -769,6 +781,7 @@ static void tp_Do_form(fz_context *ctx, pdf_processor *proc, const char *name, p
 	int oldtop = tp->gtop, oldbot = tp->gbot;
 	pdf_obj *res;
 
+	TICK(ctx, proc);
 	(void)name;
 	if (xobj == NULL || pdf_cycle(ctx, &here, up, xobj))
 		return;
@@ -807,81 +820,124 @@ static void tp_Do_form(fz_context *ctx, pdf_processor *proc, const char *name, p
 /* Operators after which the run processor starts a new text object. */
 static void tp_flush_f(fz_context *ctx, pdf_processor *proc, float v)
 {
-	(void)ctx, (void)v;
+	TICK(ctx, proc);
+	(void)v;
 	tp_flush(TP(proc));
 }
 
 static void tp_flush_i(fz_context *ctx, pdf_processor *proc, int v)
 {
-	(void)ctx, (void)v;
+	TICK(ctx, proc);
+	(void)v;
 	tp_flush(TP(proc));
 }
 
 static void tp_flush_s(fz_context *ctx, pdf_processor *proc, const char *v)
 {
-	(void)ctx, (void)v;
+	TICK(ctx, proc);
+	(void)v;
 	tp_flush(TP(proc));
 }
 
 static void tp_flush_o(fz_context *ctx, pdf_processor *proc, pdf_obj *v)
 {
-	(void)ctx, (void)v;
+	TICK(ctx, proc);
+	(void)v;
 	tp_flush(TP(proc));
 }
 
 static void tp_flush_0(fz_context *ctx, pdf_processor *proc)
 {
-	(void)ctx;
+	TICK(ctx, proc);
 	tp_flush(TP(proc));
 }
 
 static void tp_d(fz_context *ctx, pdf_processor *proc, pdf_obj *array, float phase)
 {
-	(void)ctx, (void)array, (void)phase;
+	TICK(ctx, proc);
+	(void)array, (void)phase;
 	tp_flush(TP(proc));
 }
 
 static void tp_gs_SMask(fz_context *ctx, pdf_processor *proc, pdf_obj *smask, pdf_obj *res, float *bc, int lum)
 {
-	(void)ctx, (void)smask, (void)res, (void)bc, (void)lum;
+	TICK(ctx, proc);
+	(void)smask, (void)res, (void)bc, (void)lum;
 	tp_flush(TP(proc));
 }
 
 static void tp_cs(fz_context *ctx, pdf_processor *proc, const char *name, fz_colorspace *cs)
 {
-	(void)ctx, (void)name, (void)cs;
+	TICK(ctx, proc);
+	(void)name, (void)cs;
 	tp_flush(TP(proc));
 }
 
 static void tp_sc_pattern(fz_context *ctx, pdf_processor *proc, const char *name, pdf_pattern *pat, int n,
 			  float *color)
 {
-	(void)ctx, (void)name, (void)pat, (void)n, (void)color;
+	TICK(ctx, proc);
+	(void)name, (void)pat, (void)n, (void)color;
 	tp_flush(TP(proc));
 }
 
 static void tp_sc_shade(fz_context *ctx, pdf_processor *proc, const char *name, fz_shade *shade)
 {
-	(void)ctx, (void)name, (void)shade;
+	TICK(ctx, proc);
+	(void)name, (void)shade;
 	tp_flush(TP(proc));
 }
 
 static void tp_sc_color(fz_context *ctx, pdf_processor *proc, int n, float *color)
 {
-	(void)ctx, (void)n, (void)color;
+	TICK(ctx, proc);
+	(void)n, (void)color;
 	tp_flush(TP(proc));
 }
 
 static void tp_rgb(fz_context *ctx, pdf_processor *proc, float r, float g, float b)
 {
-	(void)ctx, (void)r, (void)g, (void)b;
+	TICK(ctx, proc);
+	(void)r, (void)g, (void)b;
 	tp_flush(TP(proc));
 }
 
 static void tp_cmyk(fz_context *ctx, pdf_processor *proc, float c, float m, float y, float k)
 {
-	(void)ctx, (void)c, (void)m, (void)y, (void)k;
+	TICK(ctx, proc);
+	(void)c, (void)m, (void)y, (void)k;
 	tp_flush(TP(proc));
+}
+
+/* Operators that place no text, counted only. */
+static void tp_tick_0(fz_context *ctx, pdf_processor *proc)
+{
+	TICK(ctx, proc);
+}
+
+static void tp_tick_f(fz_context *ctx, pdf_processor *proc, float a)
+{
+	(void)a;
+	TICK(ctx, proc);
+}
+
+static void tp_tick_2f(fz_context *ctx, pdf_processor *proc, float a, float b)
+{
+	(void)a, (void)b;
+	TICK(ctx, proc);
+}
+
+static void tp_tick_4f(fz_context *ctx, pdf_processor *proc, float a, float b, float c, float d)
+{
+	(void)a, (void)b, (void)c, (void)d;
+	TICK(ctx, proc);
+}
+
+static void tp_tick_6f(fz_context *ctx, pdf_processor *proc, float a, float b, float c, float d, float e,
+		       float f)
+{
+	(void)a, (void)b, (void)c, (void)d, (void)e, (void)f;
+	TICK(ctx, proc);
 }
 
 static void tp_drop(fz_context *ctx, pdf_processor *proc)
@@ -893,7 +949,8 @@ static void tp_drop(fz_context *ctx, pdf_processor *proc)
 	fz_free(ctx, tp->gs);
 }
 
-static pdf_processor *new_text_proc(fz_context *ctx, struct text_dev *td, fz_matrix ctm)
+static pdf_processor *new_text_proc(fz_context *ctx, struct text_dev *td, fz_matrix ctm,
+				    struct apf_pdf_budget *budget)
 {
 	struct text_proc *tp = pdf_new_processor(ctx, sizeof(*tp));
 	pdf_processor *p = &tp->super;
@@ -936,8 +993,15 @@ static pdf_processor *new_text_proc(fz_context *ctx, struct text_dev *td, fz_mat
 	p->op_K = p->op_k = tp_cmyk;
 	p->op_Do_form = tp_Do_form;
 	p->op_END = tp_flush_0;
+	p->op_m = p->op_l = tp_tick_2f;
+	p->op_c = tp_tick_6f;
+	p->op_v = p->op_y = p->op_re = tp_tick_4f;
+	p->op_h = p->op_S = p->op_s = p->op_F = p->op_f = p->op_fstar = tp_tick_0;
+	p->op_B = p->op_Bstar = p->op_b = p->op_bstar = p->op_n = p->op_W = p->op_Wstar = tp_tick_0;
+	p->op_i = tp_tick_f;
 	p->usage = "View";
 	tp->td = td;
+	tp->budget = budget;
 	tp->gcap = 8;
 	tp->gs = fz_malloc_array(ctx, tp->gcap, struct text_gstate);
 	tp->gs[0].ctm = ctm;
@@ -974,8 +1038,10 @@ int apf_pdf_read_text(struct apf_pdf *pdf, int page_num, struct apf_textnorm *n,
 	fz_page *page = NULL;
 	pdf_processor *proc = NULL;
 	struct text_dev td;
+	struct apf_pdf_budget budget;
 	int rc = 0;
 
+	apf_pdf_budget_start(pdf->pc, &budget, APF_PDF_UNIT_OPS);
 	pthread_once(&bidi_once, fill_bidi_ascii);
 	if (!pdf->tc)
 		pdf->tc = text_cache_new();
@@ -995,7 +1061,7 @@ int apf_pdf_read_text(struct apf_pdf *pdf, int page_num, struct apf_textnorm *n,
 		pp = pdf_page_from_fz_page(ctx, page);
 		td.mediabox = fz_bound_page(ctx, page);
 		pdf_page_transform(ctx, pp, &mediabox, &page_ctm);
-		proc = new_text_proc(ctx, &td, fz_concat(page_ctm, fz_identity));
+		proc = new_text_proc(ctx, &td, fz_concat(page_ctm, fz_identity), &budget);
 		pdf_process_contents(ctx, proc, pp->doc, pdf_page_resources(ctx, pp), pdf_page_contents(ctx, pp),
 				     NULL);
 		pdf_close_processor(ctx, proc);
@@ -1005,7 +1071,7 @@ int apf_pdf_read_text(struct apf_pdf *pdf, int page_num, struct apf_textnorm *n,
 		fz_drop_page(ctx, page);
 	}
 	fz_catch(ctx)
-		rc = apf_pdf_caught(ctx, err, APF_EPDF, what);
+		rc = apf_pdf_caught_budget(ctx, &budget, err, APF_EPDF, what);
 	return rc;
 }
 
@@ -1050,5 +1116,225 @@ int apf_pdf_read_stext(struct apf_pdf *pdf, int page_num, struct apf_textnorm *n
 		stext_to_text(st, n);
 		fz_drop_stext_page(ctx, st);
 	}
+	return rc;
+}
+
+/*
+ * Whether a page draws anything, for the auto engine's blank pages: a
+ * processor that stops at the first thing drawn (a path painted, a
+ * shading, an inline image, a string shown) and otherwise only counts
+ * operators.  Images drawn with Do are not loaded to be seen (MuPDF would
+ * load, and decode JPEG 2000, to hand one to the processor): any image in
+ * the resources of the page or of a form it draws counts as drawn.
+ */
+struct ink_proc {
+	pdf_processor super;
+	struct apf_pdf_budget *budget;
+	int *found;
+	pdf_cycle_list *cycle;
+	int form_depth;
+};
+
+#define IP(proc) ((struct ink_proc *)(proc))
+#define INK_TICK(ctx, proc) apf_pdf_budget_tick((ctx), IP(proc)->budget)
+
+static void ink_found(fz_context *ctx, pdf_processor *proc)
+{
+	*IP(proc)->found = 1;
+	fz_throw(ctx, FZ_ERROR_ABORT, "ink found");
+}
+
+/* Whether res has an image among its XObjects. */
+static int has_images(fz_context *ctx, pdf_processor *proc, pdf_obj *res)
+{
+	pdf_obj *xobjs = pdf_dict_get(ctx, res, PDF_NAME(XObject));
+	int n = pdf_dict_len(ctx, xobjs);
+
+	for (int i = 0; i < n; i++) {
+		INK_TICK(ctx, proc);
+		if (pdf_name_eq(ctx, pdf_dict_get(ctx, pdf_dict_get_val(ctx, xobjs, i), PDF_NAME(Subtype)),
+				PDF_NAME(Image)))
+			return 1;
+	}
+	return 0;
+}
+
+static void ink_paint(fz_context *ctx, pdf_processor *proc)
+{
+	ink_found(ctx, proc);
+}
+
+static void ink_sh(fz_context *ctx, pdf_processor *proc, const char *name, fz_shade *shade)
+{
+	(void)name, (void)shade;
+	ink_found(ctx, proc);
+}
+
+static void ink_BI(fz_context *ctx, pdf_processor *proc, fz_image *image, const char *cs)
+{
+	(void)image, (void)cs;
+	ink_found(ctx, proc);
+}
+
+static void ink_Tj(fz_context *ctx, pdf_processor *proc, char *str, size_t len)
+{
+	(void)str;
+	INK_TICK(ctx, proc);
+	if (len)
+		ink_found(ctx, proc);
+}
+
+static void ink_squote(fz_context *ctx, pdf_processor *proc, char *str, size_t len)
+{
+	ink_Tj(ctx, proc, str, len);
+}
+
+static void ink_dquote(fz_context *ctx, pdf_processor *proc, float aw, float ac, char *str, size_t len)
+{
+	(void)aw, (void)ac;
+	ink_Tj(ctx, proc, str, len);
+}
+
+static void ink_TJ(fz_context *ctx, pdf_processor *proc, pdf_obj *text)
+{
+	int n = pdf_array_len(ctx, text);
+
+	INK_TICK(ctx, proc);
+	if (pdf_is_string(ctx, text) && pdf_to_str_len(ctx, text))
+		ink_found(ctx, proc);
+	for (int i = 0; i < n; i++)
+		if (pdf_to_str_len(ctx, pdf_array_get(ctx, text, i)))
+			ink_found(ctx, proc);
+}
+
+static void ink_tick_0(fz_context *ctx, pdf_processor *proc)
+{
+	INK_TICK(ctx, proc);
+}
+
+static void ink_tick_f(fz_context *ctx, pdf_processor *proc, float a)
+{
+	(void)a;
+	INK_TICK(ctx, proc);
+}
+
+static void ink_tick_2f(fz_context *ctx, pdf_processor *proc, float a, float b)
+{
+	(void)a, (void)b;
+	INK_TICK(ctx, proc);
+}
+
+static void ink_tick_4f(fz_context *ctx, pdf_processor *proc, float a, float b, float c, float d)
+{
+	(void)a, (void)b, (void)c, (void)d;
+	INK_TICK(ctx, proc);
+}
+
+static void ink_tick_6f(fz_context *ctx, pdf_processor *proc, float a, float b, float c, float d, float e,
+			float f)
+{
+	(void)a, (void)b, (void)c, (void)d, (void)e, (void)f;
+	INK_TICK(ctx, proc);
+}
+
+/* A form: its images, then its content, as tp_Do_form() reads it. */
+static void ink_Do_form(fz_context *ctx, pdf_processor *proc, const char *name, pdf_obj *xobj, pdf_obj *page_res)
+{
+	struct ink_proc *ip = IP(proc);
+	pdf_cycle_list here, *up = ip->cycle;
+	pdf_obj *res;
+
+	(void)name;
+	INK_TICK(ctx, proc);
+	if (xobj == NULL || pdf_cycle(ctx, &here, up, xobj))
+		return;
+	if (ip->form_depth >= MAX_FORM_DEPTH) {
+		fz_warn(ctx, "forms nested more than %d deep: the deeper ones are not read", MAX_FORM_DEPTH);
+		return;
+	}
+	res = pdf_xobject_resources(ctx, xobj);
+	if (res && has_images(ctx, proc, res))
+		ink_found(ctx, proc);
+	ip->cycle = &here;
+	ip->form_depth++;
+	fz_try(ctx)
+		pdf_process_contents(ctx, proc, pdf_get_bound_document(ctx, xobj), res ? res : page_res, xobj, NULL);
+	fz_always(ctx) {
+		ip->cycle = up;
+		ip->form_depth--;
+	}
+	fz_catch(ctx) {
+		if (fz_caught(ctx) == FZ_ERROR_SYNTAX)
+			fz_throw(ctx, FZ_ERROR_GENERIC, "syntax error in xobject");
+		fz_rethrow(ctx);
+	}
+}
+
+static pdf_processor *new_ink_proc(fz_context *ctx, struct apf_pdf_budget *budget, int *found)
+{
+	struct ink_proc *ip = pdf_new_processor(ctx, sizeof(*ip));
+	pdf_processor *p = &ip->super;
+
+	p->op_S = p->op_s = p->op_F = p->op_f = p->op_fstar = ink_paint;
+	p->op_B = p->op_Bstar = p->op_b = p->op_bstar = ink_paint;
+	p->op_sh = ink_sh;
+	p->op_BI = ink_BI;
+	p->op_Tj = ink_Tj;
+	p->op_TJ = ink_TJ;
+	p->op_squote = ink_squote;
+	p->op_dquote = ink_dquote;
+	p->op_Do_form = ink_Do_form;
+	p->op_q = p->op_Q = p->op_h = p->op_n = p->op_W = p->op_Wstar = p->op_BT = p->op_ET = ink_tick_0;
+	p->op_m = p->op_l = p->op_Td = ink_tick_2f;
+	p->op_c = p->op_cm = p->op_Tm = ink_tick_6f;
+	p->op_v = p->op_y = p->op_re = ink_tick_4f;
+	p->op_w = p->op_i = p->op_G = p->op_g = ink_tick_f;
+	p->usage = "View";
+	ip->budget = budget;
+	ip->found = found;
+	return p;
+}
+
+int apf_pdf_read_ink(struct apf_pdf *pdf, int page_num, int *inked, const char *what, struct apf_err *err)
+{
+	fz_context *ctx = pdf->pc->ctx;
+	fz_page *page = NULL;
+	pdf_processor *proc = NULL;
+	struct apf_pdf_budget budget;
+	int found = 0, rc = 0;
+
+	apf_pdf_budget_start(pdf->pc, &budget, APF_PDF_UNIT_OPS);
+	fz_var(page);
+	fz_var(proc);
+	fz_var(found);
+	fz_try(ctx) {
+		pdf_page *pp;
+		pdf_obj *res;
+
+		page = apf_pdf_load_page_obj(pdf, page_num);
+		pp = pdf_page_from_fz_page(ctx, page);
+		res = pdf_page_resources(ctx, pp);
+		/* Annotations (stamps, notes, form fields) are drawn too. */
+		if (pdf_array_len(ctx, pdf_dict_get(ctx, pp->obj, PDF_NAME(Annots))) > 0) {
+			found = 1;
+		} else {
+			proc = new_ink_proc(ctx, &budget, &found);
+			if (has_images(ctx, proc, res))
+				found = 1;
+			else
+				pdf_process_contents(ctx, proc, pp->doc, res, pdf_page_contents(ctx, pp), NULL);
+			pdf_close_processor(ctx, proc);
+		}
+	}
+	fz_always(ctx) {
+		pdf_drop_processor(ctx, proc);
+		fz_drop_page(ctx, page);
+	}
+	fz_catch(ctx) {
+		if (!found || budget.tripped)
+			rc = apf_pdf_caught_budget(ctx, &budget, err, APF_EPDF, what);
+	}
+	if (!rc)
+		*inked = found;
 	return rc;
 }

@@ -327,15 +327,18 @@ static int start_engine(struct run *r, struct apf_err *err)
 		struct apf_rules_opts ro = { opt->gazetteer_dir };
 		return apf_rules_new(&r->rules, &ro, err);
 	}
+	struct cache_get cg = { NULL, r->pages, r->n, r->answers, 0 };
+
 	rc = apf_ollama_new(&opt->ollama, r->ls, &r->ollama, err);
-	if (!rc && !opt->no_check)
-		rc = apf_ollama_check(r->ollama, err);
 	if (!rc && opt->writer && r->n) {
-		struct cache_get cg = { apf_ollama_model(r->ollama), r->pages, r->n, r->answers, 0 };
+		cg.model = apf_ollama_model(r->ollama);
 		rc = apf_dbwriter_run(opt->writer, cache_get_fn, &cg, err);
 		if (rc)
 			apf_error_prefix(err, "cannot read the pre-annotation cache");
 	}
+	/* A run the cache answers whole needs no server. */
+	if (!rc && !opt->no_check && cg.hits < r->n)
+		rc = apf_ollama_check(r->ollama, err);
 	return rc;
 }
 
@@ -423,13 +426,12 @@ void apf_pa_dataset_result_release(struct apf_pa_dataset_result *r)
 }
 
 /* The exported pages (of the shard) into pages[]. */
-static int read_pages(struct apf_db *db, const char *glob, const struct apf_pa_dataset_options *opt,
+static int read_pages(struct apf_db *db, const char *list, const struct apf_pa_dataset_options *opt,
 		      struct apf_pa_page **out, size_t *nout, struct apf_err *err)
 {
-	char *lit = apf_db_quote_literal(glob);
 	char *sql = apf_xasprintf("SELECT doc_id, page_num, text, text_sha256 FROM read_parquet(%s, hive_partitioning = "
 				  "true, hive_types = {'doc_id': VARCHAR}) ORDER BY doc_id, page_num",
-				  lit);
+				  list);
 	struct apf_db_result *r = NULL;
 	struct apf_pa_page *v = NULL;
 	size_t k = 0;
@@ -459,7 +461,6 @@ static int read_pages(struct apf_db *db, const char *glob, const struct apf_pa_d
 	}
 	apf_db_result_free(r);
 	free(sql);
-	free(lit);
 	*out = v;
 	*nout = k;
 	return rc;
@@ -596,7 +597,15 @@ int apf_pa_dataset(const struct apf_config *cfg, struct apf_store *store, const 
 	apf_strlcpy(res->export_id, files.export_id, sizeof(res->export_id));
 	rc = apf_db_open_memory(&mem, err);
 	if (!rc)
-		rc = read_pages(mem, files.glob, opt, &pages, &npages, err);
+		rc = read_pages(mem, files.list, opt, &pages, &npages, err);
+	if (rc && rc != APF_ENOMEM && files.in_place) {
+		/* A newer export may have removed a file read in place. */
+		apf_dataset_files_release(&files);
+		apf_err_clear(err);
+		rc = apf_dataset_fetch_pages(cfg, store, opt->dataset, &files, err);
+		if (!rc)
+			rc = read_pages(mem, files.list, opt, &pages, &npages, err);
+	}
 	/* The warehouse is not ours while the pages are annotated. */
 	apf_db_close(mem);
 	mem = NULL;

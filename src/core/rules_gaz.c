@@ -336,7 +336,7 @@ int gz_load_bundled(struct gz *g, struct apf_err *err)
 	if (!g->nnodes)
 		new_node(g); /* node 0: the root */
 	for (size_t i = 0; i < sizeof(bundled) / sizeof(bundled[0]); i++) {
-		const struct apf_config_asset *a = apf_config_asset_find(bundled[i].file);
+		const struct apf_asset *a = apf_config_asset_find(bundled[i].file);
 		const char *label = label_name(bundled[i].label);
 		int rc;
 

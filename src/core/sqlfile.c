@@ -486,10 +486,7 @@ int apf_sql_run_file(struct apf_db *db, const char *path, const struct apf_sql_p
 	return rc;
 }
 
-const struct apf_sql_asset *apf_sql_asset_find(const char *name)
+const struct apf_asset *apf_sql_asset_find(const char *name)
 {
-	for (const struct apf_sql_asset *a = apf_sql_assets; a->name; a++)
-		if (!strcmp(a->name, name))
-			return a;
-	return NULL;
+	return apf_asset_in(APF_SQL_DIR, name);
 }

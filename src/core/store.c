@@ -150,6 +150,11 @@ int apf_store_put_file_move(struct apf_store *st, const char *key, const char *p
 	return apf_store_put_file_move_ex(st, key, path, content_type, 0, err);
 }
 
+const char *apf_store_local_root(const struct apf_store *st)
+{
+	return apf_starts_with(st->url, "file://") ? st->url + strlen("file://") : NULL;
+}
+
 int apf_store_sync(struct apf_store *st, struct apf_err *err)
 {
 	return st->ops->sync ? st->ops->sync(st, err) : 0;

@@ -405,10 +405,73 @@ void apf_remove_stale_temps(const char *dir, const char *prefix)
 			continue;
 		if (pid != (int64_t)getpid() && kill((pid_t)pid, 0) && errno == ESRCH) {
 			char *path = apf_xasprintf("%s/%s", dir, e->d_name);
-			if (!unlink(path))
-				apf_log_debug("removed stale temp file '%s'", path);
+			apf_rmtree(path);
+			apf_log_debug("removed stale temp file '%s'", path);
 			free(path);
 		}
 	}
 	closedir(d);
+}
+
+void apf_rmtree(const char *path)
+{
+	struct stat sb;
+	DIR *d;
+	struct dirent *e;
+
+	if (lstat(path, &sb) || !S_ISDIR(sb.st_mode)) {
+		unlink(path);
+		return;
+	}
+	if ((d = opendir(path))) {
+		while ((e = readdir(d))) {
+			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+				continue;
+			char *p = apf_xasprintf("%s/%s", path, e->d_name);
+			apf_rmtree(p);
+			free(p);
+		}
+		closedir(d);
+	}
+	rmdir(path);
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int apf_list_dir(const char *dir, int missing_ok, char ***out, size_t *n, struct apf_err *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char **v = NULL;
+	size_t k = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!d) {
+		if (errno == ENOENT && missing_ok)
+			return 0;
+		return apf_error(err, APF_EIO, "cannot read directory '%s': %s", dir, strerror(errno));
+	}
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		v = apf_xrealloc(v, (k + 1) * sizeof(*v));
+		v[k++] = apf_xstrdup(e->d_name);
+	}
+	closedir(d);
+	if (k)
+		qsort(v, k, sizeof(*v), cmp_name);
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+void apf_list_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
 }

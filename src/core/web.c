@@ -1,13 +1,8 @@
-/* web.c: lookup in the table of compiled-in static files. */
-#include <string.h>
-
+/* web.c: the pages of web/ among the compiled-in files. */
 #include "apflow/web.h"
 #include "apflow/banned.h" /* last: after every system header */
 
-const struct apf_web_asset *apf_web_find(const char *name)
+const struct apf_asset *apf_web_find(const char *name)
 {
-	for (const struct apf_web_asset *a = apf_web_assets; a->name; a++)
-		if (!strcmp(a->name, name))
-			return a;
-	return NULL;
+	return apf_asset_in("web/", name);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "apflow/catalog.h"
+#include "apflow/flow.h"
 #include "apflow/ingest.h"
 #include "apflow/log.h"
 #include "apflow/util.h"
@@ -65,6 +66,12 @@ static json_t *doc_json(const struct apf_catalog_doc *d)
 	json_object_set_new(o, "annotation",
 			    json_pack("{s:s, s:I, s:I}", "state", d->annotation_state, "pages_submitted",
 				      (json_int_t)d->pages_submitted, "annotators", (json_int_t)d->annotators));
+	{
+		/* serve --process: where the worker has the document (flow.h) */
+		char buf[32];
+		const char *stage = d->doc_id ? apf_flow_doc_stage(d->doc_id, buf, sizeof(buf)) : NULL;
+		json_object_set_new(o, "stage", stage ? json_string(stage) : json_null());
+	}
 	return o;
 }
 

@@ -370,7 +370,7 @@ static int body_too_slow(const struct req *rq)
 /* A route with an asset: the page compiled into the binary (web.h). */
 static void serve_asset(struct req *rq)
 {
-	const struct apf_web_asset *a = apf_web_find(rq->route->asset);
+	const struct apf_asset *a = apf_web_find(rq->route->asset);
 
 	if (!a) {
 		req_reply_error(rq, APF_ENOTFOUND, "the page '%s' is not built into this binary", rq->route->asset);

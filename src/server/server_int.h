@@ -68,7 +68,7 @@ struct req {
 	const char *content_type;
 	char allow[32];       /* Allow header for 405 */
 	int www_auth;         /* add WWW-Authenticate for 401 */
-	const struct apf_web_asset *asset; /* static page instead of body */
+	const struct apf_asset *asset; /* static page instead of body */
 	/* Asynchronous work on a worker thread, while suspended. */
 	req_work_fn work;
 	int suspended;

@@ -129,7 +129,7 @@ t_match "damaged.pdf failed whole: damaged PDF" '^damaged\.pdf,-,damaged PDF: ' 
 t_match "encrypted.pdf failed whole: needs a password" '^encrypted\.pdf,-,encrypted PDF: a password is needed' "$fails"
 t_match "empty.pdf (0 pages) failed whole" '^empty\.pdf,-,PDF has no pages$' "$fails"
 t_match "a document missing from the store failed: no such object" "^gone\\.pdf,-,cannot get '.*/raw/$(sha20 gone.pdf)\\.pdf': no such object" "$fails"
-t_match "truncated.pdf page 3 failed: damaged page, with MuPDF's note" '^truncated\.pdf,3,"page 3: damaged page, read as empty: object out of range' "$fails"
+t_match "truncated.pdf page 3 failed: its object is gone, with MuPDF's reason" '^truncated\.pdf,3,"?page 3: cannot read the text of page 3: object out of range \(12 0 R\)' "$fails"
 t_eq "truncated.pdf pages 1 and 2 stored" "1 2" \
 	"$(q "SELECT page_num FROM md_raw_ocr.main.pages WHERE doc_id = '$(sha20 $C/truncated.pdf)' ORDER BY 1" | tr '\n' ' ' | sed 's/ $//')"
 t_eq "five failure rows, all of run 1" "5,1" "$(q 'SELECT count(*), max(ocr_run_id) FROM md_raw_ocr.main.ocr_failures')"
@@ -161,12 +161,15 @@ t_match "--json: the summary goes to stderr" '^ocr run 2: 5 documents, 4 pages' 
 
 # --- --force: a new run; the view shows each page's latest ---
 t_rc 1 "--force --engine text over everything: exit 1" "$APFLOW" ocr --force --engine text
-t_match "--force: a new run over all 12 documents" '^ocr run 3: 12 documents, 19 pages \(text 19, tesseract 0, deepseek 0\), 4 failed' "$(cat "$T_OUT")"
-t_eq "the view: one row per page, each from its latest run" "19,19,3,3" \
+t_match "--force: a new run over all 12 documents" '^ocr run 3: 12 documents, 15 pages \(text 15, tesseract 0, deepseek 0\), 8 failed' "$(cat "$T_OUT")"
+t_match "... the 4 scanned pages keep Tesseract's text, and it says so" '^apflow: 4 pages found no text where an earlier run of another engine had some: kept that text' "$(cat "$T_ERR")"
+t_eq "the view: one row per page, each from its latest run" "19,19,1,3" \
 	"$(q "SELECT count(*), count(DISTINCT record_id), min(ocr_run_id), max(ocr_run_id) FROM md_raw_ocr.main.vw_argilla_pages")"
-t_eq "the view: mixed.pdf page 2 now from the text engine (no text layer: empty)" "text,0" \
-	"$(q "SELECT engine, chars FROM md_raw_ocr.main.vw_argilla_pages WHERE doc_id = '$mixed' AND page_num = 2")"
-t_eq "older runs' rows stay" "17,4,19" \
+t_eq "the view: mixed.pdf page 2 keeps Tesseract's text (its text layer is empty)" "tesseract,true" \
+	"$(q "SELECT engine, chars > 0 FROM md_raw_ocr.main.vw_argilla_pages WHERE doc_id = '$mixed' AND page_num = 2")"
+t_match "... and run 3's failure row says why" '^page 2: the text engine found no text; the page keeps its text of run [12] \(tesseract\)$' \
+	"$(q "SELECT error FROM md_raw_ocr.main.ocr_failures WHERE ocr_run_id = 3 AND doc_id = '$mixed' AND page_num = 2")"
+t_eq "older runs' rows stay" "17,4,15" \
 	"$(q "SELECT count(*) FILTER (ocr_run_id = 1), count(*) FILTER (ocr_run_id = 2), count(*) FILTER (ocr_run_id = 3) FROM md_raw_ocr.main.pages")"
 
 # --- -j2 gives the same rows as -j1 (Tesseract pages included) ---
@@ -176,11 +179,11 @@ t_eq "-j1 and -j2 rows are identical" "9,9,9" \
 	"$(q "SELECT count(*) FILTER (ocr_run_id = 4), count(*) FILTER (ocr_run_id = 5), (SELECT count(*) FROM (SELECT doc_id, page_num, engine, text_sha256, chars FROM md_raw_ocr.main.pages WHERE ocr_run_id = 4 INTERSECT SELECT doc_id, page_num, engine, text_sha256, chars FROM md_raw_ocr.main.pages WHERE ocr_run_id = 5)) FROM md_raw_ocr.main.pages")"
 
 # --- --parquet-out: the run's pages as Parquet, partitioned by doc_id ---
-t_ok "--parquet-out file://" "$APFLOW" ocr --force --engine text --doc "$scripts" --doc "$mixed" --parquet-out "file://$T_DIR/pq/ocr"
+t_rc 1 "--parquet-out file:// (exit 1: mixed.pdf's 2 scanned pages keep their text)" "$APFLOW" ocr --force --engine text --doc "$scripts" --doc "$mixed" --parquet-out "file://$T_DIR/pq/ocr"
 run=$(q 'SELECT max(ocr_run_id) FROM md_raw_ocr.main.ocr_runs')
 t_match "it says where" "ocr run $run: 2 Parquet files under file://" "$(cat "$T_ERR")"
 t_eq "one file per document, under ocr_run_id=N/doc_id=ID/" 	"$(printf 'ocr_run_id=%s/doc_id=%s/data_0.parquet\n' "$run" "$mixed" "$run" "$scripts" | sort)" 	"$(cd pq/ocr && find . -name '*.parquet' | sed 's|^\./||' | sort)"
-t_eq "the Parquet rows are the run's rows" "9,9,2" 	"$(q "SELECT count(*), count(*) FILTER (p.text_sha256 = sha256(x.text) AND x.text_sha256 = p.text_sha256), count(DISTINCT x.doc_id) FROM read_parquet('pq/ocr/*/*/*.parquet', hive_partitioning = false) AS x JOIN md_raw_ocr.main.pages AS p USING (doc_id, page_num, ocr_run_id)")"
+t_eq "the Parquet rows are the run's rows" "7,7,2" 	"$(q "SELECT count(*), count(*) FILTER (p.text_sha256 = sha256(x.text) AND x.text_sha256 = p.text_sha256), count(DISTINCT x.doc_id) FROM read_parquet('pq/ocr/*/*/*.parquet', hive_partitioning = false) AS x JOIN md_raw_ocr.main.pages AS p USING (doc_id, page_num, ocr_run_id)")"
 t_eq "no temp file is left" "" "$(ls data/tmp)"
 
 # --- another process writes to the warehouse while a run works ---

@@ -157,4 +157,8 @@ t_rc 1 "no pull of the dataset" "$APFLOW" load --dataset nothing_here
 t_match "says where it looked" "no export of dataset 'nothing_here' in the store: nothing under 'argilla/out/nothing_here/<export_ts>/records.parquet'" "$(cat "$T_ERR")"
 t_rc 1 "a file that is not Parquet" sh -c 'echo nope >x.parquet; "$1" load --dataset ds1 --parquet x.parquet' sh "$APFLOW"
 t_match "names the file" "cannot read 'x.parquet'" "$(cat "$T_ERR")"
+printf "COPY (SELECT '$D1:1' AS record_id, 'x' AS text) TO \${out} (FORMAT parquet);" >noid.sql
+"$APFLOW" sql noid.sql --set out=noid.parquet >/dev/null
+t_rc 1 "a Parquet file without an id column" "$APFLOW" load --dataset ds1 --parquet noid.parquet
+t_eq "is no Argilla export" "apflow: error: cannot load 'noid.parquet': not an Argilla export: no column 'id'" "$(cat "$T_ERR")"
 t_done

@@ -3,6 +3,7 @@
 # (exit 1, its row names the ids) when exactly its invariant is broken, and
 # passes again once it is repaired.
 . "$(dirname "$0")/../lib.sh"
+. "$APFLOW_TOP/tests/lib/mkpdf.sh"
 
 D1=aaaaaaaaaaaaaaaaaaaa
 D2=bbbbbbbbbbbbbbbbbbbb
@@ -43,13 +44,14 @@ spans_valid          ok            0
 suggestions_pages    ok            0
 empty_exports        ok            0
 stuck_documents      ok            0
-8 checks: 8 ok, 0 warn, 0 fail" "$(cat "$T_OUT")"
+store_reconcile      ok            0
+9 checks: 9 ok, 0 warn, 0 fail" "$(cat "$T_OUT")"
 
 # broken NAME ROW: check fails, ROW is its line, every other check is ok.
 broken() {
 	t_rc 1 "$1: fails (exit 1)" "$APFLOW" check
 	t_eq "$1: its row names the ids" "$2" "$(grep -E "^$1 " "$T_OUT")"
-	t_eq "$1: the only failing check" "8 checks: 7 ok, 0 warn, 1 fail" "$(tail -n 1 "$T_OUT")"
+	t_eq "$1: the only failing check" "9 checks: 8 ok, 0 warn, 1 fail" "$(tail -n 1 "$T_OUT")"
 }
 repaired() { t_ok "$1: passes again once repaired" "$APFLOW" check; }
 
@@ -98,6 +100,18 @@ run_sql "INSERT INTO md_raw_ocr.main.documents (doc_id, sha256, filename, bytes,
 VALUES ('cccccccccccccccccccc', 'z', 'c.pdf', 10, 1, current_timestamp - INTERVAL 2 DAY)"
 broken stuck_documents "stuck_documents      fail          1  cccccccccccccccccccc"
 t_ok "stuck_documents: --stuck-hours 72 lets it wait" "$APFLOW" check --stuck-hours 72
+
+# A PDF in the store without its documents row (a crash between the two).
+mkpdf lost.pdf 1 "lost page"
+lost=$(sha256sum lost.pdf | cut -c1-20)
+t_ok "a PDF stored behind the warehouse's back" "$APFLOW" store put "raw/$lost.pdf" lost.pdf
+t_rc 1 "store_reconcile: fails (exit 1)" "$APFLOW" check --stuck-hours 72
+t_eq "store_reconcile: its row names the key" "store_reconcile      fail          1  raw/$lost.pdf" "$(grep '^store_reconcile ' "$T_OUT")"
+t_eq "store_reconcile: the only failing check" "9 checks: 8 ok, 0 warn, 1 fail" "$(tail -n 1 "$T_OUT")"
+t_eq "store_reconcile: a dry run, no row recorded" 0 \
+	"$(printf "SELECT count(*) FROM md_raw_ocr.main.documents WHERE doc_id = '$lost'" >q.sql; "$APFLOW" sql --csv q.sql | tail -n 1)"
+t_ok "store_reconcile: ingest records it" "$APFLOW" ingest lost.pdf
+t_ok "store_reconcile: passes again once repaired" "$APFLOW" check --stuck-hours 72
 t_ok "--json" "$APFLOW" check --json --stuck-hours 72
 t_match "--json gives each check with its examples" '"check": "coverage",
   "status": "ok",

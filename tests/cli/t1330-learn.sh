@@ -37,6 +37,15 @@ mkexport e1.parquet "
  ('$D1:3', '$P3', [[{'label': 'VESSEL_NAME', 'start': 0, 'end': 15}]], ['bob'], ['discarded'])"
 t_ok "the export loads" "$APFLOW" load --dataset ds1 --parquet e1.parquet
 
+# What `apflow preannotate` (rules) finds on page 4 before and after.
+pa4() {
+	printf '{"doc_id":"%s","page_num":4,"text":"%s","text_sha256":"%s"}\n' "$D1" "$P4" \
+		"$(printf '%s' "$P4" | sha256sum | cut -c1-64)" |
+		"$APFLOW" preannotate --stdin-jsonl 2>/dev/null |
+		node -e 'require("fs").readFileSync(0, "utf8").split("\n").filter(Boolean).forEach((l) => { const s = JSON.parse(l); console.log(`${s.label} ${s.start} ${s.end} ${s.span_text}`); })'
+}
+t_eq "before: preannotate finds none of the names on page 4" "" "$(pa4)"
+
 t_ok "--dry-run" "$APFLOW" learn --dataset ds1 --dry-run
 t_eq "says what it would learn and the F1 now" "would write VESSEL_NAME.v1.txt: +1 name (1 in all): 'Zephyrine Arctica'
 would write PORT.v1.txt: +1 name (1 in all): 'Kallavik'
@@ -55,6 +64,9 @@ Halvorsen Brothers" "$(grep -hv '^#' data/gazetteers/VESSEL_NAME.v1.txt data/gaz
 t_match "with where they came from" "^# VESSEL_NAME gazetteer v1, learnt by 'apflow learn' on 20[0-9-]+T[0-9:]+Z
 # from dataset 'ds1': 1 names, 1 new" "$(cat data/gazetteers/VESSEL_NAME.v1.txt)"
 t_nomatch "nothing learnt from the discarded response" "Nordhavn" "$(cat data/gazetteers/*.txt)"
+t_eq "the next preannotate finds them on page 4, which nobody annotated" "VESSEL_NAME 0 17 Zephyrine Arctica
+PORT 23 31 Kallavik
+ORGANIZATION 39 57 Halvorsen Brothers" "$(pa4)"
 
 t_ok "learn again" "$APFLOW" learn --dataset ds1 --json
 t_match "the rules read the files: F1 is 1.0 before, nothing new" '"before":\{"f1":1\.0,.*"learnt":\[\]' "$(cat "$T_OUT")"

@@ -41,7 +41,7 @@
 //        for the next N matching requests (reject: a 422 "Record at position
 //        I is not valid because TEXT", as the server's validators say)
 //   POST /_reset          drops faults, delay and statistics (not data)
-//   GET  /_stats          counters: requests, by_status, bulk_requests,
+//   GET  /_stats          counters: requests, by_status, bulk_requests, list_requests,
 //                         records_created, records_updated, faults, max_inflight
 //   GET  /_records?dataset=NAME   every record of the dataset, with
 //                         responses and suggestions
@@ -135,7 +135,7 @@ workspaces.push({ id: uuid(), name: opt.workspace, inserted_at: now(), updated_a
 
 let stats, faults, conf;
 function reset() {
-  stats = { busy_ms: 0, requests: 0, by_status: {}, bulk_requests: 0, records_created: 0, records_updated: 0, faults: {}, inflight: 0, max_inflight: 0 };
+  stats = { busy_ms: 0, list_requests: 0, requests: 0, by_status: {}, bulk_requests: 0, records_created: 0, records_updated: 0, faults: {}, inflight: 0, max_inflight: 0 };
   faults = [];
   conf = { delayMs: 0, errorRate: 0, retryRate: 0, retryAfter: 1, resetRate: 0, commitTimeoutRate: 0, hangMs: 30000, faultPaths: /\/records/ };
 }
@@ -622,6 +622,7 @@ route('PUT', '/api/v1/datasets/:id/records/bulk', (c) => {
   return bulk(getDataset(c.p.id), c.body.items, true, c.user);
 });
 route('GET', '/api/v1/datasets/:id/records', (c) => {
+  stats.list_requests++;
   const d = getDataset(c.p.id);
   const inc = parseInclude(c.q);
   const offset = intParam(c.q, 'offset', 0, 0);

@@ -78,6 +78,16 @@ for i in "${unanswered[@]}"; do
 	[ "$code" = 200 ] && [ "$n" -gt 1 ] && twice=$((twice + 1))
 done
 t_eq "no unanswered upload is recorded twice" 0 "$twice"
+# The restart reconciled store and warehouse: an object the kill left
+# without its row has it now.
+rows=0 objs=0
+for i in $(seq 16); do
+	id=$(sha20 "k$i.pdf")
+	[ -f "data/lake/raw/$id.pdf" ] || continue
+	objs=$((objs + 1))
+	[ "$(doc "$id" | cut -d' ' -f1)" = 200 ] && rows=$((rows + 1))
+done
+t_eq "after the restart every object in raw/ has its row ($objs objects)" "$objs" "$rows"
 ok=0
 for i in $(seq 16); do
 	code=$(up r.json "k$i.pdf")

@@ -44,6 +44,9 @@ t_match "bad API key: says so" "Argilla at 'http://127.0.0.1:[0-9]+' refused the
 keep
 t_rc 1 "no API key at all: exit 1" "$APFLOW" push --api-url "$AURL" --dataset ds1 --parquet good.parquet
 t_match "no API key at all: says where to set it" "no Argilla API key: use --api-key or ARGILLA_API_KEY" "$(cat "$T_ERR")"
+t_rc 1 "a URL with a password: exit 1" "$APFLOW" push --api-url "http://user:$AKEY@127.0.0.1:1" --api-key "$AKEY" --dataset ds1 --parquet good.parquet
+t_match "a URL with a password: refused without showing it" "bad Argilla API URL: it holds a user name or password" "$(cat "$T_ERR")"
+keep
 t_rc 1 "unknown workspace: exit 1" push --dataset ds1 --parquet good.parquet --workspace nowhere --verbose
 t_match "unknown workspace: named" "no Argilla workspace 'nowhere' for this API key" "$(cat "$T_ERR")"
 keep

@@ -40,4 +40,21 @@ for sig in INT KILL; do
 	t_eq "$sig: every record once" "2000 2000" "$(check_once "$ds")"
 	t_eq "$sig: the server created 2,000 records for it" 2000 "$(( $(curl -sS "$AURL/_stats" | jq .records_created) - before ))"
 done
+
+# --- pull while a record is deleted between its pages ---
+actl _config "delay_ms=400" >/dev/null
+ds=intr_int
+ids=$(afake_records $ds | jq -r '[.items[] | .id] | .[5], .[1000]')
+del=$(sed -n 1p <<<"$ids")
+at1000=$(afake_records $ds | jq -r '.items[1000].external_id')
+l0=$(curl -sS "$AURL/_stats" | jq .list_requests)
+"$APFLOW" pull --dataset $ds --out moving.parquet >pull.out 2>pull.err &
+pid=$!
+for _ in $(seq 1 400); do [ "$(curl -sS "$AURL/_stats" | jq .list_requests)" -gt "$l0" ] && break; sleep 0.02; done
+t_eq "a record deleted while the first page is on its way" 204 \
+	"$(curl -sS -o /dev/null -w '%{http_code}' -X DELETE -H "X-Argilla-Api-Key: $AKEY" "$AURL/api/v1/datasets/$(afake_records $ds | jq -r .dataset.id)/records?ids=$del")"
+wait $pid
+t_eq "pull: exit 0" 0 "$?"
+printf "SELECT count(*) || ' ' || count(DISTINCT id) || ' ' || count(*) FILTER (WHERE id = '%s') FROM 'moving.parquet';\n" "$at1000" >q.sql
+t_eq "pull: the 1,999 records left, once each, the one that moved back a page included" "1999 1999 1" "$("$APFLOW" sql q.sql --csv | tail -1 | tr -d '\r')"
 t_done

@@ -197,6 +197,39 @@ static void test_atomic_write(void **state)
 		free(pfx);
 	}
 	free(cmd);
+	/* Directories: listed sorted, removed whole; a stale temp directory
+	 * of a process that is gone is swept, a live one's is not. */
+	{
+		char *t = apf_xasprintf("%s/t", dir), *deep = apf_xasprintf("%s/t/b/c", dir);
+		char *stale = apf_xasprintf("%s/t/apflow-x-2147483646-0/d", dir);
+		char *live = apf_xasprintf("%s/t/apflow-x-%d-0", dir, (int)getpid());
+		char *f = apf_xasprintf("%s/t/b/c/f", dir), **v = NULL;
+		size_t nv = 0;
+		assert_int_equal(apf_mkdirs(deep, 0755, &err), 0);
+		assert_int_equal(apf_mkdirs(stale, 0755, &err), 0);
+		assert_int_equal(apf_mkdirs(live, 0755, &err), 0);
+		assert_int_equal(apf_write_file_atomic(f, "x", 1, &err), 0);
+		assert_int_equal(apf_list_dir(t, 0, &v, &nv, &err), 0);
+		assert_int_equal(nv, 3);
+		assert_true(strcmp(v[0], v[1]) < 0); /* sorted */
+		assert_string_equal(v[2], "b");
+		apf_list_free(v, nv);
+		apf_remove_stale_temps(t, "apflow-x-");
+		assert_int_equal(apf_list_dir(t, 0, &v, &nv, &err), 0);
+		assert_int_equal(nv, 2);
+		assert_string_equal(v[0], live + strlen(t) + 1);
+		apf_list_free(v, nv);
+		apf_rmtree(t);
+		assert_int_equal(apf_list_dir(t, 1, &v, &nv, &err), 0);
+		assert_int_equal(nv, 0);
+		assert_int_equal(apf_list_dir(t, 0, &v, &nv, &err), APF_EIO);
+		assert_non_null(strstr(err.msg, "cannot read directory '"));
+		free(t);
+		free(deep);
+		free(stale);
+		free(live);
+		free(f);
+	}
 	/* A missing file is ENOTFOUND and names the path. */
 	char *missing = apf_xasprintf("%s/nope", dir);
 	assert_int_equal(apf_read_file(missing, 100, &data, &len, &err), APF_ENOTFOUND);

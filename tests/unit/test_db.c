@@ -309,6 +309,68 @@ static void test_result_rows(void **state)
 	apf_db_close(db);
 }
 
+static void test_stream(void **state)
+{
+	struct apf_db *db = NULL;
+	struct apf_db_stmt *st = NULL;
+	struct apf_db_stream *sm = NULL;
+	struct apf_db_result *r = NULL;
+	struct apf_err err;
+	uint64_t rows = 0, chunks = 0;
+	int64_t sum = 0;
+	char *s;
+
+	(void)state;
+	assert_int_equal(apf_db_open_memory(&db, &err), 0);
+	/* Chunk by chunk, each read with the result functions, rows 0-based. */
+	assert_int_equal(apf_db_prepare(db, "SELECT i, i::VARCHAR AS s FROM range(?) t(i) ORDER BY i", &st, &err), 0);
+	assert_int_equal(apf_db_bind_i64(st, 1, 5000), 0);
+	assert_int_equal(apf_db_stream_open(st, &sm, &err), 0);
+	for (;;) {
+		assert_int_equal(apf_db_stream_next(sm, &r, &err), 0);
+		if (!r)
+			break;
+		assert_true(apf_db_result_rows(r) >= 1 && apf_db_result_rows(r) <= 2048);
+		assert_int_equal(apf_db_result_cols(r), 2);
+		assert_string_equal(apf_db_result_colname(r, 1), "s");
+		assert_int_equal(apf_db_result_i64(r, 0, 0), (int64_t)rows);
+		s = apf_db_result_text(r, 1, apf_db_result_rows(r) - 1);
+		assert_int_equal(strtoll(s, NULL, 10), (long long)(rows + apf_db_result_rows(r) - 1));
+		free(s);
+		for (uint64_t i = 0; i < apf_db_result_rows(r); i++)
+			sum += apf_db_result_i64(r, 0, i);
+		rows += apf_db_result_rows(r);
+		chunks++;
+		apf_db_result_free(r);
+	}
+	assert_int_equal(rows, 5000);
+	assert_true(chunks >= 3);
+	assert_int_equal(sum, 4999 * 5000 / 2);
+	/* At the end it stays at the end. */
+	assert_int_equal(apf_db_stream_next(sm, &r, &err), 0);
+	assert_null(r);
+	apf_db_stream_free(sm);
+	apf_db_stmt_free(st);
+
+	/* An error while the rows are produced is returned by next(). */
+	assert_int_equal(apf_db_prepare(db, "SELECT CAST(CASE WHEN i < 3000 THEN '1' ELSE 'x' END AS INTEGER) FROM range(5000) t(i)",
+					&st, &err),
+			 0);
+	if (!apf_db_stream_open(st, &sm, &err)) {
+		int rc = 0;
+		while (!(rc = apf_db_stream_next(sm, &r, &err)) && r)
+			apf_db_result_free(r);
+		assert_int_equal(rc, APF_ESQL);
+		assert_non_null(strstr(err.msg, "Could not convert string 'x'"));
+		apf_db_stream_free(sm);
+	} else {
+		assert_non_null(strstr(err.msg, "Could not convert string 'x'"));
+	}
+	apf_db_stmt_free(st);
+	apf_db_stream_free(NULL);
+	apf_db_close(db);
+}
+
 static void test_prepared(void **state)
 {
 	struct apf_db *db = NULL;
@@ -403,7 +465,7 @@ static int count_migrations(void)
 {
 	int n = 0;
 
-	for (const struct apf_sql_asset *a = apf_sql_assets; a->name; a++)
+	for (const struct apf_asset *a = apf_asset_next(APF_SQL_DIR, NULL); a; a = apf_asset_next(APF_SQL_DIR, a))
 		if (a->name[0] == 'V' && strstr(a->name, "__"))
 			n++;
 	return n;
@@ -480,6 +542,7 @@ int main(void)
 		cmocka_unit_test(test_result_types),
 		cmocka_unit_test(test_result_rows),
 		cmocka_unit_test(test_prepared),
+		cmocka_unit_test(test_stream),
 		cmocka_unit_test(test_transactions),
 		cmocka_unit_test_setup_teardown(test_migrate, setup, teardown),
 	};

@@ -54,12 +54,37 @@ static void test_missing_library(void **state)
 	assert_null(fn_cos);
 }
 
+/* apf_dl_need(): loads once, says what failed with the hint, and
+ * remembers a failure rather than trying again. */
+static double (*need_cos)(double);
+static const struct apf_dl_sym need_syms[] = { { "cos", &need_cos } };
+static struct apf_dl_lib libm = APF_DL_LIB("libm", "libm.so.6", RTLD_NOW | RTLD_LOCAL, need_syms, "install libc6");
+static struct apf_dl_lib nolib =
+	APF_DL_LIB("libnope", "libnope-apflow.so.9", RTLD_NOW | RTLD_LOCAL, need_syms, "install nope");
+
+static void test_need(void **state)
+{
+	struct apf_err err;
+
+	(void)state;
+	assert_int_equal(apf_dl_need(&libm, APF_EINTERNAL, &err), 0);
+	assert_non_null(libm.handle);
+	assert_true(need_cos(0.0) == 1.0);
+	assert_int_equal(apf_dl_need(&libm, APF_EINTERNAL, &err), 0);
+	assert_int_equal(apf_dl_need(&nolib, APF_EOCR, &err), APF_EOCR);
+	assert_non_null(strstr(err.msg, "cannot load libnope (libnope-apflow.so.9): "));
+	assert_non_null(strstr(err.msg, "; install nope"));
+	assert_int_equal(nolib.tried, 1);
+	assert_int_equal(apf_dl_need(&nolib, APF_EOCR, NULL), APF_EOCR);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_loads),
 		cmocka_unit_test(test_missing_function),
 		cmocka_unit_test(test_missing_library),
+		cmocka_unit_test(test_need),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

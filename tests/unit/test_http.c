@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -94,10 +95,28 @@ static void test_deadline(void **state)
 	close(fd);
 }
 
+static void test_url_shown(void **state)
+{
+	const char *cases[][2] = {
+		{ "http://user:pw@127.0.0.1:8000/v1", "http://127.0.0.1:8000/v1" },
+		{ "https://h.example/p@q", "https://h.example/p@q" },
+		{ "http://a@b", "http://b" },
+		{ "no-scheme@host", "no-scheme@host" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *s = apf_http_url_shown(cases[i][0]);
+		assert_string_equal(s, cases[i][1]);
+		free(s);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_deadline),
+		cmocka_unit_test(test_url_shown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,7 +42,7 @@ static void test_v1(void **state)
 
 static void test_assets(void **state)
 {
-	const struct apf_config_asset *a = apf_config_asset_find("labelset_v1.json");
+	const struct apf_asset *a = apf_config_asset_find("labelset_v1.json");
 
 	(void)state;
 	assert_non_null(a);

@@ -96,11 +96,11 @@ static void test_commit_docs(void **state)
 	write_file(pb, PAGE(1, "b one"));
 	write_file(pd, PAGE(1, "d one") PAGE(2, "d two"));
 
-	struct ocrdb_commit a = { run, "aaaaaaaaaaaaaaaaaaaa", pa, 2, 1, NULL, 1, NULL, -1 };
-	struct ocrdb_commit b = { run, "bbbbbbbbbbbbbbbbbbbb", pb, 1, 0, NULL, 1, NULL, -1 };
+	struct ocrdb_commit a = { run, "aaaaaaaaaaaaaaaaaaaa", pa, 2, 1, NULL, 1, NULL, 0, 0, -1 };
+	struct ocrdb_commit b = { run, "bbbbbbbbbbbbbbbbbbbb", pb, 1, 0, NULL, 1, NULL, 0, 0, -1 };
 	struct ocrdb_commit c = { run, "cccccccccccccccccccc", pc, 0, 0, "cannot write the page spool: No space", 0,
-				  NULL, -1 };
-	struct ocrdb_commit d = { run, "dddddddddddddddddddd", pd, 2, 0, NULL, 0, "done", -1 };
+				  NULL, 0, 0, -1 };
+	struct ocrdb_commit d = { run, "dddddddddddddddddddd", pd, 2, 0, NULL, 0, "done", 0, 0, -1 };
 	struct ocrdb_commit *cs[] = { &a, &b, &c, &d };
 	assert_int_equal(ocrdb_commit_docs(w, cs, 4, &err), 0);
 	assert_int_equal(a.skipped, 0);
@@ -133,8 +133,8 @@ static void test_commit_docs(void **state)
 
 	/* A spool that does not hold what it should fails the whole batch:
 	 * nothing of it is written, and each document can go alone. */
-	struct ocrdb_commit e = { run, "eeeeeeeeeeeeeeeeeeee", pa, 2, 1, NULL, 0, NULL, -1 };
-	struct ocrdb_commit f = { run, "ffffffffffffffffffff", pb, 2, 0, NULL, 0, NULL, -1 }; /* b's spool has 1 */
+	struct ocrdb_commit e = { run, "eeeeeeeeeeeeeeeeeeee", pa, 2, 1, NULL, 0, NULL, 0, 0, -1 };
+	struct ocrdb_commit f = { run, "ffffffffffffffffffff", pb, 2, 0, NULL, 0, NULL, 0, 0, -1 }; /* b's spool has 1 */
 	struct ocrdb_commit *bad[] = { &e, &f };
 	assert_int_not_equal(ocrdb_commit_docs(w, bad, 2, &err), 0);
 	assert_non_null(strstr(err.msg, "gave 3 page rows, not 4"));

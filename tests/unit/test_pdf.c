@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -209,8 +210,8 @@ static void repaired_body(void **state)
 }
 ISOLATED(repaired)
 
-/* An interrupted download: what is there reads, the rest is empty and
- * noted. */
+/* An interrupted download: what is there reads, a page whose object is
+ * gone fails with the reason. */
 static void truncated_body(void **state)
 {
 	struct apf_pdf_ctx *pc;
@@ -237,15 +238,13 @@ static void truncated_body(void **state)
 		assert_int_equal(apf_pdf_page_text(pdf, p, &b, NULL, &err), 0);
 		assert_null(apf_pdf_page_note(pdf));
 	}
-	/* MuPDF reads the missing page as an empty one, and says why. */
-	assert_int_equal(apf_pdf_page_text(pdf, 3, &b, NULL, &err), 0);
-	assert_string_equal(b.data, "");
-	assert_non_null(apf_pdf_page_note(pdf));
-	print_message("# truncated.pdf page 3 note: %s\n", apf_pdf_page_note(pdf));
-	assert_non_null(strstr(apf_pdf_page_note(pdf), "object out of range (12 0 R)"));
-	assert_int_equal(apf_pdf_render_gray(pdf, 3, 72, &pm, &err), 0);
-	assert_non_null(strstr(apf_pdf_page_note(pdf), "object out of range (12 0 R)"));
-	apf_pixmap_release(&pm);
+	/* The page tree lists page 3, whose object is gone: it cannot be
+	 * read, and the error says why. */
+	assert_int_equal(apf_pdf_page_text(pdf, 3, &b, NULL, &err), APF_EPDF);
+	print_message("# truncated.pdf page 3: %s\n", err.msg);
+	assert_non_null(strstr(err.msg, "cannot read the text of page 3: object out of range (12 0 R)"));
+	assert_int_equal(apf_pdf_render_gray(pdf, 3, 72, &pm, &err), APF_EPDF);
+	assert_non_null(strstr(err.msg, "cannot render page 3: object out of range (12 0 R)"));
 	assert_int_equal(apf_pdf_render_gray(pdf, 1, 72, &pm, &err), 0);
 	assert_null(apf_pdf_page_note(pdf));
 	apf_pixmap_release(&pm);
@@ -767,6 +766,103 @@ static void check_proc_text(struct apf_pdf_ctx *pc, const char *path)
 	apf_pdf_close(pdf);
 }
 
+/* Makes dir/name.pdf with a generator of tests/lib/hostile-pdf.sh. */
+static void hostile(const char *dir, const char *gen, const char *name, const char *args, char *out, size_t n)
+{
+	const char *top = getenv("APFLOW_TOP");
+	char cmd[3 * PATH_MAX];
+
+	snprintf(out, n, "%s/%s.pdf", dir, name);
+	snprintf(cmd, sizeof(cmd), "bash -c '. \"%s/tests/lib/hostile-pdf.sh\" && %s \"%s\" %s'", top ? top : ".",
+		 gen, out, args);
+	assert_int_equal(system(cmd), 0);
+}
+
+/*
+ * Hostile pages: a page tree that lies about its count, a form tree that
+ * doubles at each level, forms nested past MuPDF's exception stack, blank
+ * pages; the bounds of apf_pdf_ctx_set_limits() and the cancel flag.
+ */
+static void hostile_pages_body(void **state)
+{
+	const char *tmp = getenv("TMPDIR");
+	char dir[PATH_MAX], lie[PATH_MAX + 16], bomb[PATH_MAX + 16], deep[PATH_MAX + 16], blank[PATH_MAX + 16];
+	struct apf_pdf_ctx *pc;
+	struct apf_pdf *pdf;
+	struct apf_err err = { 0 };
+	struct apf_buf b;
+	struct apf_pixmap pm = { 0 };
+	volatile sig_atomic_t cancel = 0;
+	int inked = -1;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/apflow-hostile.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	hostile(dir, "hpdf_lying_count", "lie", "100000000", lie, sizeof(lie));
+	hostile(dir, "hpdf_form_bomb", "bomb", "30", bomb, sizeof(bomb));
+	hostile(dir, "hpdf_deep_forms", "deep", "500", deep, sizeof(deep));
+	hostile(dir, "hpdf_blank", "blank", "3 2", blank, sizeof(blank));
+	apf_buf_init(&b, 0);
+	assert_int_equal(apf_pdf_ctx_new(&pc, &err), 0);
+	apf_pdf_ctx_set_limits(pc, &(struct apf_pdf_limits){ 20000, 2000, 0, &cancel });
+
+	/* The count is what the tree holds. */
+	assert_int_equal(apf_pdf_open(pc, lie, &pdf, &err), 0);
+	assert_int_equal(apf_pdf_page_count(pdf), 1);
+	assert_int_equal(apf_pdf_page_text(pdf, 1, &b, NULL, &err), 0);
+	assert_string_equal(b.data, "Hello");
+	assert_int_equal(apf_pdf_page_text(pdf, 2, &b, NULL, &err), APF_EINVAL);
+	apf_pdf_close(pdf);
+
+	/* 2^30 draws: each reader stops at its bound, saying which. */
+	assert_int_equal(apf_pdf_open(pc, bomb, &pdf, &err), 0);
+	assert_int_equal(apf_pdf_page_text(pdf, 1, &b, NULL, &err), APF_ETOOBIG);
+	assert_string_equal(err.msg, "cannot read the text of page 1: the page passes 20000 content-stream operators");
+	assert_int_equal(apf_pdf_render_gray(pdf, 1, 72, &pm, &err), APF_ETOOBIG);
+	assert_string_equal(err.msg, "cannot render page 1: the page passes 2000 drawing operations");
+	assert_int_equal(apf_pdf_page_inked(pdf, 1, &inked, &err), 0);
+	assert_int_equal(inked, 1);
+	/* A cancel stops the page at once. */
+	cancel = 1;
+	assert_int_equal(apf_pdf_page_text(pdf, 1, &b, NULL, &err), APF_EINTERNAL);
+	assert_string_equal(err.msg, "cannot read the text of page 1: cancelled");
+	assert_int_equal(apf_pdf_render_gray(pdf, 1, 72, &pm, &err), APF_EINTERNAL);
+	assert_string_equal(err.msg, "cannot render page 1: cancelled");
+	cancel = 0;
+	apf_pdf_close(pdf);
+
+	/* Forms 500 deep: the text reader stops at 64 with a note, the
+	 * renderer at 72 levels of drawing (MuPDF's run processor would
+	 * recurse all the way). */
+	assert_int_equal(apf_pdf_open(pc, deep, &pdf, &err), 0);
+	assert_int_equal(apf_pdf_page_text(pdf, 1, &b, NULL, &err), 0);
+	assert_non_null(apf_pdf_page_note(pdf));
+	assert_non_null(strstr(apf_pdf_page_note(pdf), "forms nested more than 64 deep"));
+	assert_int_equal(apf_pdf_render_gray(pdf, 1, 72, &pm, &err), APF_ETOOBIG);
+	assert_string_equal(err.msg,
+			    "cannot render page 1: the page nests its drawing (forms, clips, groups) more than 72 deep");
+	apf_pdf_close(pdf);
+
+	/* Blank pages have no ink; a page of text has. */
+	assert_int_equal(apf_pdf_open(pc, blank, &pdf, &err), 0);
+	assert_int_equal(apf_pdf_page_inked(pdf, 1, &inked, &err), 0);
+	assert_int_equal(inked, 0);
+	assert_int_equal(apf_pdf_page_inked(pdf, 2, &inked, &err), 0);
+	assert_int_equal(inked, 1);
+	assert_int_equal(apf_pdf_page_inked(pdf, 3, &inked, &err), 0);
+	assert_int_equal(inked, 0);
+	apf_pdf_close(pdf);
+
+	apf_buf_release(&b);
+	apf_pdf_ctx_free(pc);
+	unlink(lie);
+	unlink(bomb);
+	unlink(deep);
+	unlink(blank);
+	rmdir(dir);
+}
+ISOLATED(hostile_pages)
+
 static void text_device_body(void **state)
 {
 	static const char *const corpus[] = { "scripts.pdf", "mixed.pdf", "garbage.pdf", "badxref.pdf",
@@ -869,6 +965,7 @@ int main(void)
 		cmocka_unit_test(render),
 		cmocka_unit_test(render_cap),
 		cmocka_unit_test(threads),
+		cmocka_unit_test(hostile_pages),
 		cmocka_unit_test(text_device),
 	};
 

@@ -476,12 +476,31 @@ static void test_quote(void **state)
 static void test_embedded(void **state)
 {
 	(void)state;
-	const struct apf_sql_asset *a = apf_sql_asset_find("V001__raw_ocr.sql");
+	const struct apf_asset *a = apf_sql_asset_find("V001__raw_ocr.sql");
 	assert_non_null(a);
 	assert_true(a->size > 0);
 	assert_int_equal(a->data[a->size], 0);
 	assert_non_null(strstr((const char *)a->data, "-- database: md_raw_ocr"));
 	assert_null(apf_sql_asset_find("nope.sql"));
+	/* One table for every embedded file, found by its path. */
+	const struct apf_asset *c = apf_asset_find("config/labelset_v1.json");
+	assert_non_null(c);
+	assert_string_equal(c->name, "labelset_v1.json");
+	assert_string_equal(c->content_type, "application/json");
+	assert_ptr_equal(apf_asset_in("config/", "labelset_v1.json"), c);
+	assert_non_null(apf_asset_find("web/upload.html"));
+	assert_non_null(apf_asset_find("sql/motherduck/V001__raw_ocr.sql"));
+	assert_null(apf_asset_find("V001__raw_ocr.sql"));
+	assert_null(apf_asset_in("web/", "V001__raw_ocr.sql"));
+	int nsql = 0, nv = 0;
+	for (const struct apf_asset *x = apf_asset_next(APF_SQL_DIR, NULL); x; x = apf_asset_next(APF_SQL_DIR, x)) {
+		assert_int_equal(strncmp(x->path, "sql/motherduck/", 15), 0);
+		assert_string_equal(x->name, x->path + 15);
+		nsql++;
+		nv += x->name[0] == 'V';
+	}
+	assert_true(nv >= 4);
+	assert_true(nsql >= nv + 5); /* and the seed's files */
 }
 
 int main(void)

@@ -1,0 +1,964 @@
+/*
+ * cmd_run.c: apflow run (the whole flow in one process) and apflow status
+ * (where a dataset, or one document, stands in it).
+ *
+ * run chains the stages through the core functions the stage commands use
+ * (apf_ocrstage_run, apf_export_run, apf_pa_dataset, apf_merge_run); ingest,
+ * push, pull and load go through their commands' entry points, in this
+ * process, with the same store and warehouse writer.  Every stage is
+ * idempotent on its own (ingest skips files whose bytes are known, OCR
+ * skips documents a run committed, export, preannotate and merge replace
+ * their output in one write, push upserts by id), so a run killed at any
+ * point and started again finishes the work without duplicates.
+ *
+ * After each stage the run's state goes to <data_dir>/runs/<dataset>.json
+ * (written atomically), which status reads for the stages the warehouse
+ * cannot tell (push, pull, load).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "apflow/dataset.h"
+#include "apflow/catalog.h"
+#include "apflow/db.h"
+#include "apflow/dbwriter.h"
+#include "apflow/ocrstage.h"
+#include "apflow/preannotate.h"
+#include "apflow/progress.h"
+#include "apflow/store.h"
+#include "apflow/util.h"
+#include "cmd/cmd.h"
+
+const char cmd_run_usage[] =
+	"usage: apflow run --dataset NAME [--input DIR] [--until merge|push|load] [-j N]\n"
+	"\n"
+	"Runs the flow in one process: ingest (the PDFs of DIR, when given) ->\n"
+	"ocr (engine auto: the text layer, Tesseract for scanned pages) -> export\n"
+	"-> preannotate (the rules) -> merge -> push (only when Argilla is\n"
+	"configured: argilla_api_key / ARGILLA_API_KEY set).  With --until load it\n"
+	"goes on with pull and load (Argilla required).  Each stage does what is\n"
+	"left and changes nothing that is done, so a run that was stopped or\n"
+	"killed finishes its work when started again, without duplicates.\n"
+	"\n"
+	"  --dataset NAME  the dataset (setting dataset_pattern, default\n"
+	"                  vessels_ocr_[a-z0-9_]+)\n"
+	"  --input DIR     ingest the .pdf files of DIR first (files whose bytes\n"
+	"                  the warehouse knows are skipped)\n"
+	"  --until STAGE   stop after merge, push (the default) or load\n"
+	"  -j, --jobs N    OCR worker threads (default: the number of CPUs)\n"
+	"\n"
+	"Progress goes to stderr; each stage prints its summary line, and the run\n"
+	"ends with a table (stage, items, seconds, failures) and the line\n"
+	"'run NAME: S stages in X s, F failures'.  The run's state is kept in\n"
+	"<data_dir>/runs/NAME.json for 'apflow status'.\n"
+	"\n"
+	"Exit status: 0 done, 1 a stage failed (the run stops there, except OCR\n"
+	"failures of single documents or pages), 2 usage, 130 interrupted.\n";
+
+const char cmd_status_usage[] =
+	"usage: apflow status [--dataset NAME] [--json]\n"
+	"       apflow status [--dataset NAME] [--json] DOC_ID\n"
+	"\n"
+	"Without DOC_ID: per stage, what is done, pending and failed.  ingest and\n"
+	"ocr count documents of the warehouse (ocr: done, pending, failed = with\n"
+	"failures); export, preannotate (the rules' agent) and merge count the\n"
+	"current pages (each page's latest OCR, with text) that the dataset's\n"
+	"files in the store hold with the same text_sha256 (done) or not\n"
+	"(pending); push, pull and load show the last 'apflow run' of the\n"
+	"dataset.  Without --dataset only ingest and ocr, and the datasets run.\n"
+	"\n"
+	"With DOC_ID: that document through every stage: its upload, OCR pages,\n"
+	"and, per dataset, its pages exported, pre-annotated and merged, and\n"
+	"the pages annotated.\n"
+	"\n"
+	"Exit status: 0 shown, 1 no such document or failure, 2 usage.\n";
+
+enum stage {
+	ST_INGEST,
+	ST_OCR,
+	ST_EXPORT,
+	ST_PREANNOTATE,
+	ST_MERGE,
+	ST_PUSH,
+	ST_PULL,
+	ST_LOAD,
+	ST_COUNT
+};
+
+static const char *const stage_names[ST_COUNT] = { "ingest", "ocr",  "export", "preannotate",
+						   "merge",  "push", "pull",   "load" };
+
+struct stage_row {
+	const char *state; /* "done", "failed", "skipped", "not run" */
+	uint64_t items;
+	uint64_t failures;
+	double seconds;
+	char note[160];
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	interrupted = sig;
+	signal(sig, SIG_DFL);
+}
+
+/* --- warehouse reads --------------------------------------------------- */
+
+struct count_job {
+	const char *sql;
+	const char *bind;
+	int64_t v[4];
+	int ncols;
+};
+
+static int count_fn(struct apf_db *db, void *arg, struct apf_err *err)
+{
+	struct count_job *j = arg;
+	struct apf_db_stmt *st = NULL;
+	struct apf_db_result *r = NULL;
+	int rc;
+
+	memset(j->v, 0, sizeof(j->v));
+	if ((rc = apf_db_prepare(db, j->sql, &st, err)))
+		return rc;
+	if (strstr(j->sql, "$1"))
+		apf_db_bind_text(st, 1, j->bind);
+	rc = apf_db_stmt_exec(st, &r, err);
+	if (!rc && apf_db_result_rows(r) > 0) {
+		j->ncols = (int)apf_db_result_cols(r);
+		for (int c = 0; c < j->ncols && c < 4; c++)
+			j->v[c] = apf_db_result_is_null(r, (uint64_t)c, 0) ? 0 : apf_db_result_i64(r, (uint64_t)c, 0);
+	}
+	apf_db_result_free(r);
+	apf_db_stmt_free(st);
+	return rc;
+}
+
+static int count(struct apf_ctx *ctx, const char *sql, const char *bind, int64_t out[4], struct apf_err *err)
+{
+	struct count_job j = { sql, bind, { 0, 0, 0, 0 }, 0 };
+	int rc = apf_dbwriter_run(ctx->writer, count_fn, &j, err);
+
+	memcpy(out, j.v, sizeof(j.v));
+	return rc;
+}
+
+/* Documents, and OCR per document: done (all pages read, no failure),
+ * pending (not read yet), failed (any failure). */
+static const char ocr_counts_sql[] =
+	"WITH d AS (SELECT doc_id, pages FROM md_raw_ocr.main.documents WHERE $1 IS NULL OR doc_id = $1), "
+	"p AS (SELECT doc_id, count(DISTINCT page_num) AS n FROM md_raw_ocr.main.pages GROUP BY doc_id), "
+	"f AS (SELECT DISTINCT doc_id FROM md_raw_ocr.main.ocr_failures) "
+	"SELECT count(*), "
+	"  count(*) FILTER (WHERE f.doc_id IS NULL AND coalesce(p.n, 0) > 0 AND p.n >= coalesce(d.pages, 0)), "
+	"  count(*) FILTER (WHERE f.doc_id IS NULL AND (p.n IS NULL OR p.n < coalesce(d.pages, 0))), "
+	"  count(*) FILTER (WHERE f.doc_id IS NOT NULL) "
+	"FROM d LEFT JOIN p USING (doc_id) LEFT JOIN f USING (doc_id)";
+
+static const char pages_sql[] = "SELECT count(*) FROM md_raw_ocr.main.vw_argilla_pages WHERE text <> ''";
+
+/* --- ingest ------------------------------------------------------------ */
+
+struct strlist {
+	char **v;
+	size_t n;
+};
+
+static void strlist_add(struct strlist *l, char *s)
+{
+	l->v = apf_xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+	l->v[l->n++] = s;
+}
+
+static void strlist_free(struct strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The .pdf files of dir whose bytes the warehouse does not know yet. */
+static int new_files(struct apf_ctx *ctx, const char *dir, struct strlist *out, size_t *known, struct apf_err *err)
+{
+	struct strlist all = { NULL, 0 };
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	int rc = 0;
+
+	*known = 0;
+	if (!d)
+		return apf_error(err, APF_EIO, "cannot read directory '%s': %s", dir, strerror(errno));
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		struct stat sb;
+		if (e->d_name[0] == '.' || n < 4 || strcasecmp(e->d_name + n - 4, ".pdf"))
+			continue;
+		char *path = apf_xasprintf("%s/%s", dir, e->d_name);
+		if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+			strlist_add(&all, path);
+		else
+			free(path);
+	}
+	closedir(d);
+	qsort(all.v, all.n, sizeof(*all.v), cmp_str);
+	for (size_t i = 0; i < all.n && !rc; i++) {
+		char hex[APF_SHA256_HEX];
+		uint64_t size;
+		int64_t c[4];
+
+		if ((rc = apf_sha256_file(all.v[i], hex, &size, err)))
+			break;
+		hex[20] = '\0'; /* doc_id: the first 20 hex digits */
+		rc = count(ctx, "SELECT count(*) FROM md_raw_ocr.main.documents WHERE doc_id = $1", hex, c, err);
+		if (rc)
+			break;
+		if (c[0]) {
+			(*known)++;
+		} else {
+			strlist_add(out, all.v[i]);
+			all.v[i] = NULL;
+		}
+	}
+	strlist_free(&all);
+	return rc;
+}
+
+/* Runs a command's entry point in this process with argv. */
+static int run_cmd(int (*fn)(int, char **, struct apf_ctx *), struct apf_ctx *ctx, struct strlist *args)
+{
+	char **argv = apf_xcalloc(args->n + 1, sizeof(*argv));
+	int rc;
+
+	memcpy(argv, args->v, args->n * sizeof(*argv));
+	optind = 0;
+	fflush(stdout);
+	rc = fn((int)args->n, argv, ctx);
+	fflush(stdout);
+	free(argv);
+	optind = 0;
+	return rc;
+}
+
+/* --- progress ---------------------------------------------------------- */
+
+static void ocr_progress(const struct apf_ocrstage_progress *p, void *arg)
+{
+	struct apf_progress *bar = arg;
+
+	apf_progress_set_total(bar, p->pages_planned);
+	apf_progress_update(bar, p->pages_done, "%" PRIu64 "/%" PRIu64 " documents", p->docs_done, p->docs_total);
+}
+
+static void ocr_failure(const char *doc_id, int page_num, const char *engine, const char *error, void *arg)
+{
+	struct apf_progress *bar = arg;
+
+	apf_progress_clear(bar);
+	if (page_num > 0)
+		fprintf(stderr, "apflow: ocr: '%s' page %d (%s): %s\n", doc_id, page_num, engine, error);
+	else
+		fprintf(stderr, "apflow: ocr: '%s': %s\n", doc_id, error);
+}
+
+static void pa_progress(const struct apf_pa_progress *p, void *arg)
+{
+	struct apf_progress *bar = arg;
+
+	apf_progress_set_total(bar, p->pages_total);
+	apf_progress_update(bar, p->pages_done, "%" PRIu64 " spans", p->spans);
+}
+
+/* --- run state ---------------------------------------------------------- */
+
+static char *state_path(const struct apf_config *cfg, const char *dataset)
+{
+	return apf_xasprintf("%s/runs/%s.json", apf_config_get(cfg, APF_CFG_DATA_DIR), dataset);
+}
+
+static void now_utc(char out[32])
+{
+	char buf[40];
+
+	apf_pa_now(buf);
+	apf_strlcpy(out, buf, 32);
+}
+
+static int save_state(const struct apf_config *cfg, const char *dataset, const char *started, const char *finished,
+		      const struct stage_row *rows, struct apf_err *err)
+{
+	json_t *o = json_object(), *a = json_array();
+	char *dir = apf_xasprintf("%s/runs", apf_config_get(cfg, APF_CFG_DATA_DIR));
+	char *path = state_path(cfg, dataset), *text;
+	int rc;
+
+	json_object_set_new(o, "dataset", json_string(dataset));
+	json_object_set_new(o, "started_at", json_string(started));
+	json_object_set_new(o, "finished_at", finished ? json_string(finished) : json_null());
+	for (int s = 0; s < ST_COUNT; s++) {
+		json_t *r = json_object();
+		json_object_set_new(r, "stage", json_string(stage_names[s]));
+		json_object_set_new(r, "state", json_string(rows[s].state));
+		json_object_set_new(r, "items", json_integer((json_int_t)rows[s].items));
+		json_object_set_new(r, "failures", json_integer((json_int_t)rows[s].failures));
+		json_object_set_new(r, "seconds", json_real(rows[s].seconds));
+		json_object_set_new(r, "note", json_string(rows[s].note));
+		json_array_append_new(a, r);
+	}
+	json_object_set_new(o, "stages", a);
+	text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	rc = apf_mkdirs(dir, 0755, err);
+	if (!rc)
+		rc = apf_write_file_atomic(path, text, strlen(text), err);
+	free(text);
+	free(path);
+	free(dir);
+	json_decref(o);
+	return rc;
+}
+
+/* --- run ------------------------------------------------------------------ */
+
+static int stage_ocr(struct apf_ctx *ctx, int jobs, struct stage_row *row, struct apf_err *err)
+{
+	struct apf_ocrstage_options opt;
+	struct apf_ocrstage_result res;
+	struct apf_progress *bar = apf_progress_new("ocr", "pages", 0, ctx->stderr_tty);
+	int rc;
+
+	memset(&opt, 0, sizeof(opt));
+	opt.engine = APF_OCRSTAGE_AUTO;
+	opt.jobs = jobs;
+	opt.on_progress = ocr_progress;
+	opt.on_failure = ocr_failure;
+	opt.cb_arg = bar;
+	opt.cancel = &interrupted;
+	rc = apf_ocrstage_run(&ctx->cfg, ctx->store, ctx->writer, &opt, &res, err);
+	row->items = res.pages;
+	row->failures = res.failed;
+	if (!rc && !res.run_id)
+		apf_progress_end(bar, stdout, "ocr: nothing to do (%" PRIu64 " documents done before)",
+				 res.already_done);
+	else
+		apf_progress_end(bar, stdout,
+				 "ocr run %" PRId64 ": %" PRIu64 " documents, %" PRIu64 " pages (text %" PRIu64
+				 ", tesseract %" PRIu64 ", deepseek %" PRIu64 "), %" PRIu64 " failed",
+				 res.run_id, res.docs, res.pages, res.pages_text, res.pages_tesseract, res.pages_deepseek,
+				 res.failed);
+	snprintf(row->note, sizeof(row->note), "%" PRIu64 " documents", res.docs);
+	if (!rc && res.cancelled)
+		rc = apf_error(err, APF_EIO, "interrupted");
+	return rc;
+}
+
+static int stage_export(struct apf_ctx *ctx, const char *dataset, struct stage_row *row, struct apf_err *err)
+{
+	struct apf_export_options opt = { dataset, NULL, 0, NULL };
+	struct apf_export_result res;
+	int rc;
+
+	memset(&res, 0, sizeof(res));
+	rc = apf_export_run(&ctx->cfg, ctx->store, ctx->writer, &opt, &res, err);
+	if (rc)
+		return rc;
+	row->items = res.pages;
+	snprintf(row->note, sizeof(row->note), "%" PRIu64 " documents, %" PRIu64 " files", res.docs, res.files);
+	printf("export %s: %" PRIu64 " pages of %" PRIu64 " documents, %" PRIu64 " files\n", dataset, res.pages,
+	       res.docs, res.files);
+	return 0;
+}
+
+static int stage_preannotate(struct apf_ctx *ctx, const char *dataset, struct stage_row *row, struct apf_err *err)
+{
+	struct apf_pa_dataset_options opt;
+	struct apf_pa_dataset_result res;
+	struct apf_progress *bar = apf_progress_new("preannotate", "pages", 0, ctx->stderr_tty);
+	char *gaz = apf_xasprintf("%s/gazetteers", apf_config_get(&ctx->cfg, APF_CFG_DATA_DIR));
+	int rc;
+
+	memset(&opt, 0, sizeof(opt));
+	memset(&res, 0, sizeof(res));
+	opt.dataset = dataset;
+	opt.pa.engine = APF_PA_RULES;
+	opt.pa.gazetteer_dir = gaz;
+	opt.pa.cancel = &interrupted;
+	opt.pa.on_progress = pa_progress;
+	opt.pa.cb_arg = bar;
+	opt.pa.progress_ms = 200;
+	rc = apf_pa_dataset(&ctx->cfg, ctx->store, &opt, &res, err);
+	if (!rc) {
+		row->items = res.stats.pages;
+		row->failures = res.stats.failed;
+		snprintf(row->note, sizeof(row->note), "%" PRIu64 " spans", res.stats.spans);
+		apf_progress_end(bar, stdout, "preannotate %s: %s: %" PRIu64 " pages, %" PRIu64 " spans", dataset,
+				 res.agent, res.stats.pages, res.stats.spans);
+	} else {
+		apf_progress_end(bar, NULL, NULL);
+	}
+	apf_pa_dataset_result_release(&res);
+	free(gaz);
+	return rc;
+}
+
+static int stage_merge(struct apf_ctx *ctx, const char *dataset, struct stage_row *row, struct apf_err *err)
+{
+	struct apf_merge_result res;
+	int rc;
+
+	memset(&res, 0, sizeof(res));
+	rc = apf_merge_run(&ctx->cfg, ctx->store, dataset, &res, err);
+	if (rc)
+		return rc;
+	row->items = res.pages;
+	snprintf(row->note, sizeof(row->note), "%" PRIu64 " spans, %" PRIu64 " records with spans", res.spans,
+		 res.pages_with_spans);
+	printf("merge %s: %" PRIu64 " records, %" PRIu64 " spans from %" PRIu64 " agents\n", dataset, res.pages,
+	       res.spans, res.agents);
+	return 0;
+}
+
+static void print_table(FILE *f, const struct stage_row *rows)
+{
+	fprintf(f, "\n%-12s %-8s %8s %8s %8s  %s\n", "stage", "state", "items", "seconds", "failures", "note");
+	for (int s = 0; s < ST_COUNT; s++) {
+		const struct stage_row *r = &rows[s];
+		if (!strcmp(r->state, "not run"))
+			continue;
+		fprintf(f, "%-12s %-8s %8" PRIu64 " %8.1f %8" PRIu64 "  %s\n", stage_names[s], r->state, r->items,
+			r->seconds, r->failures, r->note);
+	}
+}
+
+int cmd_run(int argc, char **argv, struct apf_ctx *ctx)
+{
+	static const struct option opts[] = {
+		{ "dataset", required_argument, NULL, 'd' },
+		{ "input", required_argument, NULL, 'i' },
+		{ "until", required_argument, NULL, 'u' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dataset = NULL, *input = NULL;
+	enum stage until = ST_PUSH;
+	struct stage_row rows[ST_COUNT];
+	struct sigaction sa, old_int, old_term;
+	struct apf_err err;
+	char started[32], finished[32];
+	int jobs = 0, c, rc = 0, argilla;
+	int64_t t_run = apf_now_ms();
+	uint64_t failures = 0;
+	int nstages = 0;
+
+	apf_err_clear(&err);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "j:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			dataset = optarg;
+			break;
+		case 'i':
+			input = optarg;
+			break;
+		case 'u':
+			if (!strcmp(optarg, "merge"))
+				until = ST_MERGE;
+			else if (!strcmp(optarg, "push"))
+				until = ST_PUSH;
+			else if (!strcmp(optarg, "load"))
+				until = ST_LOAD;
+			else
+				return apf_cmd_usage_error("run", "bad --until '%s': merge, push or load", optarg);
+			break;
+		case 'j':
+			if (apf_parse_int_in(optarg, 1, 256, &jobs))
+				return apf_cmd_usage_error("run", "bad --jobs '%s': 1 to 256", optarg);
+			break;
+		default:
+			return apf_cmd_usage_error("run", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return apf_cmd_usage_error("run", "unexpected argument '%s'", argv[optind]);
+	if (!dataset)
+		return apf_cmd_usage_error("run", "--dataset NAME is required");
+	if (apf_dataset_name_check(&ctx->cfg, dataset, &err))
+		return err.code == APF_EUSAGE ? apf_cmd_usage_error("run", "%s", err.msg) : apf_cmd_fail(&err);
+	argilla = apf_config_get(&ctx->cfg, APF_CFG_ARGILLA_API_KEY) != NULL;
+	if (until == ST_LOAD && !argilla)
+		return apf_cmd_usage_error("run", "--until load needs Argilla: set ARGILLA_API_URL and ARGILLA_API_KEY");
+
+	for (int s = 0; s < ST_COUNT; s++) {
+		memset(&rows[s], 0, sizeof(rows[s]));
+		rows[s].state = "not run";
+	}
+	now_utc(started);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+
+	for (int s = ST_INGEST; s <= (int)until && !interrupted; s++) {
+		struct stage_row *row = &rows[s];
+		int64_t t0 = apf_now_ms();
+		int srs = 0; /* the stage's own exit status, for commands */
+
+		apf_err_clear(&err);
+		if (s == ST_INGEST && !input) {
+			row->state = "skipped";
+			apf_strlcpy(row->note, "no --input", sizeof(row->note));
+			continue;
+		}
+		if (s >= ST_PUSH && !argilla) {
+			row->state = "skipped";
+			apf_strlcpy(row->note, "Argilla not configured (ARGILLA_API_KEY)", sizeof(row->note));
+			continue;
+		}
+		printf("== %s\n", stage_names[s]);
+		fflush(stdout);
+		switch (s) {
+		case ST_INGEST: {
+			struct strlist files = { NULL, 0 }, args = { NULL, 0 };
+			size_t known = 0;
+			rc = new_files(ctx, input, &files, &known, &err);
+			if (!rc && files.n) {
+				strlist_add(&args, apf_xstrdup("ingest"));
+				for (size_t i = 0; i < files.n; i++)
+					strlist_add(&args, apf_xstrdup(files.v[i]));
+				srs = run_cmd(cmd_ingest, ctx, &args);
+			} else if (!rc) {
+				printf("ingest: nothing new in '%s' (%zu files known)\n", input, known);
+			}
+			row->items = files.n;
+			snprintf(row->note, sizeof(row->note), "%zu files known before", known);
+			strlist_free(&files);
+			strlist_free(&args);
+			break;
+		}
+		case ST_OCR:
+			rc = stage_ocr(ctx, jobs, row, &err);
+			break;
+		case ST_EXPORT:
+			rc = stage_export(ctx, dataset, row, &err);
+			break;
+		case ST_PREANNOTATE:
+			rc = stage_preannotate(ctx, dataset, row, &err);
+			break;
+		case ST_MERGE:
+			rc = stage_merge(ctx, dataset, row, &err);
+			break;
+		case ST_PUSH:
+		case ST_PULL:
+		case ST_LOAD: {
+			struct strlist args = { NULL, 0 };
+			int64_t n[4] = { 0, 0, 0, 0 };
+			strlist_add(&args, apf_xstrdup(stage_names[s]));
+			strlist_add(&args, apf_xstrdup("--dataset"));
+			strlist_add(&args, apf_xstrdup(dataset));
+			srs = run_cmd(s == ST_PUSH ? cmd_push : s == ST_PULL ? cmd_pull : cmd_load, ctx, &args);
+			strlist_free(&args);
+			if (s == ST_PUSH && !srs)
+				row->items = rows[ST_MERGE].items;
+			if (s == ST_LOAD && !srs &&
+			    !count(ctx,
+				   "SELECT pages, records FROM md_annotated.main.annotations_exports "
+				   "WHERE argilla_dataset = $1 ORDER BY export_run_id DESC LIMIT 1",
+				   dataset, n, &err)) {
+				/* load: the pages annotated; pull: the records of the file it loaded */
+				row->items = (uint64_t)n[0];
+				rows[ST_PULL].items = (uint64_t)n[1];
+			}
+			apf_err_clear(&err);
+			break;
+		}
+		}
+		row->seconds = (double)(apf_now_ms() - t0) / 1000.0;
+		nstages++;
+		if (rc || srs) {
+			row->state = "failed";
+			if (!row->failures)
+				row->failures = 1;
+			if (rc) {
+				fprintf(stderr, "apflow: error: %s: %s\n", stage_names[s], err.msg);
+				apf_strlcpy(row->note, err.msg, sizeof(row->note));
+			}
+		} else {
+			row->state = row->failures ? "partial" : "done";
+		}
+		failures += row->failures;
+		if (save_state(&ctx->cfg, dataset, started, NULL, rows, &err))
+			fprintf(stderr, "apflow: warning: %s\n", err.msg);
+		if (rc || srs == 130 || (srs && s != ST_OCR))
+			break;
+		rc = 0;
+	}
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+
+	print_table(stdout, rows);
+	now_utc(finished);
+	apf_err_clear(&err);
+	if (save_state(&ctx->cfg, dataset, started, finished, rows, &err))
+		fprintf(stderr, "apflow: warning: %s\n", err.msg);
+	printf("run %s: %d stages in %.1f s, %" PRIu64 " failures\n", dataset, nstages,
+	       (double)(apf_now_ms() - t_run) / 1000.0, failures);
+	if (interrupted) {
+		fprintf(stderr, "apflow: interrupted: run it again to finish\n");
+		return 130;
+	}
+	for (int s = 0; s < ST_COUNT; s++)
+		if (!strcmp(rows[s].state, "failed") || !strcmp(rows[s].state, "partial"))
+			return 1;
+	return 0;
+}
+
+/* --- status --------------------------------------------------------------- */
+
+/* done/pending of the current pages against the Parquet files of glob. */
+struct files_job {
+	const char *glob;  /* NULL: no files */
+	const char *list;  /* or a DuckDB list literal of files (dataset.h) */
+	const char *doc;   /* NULL: every document */
+	int hive;
+	int64_t done, pending, rows;
+};
+
+static int files_fn(struct apf_db *db, void *arg, struct apf_err *err)
+{
+	struct files_job *j = arg;
+	struct apf_db_stmt *st = NULL;
+	struct apf_db_result *r = NULL;
+	char *lit = j->list ? apf_xstrdup(j->list) : j->glob ? apf_db_quote_literal(j->glob) : NULL;
+	char *sql, *src;
+	int rc;
+
+	j->done = j->pending = j->rows = 0;
+	src = lit ? apf_xasprintf("SELECT CAST(doc_id AS VARCHAR) AS doc_id, CAST(page_num AS INTEGER) AS page_num, "
+				  "text_sha256 FROM read_parquet(%s, hive_partitioning = %s, union_by_name = true)",
+				  lit, j->hive ? "true" : "false")
+		   : apf_xstrdup("SELECT NULL::VARCHAR AS doc_id, NULL::INTEGER AS page_num, NULL::VARCHAR AS "
+				 "text_sha256 WHERE false");
+	sql = apf_xasprintf("WITH cur AS (SELECT doc_id, page_num, text_sha256 FROM md_raw_ocr.main.vw_argilla_pages "
+			    "  WHERE text <> '' AND ($1 IS NULL OR doc_id = $1)), "
+			    "f AS (%s), "
+			    "m AS (SELECT DISTINCT cur.doc_id, cur.page_num FROM cur JOIN f ON f.doc_id = cur.doc_id "
+			    "  AND f.page_num = cur.page_num AND f.text_sha256 = cur.text_sha256) "
+			    "SELECT (SELECT count(*) FROM m), (SELECT count(*) FROM cur) - (SELECT count(*) FROM m), "
+			    "  (SELECT count(*) FROM f WHERE $1 IS NULL OR doc_id = $1)",
+			    src);
+	free(src);
+	rc = apf_db_prepare(db, sql, &st, err);
+	if (!rc) {
+		apf_db_bind_text(st, 1, j->doc);
+		rc = apf_db_stmt_exec(st, &r, err);
+	}
+	if (!rc && apf_db_result_rows(r)) {
+		j->done = apf_db_result_i64(r, 0, 0);
+		j->pending = apf_db_result_i64(r, 1, 0);
+		j->rows = apf_db_result_i64(r, 2, 0);
+	}
+	apf_db_result_free(r);
+	apf_db_stmt_free(st);
+	free(sql);
+	free(lit);
+	return rc;
+}
+
+struct ds_counts {
+	int64_t v[3][3]; /* export, preannotate, merge: done, pending, rows in the files */
+	int have[3];
+};
+
+static int dataset_counts(struct apf_ctx *ctx, const char *dataset, const char *doc, struct ds_counts *out,
+			  struct apf_err *err)
+{
+	struct apf_dataset_files pages, sugg;
+	char *tmp = NULL, *merged = NULL, *key = NULL, *pglob = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	memset(&pages, 0, sizeof(pages));
+	memset(&sugg, 0, sizeof(sugg));
+	for (int k = 0; k < 3; k++) {
+		struct files_job j = { NULL, NULL, doc, 0, 0, 0, 0 };
+		rc = 0;
+		if (k == 0) {
+			rc = apf_dataset_fetch_pages(&ctx->cfg, ctx->store, dataset, &pages, err);
+			if (rc == APF_ENOTFOUND) {
+				apf_err_clear(err);
+				rc = 0;
+			} else if (!rc && pages.n) {
+				j.glob = pages.glob;
+				j.list = pages.list;
+				j.hive = 1;
+			}
+		} else if (k == 1) {
+			rc = apf_dataset_fetch_prefix(&ctx->cfg, ctx->store, dataset, "suggestions/apflow-rules-v1/_pages/",
+						      &sugg, err);
+			if (!rc && sugg.n) {
+				pglob = apf_xasprintf("%s/suggestions/apflow-rules-v1/_pages/*.parquet", sugg.dir);
+				j.glob = pglob;
+			}
+		} else {
+			rc = apf_dataset_tmpdir(&ctx->cfg, &tmp, err);
+			if (!rc) {
+				merged = apf_xasprintf("%s/argilla_records.parquet", tmp);
+				key = apf_dataset_key(dataset, "argilla_records.parquet");
+				rc = apf_store_get_file(ctx->store, key, merged, err);
+				if (rc == APF_ENOTFOUND) {
+					apf_err_clear(err);
+					rc = 0;
+				} else if (!rc) {
+					j.glob = merged;
+				}
+			}
+		}
+		if (!rc && j.glob)
+			rc = apf_dbwriter_run(ctx->writer, files_fn, &j, err);
+		if (!rc && !j.glob) {
+			int64_t c[4];
+			rc = count(ctx,
+				   "SELECT count(*) FROM md_raw_ocr.main.vw_argilla_pages WHERE text <> '' AND "
+				   "($1 IS NULL OR doc_id = $1)",
+				   doc, c, err);
+			j.pending = c[0];
+		}
+		if (rc)
+			break;
+		out->have[k] = j.glob != NULL;
+		out->v[k][0] = j.done;
+		out->v[k][1] = j.pending;
+		out->v[k][2] = j.rows;
+	}
+	apf_dataset_files_release(&pages);
+	apf_dataset_files_release(&sugg);
+	if (tmp)
+		apf_dataset_rmtree(tmp);
+	free(tmp);
+	free(merged);
+	free(key);
+	free(pglob);
+	return rc;
+}
+
+static json_t *load_state(const struct apf_config *cfg, const char *dataset)
+{
+	char *path = state_path(cfg, dataset);
+	json_t *o = json_load_file(path, 0, NULL);
+
+	free(path);
+	return o;
+}
+
+/* The datasets with a run state, sorted. */
+static void run_datasets(const struct apf_config *cfg, struct strlist *out)
+{
+	char *dir = apf_xasprintf("%s/runs", apf_config_get(cfg, APF_CFG_DATA_DIR));
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	free(dir);
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		if (e->d_name[0] != '.' && n > 5 && !strcmp(e->d_name + n - 5, ".json"))
+			strlist_add(out, apf_xstrndup(e->d_name, n - 5));
+	}
+	closedir(d);
+	qsort(out->v, out->n, sizeof(*out->v), cmp_str);
+}
+
+static void print_line(json_t *arr, int json, const char *stage, const char *unit, int64_t done, int64_t pending,
+		       int64_t failed, const char *note)
+{
+	if (json) {
+		json_t *o = json_object();
+		json_object_set_new(o, "stage", json_string(stage));
+		json_object_set_new(o, "unit", json_string(unit));
+		json_object_set_new(o, "done", done < 0 ? json_null() : json_integer(done));
+		json_object_set_new(o, "pending", pending < 0 ? json_null() : json_integer(pending));
+		json_object_set_new(o, "failed", failed < 0 ? json_null() : json_integer(failed));
+		json_object_set_new(o, "note", json_string(note ? note : ""));
+		json_array_append_new(arr, o);
+		return;
+	}
+	char d[24] = "-", p[24] = "-", f[24] = "-";
+	if (done >= 0)
+		snprintf(d, sizeof(d), "%" PRId64, done);
+	if (pending >= 0)
+		snprintf(p, sizeof(p), "%" PRId64, pending);
+	if (failed >= 0)
+		snprintf(f, sizeof(f), "%" PRId64, failed);
+	printf("%-12s %-10s %8s %8s %8s  %s\n", stage, unit, d, p, f, note ? note : "");
+}
+
+static int status_dataset(struct apf_ctx *ctx, const char *dataset, const char *doc, json_t *arr, int json,
+			  struct apf_err *err)
+{
+	static const char *const names[3] = { "export", "preannotate", "merge" };
+	struct ds_counts dc;
+	json_t *st;
+	int rc = dataset_counts(ctx, dataset, doc, &dc, err);
+
+	if (rc)
+		return rc;
+	if (!json)
+		printf("dataset %s\n", dataset);
+	for (int k = 0; k < 3; k++) {
+		char note[96];
+		if (!dc.have[k])
+			snprintf(note, sizeof(note), "%s", k == 0 ? "never exported" : k == 1 ? "no rules suggestions" : "never merged");
+		else
+			snprintf(note, sizeof(note), "%" PRId64 " rows in the files", dc.v[k][2]);
+		print_line(arr, json, names[k], "pages", dc.v[k][0], dc.v[k][1], -1, note);
+	}
+	st = load_state(&ctx->cfg, dataset);
+	for (int s = ST_PUSH; s <= ST_LOAD; s++) {
+		json_t *row = json_array_get(json_object_get(st, "stages"), (size_t)s);
+		const char *state = json_string_value(json_object_get(row, "state"));
+		char note[200];
+		if (!state) {
+			print_line(arr, json, stage_names[s], "last run", -1, -1, -1, "no 'apflow run' of the dataset yet");
+			continue;
+		}
+		snprintf(note, sizeof(note), "last run %s: %s%s%s", json_string_value(json_object_get(st, "started_at")), state,
+			 *json_string_value(json_object_get(row, "note")) ? ", " : "",
+			 json_string_value(json_object_get(row, "note")));
+		print_line(arr, json, stage_names[s], "records",
+			   !strcmp(state, "done") ? json_integer_value(json_object_get(row, "items")) : -1, -1,
+			   (int64_t)json_integer_value(json_object_get(row, "failures")), note);
+	}
+	json_decref(st);
+	return 0;
+}
+
+static int status_doc(struct apf_db *db, void *arg, struct apf_err *err)
+{
+	void **a = arg;
+	int *found = a[2];
+	return apf_catalog_document(db, a[0], a[1], found, err);
+}
+
+int cmd_status(int argc, char **argv, struct apf_ctx *ctx)
+{
+	static const struct option opts[] = {
+		{ "dataset", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'J' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dataset = NULL, *doc = NULL;
+	struct strlist dsl = { NULL, 0 };
+	struct apf_err err;
+	json_t *arr = NULL;
+	int json = 0, c, rc = 0;
+	int64_t v[4];
+
+	apf_err_clear(&err);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'd')
+			dataset = optarg;
+		else if (c == 'J')
+			json = 1;
+		else
+			return apf_cmd_usage_error("status", "unknown option '%s'", argv[optind - 1]);
+	}
+	if (optind < argc)
+		doc = argv[optind++];
+	if (optind < argc)
+		return apf_cmd_usage_error("status", "unexpected argument '%s'", argv[optind]);
+	if (dataset && apf_dataset_name_check(&ctx->cfg, dataset, &err))
+		return err.code == APF_EUSAGE ? apf_cmd_usage_error("status", "%s", err.msg) : apf_cmd_fail(&err);
+	if (json)
+		arr = json_array();
+
+	if (doc) {
+		struct apf_catalog_doc d;
+		int found = 0;
+		void *a[3] = { (void *)doc, &d, &found };
+		memset(&d, 0, sizeof(d));
+		if ((rc = apf_dbwriter_run(ctx->writer, status_doc, a, &err)))
+			goto fail;
+		if (!found) {
+			apf_error(&err, APF_ENOTFOUND, "no document '%s' in the warehouse", doc);
+			goto fail;
+		}
+		if (!json)
+			printf("document %s  %s  %" PRId64 " pages  %" PRId64 " bytes\n%-12s %-10s %8s %8s %8s  %s\n",
+			       d.doc_id, d.filename ? d.filename : "", d.pages, d.bytes, "stage", "unit", "done",
+			       "pending", "failed", "note");
+		char note[160];
+		snprintf(note, sizeof(note), "first uploaded %s, %" PRId64 " upload%s", d.uploaded_at ? d.uploaded_at : "?",
+			 d.uploads, d.uploads == 1 ? "" : "s");
+		print_line(arr, json, "ingest", "document", 1, 0, 0, note);
+		snprintf(note, sizeof(note), "%s", d.ocr_state);
+		print_line(arr, json, "ocr", "pages", d.pages_done,
+			   d.pages >= 0 ? (d.pages - d.pages_done - d.pages_failed > 0 ? d.pages - d.pages_done - d.pages_failed : 0) : -1,
+			   d.pages_failed + d.doc_failures, note);
+		if (dataset)
+			strlist_add(&dsl, apf_xstrdup(dataset));
+		else
+			run_datasets(&ctx->cfg, &dsl);
+		for (size_t i = 0; i < dsl.n && !rc; i++)
+			rc = status_dataset(ctx, dsl.v[i], doc, arr, json, &err);
+		if (!rc) {
+			snprintf(note, sizeof(note), "%s, %" PRId64 " annotator%s", d.annotation_state, d.annotators,
+				 d.annotators == 1 ? "" : "s");
+			print_line(arr, json, "annotated", "pages", d.pages_submitted, -1, -1, note);
+		}
+		apf_catalog_doc_release(&d);
+		if (rc)
+			goto fail;
+		goto out;
+	}
+
+	if ((rc = count(ctx, ocr_counts_sql, NULL, v, &err)))
+		goto fail;
+	if (!json)
+		printf("%-12s %-10s %8s %8s %8s  %s\n", "stage", "unit", "done", "pending", "failed", "note");
+	print_line(arr, json, "ingest", "documents", v[0], -1, -1, "in md_raw_ocr.main.documents");
+	print_line(arr, json, "ocr", "documents", v[1], v[2], v[3], "failed: with an ocr_failures row");
+	if (dataset) {
+		rc = status_dataset(ctx, dataset, NULL, arr, json, &err);
+		if (rc)
+			goto fail;
+	} else {
+		run_datasets(&ctx->cfg, &dsl);
+		if (!json)
+			for (size_t i = 0; i < dsl.n; i++)
+				printf("dataset %s: see 'apflow status --dataset %s'\n", dsl.v[i], dsl.v[i]);
+	}
+	(void)pages_sql;
+out:
+	if (json) {
+		json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		fputc('\n', stdout);
+	}
+	json_decref(arr);
+	strlist_free(&dsl);
+	return 0;
+fail:
+	json_decref(arr);
+	strlist_free(&dsl);
+	return apf_cmd_fail(&err);
+}

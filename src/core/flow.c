@@ -1,0 +1,326 @@
+/* flow.c: the worker of apflow serve --process (flow.h). */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "apflow/dataset.h"
+#include "apflow/db.h"
+#include "apflow/flow.h"
+#include "apflow/log.h"
+#include "apflow/ocrstage.h"
+#include "apflow/preannotate.h"
+#include "apflow/util.h"
+
+struct doc_stage {
+	char doc_id[24];
+	const char *stage;
+};
+
+struct apf_flow {
+	const struct apf_config *cfg;
+	struct apf_store *store;
+	struct apf_dbwriter *writer;
+	char *dataset;
+	int poll_ms;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	int kicked;
+	volatile sig_atomic_t stop;
+	struct doc_stage *docs;
+	size_t ndocs, cap;
+	struct apf_flow_stats stats;
+};
+
+/* One worker per process: the API reads its stages. */
+static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct apf_flow *current;
+
+static struct doc_stage *find(struct apf_flow *f, const char *doc_id)
+{
+	for (size_t i = 0; i < f->ndocs; i++)
+		if (!strcmp(f->docs[i].doc_id, doc_id))
+			return &f->docs[i];
+	return NULL;
+}
+
+static void set_stage(struct apf_flow *f, const char *doc_id, const char *stage)
+{
+	struct doc_stage *d;
+
+	pthread_mutex_lock(&f->lock);
+	d = find(f, doc_id);
+	if (!d) {
+		if (f->ndocs == f->cap) {
+			f->cap = f->cap ? 2 * f->cap : 64;
+			f->docs = apf_xrealloc(f->docs, f->cap * sizeof(*f->docs));
+		}
+		d = &f->docs[f->ndocs++];
+		apf_strlcpy(d->doc_id, doc_id, sizeof(d->doc_id));
+	}
+	d->stage = stage;
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* Moves every document at stage from to stage to. */
+static void move_all(struct apf_flow *f, const char *from, const char *to)
+{
+	pthread_mutex_lock(&f->lock);
+	for (size_t i = 0; i < f->ndocs; i++)
+		if (f->docs[i].stage == from)
+			f->docs[i].stage = to;
+	pthread_mutex_unlock(&f->lock);
+}
+
+const char *apf_flow_doc_stage(const char *doc_id, char *buf, size_t n)
+{
+	const char *r = NULL;
+
+	pthread_mutex_lock(&current_lock);
+	if (current) {
+		struct doc_stage *d;
+		pthread_mutex_lock(&current->lock);
+		d = find(current, doc_id);
+		/* not seen yet: an upload waiting for the next round */
+		apf_strlcpy(buf, d ? d->stage : "uploaded", n);
+		r = buf;
+		pthread_mutex_unlock(&current->lock);
+	}
+	pthread_mutex_unlock(&current_lock);
+	return r;
+}
+
+static const char ST_UPLOADED[] = "uploaded", ST_OCR[] = "ocr", ST_EXPORT[] = "export",
+		  ST_PREANNOTATE[] = "preannotate", ST_MERGE[] = "merge", ST_MERGED[] = "merged",
+		  ST_FAILED[] = "failed";
+
+/* Documents no OCR run has committed (no page, no failure), and the
+ * documents that are read (to seed the stages at start). */
+struct pending_job {
+	struct apf_flow *f;
+	size_t pending;
+	int seed;
+};
+
+static int pending_fn(struct apf_db *db, void *arg, struct apf_err *err)
+{
+	struct pending_job *j = arg;
+	struct apf_db_result *r = NULL;
+	int rc;
+
+	j->pending = 0;
+	rc = apf_db_query(db,
+			  "SELECT d.doc_id, (EXISTS (SELECT 1 FROM md_raw_ocr.main.pages p WHERE p.doc_id = d.doc_id) "
+			  "OR EXISTS (SELECT 1 FROM md_raw_ocr.main.ocr_failures x WHERE x.doc_id = d.doc_id)) AS read "
+			  "FROM md_raw_ocr.main.documents d ORDER BY d.uploaded_at",
+			  &r, err);
+	if (rc)
+		return rc;
+	for (uint64_t i = 0; i < apf_db_result_rows(r); i++) {
+		char *id = apf_db_result_text(r, 0, i);
+		int read = (int)apf_db_result_i64(r, 1, i);
+		if (!id)
+			continue;
+		if (!read) {
+			j->pending++;
+			pthread_mutex_lock(&j->f->lock);
+			struct doc_stage *d = find(j->f, id);
+			int known = d != NULL;
+			pthread_mutex_unlock(&j->f->lock);
+			if (!known)
+				set_stage(j->f, id, ST_UPLOADED);
+		} else if (j->seed) {
+			set_stage(j->f, id, ST_MERGE); /* made "merged" by the first round */
+		}
+		free(id);
+	}
+	apf_db_result_free(r);
+	return 0;
+}
+
+static int step_failed(struct apf_flow *f, const char *step, const char *stage, struct apf_err *err)
+{
+	apf_log_warn("process: %s of dataset '%s' failed: %s", step, f->dataset, err->msg);
+	move_all(f, stage, ST_FAILED);
+	f->stats.failures++;
+	return -1;
+}
+
+/* One round: OCR of the pending documents, then export, preannotate and
+ * merge of the dataset when anything new was read (or at the first
+ * round). */
+static void round_once(struct apf_flow *f, int first)
+{
+	struct pending_job pj = { f, 0, first };
+	struct apf_ocrstage_options oo;
+	struct apf_ocrstage_result orr;
+	struct apf_export_options eo = { f->dataset, NULL, 0, NULL };
+	struct apf_export_result er;
+	struct apf_pa_dataset_options po;
+	struct apf_pa_dataset_result pr;
+	struct apf_merge_result mr;
+	struct apf_err err;
+	char *gaz;
+	int rc;
+
+	apf_err_clear(&err);
+	if (apf_dbwriter_run(f->writer, pending_fn, &pj, &err)) {
+		if (err.code != APF_ELOCKED)
+			apf_log_warn("process: cannot read the documents: %s", err.msg);
+		return;
+	}
+	if (!pj.pending && !first)
+		return;
+	f->stats.cycles++;
+	move_all(f, ST_UPLOADED, ST_OCR);
+	if (pj.pending) {
+		memset(&oo, 0, sizeof(oo));
+		oo.engine = APF_OCRSTAGE_AUTO;
+		oo.jobs = 1; /* the server's threads keep the other core */
+		oo.cancel = &f->stop;
+		rc = apf_ocrstage_run(f->cfg, f->store, f->writer, &oo, &orr, &err);
+		f->stats.docs += orr.docs;
+		f->stats.pages += orr.pages;
+		if (rc) {
+			step_failed(f, "ocr", ST_OCR, &err);
+			return;
+		}
+		if (f->stop)
+			return;
+		apf_log_info("process: ocr run %" PRId64 ": %" PRIu64 " documents, %" PRIu64 " pages, %" PRIu64
+			     " failed", orr.run_id, orr.docs, orr.pages, orr.failed);
+	}
+	move_all(f, ST_OCR, ST_EXPORT);
+	memset(&er, 0, sizeof(er));
+	rc = apf_export_run(f->cfg, f->store, f->writer, &eo, &er, &err);
+	if (rc == APF_ENOTFOUND) { /* nothing with text yet */
+		move_all(f, ST_EXPORT, ST_MERGED);
+		move_all(f, ST_MERGE, ST_MERGED);
+		return;
+	}
+	if (rc) {
+		step_failed(f, "export", ST_EXPORT, &err);
+		return;
+	}
+	move_all(f, ST_EXPORT, ST_PREANNOTATE);
+	memset(&po, 0, sizeof(po));
+	memset(&pr, 0, sizeof(pr));
+	gaz = apf_xasprintf("%s/gazetteers", apf_config_get(f->cfg, APF_CFG_DATA_DIR));
+	po.dataset = f->dataset;
+	po.pa.engine = APF_PA_RULES;
+	po.pa.jobs = 1;
+	po.pa.gazetteer_dir = gaz;
+	po.pa.cancel = &f->stop;
+	rc = apf_pa_dataset(f->cfg, f->store, &po, &pr, &err);
+	apf_pa_dataset_result_release(&pr);
+	free(gaz);
+	if (rc) {
+		step_failed(f, "preannotate", ST_PREANNOTATE, &err);
+		return;
+	}
+	move_all(f, ST_PREANNOTATE, ST_MERGE);
+	memset(&mr, 0, sizeof(mr));
+	rc = apf_merge_run(f->cfg, f->store, f->dataset, &mr, &err);
+	if (rc) {
+		step_failed(f, "merge", ST_MERGE, &err);
+		return;
+	}
+	move_all(f, ST_MERGE, ST_MERGED);
+	apf_log_info("process: dataset '%s': %" PRIu64 " records in argilla_records.parquet", f->dataset, mr.pages);
+}
+
+static void *worker(void *arg)
+{
+	struct apf_flow *f = arg;
+	int first = 1;
+
+	while (!f->stop) {
+		struct timespec until;
+
+		round_once(f, first);
+		first = 0;
+		pthread_mutex_lock(&f->lock);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += f->poll_ms / 1000;
+		until.tv_nsec += (long)(f->poll_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (!f->kicked && !f->stop)
+			if (pthread_cond_timedwait(&f->wake, &f->lock, &until) == ETIMEDOUT)
+				break;
+		f->kicked = 0;
+		pthread_mutex_unlock(&f->lock);
+	}
+	return NULL;
+}
+
+int apf_flow_start(const struct apf_config *cfg, struct apf_store *store, struct apf_dbwriter *writer,
+		   const char *dataset, int poll_ms, struct apf_flow **out, struct apf_err *err)
+{
+	struct apf_flow *f = apf_xcalloc(1, sizeof(*f));
+
+	*out = NULL;
+	f->cfg = cfg;
+	f->store = store;
+	f->writer = writer;
+	f->dataset = apf_xstrdup(dataset);
+	f->poll_ms = poll_ms > 0 ? poll_ms : 500;
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->wake, NULL);
+	pthread_mutex_lock(&current_lock);
+	if (current) {
+		pthread_mutex_unlock(&current_lock);
+		free(f->dataset);
+		free(f);
+		return apf_error(err, APF_EINVAL, "a flow worker already runs in this process");
+	}
+	current = f;
+	pthread_mutex_unlock(&current_lock);
+	if (pthread_create(&f->thread, NULL, worker, f)) {
+		pthread_mutex_lock(&current_lock);
+		current = NULL;
+		pthread_mutex_unlock(&current_lock);
+		free(f->dataset);
+		free(f);
+		return apf_error(err, APF_EIO, "cannot start the flow worker");
+	}
+	*out = f;
+	return 0;
+}
+
+void apf_flow_kick(struct apf_flow *f)
+{
+	if (!f)
+		return;
+	pthread_mutex_lock(&f->lock);
+	f->kicked = 1;
+	pthread_cond_signal(&f->wake);
+	pthread_mutex_unlock(&f->lock);
+}
+
+void apf_flow_stop(struct apf_flow *f, struct apf_flow_stats *stats)
+{
+	if (!f)
+		return;
+	pthread_mutex_lock(&f->lock);
+	f->stop = 1;
+	pthread_cond_signal(&f->wake);
+	pthread_mutex_unlock(&f->lock);
+	pthread_join(f->thread, NULL);
+	pthread_mutex_lock(&current_lock);
+	current = NULL;
+	pthread_mutex_unlock(&current_lock);
+	if (stats)
+		*stats = f->stats;
+	pthread_mutex_destroy(&f->lock);
+	pthread_cond_destroy(&f->wake);
+	free(f->docs);
+	free(f->dataset);
+	free(f);
+}
