@@ -109,7 +109,7 @@ FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=$(FUZZ)/%)
 # gcc's build holds the code to -Werror; clang's own extra warnings are
 # shown here but do not stop the fuzz build.
 FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
-           $(filter-out -Werror,$(WARN)) -Wno-string-concatenation
+           $(filter-out -Werror,$(WARN)) -Wno-string-concatenation -Wno-string-plus-int
 # The upload target's fakes replace server.c's and ingest.c's functions of the same names.
 FUZZ_LDFLAGS_fuzz_upload := -Wl,--allow-multiple-definition -lmicrohttpd
 
