@@ -197,13 +197,31 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Every doc_id of the warehouse, sorted (one query, not one per file). */
+static int known_fn(struct apf_db *db, void *arg, struct apf_err *err)
+{
+	struct strlist *l = arg;
+	struct apf_db_result *r = NULL;
+	int rc;
+
+	strlist_free(l);
+	rc = apf_db_query(db, "SELECT doc_id FROM md_raw_ocr.main.documents ORDER BY doc_id", &r, err);
+	for (uint64_t i = 0; !rc && i < apf_db_result_rows(r); i++) {
+		char *id = apf_db_result_text(r, 0, i);
+		if (id)
+			strlist_add(l, id);
+	}
+	apf_db_result_free(r);
+	return rc;
+}
+
 /* The .pdf files of dir whose bytes the warehouse does not know yet. */
 static int new_files(struct apf_ctx *ctx, const char *dir, struct strlist *out, size_t *known, struct apf_err *err)
 {
-	struct strlist all = { NULL, 0 };
+	struct strlist all = { NULL, 0 }, ids = { NULL, 0 };
 	struct dirent *e;
 	DIR *d = opendir(dir);
-	int rc = 0;
+	int rc;
 
 	*known = 0;
 	if (!d)
@@ -221,18 +239,16 @@ static int new_files(struct apf_ctx *ctx, const char *dir, struct strlist *out, 
 	}
 	closedir(d);
 	qsort(all.v, all.n, sizeof(*all.v), cmp_str);
+	rc = apf_dbwriter_run(ctx->writer, known_fn, &ids, err);
 	for (size_t i = 0; i < all.n && !rc; i++) {
 		char hex[APF_SHA256_HEX];
+		const char *key = hex;
 		uint64_t size;
-		int64_t c[4];
 
 		if ((rc = apf_sha256_file(all.v[i], hex, &size, err)))
 			break;
 		hex[20] = '\0'; /* doc_id: the first 20 hex digits */
-		rc = count(ctx, "SELECT count(*) FROM md_raw_ocr.main.documents WHERE doc_id = $1", hex, c, err);
-		if (rc)
-			break;
-		if (c[0]) {
+		if (ids.n && bsearch(&key, ids.v, ids.n, sizeof(*ids.v), cmp_str)) {
 			(*known)++;
 		} else {
 			strlist_add(out, all.v[i]);
@@ -240,6 +256,7 @@ static int new_files(struct apf_ctx *ctx, const char *dir, struct strlist *out, 
 		}
 	}
 	strlist_free(&all);
+	strlist_free(&ids);
 	return rc;
 }
 
