@@ -751,7 +751,7 @@ static void start_doc(struct worker *w, struct doc *d)
 	struct apf_pdf *pdf = NULL;
 	struct apf_err err;
 	char key[64];
-	int rc, fatal = 0;
+	int rc, fatal = 0, all_done;
 
 	apf_err_clear(&err);
 	d->spool_path = temp_name(st, "jsonl");
@@ -797,21 +797,25 @@ static void start_doc(struct worker *w, struct doc *d)
 		d->skip[n] = 1;
 		d->finished++;
 	}
-	d->next_active = st->active;
-	st->active = d;
-	d->in_active = 1;
+	/* Decided before the document is shared: once it is in the active
+	 * list, other workers may finish its pages and queue its commit
+	 * themselves (page_done), and a second look here would queue it
+	 * twice (a duplicate-key commit, then a use after free). */
+	all_done = d->finished == d->npages;
+	if (all_done) {
+		/* Every page was done: only the document's end to commit. */
+		d->next_page = d->npages + 1;
+	} else {
+		d->next_active = st->active;
+		st->active = d;
+		d->in_active = 1;
+	}
 	st->fetching--;
 	pthread_cond_broadcast(&st->work_cond);
 	pthread_mutex_unlock(&st->lock);
 	apf_log_debug("ocr: %s: %d page%s", d->id, d->npages, d->npages == 1 ? "" : "s");
-	if (d->finished == d->npages) {
-		/* Every page was done: only the document's end to commit. */
-		pthread_mutex_lock(&st->lock);
-		d->next_page = d->npages + 1;
-		active_remove(st, d);
-		pthread_mutex_unlock(&st->lock);
+	if (all_done)
 		queue_commit(st, d);
-	}
 	read_pages(w, d, pdf);
 	apf_pdf_close(pdf);
 	ocrs_doc_release(st, d);
