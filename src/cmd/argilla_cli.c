@@ -94,3 +94,27 @@ void argilla_cli_progress(void *arg, uint64_t done, uint64_t total)
 	apf_progress_set_total(pb, total);
 	apf_progress_update(pb, done, NULL);
 }
+
+int argilla_cli_option(struct argilla_cli *cli, const char *cmd, int c, const char *arg)
+{
+	int64_t v;
+
+	switch (c) {
+	case 'u': cli->api_url = arg; return 0;
+	case 'k': cli->api_key = arg; return 0;
+	case 'w': cli->workspace = arg; return 0;
+	case 'v': cli->verbose = 1; return 0;
+	case 't':
+		if (apf_parse_i64(arg, &v) || v < 1 || v > 3600)
+			return apf_cmd_usage_error(cmd, "--timeout must be 1 to 3600 seconds");
+		cli->timeout_s = (long)v;
+		return 0;
+	case 'r':
+		if (apf_parse_i64(arg, &v) || v < 0 || v > 100)
+			return apf_cmd_usage_error(cmd, "--retries must be 0 to 100");
+		cli->retries = (int)v;
+		return 0;
+	default:
+		return -1;
+	}
+}

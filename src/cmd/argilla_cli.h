@@ -31,6 +31,13 @@ int argilla_cli_dataset(struct argilla_cli *cli, struct apf_argilla *a, const ch
 int argilla_cli_open(struct argilla_cli *cli, struct apf_ctx *ctx, const char *dataset, int create,
 		     struct apf_argilla **out, struct apf_argilla_dataset *ds, struct apf_err *err);
 
+/*
+ * The connection flags push and pull share (-u, -k, -w, -v, -t, -r):
+ * returns 0 when c was one of them, -1 when it was not, and 2 (a usage
+ * error, printed) when its value is out of range.
+ */
+int argilla_cli_option(struct argilla_cli *cli, const char *cmd, int c, const char *arg);
+
 extern volatile sig_atomic_t argilla_cli_interrupted;
 void argilla_cli_signals(void);
 

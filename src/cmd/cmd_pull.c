@@ -67,7 +67,6 @@ int cmd_pull(int argc, char **argv, struct apf_ctx *ctx)
 	struct apf_err err;
 	const char *dataset = NULL, *out = NULL;
 	char *tmp = NULL, *key = NULL, *where = NULL;
-	int64_t v;
 	int c, rc;
 
 	apf_err_clear(&err);
@@ -82,21 +81,12 @@ int cmd_pull(int argc, char **argv, struct apf_ctx *ctx)
 			break;
 		case 'S': po.since = optarg; break;
 		case 'o': out = optarg; break;
-		case 'u': cli.api_url = optarg; break;
-		case 'k': cli.api_key = optarg; break;
-		case 'w': cli.workspace = optarg; break;
-		case 'v': cli.verbose = 1; break;
-		case 't':
-			if (apf_parse_i64(optarg, &v) || v < 1 || v > 3600)
-				return apf_cmd_usage_error("pull", "--timeout must be 1 to 3600 seconds");
-			cli.timeout_s = (long)v;
-			break;
-		case 'r':
-			if (apf_parse_i64(optarg, &v) || v < 0 || v > 100)
-				return apf_cmd_usage_error("pull", "--retries must be 0 to 100");
-			cli.retries = (int)v;
-			break;
 		default:
+			rc = argilla_cli_option(&cli, "pull", c, optarg);
+			if (rc == 0)
+				break;
+			if (rc > 0)
+				return rc;
 			return apf_cmd_usage_error("pull", "unknown option");
 		}
 	}

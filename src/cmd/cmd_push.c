@@ -131,11 +131,7 @@ int cmd_push(int argc, char **argv, struct apf_ctx *ctx)
 		switch (c) {
 		case 'd': dataset = optarg; break;
 		case 'p': parquet = optarg; break;
-		case 'u': cli.api_url = optarg; break;
-		case 'k': cli.api_key = optarg; break;
-		case 'w': cli.workspace = optarg; break;
 		case 'R': po.replace_changed = 1; break;
-		case 'v': cli.verbose = 1; break;
 		case 'b':
 			if (apf_parse_i64(optarg, &v) || v < 1 || v > 500)
 				return apf_cmd_usage_error("push", "--batch-size must be 1 to 500");
@@ -146,17 +142,12 @@ int cmd_push(int argc, char **argv, struct apf_ctx *ctx)
 				return apf_cmd_usage_error("push", "--concurrency must be 1 to 16");
 			po.concurrency = (int)v;
 			break;
-		case 't':
-			if (apf_parse_i64(optarg, &v) || v < 1 || v > 3600)
-				return apf_cmd_usage_error("push", "--timeout must be 1 to 3600 seconds");
-			cli.timeout_s = (long)v;
-			break;
-		case 'r':
-			if (apf_parse_i64(optarg, &v) || v < 0 || v > 100)
-				return apf_cmd_usage_error("push", "--retries must be 0 to 100");
-			cli.retries = (int)v;
-			break;
 		default:
+			rc = argilla_cli_option(&cli, "push", c, optarg);
+			if (rc == 0)
+				break;
+			if (rc > 0)
+				return rc;
 			return apf_cmd_usage_error("push", "unknown option");
 		}
 	}
