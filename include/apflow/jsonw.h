@@ -72,6 +72,12 @@ void apf_jsonw_array_double(struct apf_jsonw *jw, double value);
 void apf_jsonw_array_bool(struct apf_jsonw *jw, int value);
 void apf_jsonw_array_null(struct apf_jsonw *jw);
 
+/* A member or element whose value is the whole text of another writer
+ * (apf_jsonw_ok, same indent; the text is indented to its place), as
+ * git's jw_object_sub_jw: for values built apart, e.g. by a callback. */
+void apf_jsonw_object_sub(struct apf_jsonw *jw, const char *key, const struct apf_jsonw *value);
+void apf_jsonw_array_sub(struct apf_jsonw *jw, const struct apf_jsonw *value);
+
 /* Writes value into out (at least 32 bytes) as apf_jsonw writes doubles;
  * returns out.  For the few places that print a JSON number by hand. */
 char *apf_jsonw_fmt_double(char out[32], double value);

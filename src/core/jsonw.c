@@ -243,3 +243,33 @@ void apf_jsonw_array_null(struct apf_jsonw *jw)
 	before(jw, '[', NULL);
 	add(jw, "null", 4);
 }
+
+static void value_sub(struct apf_jsonw *jw, const struct apf_jsonw *sub)
+{
+	const char *p, *nl, *end;
+
+	if (!apf_jsonw_ok(sub) || sub->indent != jw->indent) {
+		jw->bad = 1;
+		return;
+	}
+	p = sub->buf.data;
+	end = p + sub->buf.len;
+	while ((nl = memchr(p, '\n', (size_t)(end - p)))) {
+		add(jw, p, (size_t)(nl - p));
+		newline(jw, jw->depth);
+		p = nl + 1;
+	}
+	add(jw, p, (size_t)(end - p));
+}
+
+void apf_jsonw_object_sub(struct apf_jsonw *jw, const char *key, const struct apf_jsonw *value)
+{
+	before(jw, '{', key);
+	value_sub(jw, value);
+}
+
+void apf_jsonw_array_sub(struct apf_jsonw *jw, const struct apf_jsonw *value)
+{
+	before(jw, '[', NULL);
+	value_sub(jw, value);
+}

@@ -156,6 +156,69 @@ static void test_numbers(void **state)
 	apf_jsonw_release(&jw);
 }
 
+static void test_sub(void **state)
+{
+	struct apf_jsonw jw, sub;
+
+	(void)state;
+	for (int indent = 0; indent <= 2; indent += 2) {
+		apf_jsonw_init(&sub, indent, 0);
+		apf_jsonw_array_begin(&sub);
+		apf_jsonw_array_string(&sub, "V001");
+		apf_jsonw_object_begin(&sub);
+		apf_jsonw_object_int(&sub, "n", 1);
+		apf_jsonw_end(&sub);
+		apf_jsonw_end(&sub);
+		apf_jsonw_init(&jw, indent, 0);
+		apf_jsonw_object_begin(&jw);
+		apf_jsonw_object_bool(&jw, "dry_run", 1);
+		apf_jsonw_object_sub(&jw, "applied", &sub);
+		apf_jsonw_object_array(&jw, "list");
+		apf_jsonw_array_sub(&jw, &sub);
+		apf_jsonw_end(&jw);
+		apf_jsonw_end(&jw);
+		assert_true(apf_jsonw_ok(&jw));
+		assert_string_equal(jw.buf.data,
+				    indent ? "{\n"
+					     "  \"dry_run\": true,\n"
+					     "  \"applied\": [\n"
+					     "    \"V001\",\n"
+					     "    {\n"
+					     "      \"n\": 1\n"
+					     "    }\n"
+					     "  ],\n"
+					     "  \"list\": [\n"
+					     "    [\n"
+					     "      \"V001\",\n"
+					     "      {\n"
+					     "        \"n\": 1\n"
+					     "      }\n"
+					     "    ]\n"
+					     "  ]\n"
+					     "}"
+					   : "{\"dry_run\":true,\"applied\":[\"V001\",{\"n\":1}],\"list\":[[\"V001\",{\"n\":1}]]}");
+		apf_jsonw_release(&jw);
+		apf_jsonw_release(&sub);
+	}
+	/* An unfinished sub-writer, or one of another indent, is refused. */
+	apf_jsonw_init(&sub, 0, 0);
+	apf_jsonw_array_begin(&sub);
+	apf_jsonw_init(&jw, 0, 0);
+	apf_jsonw_array_begin(&jw);
+	apf_jsonw_array_sub(&jw, &sub);
+	apf_jsonw_end(&jw);
+	assert_false(apf_jsonw_ok(&jw));
+	apf_jsonw_release(&jw);
+	apf_jsonw_end(&sub);
+	apf_jsonw_init(&jw, 2, 0);
+	apf_jsonw_array_begin(&jw);
+	apf_jsonw_array_sub(&jw, &sub);
+	apf_jsonw_end(&jw);
+	assert_false(apf_jsonw_ok(&jw));
+	apf_jsonw_release(&jw);
+	apf_jsonw_release(&sub);
+}
+
 static void test_misuse_and_cap(void **state)
 {
 	struct apf_jsonw jw;
@@ -222,6 +285,7 @@ int main(void)
 		cmocka_unit_test(test_indent),
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_numbers),
+		cmocka_unit_test(test_sub),
 		cmocka_unit_test(test_misuse_and_cap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
