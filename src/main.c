@@ -29,7 +29,7 @@ const struct apf_cmd apf_commands[] = {
 	{ "ingest", cmd_ingest, NEED_CONFIG | NEED_DB | NEED_STORE, "ingest PDF files from the command line, as POST /upload does", cmd_ingest_usage },
 	{ "ocr", cmd_ocr, NEED_CONFIG | NEED_DB | NEED_STORE, "read the pages of stored PDFs into md_raw_ocr.main.pages", cmd_ocr_usage },
 	{ "export", cmd_export, NEED_CONFIG | NEED_DB | NEED_STORE, "write a dataset's pages as Parquet for pre-annotation and Argilla", cmd_export_usage },
-	{ "preannotate", cmd_preannotate, NEED_CONFIG | NEED_DB | NEED_STORE, "suggest entity spans for a dataset's pages (rules or Ollama)", cmd_preannotate_usage },
+	{ "preannotate", cmd_preannotate, NEED_CONFIG | NEED_DB | NEED_STORE | DB_LAZY, "suggest entity spans for a dataset's pages (rules or Ollama)", cmd_preannotate_usage },
 	{ "merge", cmd_merge, NEED_CONFIG | NEED_STORE, "merge a dataset's pages and suggestions into argilla_records.parquet", cmd_merge_usage },
 	{ "push", cmd_push, NEED_CONFIG, "push merged pages and suggestions into an Argilla dataset", cmd_push_usage },
 	{ "pull", cmd_pull, NEED_CONFIG, "pull annotations from an Argilla dataset into Parquet (the SDK export layout)", cmd_pull_usage },
@@ -154,9 +154,9 @@ static int provision(const struct apf_cmd *cmd, struct apf_ctx *ctx, struct apf_
 	int rc;
 
 	if ((cmd->flags & NEED_DB) && !(cmd->flags & NO_MIGRATE)) {
-		int later = 0;
+		int later = !!(cmd->flags & DB_LAZY);
 
-		rc = apf_migrate_warehouse(&ctx->cfg, on_migration, NULL, err);
+		rc = later ? 0 : apf_migrate_warehouse(&ctx->cfg, on_migration, NULL, err);
 		if (rc == APF_ELOCKED && (cmd->flags & DB_LOCK_LATER)) {
 			apf_log_warn("%s; the warehouse will be brought up to date when it is free", err->msg);
 			apf_err_clear(err);

@@ -45,6 +45,10 @@ enum {
 	 * warn and migrate at the writer's first open instead of failing
 	 * (apflow serve starts beside a long stage). */
 	DB_LOCK_LATER = 1 << 4,
+	/* With NEED_DB: migrate at the writer's first open, not at start; a
+	 * run that never writes (preannotate --stdin-jsonl with rules, on a
+	 * Spark executor) leaves no warehouse behind. */
+	DB_LAZY = 1 << 5,
 };
 
 struct apf_cmd {
