@@ -112,6 +112,12 @@ char *apf_ingest_sanitize_filename(const char *name, size_t len);
 json_t *apf_ingest_result_json(const struct apf_ingest_result *res);
 /* For a failure: {filename (sanitized), error, code, status}. */
 json_t *apf_ingest_error_json(const char *filename, size_t filename_len, const struct apf_err *err);
+/* The same members, written into the open object of jw (apflow/jsonw.h):
+ * the one definition of both objects, which the two above parse. */
+struct apf_jsonw;
+void apf_ingest_result_members(struct apf_jsonw *jw, const struct apf_ingest_result *res);
+void apf_ingest_error_members(struct apf_jsonw *jw, const char *filename, size_t filename_len,
+			      const struct apf_err *err);
 
 /*
  * Store and warehouse agree: a documents row for every object in raw/

@@ -8,11 +8,11 @@
 #include <string.h>
 #include <time.h>
 
-#include <jansson.h>
 
 #include "apflow/annotated.h"
 #include "apflow/buf.h"
 #include "apflow/db.h"
+#include "apflow/jsonw.h"
 #include "apflow/labelset.h"
 #include "apflow/progress.h"
 #include "apflow/rules.h"
@@ -321,10 +321,17 @@ struct learnt {
 	struct names added_names;
 };
 
-static json_t *score_json(const struct score *s)
+/* The member key: {"f1", "precision", "recall", "tp", "fp", "fn"}. */
+static void score_json(struct apf_jsonw *jw, const char *key, const struct score *s)
 {
-	return json_pack("{s:f, s:f, s:f, s:I, s:I, s:I}", "f1", f1_of(s), "precision", prec_of(s), "recall",
-			 rec_of(s), "tp", (json_int_t)s->tp, "fp", (json_int_t)s->fp, "fn", (json_int_t)s->fn);
+	apf_jsonw_object_object(jw, key);
+	apf_jsonw_object_double(jw, "f1", f1_of(s));
+	apf_jsonw_object_double(jw, "precision", prec_of(s));
+	apf_jsonw_object_double(jw, "recall", rec_of(s));
+	apf_jsonw_object_int(jw, "tp", (int64_t)s->tp);
+	apf_jsonw_object_int(jw, "fp", (int64_t)s->fp);
+	apf_jsonw_object_int(jw, "fn", (int64_t)s->fn);
+	apf_jsonw_end(jw);
 }
 
 int cmd_learn(int argc, char **argv, struct apf_ctx *ctx)
@@ -487,22 +494,34 @@ int cmd_learn(int argc, char **argv, struct apf_ctx *ctx)
 	apf_progress_end(pb, NULL, NULL);
 	pb = NULL;
 	if (json) {
-		json_t *arr = json_array();
+		struct apf_jsonw jw;
+		apf_jsonw_init(&jw, 0, 0);
+		apf_jsonw_object_begin(&jw);
+		apf_jsonw_object_string(&jw, "dataset", dataset);
+		apf_jsonw_object_bool(&jw, "dry_run", dry);
+		apf_jsonw_object_int(&jw, "pages", (int64_t)ps.n);
+		apf_jsonw_object_int(&jw, "spans", (int64_t)ngold);
+		score_json(&jw, "before", &before);
+		if (dry)
+			apf_jsonw_object_null(&jw, "after");
+		else
+			score_json(&jw, "after", &after);
+		apf_jsonw_object_array(&jw, "learnt");
 		for (size_t l = 0; l < nlearnt; l++) {
-			json_t *nm = json_array();
+			apf_jsonw_object_begin(&jw);
+			apf_jsonw_object_string(&jw, "label", learnt[l].label);
+			apf_jsonw_object_string(&jw, "file", learnt[l].file);
+			apf_jsonw_object_int(&jw, "version", learnt[l].version);
+			apf_jsonw_object_int(&jw, "total", (int64_t)learnt[l].total);
+			apf_jsonw_object_array(&jw, "added");
 			for (size_t k = 0; k < learnt[l].added_names.n; k++)
-				json_array_append_new(nm, json_string(learnt[l].added_names.v[k]));
-			json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:o}", "label", learnt[l].label,
-							     "file", learnt[l].file, "version", (json_int_t)learnt[l].version,
-							     "total", (json_int_t)learnt[l].total, "added", nm));
+				apf_jsonw_array_string(&jw, learnt[l].added_names.v[k]);
+			apf_jsonw_end(&jw);
+			apf_jsonw_end(&jw);
 		}
-		json_t *o = json_pack("{s:s, s:b, s:I, s:I, s:o, s:o, s:o}", "dataset", dataset, "dry_run", dry,
-				      "pages", (json_int_t)ps.n, "spans", (json_int_t)ngold, "before",
-				      score_json(&before), "after", dry ? json_null() : score_json(&after),
-				      "learnt", arr);
-		json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		fputc('\n', stdout);
-		json_decref(o);
+		apf_jsonw_end(&jw);
+		apf_jsonw_end(&jw);
+		rc = apf_cmd_print_json(&jw);
 	} else {
 		for (size_t l = 0; l < nlearnt; l++) {
 			printf("%s %s: +%zu name%s (%zu in all):", dry ? "would write" : "wrote", learnt[l].file,
@@ -523,9 +542,7 @@ int cmd_learn(int argc, char **argv, struct apf_ctx *ctx)
 	}
 	goto out;
 fail:
-	apf_progress_end(pb, NULL, NULL);
-	pb = NULL;
-	rc = apf_cmd_fail(&err);
+	rc = apf_cmd_fail_progress(&pb, &err);
 out:
 	for (size_t l = 0; l < MAX_LABELS; l++) {
 		names_release(&learnt[l].added_names);
