@@ -84,6 +84,13 @@ printf "COPY (SELECT 'd1:1' AS id, 'd1' AS doc_id, 1 AS page_num, 'abc' AS text,
 "$APFLOW" sql q.sql >/dev/null
 t_rc 1 "text_sha256 that is not the text's: exit 1" push --dataset ds1 --parquet sha.parquet
 t_match "text_sha256: named" "record 'd1:1': text_sha256 000000000000... is not the SHA-256 of the text" "$(cat "$T_ERR")"
+# the same page twice (and a bad record beside it): each extra copy counted and named, in file order
+{ cat good.jsonl; sed -n 1p good.jsonl; sed -n 2p good.jsonl; sed -n 2p good.jsonl; sed -n 1p pastend.jsonl | sed 's/"d1"/"d2"/'; } >dup.jsonl
+records_from_jsonl dup.jsonl dup.parquet
+t_rc 1 "a page twice in the file: exit 1" push --dataset ds1 --parquet dup.parquet
+t_match "a page twice: counted with the bad record" "4 of 6 records are not valid; nothing was sent" "$(cat "$T_ERR")"
+t_match "a page twice: each extra copy named" "record 'd1:1': appears more than once in the file.*record 'd1:2': appears more than once in the file.*record 'd1:2': appears more than once in the file" "$(tr '\n' ' ' <"$T_ERR")"
+t_match "a page twice: the bad record named too" "record 'd2:1': suggestion 0: span 1 \[17, 21\) PORT: past the end" "$(cat "$T_ERR")"
 t_eq "bad records: no dataset created, no record sent" "0 0" "$(ndatasets) $(bulk_requests)"
 
 # --- a dataset with other settings is reported, never modified ---
