@@ -21,8 +21,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include <jansson.h>
-
 #include "apflow/config.h"
 #include "apflow/dbwriter.h"
 #include "apflow/err.h"

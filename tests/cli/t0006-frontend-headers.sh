@@ -18,28 +18,47 @@ allowed=" assert.h complex.h ctype.h errno.h fenv.h float.h inttypes.h iso646.h 
  ulimit.h unistd.h utime.h utmpx.h wordexp.h getopt.h "
 allowed=" $(echo $allowed) " # one space between names, for the match below
 
-# Prints "file:line: <header>" for each include in <> that is not allowed.
+# Prints "TOP: <header> (file:line)" for each include in <> that is not
+# allowed, in the files given or in the project's headers they include
+# ("apflow/x.h" from include/, "cmd/x.h" or "server/x.h" from src/),
+# followed to the end: a library reached through an apflow header counts.
 foreign_includes() {
-	local f n line h
-	for f in "$@"; do
-		n=0
+	local top
+	declare -A seen
+	walk() {	# file
+		local f=$1 n=0 line h d
 		while IFS= read -r line; do
 			n=$((n + 1))
-			[[ $line =~ ^[[:space:]]*#[[:space:]]*include[[:space:]]*\<([^\>]+)\> ]] || continue
-			h=${BASH_REMATCH[1]}
-			[[ $allowed == *" $h "* ]] || echo "$f:$n: <$h>"
+			if [[ $line =~ ^[[:space:]]*#[[:space:]]*include[[:space:]]*\<([^\>]+)\> ]]; then
+				h=${BASH_REMATCH[1]}
+				[[ $allowed == *" $h "* ]] || echo "$top: <$h> ($f:$n)"
+			elif [[ $line =~ ^[[:space:]]*#[[:space:]]*include[[:space:]]*\"([^\"]+)\" ]]; then
+				h=${BASH_REMATCH[1]}
+				for d in include src "$(dirname "$f")"; do
+					if [ -f "$d/$h" ]; then
+						[ -n "${seen[$d/$h]+x}" ] || { seen[$d/$h]=1; walk "$d/$h"; }
+						break
+					fi
+				done
+			fi
 		done <"$f"
+	}
+	for top in "$@"; do
+		seen=()
+		walk "$top"
 	done
 }
 
 files=(src/main.c src/cmd/*.c src/cmd/*.h)
 t_ok "there are front-end files to check (${#files[@]})" test "${#files[@]}" -gt 20
-t_eq "no front-end file includes a third-party header" "" "$(foreign_includes "${files[@]}")"
+t_eq "no front-end file includes a third-party header, directly or through an apflow header" "" "$(foreign_includes "${files[@]}")"
 
-# The check can fail: a file including jansson, curl or DuckDB is named.
-printf '#include <stdio.h>\n#include <sys/stat.h>\n#include "apflow/util.h"\n#include <jansson.h>\n  #  include <curl/curl.h>\n#include <duckdb.h>\n' >"$T_DIR/bad.c"
-t_eq "... a file including jansson.h, curl/curl.h and duckdb.h is named with each line" \
-"$T_DIR/bad.c:4: <jansson.h>
-$T_DIR/bad.c:5: <curl/curl.h>
-$T_DIR/bad.c:6: <duckdb.h>" "$(foreign_includes "$T_DIR/bad.c")"
+# The check can fail: a file including jansson, curl or DuckDB, directly
+# or through a header of its own directory, is named with each line.
+printf '#include <stdio.h>\n#include <sys/stat.h>\n#include "apflow/util.h"\n#include <jansson.h>\n  #  include <curl/curl.h>\n#include "bad.h"\n' >"$T_DIR/bad.c"
+printf '#include <stddef.h>\n#include <duckdb.h>\n#include "bad.h"\n' >"$T_DIR/bad.h"
+t_eq "... a file including jansson.h, curl/curl.h and (through bad.h) duckdb.h is named with each line" \
+"$T_DIR/bad.c: <jansson.h> ($T_DIR/bad.c:4)
+$T_DIR/bad.c: <curl/curl.h> ($T_DIR/bad.c:5)
+$T_DIR/bad.c: <duckdb.h> ($T_DIR/bad.h:2)" "$(foreign_includes "$T_DIR/bad.c")"
 t_done
