@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -31,45 +30,14 @@
 
 #define PAGE 1000
 
-/* "2024-07-01T10:05:00.654321", "2024-07-01 10:05", "...Z", "...+00:00" ->
- * microseconds since the epoch (UTC); -1 when unreadable.  Naive times are
- * UTC, as the server writes them. */
-static int64_t parse_ts(const char *s)
+/* obj's "updated_at" ("2024-07-01T10:05:00.654321": naive times are UTC,
+ * as the server writes them) in microseconds since the epoch; INT64_MIN
+ * when absent or unreadable. */
+static int64_t updated_at(json_t *obj)
 {
-	int y, mo, d, h = 0, mi = 0, n = 0;
-	double sec = 0;
-	struct tm tm;
-	const char *p;
+	int64_t us;
 
-	if (!s || sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3)
-		return -1;
-	p = s + n;
-	if (*p == 'T' || *p == ' ') {
-		int m = 0;
-		if (sscanf(p + 1, "%2d:%2d%n", &h, &mi, &m) != 2)
-			return -1;
-		p += 1 + m;
-		if (*p == ':') {
-			char *end;
-			sec = strtod(p + 1, &end);
-			p = end;
-		}
-	}
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	{
-		int64_t t = (int64_t)timegm(&tm) * 1000000 + (int64_t)(sec * 1e6 + 0.5);
-		if ((p[0] == '+' || p[0] == '-') && p[1] >= '0' && p[1] <= '9') {
-			int oh = 0, om = 0;
-			sscanf(p + 1, "%2d:%2d", &oh, &om);
-			t -= (p[0] == '+' ? 1 : -1) * ((int64_t)oh * 3600 + om * 60) * 1000000;
-		}
-		return t;
-	}
+	return apf_parse_iso8601(json_string_value(json_object_get(obj, "updated_at")), &us) ? INT64_MIN : us;
 }
 
 struct users {
@@ -120,14 +88,15 @@ static void load_users(struct apf_argilla *a, struct users *u)
 	json_decref(root);
 }
 
-/* The JSON line of one record, or NULL when --since leaves it out. */
+/* The JSON line of one record, or NULL when --since leaves it out (since:
+ * INT64_MIN without --since). */
 static json_t *record_line(struct apf_argilla *a, const struct apf_argilla_dataset *ds, struct users *u,
 			   json_t *r, const struct apf_argilla_pull_options *opt, int64_t since,
 			   struct apf_argilla_pull_stats *st)
 {
 	json_t *md = json_object_get(r, "metadata"), *line, *resp, *s;
 	json_t *rv = json_array(), *ru = json_array(), *rs = json_array(), *rn = json_array(), *rt = json_array();
-	int recent = since < 0 || parse_ts(json_string_value(json_object_get(r, "updated_at"))) >= since;
+	int recent = since == INT64_MIN || updated_at(r) >= since;
 	size_t i;
 
 	json_array_foreach(json_object_get(r, "responses"), i, resp)
@@ -137,7 +106,7 @@ static json_t *record_line(struct apf_argilla *a, const struct apf_argilla_datas
 		const char *uid = json_string_value(json_object_get(resp, "user_id"));
 		const char *name;
 
-		if (since >= 0 && parse_ts(json_string_value(json_object_get(resp, "updated_at"))) >= since)
+		if (updated_at(resp) >= since)
 			recent = 1;
 		/* As the SDK: a response without a value for the question
 		 * (a discarded one without values) is no entry at all. */
@@ -235,7 +204,7 @@ int apf_argilla_pull(struct apf_argilla *a, const struct apf_argilla_dataset *ds
 	json_t *seen = json_object();
 	char *json_tmp = apf_xasprintf("%s.apflow-pull-%ld.jsonl", opt->out, (long)getpid());
 	char *pq_tmp = apf_xasprintf("%s.apflow-pull-%ld.tmp", opt->out, (long)getpid());
-	int64_t t0 = apf_now_ms(), since = -1;
+	int64_t t0 = apf_now_ms(), since = INT64_MIN;
 	uint64_t offset = 0, total = 0;
 	uint64_t pass_total = UINT64_MAX; /* the count at the first page of this pass */
 	int passes = 0, moved = 0;
@@ -245,9 +214,9 @@ int apf_argilla_pull(struct apf_argilla *a, const struct apf_argilla_dataset *ds
 
 	memset(stats, 0, sizeof(*stats));
 	if (opt->since) {
-		since = parse_ts(opt->since);
-		if (since < 0) {
-			rc = apf_error(err, APF_EUSAGE, "bad --since '%s': use YYYY-MM-DD[THH:MM[:SS]][Z]", opt->since);
+		if (apf_parse_iso8601(opt->since, &since)) {
+			rc = apf_error(err, APF_EUSAGE, "bad --since '%s': use YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM]",
+				       opt->since);
 			goto out;
 		}
 	}
