@@ -32,6 +32,7 @@
 #ifndef APFLOW_OLLAMA_H
 #define APFLOW_OLLAMA_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,6 +64,9 @@ struct apf_ollama;
 int apf_ollama_new(const struct apf_ollama_options *opt, const struct apf_labelset *ls, struct apf_ollama **out,
 		   struct apf_err *err);
 void apf_ollama_free(struct apf_ollama *ol);
+/* Once *cancel is non-zero (SIGINT), a request in flight stops within
+ * 0.1 s and is not retried (http.h); NULL: never. */
+void apf_ollama_set_cancel(struct apf_ollama *ol, const volatile sig_atomic_t *cancel);
 
 /* The endpoint as shown (no user:password@). */
 const char *apf_ollama_url(const struct apf_ollama *ol);

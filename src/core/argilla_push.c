@@ -582,6 +582,19 @@ static int read_agent(json_t *el, size_t text_cps, const struct apf_labelset *ls
 	return 0;
 }
 
+/* Code points of valid UTF-8 (DuckDB checks VARCHAR values): the bytes
+ * that do not continue a character: a byte loop, where apf_utf8_count
+ * decodes each character (about 5% of push's CPU time, in both passes). */
+static size_t cp_count(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		n += (p[i] & 0xC0) != 0x80;
+	return n;
+}
+
 /*
  * Checks the row and fills out (spans merged, agreement and the rest), or
  * returns -1 with why (and the record's id) filled in.  With check_only,
@@ -625,7 +638,7 @@ static int build_record(const struct row *rw, const struct apf_labelset *ls, int
 		snprintf(why, why_n, "labelset_version '%s', but the dataset uses labelset %s", rw->v[C_LSV], ls->version);
 		return -1;
 	}
-	text_cps = apf_utf8_count(text, out->text_len);
+	text_cps = cp_count(text, out->text_len);
 	if (rw->v[C_SUGG] && *rw->v[C_SUGG]) {
 		json_error_t jerr;
 		json_t *el;

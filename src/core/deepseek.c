@@ -24,7 +24,13 @@ struct apf_deepseek {
 	int max_tokens;
 	long timeout_ms;    /* one attempt (deepseek_timeout) */
 	int retries;
+	const volatile sig_atomic_t *cancel; /* apf_deepseek_set_cancel() */
 };
+
+void apf_deepseek_set_cancel(struct apf_deepseek *ds, const volatile sig_atomic_t *cancel)
+{
+	ds->cancel = cancel;
+}
 
 int apf_deepseek_parse_api(const char *s, enum apf_deepseek_api *out)
 {
@@ -370,6 +376,7 @@ int apf_deepseek_page(struct apf_deepseek *ds, const void *png, size_t len, cons
 	 * 1 s timeout took 7). */
 	req.timeout_ms = ds->timeout_ms;
 	req.deadline_ms = ds->timeout_ms * (ds->retries + 1);
+	req.cancel = ds->cancel;
 	rc = apf_http_request(ds->http, &req, &resp, err);
 	if (rc) {
 		apf_error_prefix(err, "no answer from the DeepSeek server '%s'", ds->display_url);

@@ -1390,6 +1390,7 @@ static int setup(struct stage *st, struct apf_err *err)
 		rc = apf_deepseek_new(&opt->deepseek, &st->ds, err);
 		if (rc)
 			return rc;
+		apf_deepseek_set_cancel(st->ds, opt->cancel);
 	}
 	return 0;
 }

@@ -305,6 +305,8 @@ static int start_engine(struct run *r, struct apf_err *err)
 	struct cache_get cg = { NULL, r->pages, r->n, r->answers, 0 };
 
 	rc = apf_ollama_new(&opt->ollama, r->ls, &r->ollama, err);
+	if (!rc)
+		apf_ollama_set_cancel(r->ollama, opt->cancel);
 	if (!rc && opt->writer && r->n) {
 		cg.model = apf_ollama_model(r->ollama);
 		rc = apf_dbwriter_run(opt->writer, cache_get_fn, &cg, err);
