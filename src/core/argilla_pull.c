@@ -6,7 +6,8 @@
  * Records are read a page (1,000) at a time and written as JSON lines to
  * a temp file beside the output, so memory holds one page whatever the
  * dataset's size; DuckDB then turns the lines into the Parquet file (a
- * temp name, renamed when complete).  Paging is by offset in the server's
+ * temp file too, renamed when complete).  Both are apflow/atomicfile.h's,
+ * so a killed pull leaves nothing that the sweep of temp files misses.  Paging is by offset in the server's
  * order (insertion), which annotation does not change; a record seen twice
  * is written once, and when the server's count changed between the pages
  * of a pass (a record deleted moves the later ones back one offset, so one
@@ -23,6 +24,7 @@
 #include <jansson.h>
 
 #include "apflow/argilla.h"
+#include "apflow/atomicfile.h"
 #include "apflow/db.h"
 #include "apflow/log.h"
 #include "apflow/util.h"
@@ -194,7 +196,7 @@ static const char convert_sql[] =
 	"  s: 'STRUCT(label VARCHAR, start BIGINT, \"end\" BIGINT)[]', ss: 'DOUBLE[]', sa: 'VARCHAR',\n"
 	"  rn: 'VARCHAR[]', rt: 'VARCHAR[]'})\n"
 	" WHERE _server_id IS NOT NULL)\n"
-	" TO %s (FORMAT parquet)";
+	" TO %s (FORMAT parquet, USE_TMP_FILE false)"; /* in place: the temp file is ours */
 
 int apf_argilla_pull(struct apf_argilla *a, const struct apf_argilla_dataset *ds,
 		     const struct apf_argilla_pull_options *opt, struct apf_argilla_pull_stats *stats,
@@ -202,8 +204,8 @@ int apf_argilla_pull(struct apf_argilla *a, const struct apf_argilla_dataset *ds
 {
 	struct users u = { NULL };
 	json_t *seen = json_object();
-	char *json_tmp = apf_xasprintf("%s.apflow-pull-%ld.jsonl", opt->out, (long)getpid());
-	char *pq_tmp = apf_xasprintf("%s.apflow-pull-%ld.tmp", opt->out, (long)getpid());
+	/* The JSON lines (removed at the end) and the Parquet file. */
+	struct apf_atomicfile jf = { NULL, NULL, -1 }, pq = { NULL, NULL, -1 };
 	int64_t t0 = apf_now_ms(), since = INT64_MIN;
 	uint64_t offset = 0, total = 0;
 	uint64_t pass_total = UINT64_MAX; /* the count at the first page of this pass */
@@ -220,11 +222,15 @@ int apf_argilla_pull(struct apf_argilla *a, const struct apf_argilla_dataset *ds
 			goto out;
 		}
 	}
-	f = fopen(json_tmp, "w");
+	rc = apf_atomicfile_open(&jf, opt->out, err);
+	if (rc)
+		goto out;
+	f = fdopen(jf.fd, "w");
 	if (!f) {
-		rc = apf_error(err, APF_EIO, "cannot write '%s': %s", json_tmp, strerror(errno));
+		rc = apf_error(err, APF_EIO, "cannot write '%s': %s", jf.tmp, strerror(errno));
 		goto out;
 	}
+	jf.fd = -1; /* f's now */
 	/* An empty line object first: read_json cannot type an empty file;
 	 * the query drops it (no _server_id). */
 	fputs("{}\n", f);
@@ -261,7 +267,7 @@ int apf_argilla_pull(struct apf_argilla *a, const struct apf_argilla_dataset *ds
 			if (json_dumpf(line, f, JSON_COMPACT | JSON_REAL_PRECISION(17)) || fputc('\n', f) == EOF) {
 				json_decref(line);
 				json_decref(root);
-				rc = apf_error(err, APF_EIO, "cannot write '%s': %s", json_tmp, strerror(errno));
+				rc = apf_error(err, APF_EIO, "cannot write '%s': %s", jf.tmp, strerror(errno));
 				goto out;
 			}
 			json_decref(line);
@@ -281,7 +287,7 @@ int apf_argilla_pull(struct apf_argilla *a, const struct apf_argilla_dataset *ds
 				 * dataset holds now, each record once. */
 				apf_log_debug("pull: the dataset changed size while it was read; reading it again");
 				if (fflush(f) || ftruncate(fileno(f), 0) || fseek(f, 0, SEEK_SET) || fputs("{}\n", f) == EOF) {
-					rc = apf_error(err, APF_EIO, "cannot write '%s': %s", json_tmp, strerror(errno));
+					rc = apf_error(err, APF_EIO, "cannot write '%s': %s", jf.tmp, strerror(errno));
 					goto out;
 				}
 				json_object_clear(seen);
@@ -300,13 +306,15 @@ int apf_argilla_pull(struct apf_argilla *a, const struct apf_argilla_dataset *ds
 	}
 	if (fclose(f)) {
 		f = NULL;
-		rc = apf_error(err, APF_EIO, "cannot write '%s': %s", json_tmp, strerror(errno));
+		rc = apf_error(err, APF_EIO, "cannot write '%s': %s", jf.tmp, strerror(errno));
 		goto out;
 	}
 	f = NULL;
-	rc = apf_db_open_memory(&db, err);
+	rc = apf_atomicfile_open(&pq, opt->out, err);
+	if (!rc)
+		rc = apf_db_open_memory(&db, err);
 	if (!rc) {
-		char *qj = apf_db_quote_literal(json_tmp), *qp = apf_db_quote_literal(pq_tmp);
+		char *qj = apf_db_quote_literal(jf.tmp), *qp = apf_db_quote_literal(pq.tmp);
 		char *sql;
 		sql = apf_xasprintf(convert_sql, qj, qp);
 		rc = apf_db_exec(db, sql, err);
@@ -316,19 +324,14 @@ int apf_argilla_pull(struct apf_argilla *a, const struct apf_argilla_dataset *ds
 		free(qj);
 		free(qp);
 	}
-	if (!rc && rename(pq_tmp, opt->out))
-		rc = apf_error(err, APF_EIO, "cannot rename '%s' to '%s': %s", pq_tmp, opt->out, strerror(errno));
 	if (!rc)
-		apf_fsync_dir_of(opt->out);
+		rc = apf_atomicfile_commit(&pq, err);
 out:
 	if (f)
 		fclose(f);
 	apf_db_close(db);
-	unlink(json_tmp);
-	if (rc)
-		unlink(pq_tmp);
-	free(json_tmp);
-	free(pq_tmp);
+	apf_atomicfile_rollback(&jf);
+	apf_atomicfile_rollback(&pq);
 	json_decref(seen);
 	json_decref(u.names);
 	stats->seconds = (double)(apf_now_ms() - t0) / 1000.0;
