@@ -14,8 +14,10 @@
 #include <unistd.h>
 
 #include "apflow/db.h"
+#include "apflow/jsonw.h"
 #include "apflow/log.h"
 #include "apflow/migrate.h"
+#include "apflow/progress.h"
 #include "apflow/util.h"
 #include "cmd/cmd.h"
 
@@ -27,7 +29,7 @@ const struct apf_cmd apf_commands[] = {
 	{ "ingest", cmd_ingest, NEED_CONFIG | NEED_DB | NEED_STORE, "ingest PDF files from the command line, as POST /upload does", cmd_ingest_usage },
 	{ "ocr", cmd_ocr, NEED_CONFIG | NEED_DB | NEED_STORE, "read the pages of stored PDFs into md_raw_ocr.main.pages", cmd_ocr_usage },
 	{ "export", cmd_export, NEED_CONFIG | NEED_DB | NEED_STORE, "write a dataset's pages as Parquet for pre-annotation and Argilla", cmd_export_usage },
-	{ "preannotate", cmd_preannotate, NEED_CONFIG | NEED_DB | NEED_STORE, "suggest entity spans for a dataset's pages (rules or Ollama)", cmd_preannotate_usage },
+	{ "preannotate", cmd_preannotate, NEED_CONFIG | NEED_DB | NEED_STORE | DB_LAZY, "suggest entity spans for a dataset's pages (rules or Ollama)", cmd_preannotate_usage },
 	{ "merge", cmd_merge, NEED_CONFIG | NEED_STORE, "merge a dataset's pages and suggestions into argilla_records.parquet", cmd_merge_usage },
 	{ "push", cmd_push, NEED_CONFIG, "push merged pages and suggestions into an Argilla dataset", cmd_push_usage },
 	{ "pull", cmd_pull, NEED_CONFIG, "pull annotations from an Argilla dataset into Parquet (the SDK export layout)", cmd_pull_usage },
@@ -89,6 +91,27 @@ int apf_cmd_fail(const struct apf_err *err)
 	return apf_err_exit_code(err->code);
 }
 
+int apf_cmd_print_json(struct apf_jsonw *jw)
+{
+	int ok = apf_jsonw_ok(jw);
+
+	if (ok) {
+		fwrite(jw->buf.data, 1, jw->buf.len, stdout);
+		fputc('\n', stdout);
+	} else {
+		fprintf(stderr, "apflow: error: cannot write the JSON output\n");
+	}
+	apf_jsonw_release(jw);
+	return ok ? 0 : 1;
+}
+
+int apf_cmd_fail_progress(struct apf_progress **pb, const struct apf_err *err)
+{
+	apf_progress_end(*pb, NULL, NULL);
+	*pb = NULL;
+	return apf_cmd_fail(err);
+}
+
 static void print_main_usage(FILE *f)
 {
 	fputs(main_usage, f);
@@ -131,9 +154,9 @@ static int provision(const struct apf_cmd *cmd, struct apf_ctx *ctx, struct apf_
 	int rc;
 
 	if ((cmd->flags & NEED_DB) && !(cmd->flags & NO_MIGRATE)) {
-		int later = 0;
+		int later = !!(cmd->flags & DB_LAZY);
 
-		rc = apf_migrate_warehouse(&ctx->cfg, on_migration, NULL, err);
+		rc = later ? 0 : apf_migrate_warehouse(&ctx->cfg, on_migration, NULL, err);
 		if (rc == APF_ELOCKED && (cmd->flags & DB_LOCK_LATER)) {
 			apf_log_warn("%s; the warehouse will be brought up to date when it is free", err->msg);
 			apf_err_clear(err);

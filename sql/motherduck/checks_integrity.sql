@@ -84,15 +84,31 @@ orphan_suggestions AS (
           SELECT doc_id, page_num FROM md_annotated.main.annotations_suggestions) AS x
     WHERE NOT EXISTS (SELECT 1 FROM all_pages AS p WHERE p.doc_id = x.doc_id AND p.page_num = x.page_num)
 ),
--- 7. no export loaded with zero rows, and the counts recorded are the rows.
-empty_exports AS (
-    SELECT CAST(e.export_run_id AS VARCHAR) AS id
+-- 7. every export run holds the rows it recorded.  An export whose records
+--    nobody annotated (no response in the file: Argilla exports every
+--    record, annotated or not) is valid and passes; one with no records at
+--    all is a warning (an empty dataset, or the wrong file); an export
+--    whose loaded pages or spans differ from its recorded counts fails.
+export_rows AS (
+    SELECT e.export_run_id, e.records, e.pages, e.spans,
+           coalesce(p.n, 0) AS loaded_pages, coalesce(s.n, 0) AS loaded_spans
     FROM md_annotated.main.annotations_exports AS e
-    LEFT JOIN (SELECT export_run_id, count(*) AS n FROM md_annotated.main.annotations_pages GROUP BY ALL) AS p
+    LEFT JOIN (SELECT export_run_id, count(*) AS n
+               FROM (SELECT DISTINCT export_run_id, doc_id, page_num FROM md_annotated.main.annotations_pages)
+               GROUP BY ALL) AS p
       USING (export_run_id)
     LEFT JOIN (SELECT export_run_id, count(*) AS n FROM md_annotated.main.annotations_spans GROUP BY ALL) AS s
       USING (export_run_id)
-    WHERE coalesce(p.n, 0) = 0 OR coalesce(s.n, 0) <> e.spans
+),
+empty_exports AS (
+    SELECT CAST(export_run_id AS VARCHAR) AS id
+    FROM export_rows
+    WHERE loaded_pages <> pages OR loaded_spans <> spans
+),
+empty_exports_warn AS (
+    SELECT CAST(export_run_id AS VARCHAR) AS id
+    FROM export_rows
+    WHERE coalesce(records, 0) = 0 AND pages = 0 AND loaded_pages = 0 AND loaded_spans = spans
 ),
 -- 8. no document waits for OCR longer than stuck_hours.
 stuck AS (
@@ -106,27 +122,31 @@ stuck AS (
 results AS (
     SELECT 1 AS k, 'coverage' AS check_name, 'fail' AS severity,
            'every document OCR has read has all its pages' AS description,
-           (SELECT list(doc_id ORDER BY doc_id) FROM coverage) AS ids
+           (SELECT list(doc_id ORDER BY doc_id) FROM coverage) AS ids,
+           NULL::VARCHAR[] AS warn_ids
     UNION ALL SELECT 2, 'page_sha256', 'fail', 'every page''s text_sha256 is the SHA-256 of its text',
-           (SELECT list(id ORDER BY id) FROM page_sha)
+           (SELECT list(id ORDER BY id) FROM page_sha), NULL
     UNION ALL SELECT 3, 'orphan_annotations', 'fail', 'every annotation has its page, every span its annotation',
-           (SELECT list(id ORDER BY id) FROM orphans)
+           (SELECT list(id ORDER BY id) FROM orphans), NULL
     UNION ALL SELECT 4, 'stale_annotations', 'fail', 'the latest annotations were made on the page''s current text',
-           (SELECT list(id ORDER BY id) FROM stale)
+           (SELECT list(id ORDER BY id) FROM stale), NULL
     UNION ALL SELECT 5, 'spans_valid', 'fail', 'spans lie inside their text, name its characters and use labels of the labelset',
-           (SELECT list(id ORDER BY id) FROM bad_spans)
+           (SELECT list(id ORDER BY id) FROM bad_spans), NULL
     UNION ALL SELECT 6, 'suggestions_pages', 'fail', 'suggestions refer to pages that exist',
-           (SELECT list(id ORDER BY id) FROM orphan_suggestions)
-    UNION ALL SELECT 7, 'empty_exports', 'fail', 'every export run loaded rows, as many spans as it recorded',
-           (SELECT list(id ORDER BY id) FROM empty_exports)
+           (SELECT list(id ORDER BY id) FROM orphan_suggestions), NULL
+    UNION ALL SELECT 7, 'empty_exports', 'fail',
+           'every export run holds the pages and spans it recorded (warn: an export with no records)',
+           (SELECT list(id ORDER BY id) FROM empty_exports),
+           (SELECT list(id ORDER BY id) FROM empty_exports_warn)
     UNION ALL SELECT 8, 'stuck_documents', 'fail',
            'no document waits for OCR longer than ' || coalesce(getvariable('stuck_hours'), '24') || ' hours',
-           (SELECT list(id ORDER BY id) FROM stuck)
+           (SELECT list(id ORDER BY id) FROM stuck), NULL
 )
 SELECT check_name,
-       CASE WHEN coalesce(len(ids), 0) = 0 THEN 'ok' ELSE severity END AS status,
-       coalesce(len(ids), 0) AS count,
-       coalesce(array_to_string(ids[1:5], ','), '') AS examples,
+       CASE WHEN coalesce(len(ids), 0) > 0 THEN severity
+            WHEN coalesce(len(warn_ids), 0) > 0 THEN 'warn' ELSE 'ok' END AS status,
+       coalesce(len(ids), 0) + coalesce(len(warn_ids), 0) AS count,
+       coalesce(array_to_string(list_concat(coalesce(ids, []), coalesce(warn_ids, []))[1:5], ','), '') AS examples,
        description
 FROM results
 ORDER BY k;

@@ -10,7 +10,9 @@
 
 #include "apflow/deepseek.h"
 #include "apflow/http.h"
+#include "apflow/json.h"
 #include "apflow/log.h"
+#include "apflow/utf8.h"
 #include "apflow/util.h"
 
 struct apf_deepseek {
@@ -24,7 +26,13 @@ struct apf_deepseek {
 	int max_tokens;
 	long timeout_ms;    /* one attempt (deepseek_timeout) */
 	int retries;
+	const volatile sig_atomic_t *cancel; /* apf_deepseek_set_cancel() */
 };
+
+void apf_deepseek_set_cancel(struct apf_deepseek *ds, const volatile sig_atomic_t *cancel)
+{
+	ds->cancel = cancel;
+}
 
 int apf_deepseek_parse_api(const char *s, enum apf_deepseek_api *out)
 {
@@ -170,22 +178,12 @@ int apf_base64_append(struct apf_buf *out, const void *data, size_t len)
 	return n ? apf_buf_add(out, q, n) : 0;
 }
 
-/* Appends the JSON string literal of s. */
+/* Appends the JSON string literal of s; -1 when s is not UTF-8. */
 static int add_json_string(struct apf_buf *b, const char *s)
 {
-	json_t *j = json_string(s);
-	char *enc;
-	int rc;
+	size_t n = strlen(s);
 
-	if (!j)
-		return -1; /* not UTF-8 */
-	enc = json_dumps(j, JSON_ENCODE_ANY);
-	json_decref(j);
-	if (!enc)
-		return -1;
-	rc = apf_buf_adds(b, enc);
-	free(enc);
-	return rc;
+	return apf_utf8_validate(s, n, NULL) ? -1 : apf_json_str(b, s, n);
 }
 
 /* The request body; the PNG is base64'd straight into it, no copies. */
@@ -220,32 +218,6 @@ static int build_body(const struct apf_deepseek *ds, const void *png, size_t len
 				    ds->max_tokens, ds->max_tokens);
 	}
 	return bad ? -1 : 0;
-}
-
-/* The server's message in an error body, cleaned for one line of a log:
- * {"error":{"message":..}} (OpenAI), {"message":..} (vLLM), {"error":".."}
- * (Ollama), or the start of the body. */
-static void error_message(const struct apf_buf *body, char *out, size_t n)
-{
-	json_t *root = body->len ? json_loadb(body->data, body->len, 0, NULL) : NULL;
-	const char *msg = NULL;
-	size_t o = 0;
-
-	if (root) {
-		json_t *e = json_object_get(root, "error");
-		if (json_is_string(e))
-			msg = json_string_value(e);
-		else if (json_is_object(e) && json_is_string(json_object_get(e, "message")))
-			msg = json_string_value(json_object_get(e, "message"));
-		else if (json_is_string(json_object_get(root, "message")))
-			msg = json_string_value(json_object_get(root, "message"));
-	}
-	if (!msg)
-		msg = body->len ? body->data : "";
-	for (const char *p = msg; *p && o + 1 < n && o < 200; p++)
-		out[o++] = (unsigned char)*p < 0x20 ? ' ' : *p;
-	out[o] = '\0';
-	json_decref(root);
 }
 
 int apf_deepseek_parse_answer(enum apf_deepseek_api api, const char *body, size_t len,
@@ -396,6 +368,7 @@ int apf_deepseek_page(struct apf_deepseek *ds, const void *png, size_t len, cons
 	 * 1 s timeout took 7). */
 	req.timeout_ms = ds->timeout_ms;
 	req.deadline_ms = ds->timeout_ms * (ds->retries + 1);
+	req.cancel = ds->cancel;
 	rc = apf_http_request(ds->http, &req, &resp, err);
 	if (rc) {
 		apf_error_prefix(err, "no answer from the DeepSeek server '%s'", ds->display_url);
@@ -403,7 +376,7 @@ int apf_deepseek_page(struct apf_deepseek *ds, const void *png, size_t len, cons
 	}
 	if (resp.status < 200 || resp.status > 299) {
 		char msg[256];
-		error_message(&resp.body, msg, sizeof(msg));
+		apf_http_error_text(&resp.body, msg, sizeof(msg));
 		rc = apf_error(err, APF_EOCR, "the DeepSeek server '%s' answered HTTP %ld%s%s%s", ds->display_url,
 			       resp.status, resp.attempts > 1 ? " (after retries)" : "", msg[0] ? ": " : "", msg);
 		goto out;

@@ -32,7 +32,13 @@ struct apf_ollama {
 	char *format;               /* the JSON schema, as JSON text */
 	int timeout_s, deadline_s, retries, num_ctx, seed, chunk_chars, overlap_chars;
 	long backoff_base_ms;
+	const volatile sig_atomic_t *cancel; /* apf_ollama_set_cancel() */
 };
+
+void apf_ollama_set_cancel(struct apf_ollama *ol, const volatile sig_atomic_t *cancel)
+{
+	ol->cancel = cancel;
+}
 
 char *apf_ollama_agent(const char *model)
 {
@@ -175,21 +181,6 @@ int apf_ollama_chunk_chars(const struct apf_ollama *ol)
 	return ol->chunk_chars;
 }
 
-/* The server's message in an error body ({"error":".."}), one line. */
-static void error_message(const struct apf_buf *body, char *out, size_t n)
-{
-	json_t *root = body->len ? json_loadb(body->data, body->len, 0, NULL) : NULL;
-	const char *msg = json_string_value(json_object_get(root, "error"));
-	size_t o = 0;
-
-	if (!msg)
-		msg = body->len ? body->data : "";
-	for (const char *p = msg; *p && o + 1 < n && o < 200; p++)
-		out[o++] = (unsigned char)*p < 0x20 ? ' ' : *p;
-	out[o] = '\0';
-	json_decref(root);
-}
-
 static int probe_get(struct apf_ollama *ol, const char *path, struct apf_http_response *resp, struct apf_err *err)
 {
 	struct apf_http_request req;
@@ -226,7 +217,7 @@ int apf_ollama_check(struct apf_ollama *ol, struct apf_err *err)
 		goto out;
 	}
 	if (resp.status != 200) {
-		error_message(&resp.body, msg, sizeof(msg));
+		apf_http_error_text(&resp.body, msg, sizeof(msg));
 		rc = apf_error(err, APF_ENET, "'%s/api/version' answered HTTP %ld%s%s: is it Ollama?", ol->shown,
 			       resp.status, msg[0] ? ": " : "", msg);
 		goto out;
@@ -434,6 +425,7 @@ static int chat(struct apf_ollama *ol, const char *chunk, size_t len, json_t **e
 		req.body_len = strlen(body);
 		req.resp_max = ANSWER_MAX;
 		req.max_retries = 0;
+		req.cancel = ol->cancel;
 		/* One attempt never outlasts the timeout nor the deadline
 		 * (curl's low-speed check alone averages over seconds). */
 		int64_t left = deadline - apf_now_ms();
@@ -449,12 +441,12 @@ static int chat(struct apf_ollama *ol, const char *chunk, size_t len, json_t **e
 		}
 		retryable = rc == APF_ENET || (!rc && apf_http_status_retryable(resp.status));
 		if (!rc) {
-			error_message(&resp.body, msg, sizeof(msg));
+			apf_http_error_text(&resp.body, msg, sizeof(msg));
 			rc = apf_error(err, APF_ENET, "Ollama at '%s' answered HTTP %ld%s%s", ol->shown, resp.status,
 				       msg[0] ? ": " : "", msg);
 		}
 		apf_http_response_release(&resp);
-		if (!retryable)
+		if (!retryable || (ol->cancel && *ol->cancel))
 			break;
 		if (attempt >= ol->retries) {
 			apf_error_prefix(err, "model '%s' failed %d time%s", ol->model, attempt + 1, attempt ? "s" : "");

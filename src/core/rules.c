@@ -383,13 +383,16 @@ struct word {
 	int stop_after; /* punctuation ended it: no word may follow */
 };
 
+/* Letters rl_fold() leaves alone because they have no base letter:
+ * æ þ œ and ß, Æ Þ Œ ("Ærø Søfart A/S" is a name in title case). */
 static int is_lower_cp(uint32_t cp)
 {
 	uint32_t f = rl_fold(cp);
 
 	if (f >= 'a' && f <= 'z')
 		return 1;
-	return (cp >= 0x3B1 && cp <= 0x3C9) || (cp >= 0x430 && cp <= 0x45F) || cp == 0xDF;
+	return (cp >= 0x3B1 && cp <= 0x3C9) || (cp >= 0x430 && cp <= 0x45F) || cp == 0xDF || cp == 0xE6 ||
+	       cp == 0xFE || cp == 0x153;
 }
 
 static int is_upper_cp(uint32_t cp)
@@ -398,7 +401,8 @@ static int is_upper_cp(uint32_t cp)
 
 	if (f >= 'A' && f <= 'Z')
 		return 1;
-	return (cp >= 0x391 && cp <= 0x3A9) || (cp >= 0x400 && cp <= 0x42F);
+	return (cp >= 0x391 && cp <= 0x3A9) || (cp >= 0x400 && cp <= 0x42F) || cp == 0xC6 || cp == 0xDE ||
+	       cp == 0x152;
 }
 
 /*
@@ -985,6 +989,31 @@ static void org_before_suffix(struct ctx *x, size_t s, size_t e)
 	add(x->c, b, e, x->r->l_org, S_ORG_SUFFIX);
 }
 
+/*
+ * The value of an owner field ends at its legal suffix when punctuation
+ * follows it: "Maersk Line A/S. Call sign OXYZ2" and "Hapag-Lloyd AG,
+ * Hamburg" are the company, not the rest of the line.  A suffix followed
+ * by a space goes on ("S.A. de C.V.", "GmbH & Co. KG").  Returns the end
+ * of the first such suffix in t[s..e), or e.
+ */
+static size_t org_field_suffix_end(const char *t, size_t s, size_t e)
+{
+	for (size_t w = s; w < e; w++) {
+		if (w > s && t[w - 1] != ' ')
+			continue;
+		for (const char *const *sf = org_suffixes; *sf; sf++) {
+			size_t n = strlen(*sf), we = w + n;
+
+			if (we > e || memcmp(t + w, *sf, n))
+				continue;
+			if (we == e || t[we] == ',' || t[we] == ';' ||
+			    (t[we] == '.' && (we + 1 == e || t[we + 1] == ' ')))
+				return we;
+		}
+	}
+	return e;
+}
+
 static void org_field(struct ctx *x, size_t s)
 {
 	size_t e = s;
@@ -999,6 +1028,7 @@ static void org_field(struct ctx *x, size_t s)
 			break;
 		e++;
 	}
+	e = org_field_suffix_end(x->t, s, e);
 	while (e > s && strchr(" .,;:|", x->t[e - 1]))
 		e--;
 	/* Keep the final full stop of an abbreviation (S.A., Ltd.). */

@@ -77,6 +77,9 @@ norm='[.doc_id, .page_num, .text_sha256, .question_name, .label, .start, .end, .
 printf '%s\n' "SELECT * FROM read_parquet('$LAKE/argilla/in/$GOLD/suggestions/$R/part-0-of-1.parquet') ORDER BY doc_id, page_num, start, \"end\", label" >b.sql
 "$APFLOW" sql b.sql --json | jq -c ".[] | $norm" >batch.norm
 jq -c "$norm" rows.jsonl >stdin.norm
+# A Spark executor's pipe: no warehouse is made where none was.
+t_rc 0 "--stdin-jsonl with a data dir that does not exist" sh -c "head -3 sorted.jsonl | APFLOW_DATA_DIR='$T_DIR/nodata' '$APFLOW' preannotate --stdin-jsonl"
+t_eq "... leaves no warehouse behind" "absent" "$(test -e "$T_DIR/nodata" && echo present || echo absent)"
 t_match "hundreds of spans" "^[0-9]{3,}$" "$(wc -l <batch.norm)"
 t_ok "--stdin-jsonl equals the batch, row for row" cmp batch.norm stdin.norm
 cat >slice.sql <<'SQL'

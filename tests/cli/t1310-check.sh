@@ -65,8 +65,10 @@ broken page_sha256 "page_sha256          fail          1  $D2:1@1"
 run_sql "UPDATE md_raw_ocr.main.pages SET text_sha256 = sha256(text) WHERE doc_id = '$D2'"
 repaired page_sha256
 
+# An annotation (of run 9: not a recorded export, which empty_exports
+# would count) on a page that does not exist.
 run_sql "INSERT INTO md_annotated.main.annotations_pages (export_run_id, doc_id, page_num, annotator, argilla_dataset, text_sha256, status)
-VALUES (1, '$D1', 9, 'bob', 'ds1', 'x', 'submitted')"
+VALUES (9, '$D1', 9, 'bob', 'ds1', 'x', 'submitted')"
 broken orphan_annotations "orphan_annotations   fail          1  $D1:9"
 run_sql "DELETE FROM md_annotated.main.annotations_pages WHERE page_num = 9"
 repaired orphan_annotations
@@ -90,10 +92,32 @@ broken suggestions_pages "suggestions_pages    fail          1  $D2:7"
 rm data/lake/argilla/in/ds1/suggestions/apflow-rules-v1/part-1.parquet
 repaired suggestions_pages
 
-run_sql "INSERT INTO md_annotated.main.annotations_exports (export_run_id, argilla_dataset, source_uri, source_sha256, pages, spans)
-VALUES (nextval('md_annotated.main.export_run_id_seq'), 'ds1', 'empty.parquet', 'e', 0, 0)"
-broken empty_exports "empty_exports        fail          1  2"
-run_sql "DELETE FROM md_annotated.main.annotations_exports WHERE export_run_id = 2"
+# An export nobody annotated (Argilla exports every record; this one has
+# no response) is valid: it loads as a run with no pages and passes.
+printf '%s' "COPY (SELECT '$D2:1' AS id, '$T2' AS text,
+  CAST(NULL AS $SP[][]) AS \"entities.responses\", CAST(NULL AS VARCHAR[]) AS \"entities.responses.users\",
+  CAST(NULL AS VARCHAR[]) AS \"entities.responses.status\") TO \${out} (FORMAT parquet);" >mk.sql
+t_ok "an unannotated export" "$APFLOW" sql mk.sql --set out=e2.parquet
+t_ok "loads" "$APFLOW" load --dataset ds1 --parquet e2.parquet
+t_eq "as run 2: 1 record, no pages, no spans" "2,1,0,0" \
+	"$(printf 'SELECT export_run_id, records, pages, spans FROM md_annotated.main.annotations_exports WHERE source_uri = %s' "'e2.parquet'" >q.sql; "$APFLOW" sql --csv q.sql | tail -n 1)"
+t_ok "empty_exports: an unannotated export passes" "$APFLOW" check
+t_eq "empty_exports: ok, nothing counted" "empty_exports        ok            0" "$(grep -E '^empty_exports ' "$T_OUT")"
+t_eq "empty_exports: every check ok" "9 checks: 9 ok, 0 warn, 0 fail" "$(tail -n 1 "$T_OUT")"
+
+# An export with no records at all: a warning, not a failure.
+run_sql "INSERT INTO md_annotated.main.annotations_exports (export_run_id, argilla_dataset, source_uri, source_sha256, records, pages, spans)
+VALUES (nextval('md_annotated.main.export_run_id_seq'), 'ds1', 'empty.parquet', 'e', 0, 0, 0)"
+t_ok "empty_exports: a file with no records only warns (exit 0)" "$APFLOW" check
+t_eq "empty_exports: warn, naming the run" "empty_exports        warn          1  3" "$(grep -E '^empty_exports ' "$T_OUT")"
+t_eq "empty_exports: the only warning" "9 checks: 8 ok, 1 warn, 0 fail" "$(tail -n 1 "$T_OUT")"
+run_sql "DELETE FROM md_annotated.main.annotations_exports WHERE export_run_id = 3"
+
+# An export whose rows are not those it recorded fails.
+run_sql "INSERT INTO md_annotated.main.annotations_exports (export_run_id, argilla_dataset, source_uri, source_sha256, records, pages, spans)
+VALUES (nextval('md_annotated.main.export_run_id_seq'), 'ds1', 'lost.parquet', 'l', 2, 1, 3)"
+broken empty_exports "empty_exports        fail          1  4"
+run_sql "DELETE FROM md_annotated.main.annotations_exports WHERE export_run_id = 4"
 repaired empty_exports
 
 run_sql "INSERT INTO md_raw_ocr.main.documents (doc_id, sha256, filename, bytes, pages, uploaded_at)

@@ -540,6 +540,15 @@ function generate(npages, wantGold) {
 const jsonl = (rows) => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
 
 function main(argv) {
+	if (argv[0] === '--help' || argv[0] === '-h') {
+		process.stdout.write('usage: node tests/data/gen-gold.js [OUTDIR]         pages.jsonl + gold.jsonl (200 pages)\n' +
+			'       node tests/data/gen-gold.js --bench N FILE   N pages JSONL for bench/ (no gold)\n');
+		return;
+	}
+	if (argv[0] && argv[0].startsWith('-') && argv[0] !== '--bench') {
+		process.stderr.write(`gen-gold: unknown option '${argv[0]}' (see --help)\n`);
+		process.exit(2);
+	}
 	if (argv[0] === '--bench') {
 		const n = Number(argv[1]), out = argv[2];
 		if (!(n > 0) || !out) throw new Error('usage: gen-gold.js --bench N FILE');

@@ -111,6 +111,25 @@ static void test_particulars(void **state)
 	expect(rules, text, want, sizeof(want) / sizeof(want[0]));
 }
 
+/* An owner field ends at its legal suffix when punctuation follows, so
+ * the call sign and MMSI after it are found; names may start with Æ. */
+static void test_org_field_end(void **state)
+{
+	static const char text[] =
+		"Owner: Maersk Line A/S. Call sign OXYZ2, MMSI 219012345.\n"
+		"Managed by Ærø Søfart A/S since 2019. Registered owner Hapag-Lloyd AG, Hamburg.\n"
+		"Owner: Naviera Azteca S.A. de C.V.\n";
+	static const struct want want[] = {
+		{ "Maersk Line A/S", "ORGANIZATION", 0 }, { "OXYZ2", "CALL_SIGN", 0 },
+		{ "219012345", "MMSI", 0 },               { "Ærø Søfart A/S", "ORGANIZATION", 0 },
+		{ "Hapag-Lloyd AG", "ORGANIZATION", 0 },  { "Hamburg", "PORT", 0 },
+		{ "Naviera Azteca S.A. de C.V.", "ORGANIZATION", 0 },
+	};
+
+	(void)state;
+	expect(rules, text, want, sizeof(want) / sizeof(want[0]));
+}
+
 /* Numbers: check digits, maritime identification digits, context. */
 static void test_numbers(void **state)
 {
@@ -382,6 +401,7 @@ int main(void)
 		cmocka_unit_test(test_unicode),
 		cmocka_unit_test(test_overlaps),
 		cmocka_unit_test(test_port_context),
+		cmocka_unit_test(test_org_field_end),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_learnt),
 		cmocka_unit_test(test_threads),
