@@ -47,8 +47,9 @@ make_corpus() {	# N DIR
 	rm -rf "$dir"; mkdir -p "$dir"
 	tmp=$(mktemp -d)
 	node "$top/tests/data/gen-gold.js" --bench "$n" "$tmp/pages.jsonl" >/dev/null
+	# one mutool per document, as many at a time as there are CPUs
 	node "$top/bench/mkflow.js" "$tmp/pages.jsonl" "$tmp" "$PER" |
-		while read -r d files; do mutool create -o "$dir/$d.pdf" $files; done
+		xargs -L 1 -P "$(nproc)" sh -c 'd=$1; shift; exec mutool create -o "$0/$d.pdf" "$@"' "$dir"
 	rm -rf "$tmp"
 	touch "$dir/.done"
 }
@@ -95,7 +96,12 @@ run_serve() {	# DIR DATA PAGES -> "wall cpu rss_kb"
 echo "flow: making $N pages ($PER a document) in $corpus" >&2
 make_corpus "$N" "$corpus"
 q=$((N / 4))
-make_corpus "$q" "$work/quarter"
+# The quarter: the first documents of the corpus (hard links).
+if [ ! -f "$work/quarter/.done" ]; then
+	rm -rf "$work/quarter"; mkdir -p "$work/quarter"
+	find "$corpus" -name '*.pdf' | sort | head -n $((q / PER)) | xargs -I{} ln {} "$work/quarter/"
+	touch "$work/quarter/.done"
+fi
 pages=$(find "$corpus" -name '*.pdf' | wc -l)
 echo "OCR jobs: ${JOBS:-apflow default ($(nproc))}"
 echo "machine: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GB", $2 / 1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg)"
