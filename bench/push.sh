@@ -120,7 +120,7 @@ ratio=$(f "%.2f" "$r_big / $ideal")
 ratio_def=$(f "%.2f" "$r_def / $ideal_def")
 
 echo "apflow push: $n records of ~$bytes bytes, server latency $delay ms"
-echo "load average $load0 before, $load1 after, on $(nproc) CPUs$(f "%s" "(${load1%% *} > 1 ? \" (loaded: wall-clock rates are low, the CPU figures hold)\" : \"\")")"
+echo "load average $load0 before, $load1 after, on $(nproc) CPUs$(f "%s" "(${load1%% *} > $(nproc) ? \" (loaded: more runnable jobs than CPUs, so the wall-clock rates are low; the CPU figures hold better)\" : \"\")")"
 printf '\n%-22s %10s %10s %7s %12s %12s %13s %9s\n' "" "records/s" "ideal" "ratio" "apflow CPU" "fake CPU" "ideal w/fake" "share"
 printf '%-22s %10s %10s %7s %9s us %9s us %13s %8s%%\n' "batch $batch x $conc" "$r_big" "$ideal" "$ratio" "$us_c" "$us_f" "$fakeideal" \
 	"$(f "%.0f" "100 * $r_big / $fakeideal")"

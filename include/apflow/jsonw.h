@@ -10,7 +10,8 @@
  *   indent n: members one a line, n spaces a level, ": " after keys;
  *             an empty object or array is {} or [].
  * Strings go through the one escaper, apf_json_str (apflow/json.h): valid
- * UTF-8 is copied as is.  Doubles are written as jansson writes them:
+ * UTF-8 is copied as is; in a string that is not UTF-8 each ill-formed
+ * sequence becomes U+FFFD, so the text is always valid JSON.  Doubles are written as jansson writes them:
  * "%.17g", with ".0" added when that reads as an integer and the
  * exponent's '+' and leading zeros dropped (1e20, 1.5e-7); NaN and the
  * infinities, which JSON cannot say, are written as null.

@@ -15,6 +15,8 @@ const char cmd_config_usage[] =
 	"(-c key=value, --data-dir ...), the environment, the config file\n"
 	"(--config FILE, $APFLOW_CONFIG or ./apflow.conf), or the default.\n"
 	"Secrets (tokens, keys) are never printed, only whether they are set.\n"
+	"An empty value reads as unset and is shown \"(empty: unset)\", or\n"
+	"\"(empty: invalid)\" where it is refused (upload_token).\n"
 	"\n"
 	"  --json    one JSON object: {\"file\": ..., \"settings\": {key: {value, source, help}}}\n";
 

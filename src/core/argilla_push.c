@@ -393,7 +393,7 @@ static int reader_open(struct reader *rd, const char *path, const char *name, st
 	/* One thread reads the file: the rows are taken one chunk at a time,
 	 * and more threads would only read ahead into memory. */
 	if (!rc)
-		rc = apf_db_exec(rd->db, "SET threads = 1; SET allocator_flush_threshold = '4MB'", err);
+		rc = apf_db_exec(rd->db, "SET threads = 1", err);
 	if (rc)
 		return rc;
 	qp = apf_db_quote_literal(path);

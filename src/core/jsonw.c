@@ -2,10 +2,12 @@
 #include <math.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "apflow/json.h"
 #include "apflow/jsonw.h"
+#include "apflow/utf8.h"
 #include "apflow/banned.h" /* last: after every system header */
 
 void apf_jsonw_init(struct apf_jsonw *jw, int indent, size_t cap)
@@ -140,10 +142,29 @@ char *apf_jsonw_fmt_double(char out[32], double value)
 
 static void value_str(struct apf_jsonw *jw, const char *s, size_t n)
 {
-	if (!s)
+	struct apf_buf fixed = APF_BUF_INIT;
+
+	if (!s) {
 		add(jw, "null", 4);
-	else if (!jw->bad && apf_json_str(&jw->buf, s, n))
+		return;
+	}
+	if (apf_utf8_validate(s, n, NULL)) {
+		/* Not UTF-8 (a file name from a foreign disk, say): each
+		 * ill-formed sequence becomes U+FFFD, so the text stays JSON. */
+		apf_buf_init(&fixed, 0);
+		for (size_t i = 0; i < n;) {
+			char enc[4];
+			uint32_t cp;
+			i += apf_utf8_decode(s + i, n - i, &cp);
+			if (apf_buf_add(&fixed, enc, apf_utf8_encode(cp, enc)))
+				jw->bad = 1;
+		}
+		s = fixed.data ? fixed.data : "";
+		n = fixed.len;
+	}
+	if (!jw->bad && apf_json_str(&jw->buf, s, n))
 		jw->bad = 1;
+	apf_buf_release(&fixed);
 }
 
 static void value_int(struct apf_jsonw *jw, int64_t v)

@@ -517,6 +517,16 @@ function checkItemShape(item, i) {
   });
 }
 
+// The records in insertion order, as an array made again only after a
+// create or delete: a listing page is then a slice, not a copy of them all.
+function recordList(d) {
+  if (!d.list || d.listVersion !== d.version) {
+    d.list = [...d.records.values()];
+    d.listVersion = d.version;
+  }
+  return d.list;
+}
+
 function recordStatus(d, r) {
   let n = 0;
   for (const resp of r.responses.values()) if (resp.status === 'submitted') n++;
@@ -628,6 +638,7 @@ function bulk(d, c, upsert) {
         inserted_at: t, updated_at: t, suggestions: new Map(), responses: new Map(), status: 'pending',
         fieldsRaw: fr ? Buffer.from(c.raw.subarray(fr[0], fr[1])) : null };
       d.records.set(r.id, r);
+      d.version = (d.version || 0) + 1;
       if (r.external_id !== null) d.byExt.set(r.external_id, r.id);
       stats.records_created++;
     } else {
@@ -826,7 +837,7 @@ route('GET', '/api/v1/datasets/:id/records', (c) => {
   const inc = parseInclude(c.q);
   const offset = intParam(c.q, 'offset', 0, 0);
   const limit = intParam(c.q, 'limit', 50, 1, 1000);
-  const all = [...d.records.values()];
+  const all = recordList(d);
   return itemsRaw(all.slice(offset, offset + limit), inc, `,"total":${all.length}`);
 });
 route('DELETE', '/api/v1/datasets/:id/records', (c) => {
@@ -840,6 +851,7 @@ route('DELETE', '/api/v1/datasets/:id/records', (c) => {
     const r = d.records.get(id);
     if (!r) continue;
     d.records.delete(id);
+    d.version = (d.version || 0) + 1;
     if (r.external_id !== null) d.byExt.delete(r.external_id);
   }
   return [204, null];

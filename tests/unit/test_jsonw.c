@@ -117,6 +117,18 @@ static void test_escaping(void **state)
 	assert_true(apf_jsonw_ok(&jw));
 	assert_string_equal(jw.buf.data, "{\"k\\\"ey\\\\\":\"q\\\" b\\\\ n\\n r\\r t\\t \\u0001 \\u001f / é\"}");
 	apf_jsonw_release(&jw);
+
+	/* Not UTF-8 (a stray Latin-1 byte, a cut sequence, a surrogate): each
+	 * ill-formed part becomes U+FFFD; the rest is kept. */
+	apf_jsonw_init(&jw, 0, 0);
+	apf_jsonw_array_begin(&jw);
+	apf_jsonw_array_string(&jw, "caf\xe9.pdf");
+	apf_jsonw_array_stringn(&jw, "a\xe8\x88", 3);
+	apf_jsonw_array_string(&jw, "\xed\xa0\x80\"x");
+	apf_jsonw_end(&jw);
+	assert_true(apf_jsonw_ok(&jw));
+	assert_string_equal(jw.buf.data, "[\"caf\xef\xbf\xbd.pdf\",\"a\xef\xbf\xbd\",\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\\\"x\"]");
+	apf_jsonw_release(&jw);
 }
 
 static void test_numbers(void **state)
