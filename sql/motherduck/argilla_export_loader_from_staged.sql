@@ -58,7 +58,7 @@ INSERT INTO md_annotated.main.annotations_spans
     (export_run_id, doc_id, page_num, annotator, start, "end", label, span_text,
      offsets_converted, argilla_dataset)
 SELECT getvariable('export_run_id'), doc_id, page_num, annotator, start, "end", label, span_text,
-       offsets_converted, argilla_dataset
+       offsets_converted, getvariable('dataset')
 FROM _incoming_spans
 WHERE getvariable('export_run_id') IS NOT NULL;
 
