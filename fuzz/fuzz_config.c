@@ -70,10 +70,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int k = 0; k < APF_CFG_COUNT; k++) {
 		const char *v = apf_config_get(&cfg, (enum apf_config_key)k);
 		(void)apf_config_get_i64(&cfg, (enum apf_config_key)k, -1);
-		(void)apf_config_get_bool(&cfg, (enum apf_config_key)k, -1);
 		apf_config_display(&cfg, (enum apf_config_key)k, shown, sizeof(shown));
 		if (apf_config_is_secret((enum apf_config_key)k))
-			CHECK(!strcmp(shown, v ? "(set, hidden)" : "(unset)"));
+			CHECK(!strcmp(shown, v ? "(set, hidden)"
+					       : !apf_config_is_empty(&cfg, (enum apf_config_key)k) ? "(unset)"
+					       : k == APF_CFG_UPLOAD_TOKEN ? "(empty: invalid)" : "(empty: unset)"));
 		apf_config_origin(&cfg, (enum apf_config_key)k, origin, sizeof(origin));
 		if (cfg.e[k].source == APF_SRC_FILE) {
 			CHECK(!strncmp(origin, "file ", 5) && !strncmp(origin + 5, path, strlen(path)) &&

@@ -98,14 +98,21 @@ int apf_config_set_flag(struct apf_config *cfg, const char *key, const char *val
 /* The value, or NULL when unset.  STORE falls back to file://<data_dir>/lake. */
 const char *apf_config_get(const struct apf_config *cfg, enum apf_config_key key);
 int64_t apf_config_get_i64(const struct apf_config *cfg, enum apf_config_key key, int64_t dflt);
-int apf_config_get_bool(const struct apf_config *cfg, enum apf_config_key key, int dflt);
+
+/* Whether key is set to the empty string (by a flag, the file, or an empty
+ * environment variable where nothing else set it).  apf_config_get() reads
+ * that as unset; a setting where that would be unsafe refuses it
+ * (upload_token: an empty token must not turn authentication off). */
+int apf_config_is_empty(const struct apf_config *cfg, enum apf_config_key key);
 
 const char *apf_config_name(enum apf_config_key key);
 const char *apf_config_help(enum apf_config_key key);
 int apf_config_is_secret(enum apf_config_key key);
 int apf_config_lookup(const char *name); /* key index or -1 */
 
-/* Writes into out a value safe to show: secrets become "(set, hidden)" or "(unset)". */
+/* Writes into out a value safe to show: secrets become "(set, hidden)" or
+ * "(unset)"; an empty value is "(empty: invalid)" for upload_token (serve
+ * refuses it) and "(empty: unset)" for the others. */
 void apf_config_display(const struct apf_config *cfg, enum apf_config_key key, char *out, size_t n);
 /* "flag -c", "env AWS_REGION", "file apflow.conf:3", "default". */
 void apf_config_origin(const struct apf_config *cfg, enum apf_config_key key, char *out, size_t n);

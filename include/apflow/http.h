@@ -99,6 +99,12 @@ int apf_http_response_header(const struct apf_http_response *resp, const char *n
  * after the scheme (malloc'ed). */
 char *apf_http_url_shown(const char *url);
 
+/* The server's message in an error body, cleaned for one line of a log
+ * (control characters become spaces, at most 200 bytes, NUL-terminated in
+ * out[n]): {"error":".."} (Ollama), {"error":{"message":..}} (OpenAI),
+ * {"message":..} (vLLM), else the start of the body. */
+void apf_http_error_text(const struct apf_buf *body, char *out, size_t n);
+
 /* Initialises libcurl once per process (thread-safe); later calls are free. */
 int apf_http_global_init(struct apf_err *err);
 

@@ -135,8 +135,6 @@ int cmd_serve(int argc, char **argv, struct apf_ctx *ctx)
 	struct apf_server *srv = NULL;
 	struct apf_err err;
 	int64_t mb, threads = 0, workers = 0, grace = 30, v;
-	const struct apf_config_entry *tok;
-	const char *env_tok;
 	sigset_t set;
 	struct apf_flow *flow = NULL;
 	const char *dataset = NULL;
@@ -212,17 +210,12 @@ int cmd_serve(int argc, char **argv, struct apf_ctx *ctx)
 
 	so.listen = apf_config_get(&ctx->cfg, APF_CFG_LISTEN);
 	so.max_upload = (uint64_t)mb << 20;
-	/* An empty token must not turn authentication off: the config layer
-	 * reads "" as unset, so look at where it came from. */
-	tok = &ctx->cfg.e[APF_CFG_UPLOAD_TOKEN];
-	env_tok = getenv("APFLOW_UPLOAD_TOKEN");
-	if ((tok->value && !*tok->value) || (!tok->value && env_tok && !*env_tok)) {
+	/* An empty token must not turn authentication off: apf_config_get()
+	 * reads "" as unset. */
+	if (apf_config_is_empty(&ctx->cfg, APF_CFG_UPLOAD_TOKEN)) {
 		char origin[128];
 
-		if (tok->value)
-			apf_config_origin(&ctx->cfg, APF_CFG_UPLOAD_TOKEN, origin, sizeof(origin));
-		else
-			apf_strlcpy(origin, "APFLOW_UPLOAD_TOKEN", sizeof(origin));
+		apf_config_origin(&ctx->cfg, APF_CFG_UPLOAD_TOKEN, origin, sizeof(origin));
 		apf_error(&err, APF_ECONFIG,
 			  "the upload token from %s is empty: set a token, or unset it to run without one", origin);
 		return apf_cmd_fail(&err);

@@ -151,6 +151,10 @@ int apf_config_load(struct apf_config *cfg, const char *file, struct apf_err *er
 				set_entry(cfg, i, v, APF_SRC_ENV, names[j]);
 				break;
 			}
+			/* An empty variable hides no file value or default, but
+			 * is remembered (apf_config_is_empty()). */
+			if (v && !cfg->e[i].value)
+				set_entry(cfg, i, v, APF_SRC_ENV, names[j]);
 		}
 	}
 	return 0;
@@ -203,21 +207,20 @@ int64_t apf_config_get_i64(const struct apf_config *cfg, enum apf_config_key key
 	return n;
 }
 
-int apf_config_get_bool(const struct apf_config *cfg, enum apf_config_key key, int dflt)
+int apf_config_is_empty(const struct apf_config *cfg, enum apf_config_key key)
 {
-	const char *v = apf_config_get(cfg, key);
-	int b;
+	const char *v = cfg->e[key].value;
 
-	if (!v || apf_parse_bool(v, &b))
-		return dflt;
-	return b;
+	return v && !*v;
 }
 
 void apf_config_display(const struct apf_config *cfg, enum apf_config_key key, char *out, size_t n)
 {
 	const char *v = apf_config_get(cfg, key);
 
-	if (!v)
+	if (!v && apf_config_is_empty(cfg, key))
+		snprintf(out, n, key == APF_CFG_UPLOAD_TOKEN ? "(empty: invalid)" : "(empty: unset)");
+	else if (!v)
 		snprintf(out, n, "(unset)");
 	else if (keys[key].secret)
 		snprintf(out, n, "(set, hidden)");

@@ -222,32 +222,6 @@ static int build_body(const struct apf_deepseek *ds, const void *png, size_t len
 	return bad ? -1 : 0;
 }
 
-/* The server's message in an error body, cleaned for one line of a log:
- * {"error":{"message":..}} (OpenAI), {"message":..} (vLLM), {"error":".."}
- * (Ollama), or the start of the body. */
-static void error_message(const struct apf_buf *body, char *out, size_t n)
-{
-	json_t *root = body->len ? json_loadb(body->data, body->len, 0, NULL) : NULL;
-	const char *msg = NULL;
-	size_t o = 0;
-
-	if (root) {
-		json_t *e = json_object_get(root, "error");
-		if (json_is_string(e))
-			msg = json_string_value(e);
-		else if (json_is_object(e) && json_is_string(json_object_get(e, "message")))
-			msg = json_string_value(json_object_get(e, "message"));
-		else if (json_is_string(json_object_get(root, "message")))
-			msg = json_string_value(json_object_get(root, "message"));
-	}
-	if (!msg)
-		msg = body->len ? body->data : "";
-	for (const char *p = msg; *p && o + 1 < n && o < 200; p++)
-		out[o++] = (unsigned char)*p < 0x20 ? ' ' : *p;
-	out[o] = '\0';
-	json_decref(root);
-}
-
 int apf_deepseek_parse_answer(enum apf_deepseek_api api, const char *body, size_t len,
 			      struct apf_buf *raw, int *runaway, struct apf_err *err)
 {
@@ -403,7 +377,7 @@ int apf_deepseek_page(struct apf_deepseek *ds, const void *png, size_t len, cons
 	}
 	if (resp.status < 200 || resp.status > 299) {
 		char msg[256];
-		error_message(&resp.body, msg, sizeof(msg));
+		apf_http_error_text(&resp.body, msg, sizeof(msg));
 		rc = apf_error(err, APF_EOCR, "the DeepSeek server '%s' answered HTTP %ld%s%s%s", ds->display_url,
 			       resp.status, resp.attempts > 1 ? " (after retries)" : "", msg[0] ? ": " : "", msg);
 		goto out;

@@ -13,6 +13,7 @@
  * curl.h's type-checking macros of the same names. */
 #define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
+#include <jansson.h>
 
 #include "apflow/dl.h"
 #include "apflow/http.h"
@@ -98,6 +99,26 @@ char *apf_http_url_shown(const char *url)
 	if (!at || (slash && at > slash))
 		return apf_xstrdup(url);
 	return apf_xasprintf("%.*s%s", (int)(host - url), url, at + 1);
+}
+
+void apf_http_error_text(const struct apf_buf *body, char *out, size_t n)
+{
+	json_t *root = body->len ? json_loadb(body->data, body->len, 0, NULL) : NULL;
+	json_t *e = json_object_get(root, "error");
+	const char *msg = json_string_value(e);
+	size_t o = 0;
+
+	if (!msg)
+		msg = json_string_value(json_object_get(e, "message"));
+	if (!msg)
+		msg = json_string_value(json_object_get(root, "message"));
+	if (!msg)
+		msg = body->len ? body->data : "";
+	for (const char *p = msg; *p && o + 1 < n && o < 200; p++)
+		out[o++] = (unsigned char)*p < 0x20 ? ' ' : *p;
+	if (n)
+		out[o] = '\0';
+	json_decref(root);
 }
 
 const char *apf_http_library_version(void)

@@ -175,21 +175,6 @@ int apf_ollama_chunk_chars(const struct apf_ollama *ol)
 	return ol->chunk_chars;
 }
 
-/* The server's message in an error body ({"error":".."}), one line. */
-static void error_message(const struct apf_buf *body, char *out, size_t n)
-{
-	json_t *root = body->len ? json_loadb(body->data, body->len, 0, NULL) : NULL;
-	const char *msg = json_string_value(json_object_get(root, "error"));
-	size_t o = 0;
-
-	if (!msg)
-		msg = body->len ? body->data : "";
-	for (const char *p = msg; *p && o + 1 < n && o < 200; p++)
-		out[o++] = (unsigned char)*p < 0x20 ? ' ' : *p;
-	out[o] = '\0';
-	json_decref(root);
-}
-
 static int probe_get(struct apf_ollama *ol, const char *path, struct apf_http_response *resp, struct apf_err *err)
 {
 	struct apf_http_request req;
@@ -226,7 +211,7 @@ int apf_ollama_check(struct apf_ollama *ol, struct apf_err *err)
 		goto out;
 	}
 	if (resp.status != 200) {
-		error_message(&resp.body, msg, sizeof(msg));
+		apf_http_error_text(&resp.body, msg, sizeof(msg));
 		rc = apf_error(err, APF_ENET, "'%s/api/version' answered HTTP %ld%s%s: is it Ollama?", ol->shown,
 			       resp.status, msg[0] ? ": " : "", msg);
 		goto out;
@@ -449,7 +434,7 @@ static int chat(struct apf_ollama *ol, const char *chunk, size_t len, json_t **e
 		}
 		retryable = rc == APF_ENET || (!rc && apf_http_status_retryable(resp.status));
 		if (!rc) {
-			error_message(&resp.body, msg, sizeof(msg));
+			apf_http_error_text(&resp.body, msg, sizeof(msg));
 			rc = apf_error(err, APF_ENET, "Ollama at '%s' answered HTTP %ld%s%s", ol->shown, resp.status,
 				       msg[0] ? ": " : "", msg);
 		}

@@ -95,16 +95,83 @@ int apf_pdf_caught(fz_context *ctx, struct apf_err *err, int code, const char *w
  * on bases of their own, and without locks at all some 5% less CPU again
  * (1,000 born-digital pages, 2 CPUs).  So apflow makes no clones.
  */
+/*
+ * MuPDF's allocations, counted per context (one thread at a time, so no
+ * lock), so that opening a file has a memory bound: a size header before
+ * each block, 16 bytes to keep malloc's alignment.
+ */
+#define HEAP_HDR 16
+/* What a block costs besides its size: the header and malloc's own (a
+ * /Kids array is millions of 16-byte objects, where that doubles it). */
+#define HEAP_COST(size) ((size) + HEAP_HDR + 16)
+
+static void *heap_malloc(void *user, size_t size)
+{
+	struct pdf_heap *h = user;
+	unsigned char *p;
+
+	if (size > SIZE_MAX / 2)
+		return NULL;
+	if (h->limit && (HEAP_COST(size) > h->limit || h->live > h->limit - HEAP_COST(size))) {
+		h->hit = 1;
+		return NULL;
+	}
+	if (!(p = malloc(size + HEAP_HDR)))
+		return NULL;
+	memcpy(p, &size, sizeof(size));
+	h->live += HEAP_COST(size);
+	return p + HEAP_HDR;
+}
+
+static void *heap_realloc(void *user, void *old, size_t size)
+{
+	struct pdf_heap *h = user;
+	unsigned char *p;
+	size_t was;
+
+	if (!old)
+		return heap_malloc(user, size);
+	p = (unsigned char *)old - HEAP_HDR;
+	memcpy(&was, p, sizeof(was));
+	if (size > SIZE_MAX / 2)
+		return NULL;
+	if (h->limit && size > was && (size - was > h->limit || h->live > h->limit - (size - was))) {
+		h->hit = 1;
+		return NULL;
+	}
+	if (!(p = realloc(p, size + HEAP_HDR)))
+		return NULL;
+	memcpy(p, &size, sizeof(size));
+	h->live = h->live - HEAP_COST(was) + HEAP_COST(size);
+	return p + HEAP_HDR;
+}
+
+static void heap_free(void *user, void *ptr)
+{
+	struct pdf_heap *h = user;
+	unsigned char *p;
+	size_t was;
+
+	if (!ptr)
+		return;
+	p = (unsigned char *)ptr - HEAP_HDR;
+	memcpy(&was, p, sizeof(was));
+	h->live -= HEAP_COST(was);
+	free(p);
+}
+
 int apf_pdf_ctx_new_single(size_t store_max, struct apf_pdf_ctx **out, struct apf_err *err)
 {
 	fz_context *ctx;
 	int failed = 0;
-	struct apf_pdf_ctx *pc;
+	struct apf_pdf_ctx *pc = apf_xcalloc(1, sizeof(*pc));
+	fz_alloc_context alloc = { &pc->heap, heap_malloc, heap_realloc, heap_free };
 
-	ctx = fz_new_context(NULL, NULL, store_max ? store_max : FZ_STORE_DEFAULT);
-	if (!ctx)
+	ctx = fz_new_context(&alloc, NULL, store_max ? store_max : FZ_STORE_DEFAULT);
+	if (!ctx) {
+		free(pc);
 		return apf_error(err, APF_ENOMEM, "cannot create a MuPDF context");
-	pc = apf_xcalloc(1, sizeof(*pc));
+	}
 	pc->ctx = ctx;
 	set_callbacks(pc);
 	fz_try(ctx)
@@ -230,6 +297,12 @@ static int has_pdf_signature(const char *path, struct apf_err *err)
  * without a /Type, /Kids and no /MediaBox; anything else is a page.
  */
 #define MAP_MAX_DEPTH 256
+/* What MuPDF may allocate to open a file and map its page tree, beside
+ * what its context held before: the file's size does not bound it, since
+ * a /Kids array (or any object) in a compressed object stream expands
+ * some 1000 times (an 88 KB file listing one page 10 million times took
+ * 0.9 GB before the walk's node budget could refuse it). */
+#define OPEN_HEAP_MAX ((size_t)128 << 20)
 #define MAP_MIN_NODES 1024
 #define MAP_NODES_PER_BYTE 0.5
 
@@ -398,6 +471,8 @@ int apf_pdf_open(struct apf_pdf_ctx *pc, const char *path, struct apf_pdf **out,
 	fz_var(count);
 	fz_var(encrypted);
 	fz_var(repaired);
+	pc->heap.hit = 0;
+	pc->heap.limit = pc->heap.live + OPEN_HEAP_MAX;
 	fz_try(ctx) {
 		/* The PDF handler whatever the file is called: store keys and
 		 * upload spools need not end in ".pdf". */
@@ -417,11 +492,23 @@ int apf_pdf_open(struct apf_pdf_ctx *pc, const char *path, struct apf_pdf **out,
 		fz_drop_stream(ctx, stm); /* the document keeps its own reference */
 	fz_catch(ctx)
 		rc = apf_pdf_caught(ctx, err, APF_EPDF, "damaged PDF");
+	/* Over the bound, MuPDF may have caught its own failure and repaired
+	 * the file into something else: refused all the same. */
+	if (pc->heap.hit)
+		rc = apf_error(err, APF_EPDF,
+			       "damaged PDF: opening it takes more than %zu MiB (a compressed object that expands "
+			       "that far)",
+			       OPEN_HEAP_MAX >> 20);
+	pc->heap.limit = 0;
 	if (!rc && encrypted)
 		rc = apf_error(err, APF_EPDF, "encrypted PDF: a password is needed to read it");
 	if (!rc && count <= 0)
 		rc = apf_error(err, APF_EPDF, "PDF has no pages");
 	if (rc) {
+		pdf_document *pdoc = doc ? pdf_specifics(ctx, doc) : NULL;
+
+		if (pdoc) /* the map, when the walk was done (MuPDF does not free it) */
+			pdf_drop_page_tree(ctx, pdoc);
 		fz_drop_document(ctx, doc);
 		return rc;
 	}

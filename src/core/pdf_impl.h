@@ -16,8 +16,16 @@
 #include "apflow/pdf.h"
 #include "apflow/utf8.h"
 
+/* MuPDF's heap for one context, counted: past limit (0: none) an
+ * allocation fails (MuPDF then empties its store and throws). */
+struct pdf_heap {
+	size_t live, limit;
+	int hit; /* an allocation failed for the limit */
+};
+
 struct apf_pdf_ctx {
 	fz_context *ctx;
+	struct pdf_heap heap;
 	/* What MuPDF reported and worked around since the last reset_notes():
 	 * the first message, and how many. */
 	char note[256];

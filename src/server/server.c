@@ -69,6 +69,7 @@
 
 static struct loglimit ll_mhd = LOGLIMIT_INIT(10000, 5);
 static struct loglimit ll_slow = LOGLIMIT_INIT(10000, 3);
+static struct loglimit ll_fail = LOGLIMIT_INIT(10000, 20);
 
 /*
  * The route table: every request is checked against it by route_check()
@@ -177,9 +178,61 @@ void req_reply_error(struct req *rq, int code, const char *fmt, ...)
 		       json_pack("{s:s, s:s}", "error", clean, "code", apf_err_name(code)));
 }
 
+/*
+ * A failure of the server's side (the warehouse, the store, the disk) is
+ * told to the client in general terms: its message names paths, a bucket
+ * or, for a held lock, the other process's path and PID, which are the
+ * operator's business.  The detail goes to the server log.
+ */
+static const char *server_side_message(const struct apf_err *err)
+{
+	static const char *const disk[] = { "No space left on device", "File too large", "Disk quota exceeded" };
+
+	switch (err->code) {
+	case APF_ELOCKED:
+		return "the warehouse is busy (locked by another apflow process); retry later";
+	case APF_EDB:
+		return "the warehouse failed; the server log has the detail";
+	case APF_ESTORE:
+		return "the store failed; the server log has the detail";
+	case APF_EIO:
+		for (size_t i = 0; i < sizeof(disk) / sizeof(disk[0]); i++)
+			if (strstr(err->msg, disk[i]))
+				return i == 0 ? "the server is out of disk space (No space left on device); retry later"
+				     : i == 1 ? "the server cannot write a file that large (File too large)"
+					      : "the server is out of disk quota (Disk quota exceeded); retry later";
+		return "an I/O error on the server; the server log has the detail";
+	case APF_ENOMEM:
+		return "the server is out of memory; retry later";
+	case APF_ECONFIG:
+	case APF_EOCR:
+	case APF_ENET:
+	case APF_EINTERNAL:
+		return "an internal error on the server; the server log has the detail";
+	default:
+		return NULL;
+	}
+}
+
+int server_err_public(struct apf_err *err)
+{
+	const char *general = server_side_message(err);
+
+	if (!general)
+		return 0;
+	apf_strlcpy(err->msg, general, sizeof(err->msg));
+	return 1;
+}
+
 void req_reply_err(struct req *rq, const struct apf_err *err)
 {
-	req_reply_error(rq, err->code, "%s", err->msg[0] ? err->msg : apf_err_desc(err->code));
+	struct apf_err pub = *err;
+
+	if (!pub.msg[0])
+		apf_strlcpy(pub.msg, apf_err_desc(pub.code), sizeof(pub.msg));
+	if (server_err_public(&pub))
+		loglimit_log(&ll_fail, APF_LOG_WARN, "%s: %s: %s", rq->url, apf_err_name(err->code), err->msg);
+	req_reply_error(rq, pub.code, "%s", pub.msg);
 }
 
 /* ---- worker pool ---- */

@@ -93,7 +93,12 @@ void req_reply_json(struct req *rq, unsigned status, json_t *doc);
  * error table (err.h). */
 void req_reply_error(struct req *rq, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The same from an apf_err. */
+/* Replies with err; a failure of the server's side (EDB, ELOCKED, ESTORE,
+ * EIO, ...) in general terms, its detail logged (no paths or PIDs reach
+ * the client). */
 void req_reply_err(struct req *rq, const struct apf_err *err);
+/* Rewrites err's message in those general terms; 1 when it did. */
+int server_err_public(struct apf_err *err);
 int req_has_reply(const struct req *rq);
 
 /* Route handlers (upload.c, api.c). */

@@ -272,7 +272,9 @@ static void upload_work(struct req *rq)
 		apf_ingest_spool_discard(&f->sp);
 		if (f->rc) {
 			any_failed = 1;
-			apf_log_info("upload from %s refused: %s", u->client, f->err.msg);
+			apf_log_info("upload from %s refused: %s: %s", u->client, apf_err_name(f->err.code),
+				     f->err.msg);
+			server_err_public(&f->err); /* no path or PID in the reply */
 		} else {
 			all_failed = 0;
 			apf_log_debug("upload %s (%s) %s", f->res.doc_id, f->res.filename,

@@ -44,6 +44,19 @@ t_rc 1 "a page tree nested 3000 deep is refused" "$APFLOW" ingest deep.pdf
 t_match "... saying so" "'deep\.pdf': damaged PDF: its page tree is nested more than 256 deep" "$(cat "$T_ERR")"
 hpdf_deep_tree deep200.pdf 200
 t_ok "one nested 200 deep is read" "$APFLOW" ingest deep200.pdf
+# A /Kids array in a compressed object stream: the file's size does not
+# bound it (issue 15 item 5), the memory MuPDF may take to open a file does.
+hpdf_objstm_kids kids3.pdf 3
+t_ok "a page tree in a compressed object stream is read" "$APFLOW" ingest kids3.pdf
+t_eq "... 3 pages" 3 "$(q "SELECT pages FROM md_raw_ocr.main.documents WHERE doc_id = '$(sha20 kids3.pdf)'")"
+hpdf_objstm_kids kidsbomb.pdf 10000000
+t_eq "one listing a page 10,000,000 times there is under 100 KB" 1 "$(($(stat -c %s kidsbomb.pdf) < 100000))"
+start=$(date +%s)
+ASAN_OPTIONS="$ASAN_OPTIONS:quarantine_size_mb=0" t_rc 1 "... it is refused" \
+	/usr/bin/time -f %M -o kids.time "$APFLOW" ingest kidsbomb.pdf
+t_match "... as damaged, saying why" "'kidsbomb\.pdf': damaged PDF: opening it takes more than 128 MiB \(a compressed object that expands that far\)" "$(cat "$T_ERR")"
+t_eq "... within 300 MB and 20 s" "1 1" "$(($(rss_mb kids.time) < 300)) $(($(date +%s) - start < 20))"
+echo "# ingest of kidsbomb.pdf: peak RSS $(rss_mb kids.time) MB (the sanitizers' quarantine off)"
 hpdf_page_dag dag8.pdf 8
 t_ok "a tree listing its nodes twice, 256 pages, is read" "$APFLOW" ingest dag8.pdf
 t_eq "... 256 pages" 256 "$(q "SELECT pages FROM md_raw_ocr.main.documents WHERE doc_id = '$(sha20 dag8.pdf)'")"

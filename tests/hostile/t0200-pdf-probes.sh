@@ -47,6 +47,8 @@ if [ -f "$hostile_lib" ]; then
 	for c in 100000000 2000000000 -5 0 2; do hpdf_lying_count "in/count-$c.pdf" "$c"; done
 	for l in 10 20 30; do hpdf_page_dag "in/dag-$l.pdf" "$l"; done
 	for d in 50 400; do hpdf_deep_tree "in/deep-$d.pdf" "$d"; done
+	hpdf_objstm_kids in/objstm-3.pdf 3
+	hpdf_objstm_kids in/objstm-kids-bomb.pdf 10000000
 	# Costly to read, not to ingest: bounded per page by ocr (issue 15 item 2).
 	hpdf_form_bomb in/bomb-30.pdf 30
 	hpdf_deep_forms in/forms-200.pdf 200

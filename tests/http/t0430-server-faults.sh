@@ -160,7 +160,10 @@ code=$(up locked.json locked.pdf)
 ms=$((($(date +%s%N) - start) / 1000000))
 t_eq "an upload while another process holds the warehouse: 503" 503 "$code"
 t_eq "... ELOCKED" ELOCKED "$(jq -r .code locked.json)"
-t_match "... naming the lock" "still locked after 1\.0 s: .*Conflicting lock is held" "$(jq -r .error locked.json)"
+t_eq "... in general terms" "the warehouse is busy (locked by another apflow process); retry later" \
+	"$(jq -r .error locked.json)"
+t_eq "... no path, no PID in the reply" "" "$(jq -r .error locked.json | grep -oE "/|PID|[0-9]")"
+t_match "... while the log names the lock" "upload from 127.0.0.1 refused: ELOCKED: .*still locked after 1\.0 s: .*Conflicting lock is held" "$(cat serve.log)"
 t_ok "... within lock_timeout (1 s; took $ms ms)" test "$ms" -ge 900 -a "$ms" -lt 4000
 code=$(curl -sS -o hz.json -w '%{http_code}' "$URL/healthz")
 t_eq "/healthz says 503 meanwhile" 503 "$code"

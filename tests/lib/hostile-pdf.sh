@@ -186,3 +186,39 @@ hpdf_slow_page() {
 	fi
 	hpdf_objects "$out" "${objs[@]}"
 }
+
+# hpdf_objstm_kids OUT N
+#   one page listed N times in a /Kids array that sits in a Flate-compressed
+#   object stream (PDF 1.5 cross-reference stream): some N/1000 bytes of
+#   file for N references, where a direct /Kids costs 6 bytes each.
+#   Written by node (zlib), which the tests need anyway.
+hpdf_objstm_kids() {
+	node - "$1" "$2" <<'JS'
+const fs = require('fs'), zlib = require('zlib');
+const [out, n] = [process.argv[2], Number(process.argv[3])];
+const parts = [Buffer.from('%PDF-1.7\n%\xe2\xe3\xcf\xd3\n', 'latin1')];
+let size = parts[0].length;
+const offs = {};
+const add = (num, body) => {
+	const b = Buffer.concat([Buffer.from(`${num} 0 obj\n`), Buffer.isBuffer(body) ? body : Buffer.from(body), Buffer.from('\nendobj\n')]);
+	offs[num] = size; size += b.length; parts.push(b);
+};
+const stream = (dict, data) => Buffer.concat([Buffer.from(`<< ${dict} /Length ${data.length} >>\nstream\n`), data, Buffer.from('\nendstream')]);
+add(1, '<< /Type /Catalog /Pages 2 0 R >>');
+add(3, '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>');
+add(4, stream('', Buffer.from('BT /F1 24 Tf 72 720 Td (Hello) Tj ET')));
+add(5, '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>');
+const head = '2 0 ';
+const obj = `<< /Type /Pages /Count ${n} /Kids [${'3 0 R '.repeat(n)}] >>`;
+add(6, stream(`/Type /ObjStm /N 1 /First ${head.length} /Filter /FlateDecode`, zlib.deflateSync(Buffer.from(head + obj), { level: 9 })));
+// The cross-reference stream, object 7: W [1 4 2].
+const rows = [];
+const row = (t, a, b) => { const r = Buffer.alloc(7); r[0] = t; r.writeUInt32BE(a, 1); r.writeUInt16BE(b, 5); rows.push(r); };
+offs[7] = size;
+row(0, 0, 65535);
+for (let i = 1; i <= 7; i++) i === 2 ? row(2, 6, 0) : row(1, offs[i], 0);
+add(7, stream('/Type /XRef /Size 8 /W [1 4 2] /Root 1 0 R', Buffer.concat(rows)));
+parts.push(Buffer.from(`startxref\n${offs[7]}\n%%EOF\n`));
+fs.writeFileSync(out, Buffer.concat(parts));
+JS
+}

@@ -297,6 +297,51 @@ static void test_config_precedence(void **state)
 	assert_int_equal(apf_write_file_atomic(file, noeq, strlen(noeq), &err), 0);
 	assert_int_equal(apf_config_load(&cfg, file, &err), APF_ECONFIG);
 	assert_non_null(strstr(err.msg, "apflow.conf:1: expected 'key = value'"));
+	/* An empty value reads as unset but is told apart: from an empty
+	 * environment variable where nothing else set the key, the file or a
+	 * flag.  An empty variable does not hide a file value or a default. */
+	const char *empties = "upload_token =\ns3_endpoint = ''\nargilla_api_key = k-from-file\n";
+	assert_int_equal(apf_write_file_atomic(file, empties, strlen(empties), &err), 0);
+	setenv("APFLOW_UPLOAD_TOKEN", "", 1);
+	setenv("motherduck_token", "", 1);
+	setenv("ARGILLA_API_KEY", "", 1);
+	setenv("APFLOW_LISTEN", "", 1);
+	assert_int_equal(apf_config_load(&cfg, file, &err), 0);
+	assert_null(apf_config_get(&cfg, APF_CFG_UPLOAD_TOKEN));
+	assert_true(apf_config_is_empty(&cfg, APF_CFG_UPLOAD_TOKEN));
+	apf_config_display(&cfg, APF_CFG_UPLOAD_TOKEN, shown, sizeof(shown));
+	assert_string_equal(shown, "(empty: invalid)");
+	apf_config_origin(&cfg, APF_CFG_UPLOAD_TOKEN, origin, sizeof(origin));
+	assert_non_null(strstr(origin, "apflow.conf:1"));
+	assert_null(apf_config_get(&cfg, APF_CFG_MOTHERDUCK_TOKEN));
+	assert_true(apf_config_is_empty(&cfg, APF_CFG_MOTHERDUCK_TOKEN));
+	apf_config_display(&cfg, APF_CFG_MOTHERDUCK_TOKEN, shown, sizeof(shown));
+	assert_string_equal(shown, "(empty: unset)");
+	apf_config_origin(&cfg, APF_CFG_MOTHERDUCK_TOKEN, origin, sizeof(origin));
+	assert_string_equal(origin, "env motherduck_token");
+	apf_config_display(&cfg, APF_CFG_S3_ENDPOINT, shown, sizeof(shown));
+	assert_string_equal(shown, "(empty: unset)");
+	assert_string_equal(apf_config_get(&cfg, APF_CFG_ARGILLA_API_KEY), "k-from-file");
+	assert_false(apf_config_is_empty(&cfg, APF_CFG_ARGILLA_API_KEY));
+	assert_string_equal(apf_config_get(&cfg, APF_CFG_LISTEN), "127.0.0.1:8080");
+	apf_config_origin(&cfg, APF_CFG_LISTEN, origin, sizeof(origin));
+	assert_string_equal(origin, "default");
+	assert_false(apf_config_is_empty(&cfg, APF_CFG_DEEPSEEK_API_KEY));
+	apf_config_display(&cfg, APF_CFG_DEEPSEEK_API_KEY, shown, sizeof(shown));
+	assert_string_equal(shown, "(unset)");
+	/* A flag sets it empty, or back to a value. */
+	assert_int_equal(apf_config_set_flag(&cfg, "upload_token", "tok-secret", "--upload-token", &err), 0);
+	apf_config_display(&cfg, APF_CFG_UPLOAD_TOKEN, shown, sizeof(shown));
+	assert_string_equal(shown, "(set, hidden)");
+	assert_int_equal(apf_config_set_flag(&cfg, "deepseek_api_key", "", "-c", &err), 0);
+	apf_config_display(&cfg, APF_CFG_DEEPSEEK_API_KEY, shown, sizeof(shown));
+	assert_string_equal(shown, "(empty: unset)");
+	apf_config_release(&cfg);
+	unsetenv("APFLOW_UPLOAD_TOKEN");
+	unsetenv("motherduck_token");
+	unsetenv("ARGILLA_API_KEY");
+	unsetenv("APFLOW_LISTEN");
+
 	/* Found while writing fuzz_config: after a NUL byte the rest of the file was
 	 * silently ignored (here the warehouse setting). */
 	static const char nul[] = "data_dir = x\n# note\0\nwarehouse = motherduck\n";

@@ -112,11 +112,47 @@ static void test_url_shown(void **state)
 	}
 }
 
+/* The message of an error body: each server's shape, one line, cut. */
+static void test_error_text(void **state)
+{
+	const char *cases[][2] = {
+		{ "{\"error\":\"model \\\"x\\\" not found\"}", "model \"x\" not found" },
+		{ "{\"error\":{\"message\":\"bad key\",\"type\":\"auth\"}}", "bad key" },
+		{ "{\"object\":\"error\",\"message\":\"too long\"}", "too long" },
+		{ "{\"error\":\"line\\none\\tcaf\u00e9\"}", "line one caf\xc3\xa9" },
+		{ "Bad Gateway\r\n", "Bad Gateway  " },
+		{ "{\"detail\":\"other\"}", "{\"detail\":\"other\"}" },
+		{ "", "" },
+	};
+	struct apf_buf b = APF_BUF_INIT;
+	char out[256], small[5];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		apf_buf_reset(&b);
+		assert_int_equal(apf_buf_adds(&b, cases[i][0]), 0);
+		apf_http_error_text(&b, out, sizeof(out));
+		assert_string_equal(out, cases[i][1]);
+	}
+	/* Cut to the buffer, and to 200 bytes in a large one. */
+	apf_http_error_text(&b, small, sizeof(small));
+	assert_string_equal(small, "");
+	apf_buf_reset(&b);
+	for (int i = 0; i < 300; i++)
+		assert_int_equal(apf_buf_adds(&b, "x"), 0);
+	apf_http_error_text(&b, small, sizeof(small));
+	assert_string_equal(small, "xxxx");
+	apf_http_error_text(&b, out, sizeof(out));
+	assert_int_equal(strlen(out), 200);
+	apf_buf_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_deadline),
 		cmocka_unit_test(test_url_shown),
+		cmocka_unit_test(test_error_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
