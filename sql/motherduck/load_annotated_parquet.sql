@@ -82,10 +82,8 @@ FROM _incoming_raw;
 -- a 100,000-page export's text into a table was the largest part of a
 -- load): its length in code points, the text of each span (taken here,
 -- where the text is at hand, as a list beside the responses' span lists),
--- and the text itself only where it has characters above U+FFFF (which
--- take 4 bytes where a code point counts 1, so a text with fewer than 3
--- bytes more than code points has none and is not searched), for the
--- UTF-16 reading below.  text_sha256 is that of the page's current text
+-- and the text itself only where it has characters above U+FFFF, with
+-- their UTF-16 positions, for the UTF-16 reading below.  text_sha256 is that of the page's current text
 -- (its latest OCR run) when the record's text is that text, compared, not
 -- hashed (SHA-256 of every text is the most expensive thing a load could
 -- do; checks_integrity.sql holds each page's text_sha256 to its text);
@@ -121,11 +119,17 @@ WITH r AS (
 )
 SELECT r.row_no, r.record_id, r.doc_id, r.page_num,
        r.text IS NOT NULL AS has_text,
-       c.doc_id IS NOT NULL AS page_exists,
+       r.page_exists,
        length(r.text) AS cp_len,
-       CASE WHEN c.text = r.text THEN c.text_sha256 ELSE sha256(r.text) END AS text_sha256,
-       CASE WHEN strlen(r.text) - length(r.text) >= 3 AND regexp_matches(r.text, '[\x{10000}-\x{10FFFF}]')
-            THEN r.text END AS astral_text,
+       CASE WHEN r.cur_text = r.text THEN r.cur_sha256 ELSE sha256(r.text) END AS text_sha256,
+       CASE WHEN len(r.pieces) > 1 THEN r.text END AS astral_text,
+       -- The UTF-16 start of each character above U+FFFF: the j-th, after
+       -- the text's first j pieces between them, is at code point
+       -- c = (their lengths) + j - 1, and at unit c + j - 1.
+       CASE WHEN len(r.pieces) > 1
+            THEN list_transform(range(1, len(r.pieces)),
+                                j -> list_sum(list_transform(r.pieces[1:j], x -> length(x))) + 2 * (j - 1)) END
+         AS u16_starts,
        r.record_status,
        coalesce(len(r.responses), 0) AS n_responses,
        r.responses,
@@ -142,10 +146,17 @@ SELECT r.row_no, r.record_id, r.doc_id, r.page_num,
        list_transform(r.responses, resp -> list_unique(list_transform(resp, sp ->
            hash(CAST(sp.label AS VARCHAR), CAST(sp.start AS BIGINT), CAST(sp."end" AS BIGINT)))) < len(resp))
          AS may_repeat,
+       list_transform(r.responses, resp -> len(resp)) AS span_counts,
        r.users, r.usernames, r.statuses, r.updated_ats,
        r.suggestion, r.suggestion_scores, r.suggestion_agent
-FROM r
-LEFT JOIN cur AS c ON c.doc_id = r.doc_id AND c.page_num = r.page_num;
+FROM (SELECT r.*, c.doc_id IS NOT NULL AS page_exists, c.text AS cur_text, c.text_sha256 AS cur_sha256,
+             -- Characters above U+FFFF take 4 bytes where a code point
+             -- counts 1: a text with fewer than 3 bytes more than code
+             -- points has none and is not searched.
+             CASE WHEN strlen(r.text) - length(r.text) >= 3
+                  THEN string_split_regex(r.text, '[\x{10000}-\x{10FFFF}]') END AS pieces
+      FROM r
+      LEFT JOIN cur AS c ON c.doc_id = r.doc_id AND c.page_num = r.page_num) AS r;
 
 -- One row per response (its spans stay in the records).
 CREATE OR REPLACE TEMP TABLE _incoming_responses AS
@@ -156,21 +167,22 @@ SELECT r.row_no, r.record_id, r.doc_id, r.page_num, r.text_sha256,
        r.statuses[i] AS status,
        r.updated_ats[i] AS updated_at,
        r.may_repeat[i] AS may_repeat,
+       coalesce(r.span_counts[i], 0) AS n_spans,
        len(r.users) IS DISTINCT FROM r.n_responses
          OR len(r.statuses) IS DISTINCT FROM r.n_responses
          OR (r.usernames IS NOT NULL AND len(r.usernames) <> r.n_responses)
          OR (r.updated_ats IS NOT NULL AND len(r.updated_ats) <> r.n_responses) AS lists_differ
 FROM (SELECT row_no, record_id, doc_id, page_num, text_sha256, n_responses, users, usernames,
-             statuses, updated_ats, annotators, may_repeat, unnest(range(1, n_responses + 1)) AS i
+             statuses, updated_ats, annotators, may_repeat, span_counts, unnest(range(1, n_responses + 1)) AS i
       FROM _incoming_records WHERE n_responses > 0) AS r;
 
 -- Every span of every response, as given, with its text (unnested from
 -- the records, not stored): the records with characters above U+FFFF
 -- (astral = true) or those without, for the two statements below.
 CREATE OR REPLACE TEMP MACRO _incoming_span_rows(astral) AS TABLE
-SELECT row_no, record_id, doc_id, page_num, cp_len, astral_text, response_no, annotator,
+SELECT row_no, record_id, doc_id, page_num, cp_len, astral_text, u16_starts, response_no, annotator,
        unnest(spans) AS sp, unnest(texts) AS span_text, generate_subscripts(spans, 1) AS span_no
-FROM (SELECT row_no, record_id, doc_id, page_num, cp_len, astral_text,
+FROM (SELECT row_no, record_id, doc_id, page_num, cp_len, astral_text, u16_starts,
              unnest(responses) AS spans, unnest(span_texts) AS texts, unnest(annotators) AS annotator,
              generate_subscripts(responses, 1) AS response_no
       FROM _incoming_records WHERE n_responses > 0 AND (astral_text IS NOT NULL) = astral);
@@ -179,24 +191,13 @@ FROM (SELECT row_no, record_id, doc_id, page_num, cp_len, astral_text,
 -- both ways, and which reading each response takes (see the header), with
 -- the offsets and text that reading gives.  Only these need the text.
 CREATE OR REPLACE TEMP TABLE _incoming_u16 AS
-WITH a AS (
-    -- UTF-16 start of every character above U+FFFF: the j-th such
-    -- character (1-based) at code point c starts at unit c + j - 1.
-    SELECT record_id,
-           list_transform(list_filter(list_transform(string_split(astral_text, ''),
-                                                     (ch, c) -> CASE WHEN unicode(ch) > 65535 THEN c - 1 END),
-                                      c -> c IS NOT NULL),
-                          (c, j) -> c + j - 1) AS u16_starts
-    FROM _incoming_records
-    WHERE astral_text IS NOT NULL
-), s AS (
-    SELECT x.row_no, x.record_id, x.doc_id, x.page_num, x.annotator, x.response_no, x.span_no,
-           x.cp_len, x.astral_text AS text, x.span_text AS cp_text, a.u16_starts,
-           x.cp_len + len(a.u16_starts) AS u16_len,
-           CAST(x.sp.label AS VARCHAR) AS label,
-           CAST(x.sp.start AS BIGINT) AS given_start, CAST(x.sp."end" AS BIGINT) AS given_end
-    FROM _incoming_span_rows(true) AS x
-    JOIN a USING (record_id)
+WITH s AS (
+    SELECT row_no, record_id, doc_id, page_num, annotator, response_no, span_no, cp_len,
+           astral_text AS text, span_text AS cp_text, u16_starts,
+           cp_len + len(u16_starts) AS u16_len,
+           CAST(sp.label AS VARCHAR) AS label,
+           CAST(sp.start AS BIGINT) AS given_start, CAST(sp."end" AS BIGINT) AS given_end
+    FROM _incoming_span_rows(true)
 ), u AS (
     -- A UTF-16 boundary is any unit but the second of a surrogate pair.
     SELECT s.*,
@@ -206,7 +207,9 @@ WITH a AS (
                 THEN given_end - len(list_filter(u16_starts, p -> p < given_end)) END AS u16_end
     FROM s
 ), r AS (
-    SELECT u.*,
+    SELECT row_no, record_id, doc_id, page_num, annotator, response_no, span_no, label, cp_len,
+           given_start, given_end, u16_start, u16_end, cp_text,
+           substring(text, u16_start + 1, u16_end - u16_start) AS u16_text,
            given_start >= 0 AND given_start < given_end AND given_end <= cp_len AS cp_fits,
            u16_start IS NOT NULL AND u16_end IS NOT NULL AND u16_start < u16_end AS u16_fits,
            -- Word edges: the span neither starts nor ends inside a word nor on a space.
@@ -227,24 +230,25 @@ WITH a AS (
                      AND NOT regexp_full_match(text[u16_end], '\s')
                 ELSE false END AS u16_clean
     FROM u
-), choice AS (
-    SELECT record_id, response_no,
-           bool_and(u16_fits)
-             AND (NOT bool_and(cp_fits) OR count(*) FILTER (WHERE u16_clean) > count(*) FILTER (WHERE cp_clean))
+), c AS (
+    -- Which reading each response takes, beside each of its spans (the
+    -- text is not carried further).
+    SELECT r.*,
+           bool_and(u16_fits) OVER w
+             AND (NOT bool_and(cp_fits) OVER w
+                  OR count(*) FILTER (WHERE u16_clean) OVER w > count(*) FILTER (WHERE cp_clean) OVER w)
              AS use_u16
     FROM r
-    GROUP BY record_id, response_no
+    WINDOW w AS (PARTITION BY record_id, response_no)
 )
-SELECT r.row_no, r.record_id, r.doc_id, r.page_num, r.annotator, r.response_no, r.span_no, r.label,
-       r.given_start, r.given_end,
-       CASE WHEN c.use_u16 THEN r.u16_start ELSE r.given_start END AS start,
-       CASE WHEN c.use_u16 THEN r.u16_end ELSE r.given_end END AS "end",
-       coalesce(c.use_u16 AND (r.u16_start <> r.given_start OR r.u16_end <> r.given_end), false)
-         AS offsets_converted,
-       r.cp_len,
-       CASE WHEN c.use_u16 THEN substring(r.text, r.u16_start + 1, r.u16_end - r.u16_start)
-            ELSE r.cp_text END AS span_text
-FROM r JOIN choice AS c USING (record_id, response_no);
+SELECT row_no, record_id, doc_id, page_num, annotator, response_no, span_no, label,
+       given_start, given_end,
+       CASE WHEN use_u16 THEN u16_start ELSE given_start END AS start,
+       CASE WHEN use_u16 THEN u16_end ELSE given_end END AS "end",
+       coalesce(use_u16 AND (u16_start <> given_start OR u16_end <> given_end), false) AS offsets_converted,
+       cp_len,
+       CASE WHEN use_u16 THEN u16_text ELSE cp_text END AS span_text
+FROM c;
 
 -- One row per span, offsets in code points (converted where the response
 -- was read in UTF-16 units), with the text it names.
@@ -310,11 +314,15 @@ WITH labels AS (
     -- spans of the file may share it.  Within a record and annotator that
     -- is within one response (an annotator answering twice is an error of
     -- its own), and only where the span hashes repeat (may_repeat).
-    SELECT max(s.row_no), any_value(s.record_id), s.annotator, max(s.span_no), 'the same span twice'
-    FROM _incoming_spans AS s
-    SEMI JOIN (SELECT record_id, response_no FROM _incoming_responses WHERE may_repeat) AS x
-      ON x.record_id = s.record_id AND x.response_no = s.response_no
-    GROUP BY s.doc_id, s.page_num, s.annotator, s.start, s."end", s.label
+    SELECT max(row_no), any_value(record_id), annotator, max(span_no), 'the same span twice'
+    FROM (SELECT row_no, record_id, doc_id, page_num, annotator,
+                 unnest(spans) AS sp, generate_subscripts(spans, 1) AS span_no
+          FROM (SELECT row_no, record_id, doc_id, page_num, unnest(responses) AS spans,
+                       unnest(annotators) AS annotator, unnest(may_repeat) AS may_repeat
+                FROM _incoming_records WHERE list_contains(may_repeat, true))
+          WHERE may_repeat)
+    GROUP BY doc_id, page_num, annotator, CAST(sp.start AS BIGINT), CAST(sp."end" AS BIGINT),
+             CAST(sp.label AS VARCHAR)
     HAVING count(*) > 1
 )
 SELECT row_no, record_id, annotator, span_no, reason FROM e;
@@ -345,7 +353,7 @@ GROUP BY record_id, agent, start, "end", label;
 -- What the load would write, for the report.
 SELECT (SELECT count(*) FROM _incoming_records) AS records,
        (SELECT count(*) FROM _incoming_pages) AS pages,
-       (SELECT count(*) FROM _incoming_spans) AS spans,
-       (SELECT count(*) FROM _incoming_spans WHERE offsets_converted) AS converted_spans,
+       (SELECT coalesce(sum(n_spans), 0) FROM _incoming_responses) AS spans,
+       (SELECT count(*) FROM _incoming_u16 WHERE offsets_converted) AS converted_spans,
        (SELECT count(*) FROM _incoming_suggestions) AS suggestions,
        (SELECT count(*) FROM _load_errors) AS errors;
