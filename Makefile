@@ -26,7 +26,7 @@ MHD_SONAME  := $(call soname,libmicrohttpd,libmicrohttpd.so)
 
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-missing-field-initializers
-CPPFLAGS_ALL = -D_GNU_SOURCE -Iinclude -Isrc -isystem $(DUCKDB)/include \
+CPPFLAGS_ALL = -D_GNU_SOURCE -Iinclude -Isrc -Ibuild/gen -isystem $(DUCKDB)/include \
            $(shell pkg-config --cflags $(PKGS) $(PKGS_DL) mupdf 2>/dev/null) \
            $(if $(TESS_SONAME),-DAPF_TESSERACT_SONAME='"$(TESS_SONAME)"') \
            $(if $(CURL_SONAME),-DAPF_CURL_SONAME='"$(CURL_SONAME)"') \
@@ -65,11 +65,22 @@ build/gen/assets.c: $(ASSETS) build/gen/assets.list scripts/embed.sh | deps
 	scripts/embed.sh --root web/ --root sql/motherduck/ --root config/ $@ $(ASSETS)
 FORCE:
 
-$(REL)/%.o: %.c | deps
+# The DuckDB functions apflow calls are listed once, in src/core/duckdb_dl.h
+# (X(name) lines); the #defines that call each name through its pointer
+# are made from that list.  Every object waits for it (order only; -MMD
+# then records who includes it).
+GEN_H := build/gen/duckdb_dl_names.h
+$(GEN_H): src/core/duckdb_dl.h
+	@mkdir -p $(@D)
+	@{ echo '/* made from $< by the Makefile */'; \
+	  sed -n 's/^[[:space:]]*X(\(duckdb_[a-z0-9_]*\))[[:space:]\\]*$$/#define \1 (*apf_dl_\1)/p' $<; } >$@.tmp
+	@mv $@.tmp $@
+
+$(REL)/%.o: %.c | deps $(GEN_H)
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
 	@$(CC) $(CPPFLAGS_ALL) $(REL_CFLAGS) -MMD -MP -c $< -o $@
-$(SAN)/%.o: %.c | deps
+$(SAN)/%.o: %.c | deps $(GEN_H)
 	@mkdir -p $(@D)
 	@echo "  CC asan $<"
 	@$(CC) $(CPPFLAGS_ALL) $(SAN_CFLAGS) -MMD -MP -c $< -o $@
@@ -113,7 +124,7 @@ FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-
 # The upload target's fakes replace server.c's and ingest.c's functions of the same names.
 FUZZ_LDFLAGS_fuzz_upload := -Wl,--allow-multiple-definition -lmicrohttpd
 
-$(FUZZ)/obj/%.o: %.c | deps
+$(FUZZ)/obj/%.o: %.c | deps $(GEN_H)
 	@mkdir -p $(@D)
 	@echo "  CC fuzz $<"
 	@$(FUZZ_CC) $(CPPFLAGS_ALL) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@

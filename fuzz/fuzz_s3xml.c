@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apflow/util.h"
 #include "core/s3xml.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -72,7 +73,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t n = size < sizeof(ts) - 1 ? size : sizeof(ts) - 1;
 		memcpy(ts, data, n);
 		ts[n] = '\0';
-		(void)apf_s3_parse_time(ts);
+		int64_t us;
+		(void)apf_parse_iso8601(ts, &us);
 	}
 	free(xml);
 	return 0;

@@ -14,8 +14,10 @@
 #include <unistd.h>
 
 #include "apflow/db.h"
+#include "apflow/jsonw.h"
 #include "apflow/log.h"
 #include "apflow/migrate.h"
+#include "apflow/progress.h"
 #include "apflow/util.h"
 #include "cmd/cmd.h"
 
@@ -87,6 +89,27 @@ int apf_cmd_fail(const struct apf_err *err)
 {
 	fprintf(stderr, "apflow: error: %s\n", err->msg[0] ? err->msg : apf_err_desc(err->code));
 	return apf_err_exit_code(err->code);
+}
+
+int apf_cmd_print_json(struct apf_jsonw *jw)
+{
+	int ok = apf_jsonw_ok(jw);
+
+	if (ok) {
+		fwrite(jw->buf.data, 1, jw->buf.len, stdout);
+		fputc('\n', stdout);
+	} else {
+		fprintf(stderr, "apflow: error: cannot write the JSON output\n");
+	}
+	apf_jsonw_release(jw);
+	return ok ? 0 : 1;
+}
+
+int apf_cmd_fail_progress(struct apf_progress **pb, const struct apf_err *err)
+{
+	apf_progress_end(*pb, NULL, NULL);
+	*pb = NULL;
+	return apf_cmd_fail(err);
 }
 
 static void print_main_usage(FILE *f)

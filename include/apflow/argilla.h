@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
+struct json_t; /* jansson's; the callers that use these functions include <jansson.h> */
 
 #include "apflow/err.h"
 #include "apflow/labelset.h"
@@ -56,7 +56,7 @@ void apf_argilla_free(struct apf_argilla *a); /* NULL is a no-op */
  * for the retryable ones.
  */
 int apf_argilla_call(struct apf_argilla *a, const char *method, const char *path, const char *body,
-		     size_t body_len, long *status, json_t **out, struct apf_err *err);
+		     size_t body_len, long *status, struct json_t **out, struct apf_err *err);
 
 /* The server's `detail` of an error body as one line ("" when none):
  * a string as is, an object or list as compact JSON.  malloc'ed. */

@@ -41,6 +41,7 @@
 #ifndef APFLOW_DEEPSEEK_H
 #define APFLOW_DEEPSEEK_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "apflow/buf.h"
@@ -85,6 +86,9 @@ struct apf_deepseek;
 int apf_deepseek_new(const struct apf_deepseek_options *opt, struct apf_deepseek **out,
 		     struct apf_err *err);
 void apf_deepseek_free(struct apf_deepseek *ds); /* NULL is fine */
+/* Once *cancel is non-zero (SIGINT), a page's request in flight stops
+ * within 0.1 s and fails with "cancelled" (http.h); NULL: never. */
+void apf_deepseek_set_cancel(struct apf_deepseek *ds, const volatile sig_atomic_t *cancel);
 
 const char *apf_deepseek_model(const struct apf_deepseek *ds);
 /* The endpoint without user name or password, safe to show and record. */

@@ -14,6 +14,7 @@
 #define APFLOW_DL_H
 
 #include <dlfcn.h> /* the flags of apf_dl_open() */
+#include <limits.h>
 #include <pthread.h>
 #include <stddef.h>
 
@@ -48,26 +49,49 @@ void *apf_dl_open(const char *file, int flags, const struct apf_dl_sym *syms, si
  *   static struct apf_dl_lib mhd = APF_DL_LIB("libmicrohttpd", "libmicrohttpd.so.12",
  *                                             RTLD_NOW | RTLD_LOCAL, syms, "run scripts/install-deps.sh");
  *   if (apf_dl_need(&mhd, APF_EINTERNAL, err)) return err->code;
+ *
+ * A library whose file is found at load time (DuckDB: an environment
+ * variable, or the executable's search path) sets locate instead of file.
  */
 struct apf_dl_lib {
 	const char *what;              /* "libcurl", for the message */
-	const char *file;              /* what dlopen() is given */
+	const char *file;              /* what dlopen() is given (set by locate when there is one) */
 	int flags;
 	const struct apf_dl_sym *syms;
 	size_t n;
 	const char *hint;              /* how to install it */
+	/* NULL, or called once, under lock, before loading: the file to
+	 * load, written into path (of size PATH_MAX) or a constant. */
+	const char *(*locate)(char *path, size_t size);
 	pthread_mutex_t lock;
 	int tried;
 	void *handle;                  /* NULL until loaded (or when it failed) */
 	char why[256];
+	char path[PATH_MAX];           /* locate()'s buffer */
+	int preload_state;             /* apf_dl_preload()'s thread: 0 none yet, 1 running (to be
+					* joined), 2 no more (joined, or apf_dl_need() came first) */
+	pthread_t preload;
 };
-#define APF_DL_LIB(what, file, flags, syms, hint) \
-	{ what, file, flags, syms, sizeof(syms) / sizeof((syms)[0]), hint, PTHREAD_MUTEX_INITIALIZER, 0, NULL, "" }
+#define APF_DL_LIB(what_, file_, flags_, syms_, hint_)                                                      \
+	{ .what = what_, .file = file_, .flags = flags_, .syms = syms_, .n = sizeof(syms_) / sizeof((syms_)[0]), \
+	  .hint = hint_, .lock = PTHREAD_MUTEX_INITIALIZER }
 
 /*
- * Loads lib once (thread-safe; a failure is remembered, not retried).
- * Returns 0, or code with "cannot load <what> (<file>): <why>; <hint>".
+ * Loads lib once (thread-safe; a failure is remembered, not retried),
+ * after joining apf_dl_preload()'s thread if one runs.  Returns 0, or
+ * code with "cannot load <what> (<file>): <why>; <hint>".  A process that
+ * preloaded calls it before exit(), which must not run while the
+ * library's constructors do.
  */
 int apf_dl_need(struct apf_dl_lib *lib, int code, struct apf_err *err);
+
+/*
+ * Starts loading lib on a thread of its own, so that a command which will
+ * need it loads it beside its own start (options, config, input files).
+ * The thread takes no signals but its own faults: a command that blocks
+ * some to sigwait() for them (serve) does not lose them to it.  Nothing
+ * happens when lib is loaded, or being loaded, already.
+ */
+void apf_dl_preload(struct apf_dl_lib *lib);
 
 #endif

@@ -20,6 +20,7 @@
 #ifndef APFLOW_HTTP_H
 #define APFLOW_HTTP_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -73,9 +74,17 @@ struct apf_http_request {
 	 * what is left, no retry starts (nor is waited for) past it, and a
 	 * request that ran out says "deadline of N ms passed". */
 	long deadline_ms;
+	/* Non-NULL: once *cancel is non-zero (a signal handler sets it), the
+	 * attempt in flight stops within APF_HTTP_CANCEL_POLL_MS, no retry
+	 * starts and no backoff is waited out: APF_ENET "cancelled".  (Such a
+	 * request runs on a multi handle of its own, so its connection is not
+	 * kept for the next request.) */
+	const volatile sig_atomic_t *cancel;
 	apf_http_prepare_fn prepare;
 	void *prepare_arg;
 };
+
+#define APF_HTTP_CANCEL_POLL_MS 100
 
 struct apf_http_response {
 	long status;                  /* 0 when no response was received */

@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
+struct json_t; /* jansson's; the callers that use these functions include <jansson.h> */
 
 #include "apflow/config.h"
 #include "apflow/dbwriter.h"
@@ -109,9 +109,15 @@ char *apf_ingest_sanitize_filename(const char *name, size_t len);
 
 /* The JSON the API and `apflow ingest --json` print for a result:
  * {doc_id, filename, pages, bytes, sha256, duplicate, uploaded_at[, upload_id]}. */
-json_t *apf_ingest_result_json(const struct apf_ingest_result *res);
+struct json_t *apf_ingest_result_json(const struct apf_ingest_result *res);
 /* For a failure: {filename (sanitized), error, code, status}. */
-json_t *apf_ingest_error_json(const char *filename, size_t filename_len, const struct apf_err *err);
+struct json_t *apf_ingest_error_json(const char *filename, size_t filename_len, const struct apf_err *err);
+/* The same members, written into the open object of jw (apflow/jsonw.h):
+ * the one definition of both objects, which the two above parse. */
+struct apf_jsonw;
+void apf_ingest_result_members(struct apf_jsonw *jw, const struct apf_ingest_result *res);
+void apf_ingest_error_members(struct apf_jsonw *jw, const char *filename, size_t filename_len,
+			      const struct apf_err *err);
 
 /*
  * Store and warehouse agree: a documents row for every object in raw/

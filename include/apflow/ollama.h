@@ -32,10 +32,11 @@
 #ifndef APFLOW_OLLAMA_H
 #define APFLOW_OLLAMA_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
+struct json_t; /* jansson's; the callers that use these functions include <jansson.h> */
 
 #include "apflow/err.h"
 #include "apflow/labelset.h"
@@ -63,6 +64,9 @@ struct apf_ollama;
 int apf_ollama_new(const struct apf_ollama_options *opt, const struct apf_labelset *ls, struct apf_ollama **out,
 		   struct apf_err *err);
 void apf_ollama_free(struct apf_ollama *ol);
+/* Once *cancel is non-zero (SIGINT), a request in flight stops within
+ * 0.1 s and is not retried (http.h); NULL: never. */
+void apf_ollama_set_cancel(struct apf_ollama *ol, const volatile sig_atomic_t *cancel);
 
 /* The endpoint as shown (no user:password@). */
 const char *apf_ollama_url(const struct apf_ollama *ol);
@@ -87,13 +91,13 @@ struct apf_ollama_stats {
 
 /* Asks the model for the entities of text (UTF-8, len bytes); *answer is
  * the raw answer described above (the caller decrefs it). */
-int apf_ollama_annotate(struct apf_ollama *ol, const char *text, size_t len, json_t **answer,
+int apf_ollama_annotate(struct apf_ollama *ol, const char *text, size_t len, struct json_t **answer,
 			struct apf_ollama_stats *st, struct apf_err *err);
 
 /* Turns a raw answer for text into spans appended to out: sorted by start,
  * end, label; duplicates removed; score -1 (none).  An answer that does
  * not fit the text (a chunk beyond its end) is APF_EINVAL. */
-int apf_ollama_align(const char *text, size_t len, const json_t *answer, const struct apf_labelset *ls,
+int apf_ollama_align(const char *text, size_t len, const struct json_t *answer, const struct apf_labelset *ls,
 		     struct apf_spans *out, struct apf_ollama_stats *st, struct apf_err *err);
 
 /* Splits text into chunks of at most chunk_cp code points sharing about

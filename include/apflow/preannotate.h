@@ -19,8 +19,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <jansson.h>
+#include <stdio.h>
 
 #include "apflow/config.h"
 #include "apflow/dbwriter.h"
@@ -93,9 +92,21 @@ int apf_pa_run(const struct apf_pa_options *opt, struct apf_pa_page *pages, size
 	       struct apf_err *err);
 
 /* One row of the suggestions schema for span sp of page pg, as a JSON
- * object with the schema's fields in order (score null when < 0). */
-json_t *apf_pa_row(const struct apf_pa_page *pg, const struct apf_span *sp, const char *agent,
-		   const char *created_at);
+ * object with the schema's fields in order (score null when < 0), the
+ * top-level value of jw or an element of its open array (pa_jsonl.c). */
+struct apf_jsonw;
+void apf_pa_row_write(struct apf_jsonw *jw, const struct apf_pa_page *pg, const struct apf_span *sp,
+		      const char *agent, const char *created_at);
+
+/*
+ * Reads the page objects of f, one a line: {doc_id (a non-empty string),
+ * page_num (1 .. INT32_MAX), text, text_sha256 (the SHA-256 of text)};
+ * other members are ignored.  A line passes 64 MiB or the input 4 GiB:
+ * APF_ETOOBIG; a bad line: APF_EINVAL "line N: why" (no page is kept).
+ * On success *out (n pages, malloc'ed; apf_pa_page_release each, then
+ * free) is set.
+ */
+int apf_pa_read_jsonl(FILE *f, struct apf_pa_page **out, size_t *nout, struct apf_err *err);
 
 /* The current UTC time as the schema's created_at ("2026-12-03T08:01:02.123Z"). */
 void apf_pa_now(char out[40]);

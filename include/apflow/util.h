@@ -82,6 +82,18 @@ int64_t apf_now_ms(void);
 int64_t apf_wall_us(void);
 void apf_sleep_ms(int64_t ms);
 
+/*
+ * The one reader of ISO 8601 / RFC 3339 times (S3's LastModified, Argilla's
+ * updated_at, apflow pull --since): "YYYY-MM-DD", optionally followed by
+ * 'T', 't' or ' ' and "hh:mm", then optionally ":ss" with a fraction ('.'
+ * or ','; digits past microseconds are dropped), then optionally 'Z' or an
+ * offset "+hh:mm", "+hhmm" or "+hh" (also '-').  A time without a zone is
+ * UTC.  Writes microseconds since the epoch into *us and returns 0, or
+ * returns -1 (s NULL, a field out of range such as month 13 or February
+ * 30, anything left over).
+ */
+int apf_parse_iso8601(const char *s, int64_t *us);
+
 /* Thread-safe random 64 bits (for jitter and temp names, not for secrets). */
 uint64_t apf_rand64(void);
 

@@ -1,9 +1,8 @@
 /* argilla_cli.c: the connection and progress code of apflow push and pull. */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <jansson.h>
 
 #include "apflow/labelset.h"
 #include "apflow/log.h"
@@ -115,6 +114,17 @@ int argilla_cli_option(struct argilla_cli *cli, const char *cmd, int c, const ch
 		cli->retries = (int)v;
 		return 0;
 	default:
-		return -1;
+		return apf_cmd_usage_error(cmd, "unknown option");
 	}
+}
+
+int argilla_cli_args_done(struct argilla_cli *cli, const char *cmd, int argc, char **argv, const char *dataset)
+{
+	if (optind < argc)
+		return apf_cmd_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	if (!dataset || !*dataset)
+		return apf_cmd_usage_error(cmd, "--dataset is required");
+	if (cli->verbose)
+		apf_log_set_level(APF_LOG_DEBUG);
+	return 0;
 }

@@ -3,6 +3,7 @@
 #ifndef APFLOW_ARGILLA_CLI_H
 #define APFLOW_ARGILLA_CLI_H
 
+#include <getopt.h>
 #include <signal.h>
 #include <stdint.h>
 
@@ -20,6 +21,8 @@ struct argilla_cli {
 	char ws_name[256];
 };
 
+#define ARGILLA_CLI_INIT { .retries = -1 }
+
 /* Connects, checks the key (GET /api/v1/me) and finds the workspace. */
 int argilla_cli_connect(struct argilla_cli *cli, struct apf_ctx *ctx, struct apf_argilla **out, struct apf_err *err);
 /* Finds the dataset in the workspace (creating it when create is set). */
@@ -31,12 +34,23 @@ int argilla_cli_dataset(struct argilla_cli *cli, struct apf_argilla *a, const ch
 int argilla_cli_open(struct argilla_cli *cli, struct apf_ctx *ctx, const char *dataset, int create,
 		     struct apf_argilla **out, struct apf_argilla_dataset *ds, struct apf_err *err);
 
+/* The long options of those flags, for a command's option table. */
+#define ARGILLA_CLI_LONGOPTS                                                                              \
+	{ "api-url", required_argument, NULL, 'u' }, { "api-key", required_argument, NULL, 'k' },        \
+	{ "workspace", required_argument, NULL, 'w' }, { "timeout", required_argument, NULL, 't' },      \
+	{ "retries", required_argument, NULL, 'r' }, { "verbose", no_argument, NULL, 'v' }
+
 /*
  * The connection flags push and pull share (-u, -k, -w, -v, -t, -r):
- * returns 0 when c was one of them, -1 when it was not, and 2 (a usage
- * error, printed) when its value is out of range.
+ * returns 0 when c was one of them, and 2 (a usage error, printed) when
+ * its value is out of range or c is no option of cmd.
  */
 int argilla_cli_option(struct argilla_cli *cli, const char *cmd, int c, const char *arg);
+
+/* After the options: refuses arguments left in argv from optind and a
+ * missing or empty dataset (2, a usage error, printed), and turns on debug
+ * logging for --verbose; returns 0 when all is well. */
+int argilla_cli_args_done(struct argilla_cli *cli, const char *cmd, int argc, char **argv, const char *dataset);
 
 extern volatile sig_atomic_t argilla_cli_interrupted;
 void argilla_cli_signals(void);

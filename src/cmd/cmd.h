@@ -63,6 +63,10 @@ struct apf_cmd {
 int apf_cmd_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints "apflow: error: message" for err and returns its exit code. */
 int apf_cmd_fail(const struct apf_err *err);
+struct apf_progress;
+/* The same, after ending the progress bar *pb (its line is cleared, *pb
+ * is NULL after), so the message does not land in the bar's line. */
+int apf_cmd_fail_progress(struct apf_progress **pb, const struct apf_err *err);
 
 #define APF_CMD_DECLARE(n)                                             \
 	int cmd_##n(int argc, char **argv, struct apf_ctx *ctx);       \
@@ -92,6 +96,12 @@ APF_CMD_DECLARE(eval);
 struct apf_db_result;
 /* Prints r as 'apflow sql' does: an aligned table, or CSV, or JSON. */
 void apf_cmd_print_result(struct apf_db_result *r, int csv, int json);
+
+struct apf_jsonw;
+/* Prints jw's text (apflow/jsonw.h) and a newline on stdout, and releases
+ * jw.  A writer that is not apf_jsonw_ok() prints nothing and fails (an
+ * internal error, said on stderr): returns 0 or 1. */
+int apf_cmd_print_json(struct apf_jsonw *jw);
 
 const struct apf_cmd *apf_cmd_find(const char *name);
 extern const struct apf_cmd apf_commands[];

@@ -6,12 +6,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "apflow/annotated.h"
 #include "apflow/buf.h"
 #include "apflow/db.h"
 #include "apflow/ingest.h"
+#include "apflow/jsonw.h"
 #include "apflow/labelset.h"
 #include "apflow/store.h"
 #include "apflow/util.h"
@@ -180,6 +179,26 @@ static char *labels_csv(void)
 	return apf_buf_detach(&b, NULL);
 }
 
+/* One check as {check, status, count, examples, description}; examples is
+ * the comma-separated list ex (NULL: none) as an array. */
+static void check_json(struct apf_jsonw *jw, const char *name, const char *status, int64_t count, const char *ex,
+		       const char *desc)
+{
+	apf_jsonw_object_begin(jw);
+	apf_jsonw_object_string(jw, "check", name);
+	apf_jsonw_object_string(jw, "status", status);
+	apf_jsonw_object_int(jw, "count", count);
+	apf_jsonw_object_array(jw, "examples");
+	for (const char *p = ex; p && *p;) {
+		size_t len = strcspn(p, ",");
+		apf_jsonw_array_stringn(jw, p, len);
+		p += len + (p[len] == ',');
+	}
+	apf_jsonw_end(jw);
+	apf_jsonw_object_string(jw, "description", desc);
+	apf_jsonw_end(jw);
+}
+
 int cmd_check(int argc, char **argv, struct apf_ctx *ctx)
 {
 	static const struct option opts[] = {
@@ -235,7 +254,9 @@ int cmd_check(int argc, char **argv, struct apf_ctx *ctx)
 	struct apf_db_result *r = stats.last_result;
 	uint64_t n = r ? apf_db_result_rows(r) : 0;
 	int fails = 0, warns = 0;
-	json_t *arr = json ? json_array() : NULL;
+	struct apf_jsonw jw;
+	apf_jsonw_init(&jw, 1, 0);
+	apf_jsonw_array_begin(&jw);
 	if (!json)
 		printf("%-20s %-6s %8s  %s\n", "check", "status", "count", "examples");
 	for (uint64_t i = 0; i < n; i++) {
@@ -245,15 +266,7 @@ int cmd_check(int argc, char **argv, struct apf_ctx *ctx)
 		fails += !strcmp(status, "fail");
 		warns += !strcmp(status, "warn");
 		if (json) {
-			json_t *exa = json_array();
-			for (char *p = ex; p && *p;) {
-				size_t len = strcspn(p, ",");
-				json_array_append_new(exa, json_stringn(p, len));
-				p += len + (p[len] == ',');
-			}
-			json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:o, s:s}", "check", name,
-							     "status", status, "count", (json_int_t)count,
-							     "examples", exa, "description", desc));
+			check_json(&jw, name, status, count, ex, desc);
 		} else {
 			printf("%-20s %-6s %8" PRId64 "%s%s\n", name, status, count, ex && *ex ? "  " : "",
 			       ex ? ex : "");
@@ -269,29 +282,22 @@ int cmd_check(int argc, char **argv, struct apf_ctx *ctx)
 		fails += recon.n > 0;
 		n++;
 		if (json) {
-			json_t *exa = json_array();
-			for (const char *p = ex; *p;) {
-				size_t len = strcspn(p, ",");
-				json_array_append_new(exa, json_stringn(p, len));
-				p += len + (p[len] == ',');
-			}
-			json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:o, s:s}", "check", "store_reconcile",
-							     "status", status, "count", recon.n, "examples", exa,
-							     "description",
-							     "every PDF in the store's raw/ has its documents row and is what its name says"));
+			check_json(&jw, "store_reconcile", status, recon.n, ex,
+				   "every PDF in the store's raw/ has its documents row and is what its name says");
 		} else {
 			printf("%-20s %-6s %8d%s%s\n", "store_reconcile", status, recon.n, *ex ? "  " : "", ex);
 		}
 		apf_buf_release(&recon.examples);
 	}
 	if (json) {
-		json_dumpf(arr, stdout, JSON_PRESERVE_ORDER | JSON_INDENT(1));
-		fputc('\n', stdout);
-		json_decref(arr);
+		apf_jsonw_end(&jw);
+		if (apf_cmd_print_json(&jw))
+			fails++;
 	} else {
 		printf("%" PRIu64 " checks: %" PRIu64 " ok, %d warn, %d fail\n", n,
 		       n - (uint64_t)fails - (uint64_t)warns, warns, fails);
 	}
+	apf_jsonw_release(&jw);
 	apf_db_result_free(r);
 	return fails ? 1 : 0;
 }

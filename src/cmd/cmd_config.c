@@ -3,9 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "apflow/config.h"
+#include "apflow/jsonw.h"
 #include "cmd/cmd.h"
 #include "apflow/banned.h" /* last: after every system header */
 
@@ -16,6 +15,8 @@ const char cmd_config_usage[] =
 	"(-c key=value, --data-dir ...), the environment, the config file\n"
 	"(--config FILE, $APFLOW_CONFIG or ./apflow.conf), or the default.\n"
 	"Secrets (tokens, keys) are never printed, only whether they are set.\n"
+	"An empty value reads as unset and is shown \"(empty: unset)\", or\n"
+	"\"(empty: invalid)\" where it is refused (upload_token).\n"
 	"\n"
 	"  --json    one JSON object: {\"file\": ..., \"settings\": {key: {value, source, help}}}\n";
 
@@ -39,20 +40,24 @@ int cmd_config(int argc, char **argv, struct apf_ctx *ctx)
 		return apf_cmd_usage_error("config", "unexpected argument '%s'", argv[optind]);
 
 	if (json) {
-		json_t *root = json_object(), *settings = json_object();
-		json_object_set_new(root, "file", ctx->cfg.file ? json_string(ctx->cfg.file) : json_null());
+		struct apf_jsonw jw;
+		apf_jsonw_init(&jw, 2, 0);
+		apf_jsonw_object_begin(&jw);
+		apf_jsonw_object_string(&jw, "file", ctx->cfg.file);
+		apf_jsonw_object_object(&jw, "settings");
 		for (int k = 0; k < APF_CFG_COUNT; k++) {
 			apf_config_display(&ctx->cfg, k, value, sizeof(value));
 			apf_config_origin(&ctx->cfg, k, origin, sizeof(origin));
-			json_object_set_new(settings, apf_config_name(k),
-					    json_pack("{s:s, s:s, s:b, s:s}", "value", value, "source", origin,
-						      "secret", apf_config_is_secret(k), "help", apf_config_help(k)));
+			apf_jsonw_object_object(&jw, apf_config_name(k));
+			apf_jsonw_object_string(&jw, "value", value);
+			apf_jsonw_object_string(&jw, "source", origin);
+			apf_jsonw_object_bool(&jw, "secret", apf_config_is_secret(k));
+			apf_jsonw_object_string(&jw, "help", apf_config_help(k));
+			apf_jsonw_end(&jw);
 		}
-		json_object_set_new(root, "settings", settings);
-		json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		fputc('\n', stdout);
-		json_decref(root);
-		return 0;
+		apf_jsonw_end(&jw);
+		apf_jsonw_end(&jw);
+		return apf_cmd_print_json(&jw);
 	}
 
 	printf("# config file: %s\n", ctx->cfg.file ? ctx->cfg.file : "(none)");

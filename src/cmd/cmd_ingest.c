@@ -12,10 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "apflow/dbwriter.h"
 #include "apflow/ingest.h"
+#include "apflow/jsonw.h"
 #include "apflow/pdf.h"
 #include "apflow/progress.h"
 #include "apflow/store.h"
@@ -231,11 +230,13 @@ int cmd_ingest(int argc, char **argv, struct apf_ctx *ctx)
 			failed++;
 			fprintf(stderr, "apflow: error: '%s': %s\n", path, err.msg);
 			if (json) {
-				json_t *o = apf_ingest_error_json(base, strlen(base), &err);
-				json_object_set_new(o, "path", json_string(path));
-				json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-				fputc('\n', stdout);
-				json_decref(o);
+				struct apf_jsonw jw;
+				apf_jsonw_init(&jw, 0, 0);
+				apf_jsonw_object_begin(&jw);
+				apf_ingest_error_members(&jw, base, strlen(base), &err);
+				apf_jsonw_object_string(&jw, "path", path);
+				apf_jsonw_end(&jw);
+				apf_cmd_print_json(&jw);
 			}
 			continue;
 		}
@@ -244,11 +245,13 @@ int cmd_ingest(int argc, char **argv, struct apf_ctx *ctx)
 		else
 			added++;
 		if (json) {
-			json_t *o = apf_ingest_result_json(&res);
-			json_object_set_new(o, "path", json_string(path));
-			json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-			fputc('\n', stdout);
-			json_decref(o);
+			struct apf_jsonw jw;
+			apf_jsonw_init(&jw, 0, 0);
+			apf_jsonw_object_begin(&jw);
+			apf_ingest_result_members(&jw, &res);
+			apf_jsonw_object_string(&jw, "path", path);
+			apf_jsonw_end(&jw);
+			apf_cmd_print_json(&jw);
 		} else {
 			printf("%s  %3d page%s  %s%s\n", res.doc_id, res.pages, res.pages == 1 ? " " : "s", path,
 			       res.duplicate ? "  (duplicate)" : "");

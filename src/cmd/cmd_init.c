@@ -3,9 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "apflow/db.h"
+#include "apflow/jsonw.h"
 #include "apflow/migrate.h"
 #include "cmd/cmd.h"
 #include "apflow/banned.h" /* last: after every system header */
@@ -34,7 +33,7 @@ const char cmd_init_usage[] =
 struct report {
 	int json;
 	int changed; /* something was (or would be) applied */
-	json_t *applied, *pending, *current;
+	struct apf_jsonw applied, pending, current; /* arrays of names (json) */
 };
 
 static void on_migration(const struct apf_migration *m, void *arg)
@@ -45,20 +44,20 @@ static void on_migration(const struct apf_migration *m, void *arg)
 	case APF_MIGRATION_APPLIED:
 		rep->changed = 1;
 		if (rep->json)
-			json_array_append_new(rep->applied, json_string(m->name));
+			apf_jsonw_array_string(&rep->applied, m->name);
 		else
 			printf("applied %s\n", m->name);
 		break;
 	case APF_MIGRATION_PENDING:
 		rep->changed = 1;
 		if (rep->json)
-			json_array_append_new(rep->pending, json_string(m->name));
+			apf_jsonw_array_string(&rep->pending, m->name);
 		else
 			printf("would apply %s\n", m->name);
 		break;
 	case APF_MIGRATION_CURRENT:
 		if (rep->json)
-			json_array_append_new(rep->current, json_string(m->name));
+			apf_jsonw_array_string(&rep->current, m->name);
 		break;
 	}
 	fflush(stdout);
@@ -71,7 +70,7 @@ int cmd_init(int argc, char **argv, struct apf_ctx *ctx)
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct report rep = { 0, 0, NULL, NULL, NULL };
+	struct report rep = { 0 };
 	struct apf_db *db = NULL;
 	struct apf_err err;
 	int dry_run = 0, c, rc;
@@ -93,9 +92,11 @@ int cmd_init(int argc, char **argv, struct apf_ctx *ctx)
 	if (rc)
 		return apf_cmd_fail(&err);
 	if (rep.json) {
-		rep.applied = json_array();
-		rep.pending = json_array();
-		rep.current = json_array();
+		struct apf_jsonw *lists[3] = { &rep.applied, &rep.pending, &rep.current };
+		for (int i = 0; i < 3; i++) {
+			apf_jsonw_init(lists[i], 0, 0);
+			apf_jsonw_array_begin(lists[i]);
+		}
 	}
 	rc = apf_migrate(db, dry_run, on_migration, &rep, &err);
 	apf_db_close(db);
@@ -104,17 +105,24 @@ int cmd_init(int argc, char **argv, struct apf_ctx *ctx)
 		goto out;
 	}
 	if (rep.json) {
-		json_t *root = json_pack("{s:b, s:O, s:O, s:O}", "dry_run", dry_run, "applied", rep.applied,
-					 "pending", rep.pending, "current", rep.current);
-		json_dumpf(root, stdout, JSON_PRESERVE_ORDER | JSON_COMPACT);
-		fputc('\n', stdout);
-		json_decref(root);
+		struct apf_jsonw jw;
+		apf_jsonw_init(&jw, 0, 0);
+		apf_jsonw_object_begin(&jw);
+		apf_jsonw_object_bool(&jw, "dry_run", dry_run);
+		apf_jsonw_end(&rep.applied);
+		apf_jsonw_end(&rep.pending);
+		apf_jsonw_end(&rep.current);
+		apf_jsonw_object_sub(&jw, "applied", &rep.applied);
+		apf_jsonw_object_sub(&jw, "pending", &rep.pending);
+		apf_jsonw_object_sub(&jw, "current", &rep.current);
+		apf_jsonw_end(&jw);
+		rc = apf_cmd_print_json(&jw);
 	} else if (!rep.changed) {
 		printf("warehouse is up to date\n");
 	}
 out:
-	json_decref(rep.applied);
-	json_decref(rep.pending);
-	json_decref(rep.current);
+	apf_jsonw_release(&rep.applied);
+	apf_jsonw_release(&rep.pending);
+	apf_jsonw_release(&rep.current);
 	return rc;
 }

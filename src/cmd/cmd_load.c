@@ -6,10 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "apflow/buf.h"
 #include "apflow/db.h"
+#include "apflow/jsonw.h"
 #include "apflow/labelset.h"
 #include "apflow/migrate.h"
 #include "apflow/progress.h"
@@ -398,16 +397,22 @@ int cmd_load(int argc, char **argv, struct apf_ctx *ctx)
 		int was = already && !strcmp(already, "true");
 		free(already);
 		if (json) {
-			json_t *o = json_pack("{s:I, s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
-					      "export_run_id", (json_int_t)run, "already_loaded", was,
-					      "dataset", dataset, "source_uri", src.uri, "source_sha256", sha,
-					      "records", (json_int_t)records, "pages", (json_int_t)pages,
-					      "spans", (json_int_t)spans, "converted_spans", (json_int_t)conv,
-					      "suggestions", (json_int_t)sugg,
-					      "ms", (json_int_t)(apf_now_ms() - t0));
-			json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-			fputc('\n', stdout);
-			json_decref(o);
+			struct apf_jsonw jw;
+			apf_jsonw_init(&jw, 0, 0);
+			apf_jsonw_object_begin(&jw);
+			apf_jsonw_object_int(&jw, "export_run_id", run);
+			apf_jsonw_object_bool(&jw, "already_loaded", was);
+			apf_jsonw_object_string(&jw, "dataset", dataset);
+			apf_jsonw_object_string(&jw, "source_uri", src.uri);
+			apf_jsonw_object_string(&jw, "source_sha256", sha);
+			apf_jsonw_object_int(&jw, "records", records);
+			apf_jsonw_object_int(&jw, "pages", pages);
+			apf_jsonw_object_int(&jw, "spans", spans);
+			apf_jsonw_object_int(&jw, "converted_spans", conv);
+			apf_jsonw_object_int(&jw, "suggestions", sugg);
+			apf_jsonw_object_int(&jw, "ms", apf_now_ms() - t0);
+			apf_jsonw_end(&jw);
+			rc = apf_cmd_print_json(&jw);
 		} else if (was) {
 			printf("'%s' is already loaded as export run %" PRId64 "; nothing to do\n", src.uri, run);
 		} else {
@@ -420,9 +425,7 @@ int cmd_load(int argc, char **argv, struct apf_ctx *ctx)
 	}
 	goto out;
 fail:
-	apf_progress_end(pb, NULL, NULL);
-	pb = NULL;
-	rc = apf_cmd_fail(&err);
+	rc = apf_cmd_fail_progress(&pb, &err);
 out:
 	apf_progress_end(pb, NULL, NULL);
 	apf_db_result_free(res);

@@ -6,10 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "apflow/dbwriter.h"
 #include "apflow/deepseek.h"
+#include "apflow/jsonw.h"
 #include "apflow/ocrstage.h"
 #include "apflow/progress.h"
 #include "apflow/store.h"
@@ -109,28 +108,28 @@ static void on_progress(const struct apf_ocrstage_progress *p, void *arg)
 static void on_doc(const struct apf_ocrstage_doc *d, const struct apf_ocrstage_progress *p, void *arg)
 {
 	struct ui *ui = arg;
-	json_t *o;
+	struct apf_jsonw jw;
 
 	(void)p;
 	if (!ui->json)
 		return;
-	o = json_object();
-	json_object_set_new(o, "doc_id", json_string(d->doc_id));
-	json_object_set_new(o, "pages", json_integer(d->pages));
-	json_object_set_new(o, "stored", json_integer(d->stored));
-	json_object_set_new(o, "text", json_integer(d->text));
-	json_object_set_new(o, "tesseract", json_integer(d->tesseract));
-	json_object_set_new(o, "deepseek", json_integer(d->deepseek));
-	json_object_set_new(o, "failed", json_integer(d->failed));
+	apf_jsonw_init(&jw, 0, 0);
+	apf_jsonw_object_begin(&jw);
+	apf_jsonw_object_string(&jw, "doc_id", d->doc_id);
+	apf_jsonw_object_int(&jw, "pages", d->pages);
+	apf_jsonw_object_int(&jw, "stored", d->stored);
+	apf_jsonw_object_int(&jw, "text", d->text);
+	apf_jsonw_object_int(&jw, "tesseract", d->tesseract);
+	apf_jsonw_object_int(&jw, "deepseek", d->deepseek);
+	apf_jsonw_object_int(&jw, "failed", d->failed);
 	if (d->error)
-		json_object_set_new(o, "error", json_string(d->error));
+		apf_jsonw_object_string(&jw, "error", d->error);
 	if (d->skipped)
-		json_object_set_new(o, "skipped", json_true());
-	json_object_set_new(o, "ms", json_integer(d->ms));
-	json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	fputc('\n', stdout);
+		apf_jsonw_object_bool(&jw, "skipped", 1);
+	apf_jsonw_object_int(&jw, "ms", d->ms);
+	apf_jsonw_end(&jw);
+	apf_cmd_print_json(&jw);
 	fflush(stdout);
-	json_decref(o);
 }
 
 static void on_failure(const char *doc_id, int page_num, const char *engine, const char *error, void *arg)
@@ -174,27 +173,31 @@ static void print_summary(FILE *f, const struct apf_ocrstage_result *r)
 
 static void print_json_summary(const struct apf_ocrstage_result *r, const char *status)
 {
-	json_t *o = json_object();
+	struct apf_jsonw jw;
 
-	json_object_set_new(o, "ocr_run_id", r->run_id ? json_integer(r->run_id) : json_null());
-	json_object_set_new(o, "status", json_string(status));
-	json_object_set_new(o, "documents", json_integer((json_int_t)r->docs));
-	json_object_set_new(o, "pages", json_integer((json_int_t)r->pages));
-	json_object_set_new(o, "text", json_integer((json_int_t)r->pages_text));
-	json_object_set_new(o, "tesseract", json_integer((json_int_t)r->pages_tesseract));
-	json_object_set_new(o, "deepseek", json_integer((json_int_t)r->pages_deepseek));
-	json_object_set_new(o, "failed", json_integer((json_int_t)r->failed));
-	json_object_set_new(o, "failed_documents", json_integer((json_int_t)r->failed_docs));
-	json_object_set_new(o, "failed_pages", json_integer((json_int_t)r->failed_pages));
-	json_object_set_new(o, "already_done", json_integer((json_int_t)r->already_done));
-	json_object_set_new(o, "skipped", json_integer((json_int_t)r->skipped));
-	json_object_set_new(o, "kept", json_integer((json_int_t)r->kept));
-	json_object_set_new(o, "blank", json_integer((json_int_t)r->blank));
-	json_object_set_new(o, "seconds", json_real(r->ms / 1000.0));
-	json_object_set_new(o, "read_seconds", json_real(r->read_ms / 1000.0));
-	json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	fputc('\n', stdout);
-	json_decref(o);
+	apf_jsonw_init(&jw, 0, 0);
+	apf_jsonw_object_begin(&jw);
+	if (r->run_id)
+		apf_jsonw_object_int(&jw, "ocr_run_id", r->run_id);
+	else
+		apf_jsonw_object_null(&jw, "ocr_run_id");
+	apf_jsonw_object_string(&jw, "status", status);
+	apf_jsonw_object_int(&jw, "documents", (int64_t)r->docs);
+	apf_jsonw_object_int(&jw, "pages", (int64_t)r->pages);
+	apf_jsonw_object_int(&jw, "text", (int64_t)r->pages_text);
+	apf_jsonw_object_int(&jw, "tesseract", (int64_t)r->pages_tesseract);
+	apf_jsonw_object_int(&jw, "deepseek", (int64_t)r->pages_deepseek);
+	apf_jsonw_object_int(&jw, "failed", (int64_t)r->failed);
+	apf_jsonw_object_int(&jw, "failed_documents", (int64_t)r->failed_docs);
+	apf_jsonw_object_int(&jw, "failed_pages", (int64_t)r->failed_pages);
+	apf_jsonw_object_int(&jw, "already_done", (int64_t)r->already_done);
+	apf_jsonw_object_int(&jw, "skipped", (int64_t)r->skipped);
+	apf_jsonw_object_int(&jw, "kept", (int64_t)r->kept);
+	apf_jsonw_object_int(&jw, "blank", (int64_t)r->blank);
+	apf_jsonw_object_double(&jw, "seconds", r->ms / 1000.0);
+	apf_jsonw_object_double(&jw, "read_seconds", r->read_ms / 1000.0);
+	apf_jsonw_end(&jw);
+	apf_cmd_print_json(&jw);
 }
 
 /* The deepseek_* settings into opt->deepseek; returns 0 or a usage error. */

@@ -4,10 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "apflow/annotated.h"
 #include "apflow/db.h"
+#include "apflow/jsonw.h"
 #include "apflow/sqlfile.h"
 #include "apflow/util.h"
 #include "cmd/cmd.h"
@@ -47,40 +46,90 @@ static const char *grafana_type(const char *chart)
 	return "table";
 }
 
-static json_t *grafana_dashboard(const struct apf_named_queries *qs)
+static void grafana_datasource(struct apf_jsonw *jw)
 {
-	json_t *panels = json_array();
-	json_t *ds = json_pack("{s:s, s:s}", "type", GRAFANA_DS, "uid", "${DS_MOTHERDUCK}");
+	apf_jsonw_object_object(jw, "datasource");
+	apf_jsonw_object_string(jw, "type", GRAFANA_DS);
+	apf_jsonw_object_string(jw, "uid", "${DS_MOTHERDUCK}");
+	apf_jsonw_end(jw);
+}
 
+/* The dashboard as Grafana exports one for sharing (__inputs names the
+ * data source chosen at import). */
+static void grafana_dashboard(struct apf_jsonw *jw, const struct apf_named_queries *qs)
+{
+	apf_jsonw_object_begin(jw);
+	apf_jsonw_object_array(jw, "__inputs");
+	apf_jsonw_object_begin(jw);
+	apf_jsonw_object_string(jw, "name", "DS_MOTHERDUCK");
+	apf_jsonw_object_string(jw, "label", "MotherDuck");
+	apf_jsonw_object_string(jw, "description",
+				"the MotherDuck DuckDB data source, with md_raw_ocr and md_annotated attached");
+	apf_jsonw_object_string(jw, "type", "datasource");
+	apf_jsonw_object_string(jw, "pluginId", GRAFANA_DS);
+	apf_jsonw_object_string(jw, "pluginName", "MotherDuck DuckDB");
+	apf_jsonw_end(jw);
+	apf_jsonw_end(jw);
+	apf_jsonw_object_array(jw, "__requires");
+	apf_jsonw_object_begin(jw);
+	apf_jsonw_object_string(jw, "type", "datasource");
+	apf_jsonw_object_string(jw, "id", GRAFANA_DS);
+	apf_jsonw_object_string(jw, "name", "MotherDuck DuckDB");
+	apf_jsonw_object_string(jw, "version", "0.2.0");
+	apf_jsonw_end(jw);
+	apf_jsonw_end(jw);
+	apf_jsonw_object_null(jw, "id");
+	apf_jsonw_object_string(jw, "uid", "apflow-annotations");
+	apf_jsonw_object_string(jw, "title", "apflow: ingestion, OCR and annotation");
+	apf_jsonw_object_array(jw, "tags");
+	apf_jsonw_array_string(jw, "apflow");
+	apf_jsonw_array_string(jw, "argilla");
+	apf_jsonw_end(jw);
+	apf_jsonw_object_int(jw, "schemaVersion", 39);
+	apf_jsonw_object_int(jw, "version", 1);
+	apf_jsonw_object_bool(jw, "editable", 1);
+	apf_jsonw_object_object(jw, "time");
+	apf_jsonw_object_string(jw, "from", "now-30d");
+	apf_jsonw_object_string(jw, "to", "now");
+	apf_jsonw_end(jw);
+	apf_jsonw_object_string(jw, "refresh", "5m");
+	apf_jsonw_object_array(jw, "panels");
 	for (size_t i = 0; i < qs->n; i++) {
 		const struct apf_named_query *q = &qs->v[i];
-		json_t *target = json_pack("{s:s, s:O, s:s, s:s, s:s}", "refId", "A", "datasource", ds,
-					   "rawSql", q->sql, "format", "table", "editorMode", "code");
-		json_t *options = json_object();
-		if (q->x && !strcmp(q->chart, "bar"))
-			json_object_set_new(options, "xField", json_string(q->x));
-		if (q->x && !strcmp(q->chart, "line"))
-			json_object_set_new(options, "xField", json_string(q->x));
-		json_array_append_new(
-			panels,
-			json_pack("{s:I, s:s, s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:O, s:[o], s:o, s:{s:{s:s?}}}",
-				  "id", (json_int_t)(i + 1), "type", grafana_type(q->chart), "title", q->title,
-				  "description", q->name, "gridPos", "h", 8, "w", 12, "x", (int)(i % 2) * 12, "y",
-				  (int)(i / 2) * 8, "datasource", ds, "targets", target, "options", options,
-				  "fieldConfig", "defaults", "unit", q->unit));
+		apf_jsonw_object_begin(jw);
+		apf_jsonw_object_int(jw, "id", (int64_t)i + 1);
+		apf_jsonw_object_string(jw, "type", grafana_type(q->chart));
+		apf_jsonw_object_string(jw, "title", q->title);
+		apf_jsonw_object_string(jw, "description", q->name);
+		apf_jsonw_object_object(jw, "gridPos");
+		apf_jsonw_object_int(jw, "h", 8);
+		apf_jsonw_object_int(jw, "w", 12);
+		apf_jsonw_object_int(jw, "x", (int64_t)(i % 2) * 12);
+		apf_jsonw_object_int(jw, "y", (int64_t)(i / 2) * 8);
+		apf_jsonw_end(jw);
+		grafana_datasource(jw);
+		apf_jsonw_object_array(jw, "targets");
+		apf_jsonw_object_begin(jw);
+		apf_jsonw_object_string(jw, "refId", "A");
+		grafana_datasource(jw);
+		apf_jsonw_object_string(jw, "rawSql", q->sql);
+		apf_jsonw_object_string(jw, "format", "table");
+		apf_jsonw_object_string(jw, "editorMode", "code");
+		apf_jsonw_end(jw);
+		apf_jsonw_end(jw);
+		apf_jsonw_object_object(jw, "options");
+		if (q->x && (!strcmp(q->chart, "bar") || !strcmp(q->chart, "line")))
+			apf_jsonw_object_string(jw, "xField", q->x);
+		apf_jsonw_end(jw);
+		apf_jsonw_object_object(jw, "fieldConfig");
+		apf_jsonw_object_object(jw, "defaults");
+		apf_jsonw_object_string(jw, "unit", q->unit);
+		apf_jsonw_end(jw);
+		apf_jsonw_end(jw);
+		apf_jsonw_end(jw);
 	}
-	json_t *d = json_pack(
-		"{s:[{s:s, s:s, s:s, s:s, s:s, s:s}], s:[{s:s, s:s, s:s, s:s}], s:n, s:s, s:s, s:[s, s], "
-		"s:i, s:i, s:b, s:{s:s, s:s}, s:s, s:o}",
-		"__inputs", "name", "DS_MOTHERDUCK", "label", "MotherDuck", "description",
-		"the MotherDuck DuckDB data source, with md_raw_ocr and md_annotated attached", "type",
-		"datasource", "pluginId", GRAFANA_DS, "pluginName", "MotherDuck DuckDB", "__requires", "type",
-		"datasource", "id", GRAFANA_DS, "name", "MotherDuck DuckDB", "version", "0.2.0", "id", "uid",
-		"apflow-annotations", "title", "apflow: ingestion, OCR and annotation", "tags", "apflow",
-		"argilla", "schemaVersion", 39, "version", 1, "editable", 1, "time", "from", "now-30d", "to",
-		"now", "refresh", "5m", "panels", panels);
-	json_decref(ds);
-	return d;
+	apf_jsonw_end(jw);
+	apf_jsonw_end(jw);
 }
 
 int cmd_panels(int argc, char **argv, struct apf_ctx *ctx)
@@ -128,13 +177,16 @@ int cmd_panels(int argc, char **argv, struct apf_ctx *ctx)
 	if (rc)
 		return apf_cmd_fail(&err);
 	if (grafana) {
-		json_t *d = grafana_dashboard(&qs);
-		char *text = json_dumps(d, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		json_decref(d);
-		rc = apf_write_file_atomic(grafana, text, strlen(text), &err);
+		struct apf_jsonw jw;
+		apf_jsonw_init(&jw, 2, 0);
+		grafana_dashboard(&jw, &qs);
+		if (!apf_jsonw_ok(&jw))
+			rc = apf_error(&err, APF_EINTERNAL, "cannot write '%s': the dashboard is too large", grafana);
+		else
+			rc = apf_write_file_atomic(grafana, jw.buf.data, jw.buf.len, &err);
 		if (!rc)
 			printf("wrote '%s': a Grafana dashboard with %zu panels\n", grafana, qs.n);
-		free(text);
+		apf_jsonw_release(&jw);
 		if (rc)
 			rc = apf_cmd_fail(&err);
 		goto out;

@@ -6,11 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "apflow/buf.h"
 #include "apflow/dataset.h"
 #include "apflow/dbwriter.h"
+#include "apflow/jsonw.h"
 #include "apflow/labelset.h"
 #include "apflow/ocrstage.h"
 #include "apflow/preannotate.h"
@@ -106,117 +105,6 @@ static void print_summary(FILE *f, const char *what, const char *agent, const st
 	fputc('\n', f);
 }
 
-/* Input caps: a page object, and the whole input (a Spark partition). */
-#define LINE_MAX_BYTES ((size_t)64 << 20)
-#define INPUT_MAX_BYTES ((size_t)4 << 30)
-
-/* Reads one line (without its newline) into line, at most its cap;
- * returns 1 for a line, 0 at the end, -1 when the line passes the cap. */
-static int read_line(FILE *f, struct apf_buf *line)
-{
-	int c, any = 0;
-
-	apf_buf_reset(line);
-	while ((c = getc_unlocked(f)) != EOF) {
-		any = 1;
-		if (c == '\n')
-			break;
-		char ch = (char)c;
-		if (apf_buf_add(line, &ch, 1))
-			return -1;
-	}
-	if (apf_buf_add(line, "", 0))
-		return -1;
-	return any ? 1 : 0;
-}
-
-/* Reads every line of f into pages; a bad line is an error naming it. */
-static int read_jsonl(FILE *f, struct apf_pa_page **out, size_t *nout, struct apf_err *err)
-{
-	struct apf_pa_page *v = NULL;
-	size_t n = 0, cap = 0, lineno = 0, total = 0;
-	struct apf_buf line;
-	int rc = 0, more;
-
-	apf_buf_init(&line, LINE_MAX_BYTES);
-	while ((more = read_line(f, &line)) != 0) {
-		json_error_t jerr;
-		json_t *o, *doc, *pn, *text, *sha;
-		char want[APF_SHA256_HEX];
-		size_t got = line.len;
-
-		lineno++;
-		if (more < 0) {
-			rc = apf_error(err, APF_ETOOBIG, "line %zu: longer than %zu MiB", lineno, LINE_MAX_BYTES >> 20);
-			break;
-		}
-		total += got + 1;
-		if (total > INPUT_MAX_BYTES) {
-			rc = apf_error(err, APF_ETOOBIG, "line %zu: the input passes %zu GiB: give fewer pages per run",
-				       lineno, INPUT_MAX_BYTES >> 30);
-			break;
-		}
-		o = json_loadb(line.data, got, 0, &jerr);
-		if (!o) {
-			rc = apf_error(err, APF_EINVAL, "line %zu: not JSON: %s", lineno, got ? jerr.text : "empty line");
-			break;
-		}
-		doc = json_object_get(o, "doc_id");
-		pn = json_object_get(o, "page_num");
-		text = json_object_get(o, "text");
-		sha = json_object_get(o, "text_sha256");
-		if (!json_is_object(o))
-			rc = apf_error(err, APF_EINVAL, "line %zu: not a JSON object", lineno);
-		else if (!doc || !pn || !text || !sha)
-			rc = apf_error(err, APF_EINVAL, "line %zu: missing field '%s'", lineno,
-				       !doc ? "doc_id" : !pn ? "page_num" : !text ? "text" : "text_sha256");
-		else if (!json_is_string(doc) || !json_string_length(doc))
-			rc = apf_error(err, APF_EINVAL, "line %zu: 'doc_id' is not a non-empty string", lineno);
-		else if (!json_is_integer(pn) || json_integer_value(pn) < 1 || json_integer_value(pn) > INT32_MAX)
-			rc = apf_error(err, APF_EINVAL, "line %zu: 'page_num' is not a positive integer", lineno);
-		else if (!json_is_string(text))
-			rc = apf_error(err, APF_EINVAL, "line %zu: 'text' is not a string", lineno);
-		else if (!json_is_string(sha))
-			rc = apf_error(err, APF_EINVAL, "line %zu: 'text_sha256' is not a string", lineno);
-		if (!rc) {
-			apf_sha256_hex(json_string_value(text), json_string_length(text), want);
-			if (strcmp(want, json_string_value(sha)))
-				rc = apf_error(err, APF_EINVAL, "line %zu: 'text_sha256' is not the SHA-256 of 'text' (%s)",
-					       lineno, want);
-		}
-		if (!rc && memchr(json_string_value(text), '\0', json_string_length(text)))
-			rc = apf_error(err, APF_EINVAL, "line %zu: 'text' holds a NUL character", lineno);
-		if (rc) {
-			json_decref(o);
-			break;
-		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			v = apf_xrealloc(v, cap * sizeof(*v));
-		}
-		memset(&v[n], 0, sizeof(v[n]));
-		v[n].doc_id = apf_xstrdup(json_string_value(doc));
-		v[n].page_num = (int)json_integer_value(pn);
-		v[n].text = apf_xstrndup(json_string_value(text), json_string_length(text));
-		v[n].len = json_string_length(text);
-		apf_strlcpy(v[n].text_sha256, want, sizeof(v[n].text_sha256));
-		n++;
-		json_decref(o);
-	}
-	apf_buf_release(&line);
-	if (!rc && ferror(f))
-		rc = apf_error(err, APF_EIO, "cannot read standard input");
-	if (rc) {
-		for (size_t i = 0; i < n; i++)
-			apf_pa_page_release(&v[i]);
-		free(v);
-		return rc;
-	}
-	*out = v;
-	*nout = n;
-	return 0;
-}
-
 static int run_stdin(struct apf_pa_options *pa, struct apf_progress *bar)
 {
 	struct apf_pa_page *pages = NULL;
@@ -228,7 +116,7 @@ static int run_stdin(struct apf_pa_options *pa, struct apf_progress *bar)
 	int rc;
 
 	apf_err_clear(&err);
-	rc = read_jsonl(stdin, &pages, &n, &err);
+	rc = apf_pa_read_jsonl(stdin, &pages, &n, &err);
 	if (!rc)
 		rc = apf_pa_run(pa, pages, n, &st, &err);
 	apf_progress_end(bar, NULL, NULL);
@@ -254,10 +142,10 @@ static int run_stdin(struct apf_pa_options *pa, struct apf_progress *bar)
 	apf_pa_now(created);
 	for (size_t i = 0; i < n; i++) {
 		for (size_t s = 0; s < pages[i].spans.n; s++) {
-			json_t *row = apf_pa_row(&pages[i], &pages[i].spans.v[s], agent, created);
-			json_dumpf(row, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-			fputc('\n', stdout);
-			json_decref(row);
+			struct apf_jsonw jw;
+			apf_jsonw_init(&jw, 0, 0);
+			apf_pa_row_write(&jw, &pages[i], &pages[i].spans.v[s], agent, created);
+			apf_cmd_print_json(&jw);
 		}
 	}
 	if (fflush(stdout) || ferror(stdout)) {

@@ -8,8 +8,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "apflow/argilla.h"
 #include "apflow/log.h"
 #include "apflow/progress.h"
@@ -52,12 +50,9 @@ int cmd_pull(int argc, char **argv, struct apf_ctx *ctx)
 	static const struct option longopts[] = {
 		{ "dataset", required_argument, NULL, 'd' }, { "status", required_argument, NULL, 's' },
 		{ "since", required_argument, NULL, 'S' },   { "out", required_argument, NULL, 'o' },
-		{ "api-url", required_argument, NULL, 'u' }, { "api-key", required_argument, NULL, 'k' },
-		{ "workspace", required_argument, NULL, 'w' }, { "timeout", required_argument, NULL, 't' },
-		{ "retries", required_argument, NULL, 'r' }, { "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 },
+		ARGILLA_CLI_LONGOPTS,			     { NULL, 0, NULL, 0 },
 	};
-	struct argilla_cli cli = { 0 };
+	struct argilla_cli cli = ARGILLA_CLI_INIT;
 	struct apf_argilla_pull_options po = { 0 };
 	struct apf_argilla_pull_stats stats;
 	struct apf_argilla_dataset ds;
@@ -70,7 +65,6 @@ int cmd_pull(int argc, char **argv, struct apf_ctx *ctx)
 	int c, rc;
 
 	apf_err_clear(&err);
-	cli.retries = -1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dataset = optarg; break;
@@ -82,20 +76,12 @@ int cmd_pull(int argc, char **argv, struct apf_ctx *ctx)
 		case 'S': po.since = optarg; break;
 		case 'o': out = optarg; break;
 		default:
-			rc = argilla_cli_option(&cli, "pull", c, optarg);
-			if (rc == 0)
-				break;
-			if (rc > 0)
+			if ((rc = argilla_cli_option(&cli, "pull", c, optarg)))
 				return rc;
-			return apf_cmd_usage_error("pull", "unknown option");
 		}
 	}
-	if (optind < argc)
-		return apf_cmd_usage_error("pull", "unexpected argument '%s'", argv[optind]);
-	if (!dataset || !*dataset)
-		return apf_cmd_usage_error("pull", "--dataset is required");
-	if (cli.verbose)
-		apf_log_set_level(APF_LOG_DEBUG);
+	if ((rc = argilla_cli_args_done(&cli, "pull", argc, argv, dataset)))
+		return rc;
 
 	if (out) {
 		if (apf_starts_with(out, "file://"))

@@ -106,13 +106,11 @@ int cmd_push(int argc, char **argv, struct apf_ctx *ctx)
 {
 	static const struct option longopts[] = {
 		{ "dataset", required_argument, NULL, 'd' },     { "parquet", required_argument, NULL, 'p' },
-		{ "api-url", required_argument, NULL, 'u' },     { "api-key", required_argument, NULL, 'k' },
-		{ "workspace", required_argument, NULL, 'w' },   { "batch-size", required_argument, NULL, 'b' },
-		{ "concurrency", required_argument, NULL, 'c' }, { "replace-changed", no_argument, NULL, 'R' },
-		{ "timeout", required_argument, NULL, 't' },     { "retries", required_argument, NULL, 'r' },
-		{ "verbose", no_argument, NULL, 'v' },           { NULL, 0, NULL, 0 },
+		{ "batch-size", required_argument, NULL, 'b' },  { "concurrency", required_argument, NULL, 'c' },
+		{ "replace-changed", no_argument, NULL, 'R' },   ARGILLA_CLI_LONGOPTS,
+		{ NULL, 0, NULL, 0 },
 	};
-	struct argilla_cli cli = { 0 };
+	struct argilla_cli cli = ARGILLA_CLI_INIT;
 	struct apf_argilla_push_options po = { 0 };
 	struct apf_argilla_push_stats stats;
 	struct apf_argilla_dataset ds;
@@ -126,7 +124,6 @@ int cmd_push(int argc, char **argv, struct apf_ctx *ctx)
 	int c, rc;
 
 	apf_err_clear(&err);
-	cli.retries = -1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dataset = optarg; break;
@@ -143,20 +140,12 @@ int cmd_push(int argc, char **argv, struct apf_ctx *ctx)
 			po.concurrency = (int)v;
 			break;
 		default:
-			rc = argilla_cli_option(&cli, "push", c, optarg);
-			if (rc == 0)
-				break;
-			if (rc > 0)
+			if ((rc = argilla_cli_option(&cli, "push", c, optarg)))
 				return rc;
-			return apf_cmd_usage_error("push", "unknown option");
 		}
 	}
-	if (optind < argc)
-		return apf_cmd_usage_error("push", "unexpected argument '%s'", argv[optind]);
-	if (!dataset || !*dataset)
-		return apf_cmd_usage_error("push", "--dataset is required");
-	if (cli.verbose)
-		apf_log_set_level(APF_LOG_DEBUG);
+	if ((rc = argilla_cli_args_done(&cli, "push", argc, argv, dataset)))
+		return rc;
 
 	/* The input first: a missing file fails before any request. */
 	if (!parquet) {

@@ -27,15 +27,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "apflow/dataset.h"
 #include "apflow/catalog.h"
 #include "apflow/db.h"
 #include "apflow/dbwriter.h"
+#include "apflow/jsonw.h"
 #include "apflow/ocrstage.h"
 #include "apflow/preannotate.h"
 #include "apflow/progress.h"
+#include "apflow/runstate.h"
 #include "apflow/store.h"
 #include "apflow/util.h"
 #include "cmd/cmd.h"
@@ -323,33 +323,30 @@ static void now_utc(char out[32])
 static int save_state(const struct apf_config *cfg, const char *dataset, const char *started, const char *finished,
 		      const struct stage_row *rows, struct apf_err *err)
 {
-	json_t *o = json_object(), *a = json_array();
+	struct apf_run_state *st = apf_xcalloc(1, sizeof(*st));
 	char *dir = apf_xasprintf("%s/runs", apf_config_get(cfg, APF_CFG_DATA_DIR));
-	char *path = state_path(cfg, dataset), *text;
+	char *path = state_path(cfg, dataset);
 	int rc;
 
-	json_object_set_new(o, "dataset", json_string(dataset));
-	json_object_set_new(o, "started_at", json_string(started));
-	json_object_set_new(o, "finished_at", finished ? json_string(finished) : json_null());
+	apf_strlcpy(st->dataset, dataset, sizeof(st->dataset));
+	apf_strlcpy(st->started_at, started, sizeof(st->started_at));
+	apf_strlcpy(st->finished_at, finished ? finished : "", sizeof(st->finished_at));
+	st->n = ST_COUNT;
 	for (int s = 0; s < ST_COUNT; s++) {
-		json_t *r = json_object();
-		json_object_set_new(r, "stage", json_string(stage_names[s]));
-		json_object_set_new(r, "state", json_string(rows[s].state));
-		json_object_set_new(r, "items", json_integer((json_int_t)rows[s].items));
-		json_object_set_new(r, "failures", json_integer((json_int_t)rows[s].failures));
-		json_object_set_new(r, "seconds", json_real(rows[s].seconds));
-		json_object_set_new(r, "note", json_string(rows[s].note));
-		json_array_append_new(a, r);
+		struct apf_run_stage *r = &st->stages[s];
+		apf_strlcpy(r->stage, stage_names[s], sizeof(r->stage));
+		apf_strlcpy(r->state, rows[s].state, sizeof(r->state));
+		r->items = (int64_t)rows[s].items;
+		r->failures = (int64_t)rows[s].failures;
+		r->seconds = rows[s].seconds;
+		apf_strlcpy(r->note, rows[s].note, sizeof(r->note));
 	}
-	json_object_set_new(o, "stages", a);
-	text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	rc = apf_mkdirs(dir, 0755, err);
 	if (!rc)
-		rc = apf_write_file_atomic(path, text, strlen(text), err);
-	free(text);
+		rc = apf_run_state_save(path, st, err);
 	free(path);
 	free(dir);
-	json_decref(o);
+	free(st);
 	return rc;
 }
 
@@ -357,19 +354,13 @@ static int save_state(const struct apf_config *cfg, const char *dataset, const c
 
 static int stage_ocr(struct apf_ctx *ctx, int jobs, struct stage_row *row, struct apf_err *err)
 {
-	struct apf_ocrstage_options opt;
-	struct apf_ocrstage_result res;
 	struct apf_progress *bar = apf_progress_new("ocr", "pages", 0, ctx->stderr_tty);
-	int rc;
+	const struct apf_ocrstage_options opt = { .engine = APF_OCRSTAGE_AUTO, .jobs = jobs,
+						  .on_progress = ocr_progress, .on_failure = ocr_failure,
+						  .cb_arg = bar, .cancel = &interrupted };
+	struct apf_ocrstage_result res;
+	int rc = apf_ocrstage_run(&ctx->cfg, ctx->store, ctx->writer, &opt, &res, err);
 
-	memset(&opt, 0, sizeof(opt));
-	opt.engine = APF_OCRSTAGE_AUTO;
-	opt.jobs = jobs;
-	opt.on_progress = ocr_progress;
-	opt.on_failure = ocr_failure;
-	opt.cb_arg = bar;
-	opt.cancel = &interrupted;
-	rc = apf_ocrstage_run(&ctx->cfg, ctx->store, ctx->writer, &opt, &res, err);
 	row->items = res.pages;
 	row->failures = res.failed;
 	if (!rc && !res.run_id)
@@ -777,13 +768,16 @@ static int dataset_counts(struct apf_ctx *ctx, const char *dataset, const char *
 	return rc;
 }
 
-static json_t *load_state(const struct apf_config *cfg, const char *dataset)
+/* The run state of dataset; st->n is 0 when there is none (or it is
+ * unreadable: status then says no run was made). */
+static void load_state(const struct apf_config *cfg, const char *dataset, struct apf_run_state *st)
 {
 	char *path = state_path(cfg, dataset);
-	json_t *o = json_load_file(path, 0, NULL);
+	struct apf_err err;
 
+	if (apf_run_state_load(path, st, &err))
+		st->n = 0;
 	free(path);
-	return o;
 }
 
 /* The datasets with a run state, sorted. */
@@ -805,18 +799,28 @@ static void run_datasets(const struct apf_config *cfg, struct strlist *out)
 	qsort(out->v, out->n, sizeof(*out->v), cmp_str);
 }
 
-static void print_line(json_t *arr, int json, const char *stage, const char *unit, int64_t done, int64_t pending,
-		       int64_t failed, const char *note)
+/* A count, or null when it is not known (< 0). */
+static void json_count(struct apf_jsonw *jw, const char *key, int64_t n)
+{
+	if (n < 0)
+		apf_jsonw_object_null(jw, key);
+	else
+		apf_jsonw_object_int(jw, key, n);
+}
+
+/* One row of the table, or one object of the JSON array arr (json). */
+static void print_line(struct apf_jsonw *arr, int json, const char *stage, const char *unit, int64_t done,
+		       int64_t pending, int64_t failed, const char *note)
 {
 	if (json) {
-		json_t *o = json_object();
-		json_object_set_new(o, "stage", json_string(stage));
-		json_object_set_new(o, "unit", json_string(unit));
-		json_object_set_new(o, "done", done < 0 ? json_null() : json_integer(done));
-		json_object_set_new(o, "pending", pending < 0 ? json_null() : json_integer(pending));
-		json_object_set_new(o, "failed", failed < 0 ? json_null() : json_integer(failed));
-		json_object_set_new(o, "note", json_string(note ? note : ""));
-		json_array_append_new(arr, o);
+		apf_jsonw_object_begin(arr);
+		apf_jsonw_object_string(arr, "stage", stage);
+		apf_jsonw_object_string(arr, "unit", unit);
+		json_count(arr, "done", done);
+		json_count(arr, "pending", pending);
+		json_count(arr, "failed", failed);
+		apf_jsonw_object_string(arr, "note", note ? note : "");
+		apf_jsonw_end(arr);
 		return;
 	}
 	char d[24] = "-", p[24] = "-", f[24] = "-";
@@ -829,12 +833,12 @@ static void print_line(json_t *arr, int json, const char *stage, const char *uni
 	printf("%-12s %-10s %8s %8s %8s  %s\n", stage, unit, d, p, f, note ? note : "");
 }
 
-static int status_dataset(struct apf_ctx *ctx, const char *dataset, const char *doc, json_t *arr, int json,
-			  struct apf_err *err)
+static int status_dataset(struct apf_ctx *ctx, const char *dataset, const char *doc, struct apf_jsonw *arr,
+			  int json, struct apf_err *err)
 {
 	static const char *const names[3] = { "export", "preannotate", "merge" };
 	struct ds_counts dc;
-	json_t *st;
+	struct apf_run_state *st;
 	int rc = dataset_counts(ctx, dataset, doc, &dc, err);
 
 	if (rc)
@@ -849,23 +853,21 @@ static int status_dataset(struct apf_ctx *ctx, const char *dataset, const char *
 			snprintf(note, sizeof(note), "%" PRId64 " rows in the files", dc.v[k][2]);
 		print_line(arr, json, names[k], "pages", dc.v[k][0], dc.v[k][1], -1, note);
 	}
-	st = load_state(&ctx->cfg, dataset);
+	st = apf_xcalloc(1, sizeof(*st));
+	load_state(&ctx->cfg, dataset, st);
 	for (int s = ST_PUSH; s <= ST_LOAD; s++) {
-		json_t *row = json_array_get(json_object_get(st, "stages"), (size_t)s);
-		const char *state = json_string_value(json_object_get(row, "state"));
+		const struct apf_run_stage *row = (size_t)s < st->n ? &st->stages[s] : NULL;
 		char note[200];
-		if (!state) {
+		if (!row || !row->state[0]) {
 			print_line(arr, json, stage_names[s], "last run", -1, -1, -1, "no 'apflow run' of the dataset yet");
 			continue;
 		}
-		snprintf(note, sizeof(note), "last run %s: %s%s%s", json_string_value(json_object_get(st, "started_at")), state,
-			 *json_string_value(json_object_get(row, "note")) ? ", " : "",
-			 json_string_value(json_object_get(row, "note")));
-		print_line(arr, json, stage_names[s], "records",
-			   !strcmp(state, "done") ? json_integer_value(json_object_get(row, "items")) : -1, -1,
-			   (int64_t)json_integer_value(json_object_get(row, "failures")), note);
+		snprintf(note, sizeof(note), "last run %s: %s%s%s", st->started_at, row->state, row->note[0] ? ", " : "",
+			 row->note);
+		print_line(arr, json, stage_names[s], "records", !strcmp(row->state, "done") ? row->items : -1, -1,
+			   row->failures, note);
 	}
-	json_decref(st);
+	free(st);
 	return 0;
 }
 
@@ -886,7 +888,7 @@ int cmd_status(int argc, char **argv, struct apf_ctx *ctx)
 	const char *dataset = NULL, *doc = NULL;
 	struct strlist dsl = { NULL, 0 };
 	struct apf_err err;
-	json_t *arr = NULL;
+	struct apf_jsonw arr;
 	int json = 0, c, rc = 0;
 	int64_t v[4];
 
@@ -906,8 +908,8 @@ int cmd_status(int argc, char **argv, struct apf_ctx *ctx)
 		return apf_cmd_usage_error("status", "unexpected argument '%s'", argv[optind]);
 	if (dataset && apf_dataset_name_check(&ctx->cfg, dataset, &err))
 		return err.code == APF_EUSAGE ? apf_cmd_usage_error("status", "%s", err.msg) : apf_cmd_fail(&err);
-	if (json)
-		arr = json_array();
+	apf_jsonw_init(&arr, 2, 0);
+	apf_jsonw_array_begin(&arr);
 
 	if (doc) {
 		struct apf_catalog_doc d;
@@ -927,9 +929,9 @@ int cmd_status(int argc, char **argv, struct apf_ctx *ctx)
 		char note[160];
 		snprintf(note, sizeof(note), "first uploaded %s, %" PRId64 " upload%s", d.uploaded_at ? d.uploaded_at : "?",
 			 d.uploads, d.uploads == 1 ? "" : "s");
-		print_line(arr, json, "ingest", "document", 1, 0, 0, note);
+		print_line(&arr, json, "ingest", "document", 1, 0, 0, note);
 		snprintf(note, sizeof(note), "%s", d.ocr_state);
-		print_line(arr, json, "ocr", "pages", d.pages_done,
+		print_line(&arr, json, "ocr", "pages", d.pages_done,
 			   d.pages >= 0 ? (d.pages - d.pages_done - d.pages_failed > 0 ? d.pages - d.pages_done - d.pages_failed : 0) : -1,
 			   d.pages_failed + d.doc_failures, note);
 		if (dataset)
@@ -937,11 +939,11 @@ int cmd_status(int argc, char **argv, struct apf_ctx *ctx)
 		else
 			run_datasets(&ctx->cfg, &dsl);
 		for (size_t i = 0; i < dsl.n && !rc; i++)
-			rc = status_dataset(ctx, dsl.v[i], doc, arr, json, &err);
+			rc = status_dataset(ctx, dsl.v[i], doc, &arr, json, &err);
 		if (!rc) {
 			snprintf(note, sizeof(note), "%s, %" PRId64 " annotator%s", d.annotation_state, d.annotators,
 				 d.annotators == 1 ? "" : "s");
-			print_line(arr, json, "annotated", "pages", d.pages_submitted, -1, -1, note);
+			print_line(&arr, json, "annotated", "pages", d.pages_submitted, -1, -1, note);
 		}
 		apf_catalog_doc_release(&d);
 		if (rc)
@@ -953,10 +955,10 @@ int cmd_status(int argc, char **argv, struct apf_ctx *ctx)
 		goto fail;
 	if (!json)
 		printf("%-12s %-10s %8s %8s %8s  %s\n", "stage", "unit", "done", "pending", "failed", "note");
-	print_line(arr, json, "ingest", "documents", v[0], -1, -1, "in md_raw_ocr.main.documents");
-	print_line(arr, json, "ocr", "documents", v[1], v[2], v[3], "failed: with an ocr_failures row");
+	print_line(&arr, json, "ingest", "documents", v[0], -1, -1, "in md_raw_ocr.main.documents");
+	print_line(&arr, json, "ocr", "documents", v[1], v[2], v[3], "failed: with an ocr_failures row");
 	if (dataset) {
-		rc = status_dataset(ctx, dataset, NULL, arr, json, &err);
+		rc = status_dataset(ctx, dataset, NULL, &arr, json, &err);
 		if (rc)
 			goto fail;
 	} else {
@@ -968,14 +970,14 @@ int cmd_status(int argc, char **argv, struct apf_ctx *ctx)
 	(void)pages_sql;
 out:
 	if (json) {
-		json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		fputc('\n', stdout);
+		apf_jsonw_end(&arr);
+		rc = apf_cmd_print_json(&arr);
 	}
-	json_decref(arr);
+	apf_jsonw_release(&arr);
 	strlist_free(&dsl);
-	return 0;
+	return rc;
 fail:
-	json_decref(arr);
+	apf_jsonw_release(&arr);
 	strlist_free(&dsl);
 	return apf_cmd_fail(&err);
 }

@@ -8,8 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
+#include "apflow/jsonw.h"
 #include "apflow/store.h"
 #include "apflow/util.h"
 #include "cmd/cmd.h"
@@ -53,29 +52,26 @@ static void iso_time(int64_t t, char *out, size_t n)
 	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static json_t *stat_json(const char *key, const struct apf_store_stat *s)
+/* Prints {"key":..,"size":..,"mtime":..,"etag":..} without a newline.  A
+ * key that is not UTF-8 keeps its bytes visible rather than fail. */
+static int print_stat_json(const char *key, const struct apf_store_stat *s)
 {
 	char when[32];
-	json_t *o = json_object(), *k = json_string(key);
+	struct apf_jsonw jw;
+	int rc = -1;
 
-	if (!k) /* not UTF-8: keep the bytes visible rather than fail */
-		k = json_stringn_nocheck(key, strlen(key));
 	iso_time(s->mtime, when, sizeof(when));
-	json_object_set_new(o, "key", k);
-	json_object_set_new(o, "size", json_integer((json_int_t)s->size));
-	json_object_set_new(o, "mtime", s->mtime > 0 ? json_string(when) : json_null());
-	json_object_set_new(o, "etag", s->etag[0] ? json_string(s->etag) : json_null());
-	return o;
-}
-
-static int print_json(json_t *o)
-{
-	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	int rc = s ? fputs(s, stdout) : EOF;
-
-	free(s);
-	json_decref(o);
-	return rc == EOF ? -1 : 0;
+	apf_jsonw_init(&jw, 0, 0);
+	apf_jsonw_object_begin(&jw);
+	apf_jsonw_object_string(&jw, "key", key);
+	apf_jsonw_object_int(&jw, "size", (int64_t)s->size);
+	apf_jsonw_object_string(&jw, "mtime", s->mtime > 0 ? when : NULL);
+	apf_jsonw_object_string(&jw, "etag", s->etag[0] ? s->etag : NULL);
+	apf_jsonw_end(&jw);
+	if (apf_jsonw_ok(&jw) && fputs(jw.buf.data, stdout) != EOF)
+		rc = 0;
+	apf_jsonw_release(&jw);
+	return rc;
 }
 
 struct ls_state {
@@ -91,7 +87,7 @@ static int ls_one(const struct apf_store_stat *s, void *arg)
 
 	if (ls->json) {
 		fputs(ls->count ? ",\n " : "[\n ", stdout);
-		print_json(stat_json(s->key, s));
+		print_stat_json(s->key, s);
 	} else if (ls->lng) {
 		iso_time(s->mtime, when, sizeof(when));
 		printf("%12" PRIu64 "  %-20s  %s\n", s->size, when, s->key);
@@ -234,7 +230,7 @@ int cmd_store(int argc, char **argv, struct apf_ctx *ctx)
 		struct apf_store_stat s;
 		rc = apf_store_head(st, pos[0], &s, &err);
 		if (!rc && json) {
-			print_json(stat_json(pos[0], &s));
+			print_stat_json(pos[0], &s);
 			fputc('\n', stdout);
 		} else if (!rc) {
 			char when[32];

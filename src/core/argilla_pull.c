@@ -6,7 +6,8 @@
  * Records are read a page (1,000) at a time and written as JSON lines to
  * a temp file beside the output, so memory holds one page whatever the
  * dataset's size; DuckDB then turns the lines into the Parquet file (a
- * temp name, renamed when complete).  Paging is by offset in the server's
+ * temp file too, renamed when complete).  Both are apflow/atomicfile.h's,
+ * so a killed pull leaves nothing that the sweep of temp files misses.  Paging is by offset in the server's
  * order (insertion), which annotation does not change; a record seen twice
  * is written once, and when the server's count changed between the pages
  * of a pass (a record deleted moves the later ones back one offset, so one
@@ -18,12 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "apflow/argilla.h"
+#include "apflow/atomicfile.h"
 #include "apflow/db.h"
 #include "apflow/log.h"
 #include "apflow/util.h"
@@ -31,45 +32,14 @@
 
 #define PAGE 1000
 
-/* "2024-07-01T10:05:00.654321", "2024-07-01 10:05", "...Z", "...+00:00" ->
- * microseconds since the epoch (UTC); -1 when unreadable.  Naive times are
- * UTC, as the server writes them. */
-static int64_t parse_ts(const char *s)
+/* obj's "updated_at" ("2024-07-01T10:05:00.654321": naive times are UTC,
+ * as the server writes them) in microseconds since the epoch; INT64_MIN
+ * when absent or unreadable. */
+static int64_t updated_at(json_t *obj)
 {
-	int y, mo, d, h = 0, mi = 0, n = 0;
-	double sec = 0;
-	struct tm tm;
-	const char *p;
+	int64_t us;
 
-	if (!s || sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3)
-		return -1;
-	p = s + n;
-	if (*p == 'T' || *p == ' ') {
-		int m = 0;
-		if (sscanf(p + 1, "%2d:%2d%n", &h, &mi, &m) != 2)
-			return -1;
-		p += 1 + m;
-		if (*p == ':') {
-			char *end;
-			sec = strtod(p + 1, &end);
-			p = end;
-		}
-	}
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	{
-		int64_t t = (int64_t)timegm(&tm) * 1000000 + (int64_t)(sec * 1e6 + 0.5);
-		if ((p[0] == '+' || p[0] == '-') && p[1] >= '0' && p[1] <= '9') {
-			int oh = 0, om = 0;
-			sscanf(p + 1, "%2d:%2d", &oh, &om);
-			t -= (p[0] == '+' ? 1 : -1) * ((int64_t)oh * 3600 + om * 60) * 1000000;
-		}
-		return t;
-	}
+	return apf_parse_iso8601(json_string_value(json_object_get(obj, "updated_at")), &us) ? INT64_MIN : us;
 }
 
 struct users {
@@ -120,14 +90,15 @@ static void load_users(struct apf_argilla *a, struct users *u)
 	json_decref(root);
 }
 
-/* The JSON line of one record, or NULL when --since leaves it out. */
+/* The JSON line of one record, or NULL when --since leaves it out (since:
+ * INT64_MIN without --since). */
 static json_t *record_line(struct apf_argilla *a, const struct apf_argilla_dataset *ds, struct users *u,
 			   json_t *r, const struct apf_argilla_pull_options *opt, int64_t since,
 			   struct apf_argilla_pull_stats *st)
 {
 	json_t *md = json_object_get(r, "metadata"), *line, *resp, *s;
 	json_t *rv = json_array(), *ru = json_array(), *rs = json_array(), *rn = json_array(), *rt = json_array();
-	int recent = since < 0 || parse_ts(json_string_value(json_object_get(r, "updated_at"))) >= since;
+	int recent = since == INT64_MIN || updated_at(r) >= since;
 	size_t i;
 
 	json_array_foreach(json_object_get(r, "responses"), i, resp)
@@ -137,7 +108,7 @@ static json_t *record_line(struct apf_argilla *a, const struct apf_argilla_datas
 		const char *uid = json_string_value(json_object_get(resp, "user_id"));
 		const char *name;
 
-		if (since >= 0 && parse_ts(json_string_value(json_object_get(resp, "updated_at"))) >= since)
+		if (updated_at(resp) >= since)
 			recent = 1;
 		/* As the SDK: a response without a value for the question
 		 * (a discarded one without values) is no entry at all. */
@@ -225,7 +196,7 @@ static const char convert_sql[] =
 	"  s: 'STRUCT(label VARCHAR, start BIGINT, \"end\" BIGINT)[]', ss: 'DOUBLE[]', sa: 'VARCHAR',\n"
 	"  rn: 'VARCHAR[]', rt: 'VARCHAR[]'})\n"
 	" WHERE _server_id IS NOT NULL)\n"
-	" TO %s (FORMAT parquet)";
+	" TO %s (FORMAT parquet, USE_TMP_FILE false)"; /* in place: the temp file is ours */
 
 int apf_argilla_pull(struct apf_argilla *a, const struct apf_argilla_dataset *ds,
 		     const struct apf_argilla_pull_options *opt, struct apf_argilla_pull_stats *stats,
@@ -233,9 +204,9 @@ int apf_argilla_pull(struct apf_argilla *a, const struct apf_argilla_dataset *ds
 {
 	struct users u = { NULL };
 	json_t *seen = json_object();
-	char *json_tmp = apf_xasprintf("%s.apflow-pull-%ld.jsonl", opt->out, (long)getpid());
-	char *pq_tmp = apf_xasprintf("%s.apflow-pull-%ld.tmp", opt->out, (long)getpid());
-	int64_t t0 = apf_now_ms(), since = -1;
+	/* The JSON lines (removed at the end) and the Parquet file. */
+	struct apf_atomicfile jf = { NULL, NULL, -1 }, pq = { NULL, NULL, -1 };
+	int64_t t0 = apf_now_ms(), since = INT64_MIN;
 	uint64_t offset = 0, total = 0;
 	uint64_t pass_total = UINT64_MAX; /* the count at the first page of this pass */
 	int passes = 0, moved = 0;
@@ -245,17 +216,21 @@ int apf_argilla_pull(struct apf_argilla *a, const struct apf_argilla_dataset *ds
 
 	memset(stats, 0, sizeof(*stats));
 	if (opt->since) {
-		since = parse_ts(opt->since);
-		if (since < 0) {
-			rc = apf_error(err, APF_EUSAGE, "bad --since '%s': use YYYY-MM-DD[THH:MM[:SS]][Z]", opt->since);
+		if (apf_parse_iso8601(opt->since, &since)) {
+			rc = apf_error(err, APF_EUSAGE, "bad --since '%s': use YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM]",
+				       opt->since);
 			goto out;
 		}
 	}
-	f = fopen(json_tmp, "w");
+	rc = apf_atomicfile_open(&jf, opt->out, err);
+	if (rc)
+		goto out;
+	f = fdopen(jf.fd, "w");
 	if (!f) {
-		rc = apf_error(err, APF_EIO, "cannot write '%s': %s", json_tmp, strerror(errno));
+		rc = apf_error(err, APF_EIO, "cannot write '%s': %s", jf.tmp, strerror(errno));
 		goto out;
 	}
+	jf.fd = -1; /* f's now */
 	/* An empty line object first: read_json cannot type an empty file;
 	 * the query drops it (no _server_id). */
 	fputs("{}\n", f);
@@ -292,7 +267,7 @@ int apf_argilla_pull(struct apf_argilla *a, const struct apf_argilla_dataset *ds
 			if (json_dumpf(line, f, JSON_COMPACT | JSON_REAL_PRECISION(17)) || fputc('\n', f) == EOF) {
 				json_decref(line);
 				json_decref(root);
-				rc = apf_error(err, APF_EIO, "cannot write '%s': %s", json_tmp, strerror(errno));
+				rc = apf_error(err, APF_EIO, "cannot write '%s': %s", jf.tmp, strerror(errno));
 				goto out;
 			}
 			json_decref(line);
@@ -312,7 +287,7 @@ int apf_argilla_pull(struct apf_argilla *a, const struct apf_argilla_dataset *ds
 				 * dataset holds now, each record once. */
 				apf_log_debug("pull: the dataset changed size while it was read; reading it again");
 				if (fflush(f) || ftruncate(fileno(f), 0) || fseek(f, 0, SEEK_SET) || fputs("{}\n", f) == EOF) {
-					rc = apf_error(err, APF_EIO, "cannot write '%s': %s", json_tmp, strerror(errno));
+					rc = apf_error(err, APF_EIO, "cannot write '%s': %s", jf.tmp, strerror(errno));
 					goto out;
 				}
 				json_object_clear(seen);
@@ -331,13 +306,15 @@ int apf_argilla_pull(struct apf_argilla *a, const struct apf_argilla_dataset *ds
 	}
 	if (fclose(f)) {
 		f = NULL;
-		rc = apf_error(err, APF_EIO, "cannot write '%s': %s", json_tmp, strerror(errno));
+		rc = apf_error(err, APF_EIO, "cannot write '%s': %s", jf.tmp, strerror(errno));
 		goto out;
 	}
 	f = NULL;
-	rc = apf_db_open_memory(&db, err);
+	rc = apf_atomicfile_open(&pq, opt->out, err);
+	if (!rc)
+		rc = apf_db_open_memory(&db, err);
 	if (!rc) {
-		char *qj = apf_db_quote_literal(json_tmp), *qp = apf_db_quote_literal(pq_tmp);
+		char *qj = apf_db_quote_literal(jf.tmp), *qp = apf_db_quote_literal(pq.tmp);
 		char *sql;
 		sql = apf_xasprintf(convert_sql, qj, qp);
 		rc = apf_db_exec(db, sql, err);
@@ -347,19 +324,14 @@ int apf_argilla_pull(struct apf_argilla *a, const struct apf_argilla_dataset *ds
 		free(qj);
 		free(qp);
 	}
-	if (!rc && rename(pq_tmp, opt->out))
-		rc = apf_error(err, APF_EIO, "cannot rename '%s' to '%s': %s", pq_tmp, opt->out, strerror(errno));
 	if (!rc)
-		apf_fsync_dir_of(opt->out);
+		rc = apf_atomicfile_commit(&pq, err);
 out:
 	if (f)
 		fclose(f);
 	apf_db_close(db);
-	unlink(json_tmp);
-	if (rc)
-		unlink(pq_tmp);
-	free(json_tmp);
-	free(pq_tmp);
+	apf_atomicfile_rollback(&jf);
+	apf_atomicfile_rollback(&pq);
 	json_decref(seen);
 	json_decref(u.names);
 	stats->seconds = (double)(apf_now_ms() - t0) / 1000.0;

@@ -3,15 +3,19 @@
  * argilla.h, apf_argilla_push).
  *
  * Three steps, so that bad input is refused before anything is sent:
- *   1. the records already on the server are indexed (external id, server
- *      id, text_sha256, a fingerprint of metadata and suggestion);
- *   2. the file is read a chunk at a time and every record checked;
- *   3. the file is read again and the new or changed records are sent,
- *      batch_size per PUT .../records/bulk, by `concurrency` threads taking
- *      batches from a short queue (so memory holds a few batches, whatever
- *      the file's size).  An upsert matched by external_id is idempotent,
- *      so a request retried after a timeout whose first attempt did reach
- *      the server writes nothing twice.
+ *   1. the file is read a chunk at a time and every record checked (its
+ *      id and text kept as two 64-bit hashes, for duplicates);
+ *   2. the records already on the server are listed (hashes of external
+ *      id and text_sha256, a fingerprint of metadata and suggestion): a
+ *      text that changed is refused, or replaced with --replace-changed;
+ *   3. the file is read again and the new or changed records are written,
+ *      as JSON straight into the request body, batch_size per PUT
+ *      .../records/bulk, and sent by `concurrency` threads taking batches
+ *      from a short queue: the next batch is built while those are in
+ *      flight, and memory holds a few batches whatever the file's size.
+ *      An upsert matched by external_id is idempotent, so a request
+ *      retried after a timeout whose first attempt did reach the server
+ *      writes nothing twice.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -37,10 +41,6 @@
 #define MAX_REPORTED 10
 /* The agent of the empty suggestion that replaces one a page lost. */
 #define EMPTY_AGENT "apflow-none"
-/* The index keeps 64-bit prefixes (16 hex digits) of the SHA-256s: enough
- * to tell text or content apart, and a third of the memory per record. */
-#define FP_LEN 16
-#define SHA_KEEP 17
 
 /* ---- helpers shared with the tests ---- */
 
@@ -144,78 +144,125 @@ size_t apf_argilla_merge_spans(struct apf_argilla_span *in, size_t n, struct apf
 	return m;
 }
 
-/* ---- the index of records: external id -> what the server has ---- */
+/* ---- what the server has, and what the file has: compact sorted arrays ---- */
 
-struct entry {
-	char *key;
-	char server_id[40];
-	char sha[SHA_KEEP];       /* text_sha256 on the server (prefix) */
-	char file_sha[SHA_KEEP];  /* and in the file */
-	char fp[FP_LEN + 1];
-	unsigned on_server : 1;
-	unsigned in_file : 1;
-	unsigned changed : 1;   /* text differs: replaced or refused */
-	unsigned has_sugg : 1;  /* the server's record has a suggestion */
+/*
+ * A record is known by a 64-bit hash of its external id (<doc_id>:<page_num>),
+ * its text by the first 64 bits of its text_sha256, the rest of what it
+ * carries (metadata and suggestion) by a 64-bit fingerprint.  40 bytes per
+ * record in all (24 for the server's, 16 for the file's), in two arrays
+ * sorted by key: memory that grows by 3 MB for 80,000 records, where a hash
+ * table of strings took about 270 bytes a record.  Two different ids with
+ * the same hash (odds about n^2 / 2^65, 2e-10 for 80,000 records) would be
+ * refused as a duplicate or a changed text, never written over each other.
+ */
+struct srec {
+	uint64_t key;
+	uint64_t sha; /* 0: the server's record has no text_sha256 */
+	uint64_t fp;  /* bit 0: the server's record has a suggestion */
+};
+
+struct frec {
+	uint64_t key;
+	uint64_t sha;
 };
 
 struct index {
-	struct entry *e;
-	size_t cap, n;
+	struct srec *srv;
+	size_t nsrv, capsrv;
+	struct frec *file;
+	size_t nfile, capfile;
+	uint64_t *changed; /* keys of the file's records whose text differs on the server, sorted */
+	size_t nchanged;
 };
 
-static uint64_t hash_str(const char *s)
+static uint64_t key_hash(const char *s)
 {
 	uint64_t h = 1469598103934665603ULL;
 
 	for (; *s; s++)
 		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	/* murmur3's finaliser: FNV-1a alone leaves the high bits weak */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
 	return h;
 }
 
-static struct entry *index_get(struct index *ix, const char *key, int add)
+/* The first 16 hex digits as a number; 0 when s is not hex. */
+static uint64_t hex64(const char *s)
 {
-	size_t i;
+	uint64_t v = 0;
 
-	if (add && (ix->n + 1) * 10 >= ix->cap * 7) {
-		struct index big = { NULL, ix->cap ? ix->cap * 2 : 1024, 0 };
-		big.e = apf_xcalloc(big.cap, sizeof(*big.e));
-		for (size_t j = 0; j < ix->cap; j++) {
-			if (!ix->e[j].key)
-				continue;
-			i = hash_str(ix->e[j].key) & (big.cap - 1);
-			while (big.e[i].key)
-				i = (i + 1) & (big.cap - 1);
-			big.e[i] = ix->e[j];
-			big.n++;
-		}
-		free(ix->e);
-		*ix = big;
+	if (!s)
+		return 0;
+	for (int i = 0; i < 16; i++) {
+		int c = s[i], d;
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			d = c - 'A' + 10;
+		else
+			return 0;
+		v = v << 4 | (uint64_t)d;
 	}
-	if (!ix->cap)
-		return NULL;
-	i = hash_str(key) & (ix->cap - 1);
-	while (ix->e[i].key) {
-		if (!strcmp(ix->e[i].key, key))
-			return &ix->e[i];
-		i = (i + 1) & (ix->cap - 1);
-	}
-	if (!add)
-		return NULL;
-	ix->e[i].key = apf_xstrdup(key);
-	ix->n++;
-	return &ix->e[i];
+	return v;
+}
+
+static int cmp_srec(const void *x, const void *y)
+{
+	const struct srec *a = x, *b = y;
+
+	return a->key < b->key ? -1 : a->key > b->key;
+}
+
+static int cmp_frec(const void *x, const void *y)
+{
+	const struct frec *a = x, *b = y;
+
+	return a->key < b->key ? -1 : a->key > b->key;
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+static const struct srec *srv_find(const struct index *ix, uint64_t key)
+{
+	struct srec k = { key, 0, 0 };
+
+	return ix->nsrv ? bsearch(&k, ix->srv, ix->nsrv, sizeof(k), cmp_srec) : NULL;
+}
+
+static const struct frec *file_find(const struct index *ix, uint64_t key)
+{
+	struct frec k = { key, 0 };
+
+	return ix->nfile ? bsearch(&k, ix->file, ix->nfile, sizeof(k), cmp_frec) : NULL;
+}
+
+static int is_changed(const struct index *ix, uint64_t key)
+{
+	return ix->nchanged && bsearch(&key, ix->changed, ix->nchanged, sizeof(key), cmp_u64);
 }
 
 static void index_release(struct index *ix)
 {
-	for (size_t i = 0; i < ix->cap; i++)
-		free(ix->e[i].key);
-	free(ix->e);
+	free(ix->srv);
+	free(ix->file);
+	free(ix->changed);
 	memset(ix, 0, sizeof(*ix));
 }
 
 /* The fingerprint of what a record carries besides its text. */
-static void fingerprint(json_t *metadata, json_t *suggestion, char out[FP_LEN + 1])
+static uint64_t fingerprint(json_t *metadata, json_t *suggestion)
 {
 	json_t *o = json_object();
 	char hex[APF_SHA256_HEX];
@@ -225,10 +272,9 @@ static void fingerprint(json_t *metadata, json_t *suggestion, char out[FP_LEN + 
 	json_object_set(o, "s", suggestion ? suggestion : json_null());
 	s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
 	apf_sha256_hex(s ? s : "", s ? strlen(s) : 0, hex);
-	memcpy(out, hex, FP_LEN);
-	out[FP_LEN] = '\0';
 	free(s);
 	json_decref(o);
+	return hex64(hex) & ~(uint64_t)1;
 }
 
 /* The suggestion of a record as the fingerprint sees it. */
@@ -237,8 +283,9 @@ static json_t *suggestion_view(json_t *value, json_t *score, json_t *agent, json
 	return json_pack("{s:O?, s:O?, s:O?, s:O?}", "value", value, "score", score, "agent", agent, "type", type);
 }
 
-static int load_index(struct apf_argilla *a, const struct apf_argilla_dataset *ds, struct index *ix,
-		      volatile sig_atomic_t *cancel, struct apf_err *err)
+/* Calls fn for every record of the dataset, 1,000 a request. */
+static int list_server(struct apf_argilla *a, const struct apf_argilla_dataset *ds,
+		       void (*fn)(json_t *r, void *arg), void *arg, volatile sig_atomic_t *cancel, struct apf_err *err)
 {
 	uint64_t offset = 0;
 
@@ -256,31 +303,7 @@ static int load_index(struct apf_argilla *a, const struct apf_argilla_dataset *d
 		items = json_object_get(root, "items");
 		n = json_array_size(items);
 		json_array_foreach(items, i, r)
-		{
-			const char *ext = json_string_value(json_object_get(r, "external_id"));
-			json_t *md = json_object_get(r, "metadata"), *s, *sv = NULL;
-			struct entry *e;
-			size_t k;
-
-			if (!ext)
-				continue;
-			e = index_get(ix, ext, 1);
-			e->on_server = 1;
-			apf_strlcpy(e->server_id, json_string_value(json_object_get(r, "id")) ? json_string_value(json_object_get(r, "id")) : "",
-				    sizeof(e->server_id));
-			apf_strlcpy(e->sha, json_is_string(json_object_get(md, "text_sha256")) ? json_string_value(json_object_get(md, "text_sha256")) : "",
-				    sizeof(e->sha));
-			json_array_foreach(json_object_get(r, "suggestions"), k, s)
-			{
-				const char *q = json_string_value(json_object_get(s, "question_id"));
-				if (q && !strcmp(q, ds->question_id) && !sv)
-					sv = suggestion_view(json_object_get(s, "value"), json_object_get(s, "score"),
-							     json_object_get(s, "agent"), json_object_get(s, "type"));
-			}
-			e->has_sugg = sv != NULL;
-			fingerprint(json_is_object(md) ? md : NULL, sv, e->fp);
-			json_decref(sv);
-		}
+			fn(r, arg);
 		json_decref(root);
 		if (n == 0)
 			return 0;
@@ -288,6 +311,51 @@ static int load_index(struct apf_argilla *a, const struct apf_argilla_dataset *d
 		if (cancel && *cancel)
 			return apf_error(err, APF_EIO, "interrupted");
 	}
+}
+
+struct load_arg {
+	struct index *ix;
+	const char *question_id;
+};
+
+static void load_one(json_t *r, void *arg)
+{
+	struct load_arg *la = arg;
+	struct index *ix = la->ix;
+	const char *ext = json_string_value(json_object_get(r, "external_id"));
+	json_t *md = json_object_get(r, "metadata"), *s, *sv = NULL;
+	struct srec *e;
+	size_t k;
+
+	if (!ext)
+		return;
+	if (ix->nsrv == ix->capsrv) {
+		ix->capsrv = ix->capsrv ? ix->capsrv * 2 : 1024;
+		ix->srv = apf_xrealloc(ix->srv, ix->capsrv * sizeof(*ix->srv));
+	}
+	e = &ix->srv[ix->nsrv++];
+	e->key = key_hash(ext);
+	e->sha = hex64(json_string_value(json_object_get(md, "text_sha256")));
+	json_array_foreach(json_object_get(r, "suggestions"), k, s)
+	{
+		const char *q = json_string_value(json_object_get(s, "question_id"));
+		if (q && !strcmp(q, la->question_id) && !sv)
+			sv = suggestion_view(json_object_get(s, "value"), json_object_get(s, "score"), json_object_get(s, "agent"),
+					     json_object_get(s, "type"));
+	}
+	e->fp = fingerprint(json_is_object(md) ? md : NULL, sv) | (sv != NULL);
+	json_decref(sv);
+}
+
+static int load_index(struct apf_argilla *a, const struct apf_argilla_dataset *ds, struct index *ix,
+		      volatile sig_atomic_t *cancel, struct apf_err *err)
+{
+	struct load_arg la = { ix, ds->question_id };
+	int rc = list_server(a, ds, load_one, &la, cancel, err);
+
+	if (!rc && ix->nsrv)
+		qsort(ix->srv, ix->nsrv, sizeof(*ix->srv), cmp_srec);
+	return rc;
 }
 
 /* ---- reading the file ---- */
@@ -430,13 +498,23 @@ static int reader_each(struct reader *rd, int (*fn)(struct row *rw, void *arg), 
 	return rc;
 }
 
-/* ---- one record: checks and JSON ---- */
+/* ---- one record: checks, then its JSON written straight into the request ---- */
 
+/* A row checked and turned into what the record carries.  Pointers are into
+ * the row; spans is owned (record_release). */
 struct record {
 	char id[512];
-	json_t *metadata;
-	json_t *suggestion; /* for the request (with question_id), or NULL */
-	char fp[FP_LEN + 1];
+	const char *text;
+	size_t text_len;
+	char sha[APF_SHA256_HEX];
+	int64_t page_num;
+	const char *doc, *lsv, *source; /* source NULL: JSON null */
+	struct apf_argilla_span *merged;
+	size_t nmerged;
+	int has_sugg;                   /* some agent made a suggestion (even an empty one) */
+	char agent[256];
+	double agreement, min_score;    /* min_score not finite: JSON null */
+	int64_t n_spans;
 };
 
 /* Reads one agent's element of suggestions_json; problems go to why. */
@@ -504,24 +582,33 @@ static int read_agent(json_t *el, size_t text_cps, const struct apf_labelset *ls
 	return 0;
 }
 
-static json_t *meta_str(const char *s)
+/* Code points of valid UTF-8 (DuckDB checks VARCHAR values): the bytes
+ * that do not continue a character: a byte loop, where apf_utf8_count
+ * decodes each character (about 5% of push's CPU time, in both passes). */
+static size_t cp_count(const char *s, size_t len)
 {
-	return s ? json_string(s) : json_null();
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		n += (p[i] & 0xC0) != 0x80;
+	return n;
 }
 
 /*
- * Builds the record of a row; returns 0, or -1 with why (and the record's
- * id) filled in.
+ * Checks the row and fills out (spans merged, agreement and the rest), or
+ * returns -1 with why (and the record's id) filled in.  With check_only,
+ * stops once the row is known to be valid.
  */
-static int build_record(const struct row *rw, const struct apf_labelset *ls, const char *question_id,
-			int want_fp, struct record *out, char *why, size_t why_n)
+static int build_record(const struct row *rw, const struct apf_labelset *ls, int check_only, struct record *out,
+			char *why, size_t why_n)
 {
 	const char *text = rw->v[C_TEXT];
-	struct apf_argilla_span *spans = NULL, *merged = NULL, *first_agent = NULL;
-	size_t nspans = 0, alloc = 0, nfirst = 0, nagents = 0, nmerged = 0, text_cps;
+	struct apf_argilla_span *spans = NULL, *first_agent = NULL;
+	size_t nspans = 0, alloc = 0, nfirst = 0, nagents = 0, text_cps;
 	double agreement = 1.0, min_score = INFINITY;
-	char agents[1024] = "", hex[APF_SHA256_HEX];
-	json_t *sugg = NULL, *root = NULL;
+	char agents[1024] = "";
+	json_t *root = NULL;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
@@ -539,17 +626,19 @@ static int build_record(const struct row *rw, const struct apf_labelset *ls, con
 		snprintf(why, why_n, "the text is NULL or empty");
 		return -1;
 	}
-	apf_sha256_hex(text, strlen(text), hex);
-	if (!rw->v[C_SHA] || strcmp(rw->v[C_SHA], hex)) {
+	out->text = text;
+	out->text_len = strlen(text);
+	apf_sha256_hex(text, out->text_len, out->sha);
+	if (!rw->v[C_SHA] || strcmp(rw->v[C_SHA], out->sha)) {
 		snprintf(why, why_n, "text_sha256 %.12s... is not the SHA-256 of the text (%.12s...)",
-			 rw->v[C_SHA] ? rw->v[C_SHA] : "NULL", hex);
+			 rw->v[C_SHA] ? rw->v[C_SHA] : "NULL", out->sha);
 		return -1;
 	}
 	if (rw->v[C_LSV] && strcmp(rw->v[C_LSV], ls->version)) {
 		snprintf(why, why_n, "labelset_version '%s', but the dataset uses labelset %s", rw->v[C_LSV], ls->version);
 		return -1;
 	}
-	text_cps = apf_utf8_count(text, strlen(text));
+	text_cps = cp_count(text, out->text_len);
 	if (rw->v[C_SUGG] && *rw->v[C_SUGG]) {
 		json_error_t jerr;
 		json_t *el;
@@ -571,6 +660,10 @@ static int build_record(const struct row *rw, const struct apf_labelset *ls, con
 				snprintf(why, why_n, "suggestion %zu: %s", i, w);
 				goto out;
 			}
+			if (check_only) {
+				nagents++;
+				continue;
+			}
 			if (nagents == 0) {
 				nfirst = nmine;
 				first_agent = apf_xmalloc((nmine ? nmine : 1) * sizeof(*first_agent));
@@ -585,76 +678,160 @@ static int build_record(const struct row *rw, const struct apf_labelset *ls, con
 			nagents++;
 		}
 	}
+	rc = 0;
+	if (check_only)
+		goto out;
 	for (size_t i = 0; i < nspans; i++)
 		if (spans[i].score < min_score)
 			min_score = spans[i].score;
-	merged = apf_xmalloc((nspans ? nspans : 1) * sizeof(*merged));
-	nmerged = apf_argilla_merge_spans(spans, nspans, merged);
-	if (nagents) {
-		json_t *value = json_array(), *score = nmerged ? json_array() : json_null();
-		char agent[256];
-
-		apf_argilla_agent_name(agents, agent, sizeof(agent));
-		for (size_t i = 0; i < nmerged; i++) {
-			json_array_append_new(value, json_pack("{s:s, s:I, s:I}", "label", ls->labels[merged[i].label].name,
-							       "start", (json_int_t)merged[i].start, "end",
-							       (json_int_t)merged[i].end));
-			json_array_append_new(score, json_real(merged[i].score));
-		}
-		sugg = json_pack("{s:o, s:o, s:s, s:s}", "value", value, "score", score, "agent", agent, "type", "model");
-	}
+	out->merged = apf_xmalloc((nspans ? nspans : 1) * sizeof(*out->merged));
+	out->nmerged = apf_argilla_merge_spans(spans, nspans, out->merged);
+	out->has_sugg = nagents > 0;
+	if (nagents)
+		apf_argilla_agent_name(agents, out->agent, sizeof(out->agent));
 	/* The merged columns win; the values from suggestions_json stand in
 	 * when a column is absent or NULL. */
 	if (rw->v[C_AGREE])
 		agreement = strtod(rw->v[C_AGREE], NULL);
 	if (rw->v[C_MINSCORE])
 		min_score = strtod(rw->v[C_MINSCORE], NULL);
-	out->metadata = json_object();
-	json_object_set_new(out->metadata, "doc_id", json_string(rw->v[C_DOC]));
-	json_object_set_new(out->metadata, "page_num", json_integer(rw->page_num));
-	json_object_set_new(out->metadata, "text_sha256", json_string(hex));
-	json_object_set_new(out->metadata, "labelset_version", json_string(rw->v[C_LSV] ? rw->v[C_LSV] : ls->version));
-	json_object_set_new(out->metadata, "source", meta_str(rw->v[C_SOURCE] ? rw->v[C_SOURCE] : rw->v[C_ENGINE]));
+	out->agreement = isfinite(agreement) ? agreement : 1.0;
+	out->min_score = min_score;
+	out->n_spans = rw->v[C_NSPANS] ? (int64_t)strtoll(rw->v[C_NSPANS], NULL, 10) : (int64_t)out->nmerged;
+	out->page_num = rw->page_num;
+	out->doc = rw->v[C_DOC];
+	out->lsv = rw->v[C_LSV] ? rw->v[C_LSV] : ls->version;
 	/* engine is the OCR engine (issue 12, DESIGN.md), which the merged
 	 * file has as `source`; its own `engine` column (the agents, in
 	 * merge_suggestions_for_argilla.sql) is only the fallback. */
-	json_object_set_new(out->metadata, "engine", meta_str(rw->v[C_SOURCE] ? rw->v[C_SOURCE] : rw->v[C_ENGINE]));
-	json_object_set_new(out->metadata, "agreement", json_real(isfinite(agreement) ? agreement : 1.0));
-	json_object_set_new(out->metadata, "min_score", isfinite(min_score) ? json_real(min_score) : json_null());
-	json_object_set_new(out->metadata, "n_spans",
-			    json_integer(rw->v[C_NSPANS] ? (json_int_t)strtoll(rw->v[C_NSPANS], NULL, 10) : (json_int_t)nmerged));
-	if (want_fp)
-		fingerprint(out->metadata, sugg, out->fp);
-	if (sugg) {
-		if (question_id)
-			json_object_set_new(sugg, "question_id", json_string(question_id));
-		if (json_is_null(json_object_get(sugg, "score")))
-			json_object_del(sugg, "score");
-		out->suggestion = sugg;
-		sugg = NULL;
-	}
-	rc = 0;
+	out->source = rw->v[C_SOURCE] ? rw->v[C_SOURCE] : rw->v[C_ENGINE];
 out:
-	json_decref(sugg);
 	json_decref(root);
 	free(spans);
-	free(merged);
 	free(first_agent);
 	return rc;
 }
 
 static void record_release(struct record *r)
 {
-	json_decref(r->metadata);
-	json_decref(r->suggestion);
+	free(r->merged);
 	memset(r, 0, sizeof(*r));
+}
+
+/* The record's metadata and suggestion as Jansson values, for the
+ * fingerprint (only for records the server has).  empty: the empty
+ * suggestion that replaces one the page lost. */
+static uint64_t record_fingerprint(const struct record *r, const struct apf_labelset *ls, int empty)
+{
+	json_t *md = json_object(), *sugg = NULL;
+	uint64_t fp;
+
+	json_object_set_new(md, "doc_id", json_string(r->doc));
+	json_object_set_new(md, "page_num", json_integer(r->page_num));
+	json_object_set_new(md, "text_sha256", json_string(r->sha));
+	json_object_set_new(md, "labelset_version", json_string(r->lsv));
+	json_object_set_new(md, "source", r->source ? json_string(r->source) : json_null());
+	json_object_set_new(md, "engine", r->source ? json_string(r->source) : json_null());
+	json_object_set_new(md, "agreement", json_real(r->agreement));
+	json_object_set_new(md, "min_score", isfinite(r->min_score) ? json_real(r->min_score) : json_null());
+	json_object_set_new(md, "n_spans", json_integer(r->n_spans));
+	if (r->has_sugg) {
+		json_t *value = json_array(), *score = r->nmerged ? json_array() : json_null();
+		for (size_t i = 0; i < r->nmerged; i++) {
+			json_array_append_new(value, json_pack("{s:s, s:I, s:I}", "label", ls->labels[r->merged[i].label].name,
+							       "start", (json_int_t)r->merged[i].start, "end",
+							       (json_int_t)r->merged[i].end));
+			json_array_append_new(score, json_real(r->merged[i].score));
+		}
+		sugg = json_pack("{s:o, s:o, s:s, s:s}", "value", value, "score", score, "agent", r->agent, "type", "model");
+	} else if (empty) {
+		sugg = json_pack("{s:[], s:n, s:s, s:s}", "value", "score", "agent", EMPTY_AGENT, "type", "model");
+	}
+	fp = fingerprint(md, sugg);
+	json_decref(md);
+	json_decref(sugg);
+	return fp;
+}
+
+/* A double as Jansson writes one with JSON_REAL_PRECISION(17): %.17g, and
+ * ".0" when that looks like an integer (Argilla checks float metadata with
+ * isinstance(v, float)). */
+static int put_real(struct apf_buf *b, double v)
+{
+	char s[40];
+	int n = snprintf(s, sizeof(s), "%.17g", v);
+
+	if (n < 0 || (size_t)n >= sizeof(s) - 2)
+		return -1;
+	if (!strpbrk(s, ".eE")) {
+		s[n++] = '.';
+		s[n++] = '0';
+		s[n] = '\0';
+	}
+	return apf_buf_add(b, s, (size_t)n);
+}
+
+static int put_str(struct apf_buf *b, const char *key, const char *s)
+{
+	int bad = apf_buf_adds(b, key);
+	return bad | (s ? apf_json_str(b, s, strlen(s)) : apf_buf_adds(b, "null"));
+}
+
+/* Appends the record as an item of PUT .../records/bulk, written directly
+ * (the text is most of the bytes, escaped here in one pass). */
+static int write_record(struct apf_buf *b, const struct record *r, const struct apf_labelset *ls,
+			const char *question_id, int empty)
+{
+	char num[32];
+	int bad = 0;
+
+	bad |= put_str(b, "{\"external_id\":", r->id);
+	bad |= apf_buf_adds(b, ",\"fields\":{\"text\":");
+	bad |= apf_json_str(b, r->text, r->text_len);
+	bad |= put_str(b, "},\"metadata\":{\"doc_id\":", r->doc);
+	snprintf(num, sizeof(num), ",\"page_num\":%" PRId64, r->page_num);
+	bad |= apf_buf_adds(b, num);
+	bad |= put_str(b, ",\"text_sha256\":", r->sha);
+	bad |= put_str(b, ",\"labelset_version\":", r->lsv);
+	bad |= put_str(b, ",\"source\":", r->source);
+	bad |= put_str(b, ",\"engine\":", r->source);
+	bad |= apf_buf_adds(b, ",\"agreement\":");
+	bad |= put_real(b, r->agreement);
+	bad |= apf_buf_adds(b, ",\"min_score\":");
+	bad |= isfinite(r->min_score) ? put_real(b, r->min_score) : apf_buf_adds(b, "null");
+	snprintf(num, sizeof(num), ",\"n_spans\":%" PRId64 "}", r->n_spans);
+	bad |= apf_buf_adds(b, num);
+	if (r->has_sugg || empty) {
+		bad |= apf_buf_adds(b, ",\"suggestions\":[{\"value\":[");
+		for (size_t i = 0; r->has_sugg && i < r->nmerged; i++) {
+			bad |= put_str(b, i ? ",{\"label\":" : "{\"label\":", ls->labels[r->merged[i].label].name);
+			snprintf(num, sizeof(num), ",\"start\":%" PRId64, r->merged[i].start);
+			bad |= apf_buf_adds(b, num);
+			snprintf(num, sizeof(num), ",\"end\":%" PRId64 "}", r->merged[i].end);
+			bad |= apf_buf_adds(b, num);
+		}
+		bad |= apf_buf_adds(b, "]");
+		if (r->has_sugg && r->nmerged) {
+			bad |= apf_buf_adds(b, ",\"score\":[");
+			for (size_t i = 0; i < r->nmerged; i++) {
+				if (i)
+					bad |= apf_buf_adds(b, ",");
+				bad |= put_real(b, r->merged[i].score);
+			}
+			bad |= apf_buf_adds(b, "]");
+		}
+		bad |= put_str(b, ",\"agent\":", r->has_sugg ? r->agent : EMPTY_AGENT);
+		bad |= put_str(b, ",\"type\":\"model\",\"question_id\":", question_id);
+		bad |= apf_buf_adds(b, "}]");
+	}
+	bad |= apf_buf_adds(b, "}");
+	return bad ? -1 : 0;
 }
 
 /* ---- step 2: checking ---- */
 
 struct check {
 	const struct apf_labelset *ls;
-	const char *question_id;
 	struct index *ix;
 	int replace;
 	uint64_t rows, bad, changed;
@@ -678,23 +855,188 @@ static void report(struct check *ck, const char *id, const char *fmt, ...)
 static int check_row(struct row *rw, void *arg)
 {
 	struct check *ck = arg;
+	struct index *ix = ck->ix;
 	struct record rec;
-	struct entry *e;
 	char why[1024];
 
 	ck->rows++;
-	if (build_record(rw, ck->ls, ck->question_id, 0, &rec, why, sizeof(why))) {
+	if (build_record(rw, ck->ls, 1, &rec, why, sizeof(why))) {
 		report(ck, rec.id, "%s", why);
 		record_release(&rec);
 		return 0;
 	}
-	e = index_get(ck->ix, rec.id, 1);
-	if (e->in_file)
-		report(ck, rec.id, "appears more than once in the file");
-	e->in_file = 1;
-	apf_strlcpy(e->file_sha, json_string_value(json_object_get(rec.metadata, "text_sha256")), sizeof(e->file_sha));
+	if (ix->nfile == ix->capfile) {
+		ix->capfile = ix->capfile ? ix->capfile * 2 : 1024;
+		ix->file = apf_xrealloc(ix->file, ix->capfile * sizeof(*ix->file));
+	}
+	ix->file[ix->nfile].key = key_hash(rec.id);
+	ix->file[ix->nfile].sha = hex64(rec.sha);
+	ix->nfile++;
 	record_release(&rec);
 	return 0;
+}
+
+#define STOP_READING (-1)
+
+/* A second reading that names the records behind the keys of a problem
+ * (their ids are not kept): duplicates, or texts that changed. */
+struct naming {
+	struct check *ck;
+	const uint64_t *keys; /* sorted */
+	size_t n;
+	unsigned char *seen;  /* duplicates: per key, its first occurrence was read */
+	int dups;
+	uint64_t named;
+};
+
+static int name_row(struct row *rw, void *arg)
+{
+	struct naming *nm = arg;
+	const struct index *ix = nm->ck->ix;
+	char id[512];
+	const uint64_t *k;
+	uint64_t key;
+
+	if (!rw->v[C_DOC] || !rw->v[C_PAGE])
+		return 0;
+	snprintf(id, sizeof(id), "%s:%" PRId64, rw->v[C_DOC], rw->page_num);
+	key = key_hash(id);
+	k = bsearch(&key, nm->keys, nm->n, sizeof(key), cmp_u64);
+	if (!k)
+		return 0;
+	if (nm->dups) {
+		if (!nm->seen[k - nm->keys]) {
+			nm->seen[k - nm->keys] = 1;
+			return 0;
+		}
+		report(nm->ck, id, "appears more than once in the file");
+	} else {
+		const struct srec *s = srv_find(ix, key);
+		const struct frec *f = file_find(ix, key);
+		report(nm->ck, id,
+		       "its text changed since it was pushed (text_sha256 %012" PRIx64 "... in Argilla, %012" PRIx64 "... in the file); "
+		       "--replace-changed deletes and recreates it, dropping its annotations",
+		       s ? s->sha >> 16 : 0, f ? f->sha >> 16 : 0);
+	}
+	return ++nm->named >= MAX_REPORTED ? STOP_READING : 0;
+}
+
+/* Sorts the file's keys; duplicates are bad records, named by a second reading. */
+static int find_duplicates(struct reader *rd, struct check *ck, volatile sig_atomic_t *cancel, struct apf_err *err)
+{
+	struct index *ix = ck->ix;
+	uint64_t *dups = NULL;
+	size_t ndups = 0, extra = 0;
+	int rc = 0;
+
+	if (!ix->nfile)
+		return 0;
+	qsort(ix->file, ix->nfile, sizeof(*ix->file), cmp_frec);
+	for (size_t i = 1; i < ix->nfile; i++) {
+		if (ix->file[i].key != ix->file[i - 1].key)
+			continue;
+		extra++;
+		if (!ndups || dups[ndups - 1] != ix->file[i].key) {
+			dups = apf_xrealloc(dups, (ndups + 1) * sizeof(*dups));
+			dups[ndups++] = ix->file[i].key;
+		}
+	}
+	if (extra) {
+		struct naming nm = { ck, dups, ndups, apf_xcalloc(ndups, 1), 1, 0 };
+		uint64_t bad0 = ck->bad;
+
+		rc = reader_each(rd, name_row, &nm, cancel, err);
+		if (rc == STOP_READING)
+			rc = 0;
+		/* every extra occurrence is a bad record, named or not */
+		ck->bad = bad0 + extra;
+		free(nm.seen);
+	}
+	free(dups);
+	return rc;
+}
+
+/* The file's records whose text differs on the server: refused (named by a
+ * second reading) unless replace. */
+static int find_changed(struct reader *rd, struct check *ck, volatile sig_atomic_t *cancel, struct apf_err *err)
+{
+	struct index *ix = ck->ix;
+	size_t i = 0, j = 0;
+	int rc = 0;
+
+	while (i < ix->nfile && j < ix->nsrv) {
+		if (ix->file[i].key < ix->srv[j].key) {
+			i++;
+		} else if (ix->file[i].key > ix->srv[j].key) {
+			j++;
+		} else {
+			if (ix->srv[j].sha && ix->srv[j].sha != ix->file[i].sha) {
+				ix->changed = apf_xrealloc(ix->changed, (ix->nchanged + 1) * sizeof(*ix->changed));
+				ix->changed[ix->nchanged++] = ix->file[i].key;
+			}
+			i++;
+			j++;
+		}
+	}
+	ck->changed = ix->nchanged;
+	if (ix->nchanged && !ck->replace) {
+		struct naming nm = { ck, ix->changed, ix->nchanged, NULL, 0, 0 };
+		uint64_t bad0 = ck->bad;
+
+		rc = reader_each(rd, name_row, &nm, cancel, err);
+		if (rc == STOP_READING)
+			rc = 0;
+		ck->bad = bad0 + ix->nchanged;
+	}
+	return rc;
+}
+
+struct deleting {
+	const struct index *ix;
+	struct apf_buf ids; /* server ids, ',' between */
+	size_t n;
+};
+
+static void collect_changed(json_t *r, void *arg)
+{
+	struct deleting *dl = arg;
+	const char *ext = json_string_value(json_object_get(r, "external_id"));
+	const char *id = json_string_value(json_object_get(r, "id"));
+
+	if (!ext || !id || !is_changed(dl->ix, key_hash(ext)))
+		return;
+	if (++dl->n <= MAX_REPORTED)
+		apf_log_warn("record '%s': text changed; deleting it to create it again (its annotations are dropped)", ext);
+	apf_buf_addf(&dl->ids, "%s%s", dl->ids.len ? "," : "", id);
+}
+
+static int delete_changed(struct apf_argilla *a, const struct apf_argilla_dataset *ds, const struct index *ix,
+			  volatile sig_atomic_t *cancel, struct apf_err *err)
+{
+	struct deleting dl = { ix, APF_BUF_INIT, 0 };
+	const char *p;
+	int rc;
+
+	apf_buf_init(&dl.ids, 0);
+	/* All ids first: deleting while listing by offset would skip records. */
+	rc = list_server(a, ds, collect_changed, &dl, cancel, err);
+	if (dl.n > MAX_REPORTED)
+		apf_log_warn("... and %zu more records whose text changed", dl.n - MAX_REPORTED);
+	p = dl.ids.data;
+	while (!rc && p && *p) {
+		/* 100 ids a request, 36 characters and a comma each */
+		size_t len = strlen(p), take = len > 100 * 37 ? 100 * 37 - 1 : len;
+		char *chunk = apf_xstrndup(p, take);
+		char *path = apf_xasprintf("/api/v1/datasets/%s/records?ids=%s", ds->id, chunk);
+		rc = apf_argilla_call(a, "DELETE", path, NULL, 0, NULL, NULL, err);
+		free(path);
+		free(chunk);
+		p += take;
+		if (*p == ',')
+			p++;
+	}
+	apf_buf_release(&dl.ids);
+	return rc;
 }
 
 /* ---- step 3: sending ---- */
@@ -703,7 +1045,8 @@ struct batch {
 	struct batch *next;
 	char *body;
 	size_t len;
-	char **ids;
+	char *ids;      /* the records' ids, each ended by '\0' */
+	size_t *id_off; /* where each starts in ids */
 	size_t n;
 	size_t n_new;
 };
@@ -712,7 +1055,7 @@ struct sender {
 	struct apf_argilla *a;
 	const struct apf_argilla_dataset *ds;
 	const struct apf_labelset *ls;
-	struct index *ix;
+	const struct index *ix;
 	size_t batch_size;
 
 	pthread_mutex_t mu;
@@ -734,7 +1077,8 @@ struct sender {
 
 	/* the batch being built (main thread) */
 	struct apf_buf body;
-	char **ids;
+	struct apf_buf ids;
+	size_t *id_off;
 	size_t n, n_new;
 	uint64_t unchanged, replaced;
 	uint64_t rows;
@@ -742,11 +1086,15 @@ struct sender {
 
 static void batch_free(struct batch *b)
 {
-	for (size_t i = 0; i < b->n; i++)
-		free(b->ids[i]);
 	free(b->ids);
+	free(b->id_off);
 	free(b->body);
 	free(b);
+}
+
+static const char *batch_id(const struct batch *b, size_t i)
+{
+	return b->ids + b->id_off[i];
 }
 
 /* The record a 422's "position i" names, or NULL. */
@@ -759,7 +1107,7 @@ static const char *record_at(const struct batch *b, const char *detail)
 	if (!p)
 		return NULL;
 	i = strtoul(p + 9, &end, 10);
-	return end != p + 9 && i < b->n ? b->ids[i] : NULL;
+	return end != p + 9 && i < b->n ? batch_id(b, i) : NULL;
 }
 
 static void send_batch(struct sender *sd, struct batch *b)
@@ -779,13 +1127,13 @@ static void send_batch(struct sender *sd, struct batch *b)
 			rc = apf_error(&err, APF_EINVAL, "record '%s' refused by Argilla (HTTP 422): %s", rid, detail);
 		else if (resp.status == 422)
 			rc = apf_error(&err, APF_EINVAL, "a batch of %zu records from '%s' to '%s' refused by Argilla (HTTP 422): %s",
-				       b->n, b->ids[0], b->ids[b->n - 1], detail);
+				       b->n, batch_id(b, 0), batch_id(b, b->n - 1), detail);
 		else
 			rc = apf_error(&err, argilla_status_code(resp.status), "PUT %s: HTTP %ld%s%s (after %d attempts)", path,
 				       resp.status, *detail ? ": " : "", detail, resp.attempts);
 		free(detail);
 	} else if (rc) {
-		apf_error_prefix(&err, "records '%s' to '%s'", b->ids[0], b->ids[b->n - 1]);
+		apf_error_prefix(&err, "records '%s' to '%s'", batch_id(b, 0), batch_id(b, b->n - 1));
 	}
 	apf_http_response_release(&resp);
 	free(path);
@@ -855,10 +1203,11 @@ static int flush_batch(struct sender *sd)
 	b = apf_xcalloc(1, sizeof(*b));
 	b->len = sd->body.len;
 	b->body = apf_buf_detach(&sd->body, NULL);
-	b->ids = sd->ids;
+	b->ids = apf_buf_detach(&sd->ids, NULL);
+	b->id_off = sd->id_off;
 	b->n = sd->n;
 	b->n_new = sd->n_new;
-	sd->ids = NULL;
+	sd->id_off = NULL;
 	sd->n = sd->n_new = 0;
 	pthread_mutex_lock(&sd->mu);
 	while (sd->queued >= sd->max_queued && !sd->failed && !(sd->cancel && *sd->cancel)) {
@@ -893,7 +1242,8 @@ static int send_row(struct row *rw, void *arg)
 {
 	struct sender *sd = arg;
 	struct record rec;
-	struct entry *e;
+	const struct srec *s = NULL;
+	int existing, empty;
 	char why[1024];
 
 	if (sd->cancel && *sd->cancel)
@@ -907,33 +1257,19 @@ static int send_row(struct row *rw, void *arg)
 		sd->progress(sd->progress_arg, done, sd->total);
 		sd->last_progress = apf_now_ms();
 	}
-	if (rw->v[C_DOC]) {
-		char id[512];
-		snprintf(id, sizeof(id), "%s:%" PRId64, rw->v[C_DOC], rw->page_num);
-		e = index_get(sd->ix, id, 0);
-	} else {
-		e = NULL;
-	}
-	if (build_record(rw, sd->ls, sd->ds->question_id, e && e->on_server && !e->changed, &rec, why, sizeof(why))) {
+	if (build_record(rw, sd->ls, 0, &rec, why, sizeof(why))) {
 		/* Checked in step 2: the file changed under us. */
 		sd->stop = 1;
 		record_release(&rec);
 		return 1;
 	}
+	s = srv_find(sd->ix, key_hash(rec.id));
+	/* on the server with the same text (a changed one was deleted) */
+	existing = s && !(s->sha && s->sha != hex64(rec.sha));
 	/* A page that has no suggestion any more: an empty one replaces the
 	 * server's (a request without suggestions would leave it there). */
-	if (!rec.suggestion && e && e->on_server && !e->changed && e->has_sugg) {
-		json_t *empty = json_array();
-		json_t *view = suggestion_view(empty, NULL, NULL, NULL);
-		json_object_set_new(view, "agent", json_string(EMPTY_AGENT));
-		json_object_set_new(view, "type", json_string("model"));
-		fingerprint(rec.metadata, view, rec.fp);
-		json_object_set_new(view, "question_id", json_string(sd->ds->question_id));
-		json_object_del(view, "score");
-		rec.suggestion = view;
-		json_decref(empty);
-	}
-	if (e && e->on_server && !e->changed && !strcmp(e->fp, rec.fp)) {
+	empty = existing && !rec.has_sugg && (s->fp & 1);
+	if (existing && record_fingerprint(&rec, sd->ls, empty) == (s->fp & ~(uint64_t)1)) {
 		sd->unchanged++;
 		pthread_mutex_lock(&sd->mu);
 		sd->done++;
@@ -943,42 +1279,22 @@ static int send_row(struct row *rw, void *arg)
 	}
 	if (!sd->n) {
 		apf_buf_init(&sd->body, 0);
-		apf_buf_adds(&sd->body, "{\"items\":[");
-		sd->ids = apf_xcalloc(sd->batch_size, sizeof(*sd->ids));
+		apf_buf_add(&sd->body, "{\"items\":[", 10);
+		apf_buf_init(&sd->ids, 0);
+		sd->id_off = apf_xcalloc(sd->batch_size, sizeof(*sd->id_off));
 	} else {
-		apf_buf_adds(&sd->body, ",");
+		apf_buf_add(&sd->body, ",", 1);
 	}
-	/* The text is most of the bytes: escaped here in one pass rather
-	 * than through a Jansson tree. */
-	{
-		char *md = json_dumps(rec.metadata, JSON_COMPACT | JSON_REAL_PRECISION(17));
-		char *sg = rec.suggestion ? json_dumps(rec.suggestion, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
-		int bad = !md || (rec.suggestion && !sg);
-
-		bad |= apf_buf_adds(&sd->body, "{\"external_id\":");
-		bad |= apf_json_str(&sd->body, rec.id, strlen(rec.id));
-		bad |= apf_buf_adds(&sd->body, ",\"fields\":{\"text\":");
-		bad |= apf_json_str(&sd->body, rw->v[C_TEXT], strlen(rw->v[C_TEXT]));
-		bad |= apf_buf_adds(&sd->body, "},\"metadata\":");
-		bad |= md ? apf_buf_adds(&sd->body, md) : -1;
-		if (sg) {
-			bad |= apf_buf_adds(&sd->body, ",\"suggestions\":[");
-			bad |= apf_buf_adds(&sd->body, sg);
-			bad |= apf_buf_adds(&sd->body, "]");
-		}
-		bad |= apf_buf_adds(&sd->body, "}");
-		free(md);
-		free(sg);
-		if (bad) {
-			sd->stop = 1;
-			record_release(&rec);
-			return 1;
-		}
+	if (write_record(&sd->body, &rec, sd->ls, sd->ds->question_id, empty)) {
+		sd->stop = 1;
+		record_release(&rec);
+		return 1;
 	}
-	sd->ids[sd->n++] = apf_xstrdup(rec.id);
-	if (!e || !e->on_server || e->changed)
+	sd->id_off[sd->n++] = sd->ids.len;
+	apf_buf_add(&sd->ids, rec.id, strlen(rec.id) + 1);
+	if (!existing)
 		sd->n_new++;
-	if (e && e->changed)
+	if (s && !existing)
 		sd->replaced++;
 	record_release(&rec);
 	if (sd->n >= sd->batch_size)
@@ -986,65 +1302,12 @@ static int send_row(struct row *rw, void *arg)
 	return 0;
 }
 
-/* Marks the records of the file whose text differs on the server. */
-static void find_changed(struct check *ck)
-{
-	struct index *ix = ck->ix;
-
-	for (size_t i = 0; i < ix->cap; i++) {
-		struct entry *e = &ix->e[i];
-		if (!e->key || !e->in_file || !e->on_server || !e->sha[0] || !strcmp(e->sha, e->file_sha))
-			continue;
-		e->changed = 1;
-		ck->changed++;
-		if (!ck->replace)
-			report(ck, e->key,
-			       "its text changed since it was pushed (text_sha256 %.12s... in Argilla, %.12s... in the file); "
-			       "--replace-changed deletes and recreates it, dropping its annotations",
-			       e->sha, e->file_sha);
-	}
-}
-
-static int delete_changed(struct apf_argilla *a, const struct apf_argilla_dataset *ds, struct index *ix,
-			  struct apf_err *err)
-{
-	struct apf_buf ids = APF_BUF_INIT;
-	size_t n = 0, total = 0;
-	int rc = 0;
-
-	apf_buf_init(&ids, 0);
-	for (size_t i = 0; i <= ix->cap && !rc; i++) {
-		int last = i == ix->cap;
-		if (!last && !(ix->e[i].key && ix->e[i].changed && ix->e[i].in_file && ix->e[i].server_id[0]))
-			continue;
-		if (!last) {
-			apf_buf_addf(&ids, "%s%s", n ? "," : "", ix->e[i].server_id);
-			n++;
-			total++;
-			if (total <= MAX_REPORTED)
-				apf_log_warn("record '%s': text changed; deleting it to create it again (its annotations are dropped)",
-					     ix->e[i].key);
-		}
-		if (n && (n == 100 || last)) {
-			char *path = apf_xasprintf("/api/v1/datasets/%s/records?ids=%s", ds->id, ids.data);
-			rc = apf_argilla_call(a, "DELETE", path, NULL, 0, NULL, NULL, err);
-			free(path);
-			apf_buf_reset(&ids);
-			n = 0;
-		}
-	}
-	if (total > MAX_REPORTED)
-		apf_log_warn("... and %zu more records whose text changed", total - MAX_REPORTED);
-	apf_buf_release(&ids);
-	return rc;
-}
-
 int apf_argilla_push(struct apf_argilla *a, struct apf_argilla_dataset *ds, const struct apf_labelset *ls,
 		     const struct apf_argilla_push_options *opt, struct apf_argilla_push_stats *stats,
 		     struct apf_err *err)
 {
 	const char *name = opt->source_name ? opt->source_name : opt->parquet;
-	struct index ix = { NULL, 0, 0 };
+	struct index ix;
 	struct reader rd;
 	struct check ck;
 	struct sender sd;
@@ -1053,6 +1316,7 @@ int apf_argilla_push(struct apf_argilla *a, struct apf_argilla_dataset *ds, cons
 	int64_t t0 = apf_now_ms();
 
 	memset(stats, 0, sizeof(*stats));
+	memset(&ix, 0, sizeof(ix));
 	if (conc > 64)
 		conc = 64;
 	rc = reader_open(&rd, opt->parquet, name, err);
@@ -1066,6 +1330,8 @@ int apf_argilla_push(struct apf_argilla *a, struct apf_argilla_dataset *ds, cons
 	ck.replace = opt->replace_changed;
 	apf_buf_init(&ck.report, 0);
 	rc = reader_each(&rd, check_row, &ck, opt->cancel, err);
+	if (!rc)
+		rc = find_duplicates(&rd, &ck, opt->cancel, err);
 	stats->total = ck.rows;
 	apf_log_debug("push: %" PRIu64 " records checked in %" PRId64 " ms", ck.rows, apf_now_ms() - t0);
 	if (!rc && opt->open_dataset)
@@ -1074,10 +1340,10 @@ int apf_argilla_push(struct apf_argilla *a, struct apf_argilla_dataset *ds, cons
 	if (!rc && !ck.bad) {
 		int64_t t1 = apf_now_ms();
 		rc = load_index(a, ds, &ix, opt->cancel, err);
-		apf_log_debug("push: the server's records listed in %" PRId64 " ms", apf_now_ms() - t1);
+		apf_log_debug("push: the server's %zu records listed in %" PRId64 " ms", ix.nsrv, apf_now_ms() - t1);
 	}
 	if (!rc && !ck.bad)
-		find_changed(&ck);
+		rc = find_changed(&rd, &ck, opt->cancel, err);
 	if (!rc && ck.bad) {
 		rc = apf_error(err, APF_EINVAL, "cannot push '%s': %" PRIu64 " of %" PRIu64 " records are not valid; nothing was sent:%s%s",
 			       name, ck.bad, ck.rows, ck.report.data,
@@ -1086,8 +1352,12 @@ int apf_argilla_push(struct apf_argilla *a, struct apf_argilla_dataset *ds, cons
 	apf_buf_release(&ck.report);
 	if (rc)
 		goto out_reader;
+	/* The file's keys were needed for the checks only. */
+	free(ix.file);
+	ix.file = NULL;
+	ix.nfile = ix.capfile = 0;
 	if (ck.changed && opt->replace_changed) {
-		rc = delete_changed(a, ds, &ix, err);
+		rc = delete_changed(a, ds, &ix, opt->cancel, err);
 		if (rc)
 			goto out_reader;
 	}
@@ -1159,9 +1429,8 @@ int apf_argilla_push(struct apf_argilla *a, struct apf_argilla_dataset *ds, cons
 			*err = rerr;
 		}
 	}
-	for (size_t i = 0; i < sd.n; i++)
-		free(sd.ids[i]);
-	free(sd.ids);
+	free(sd.id_off);
+	apf_buf_release(&sd.ids);
 	apf_buf_release(&sd.body);
 	stats->created = sd.created;
 	stats->updated = sd.updated;

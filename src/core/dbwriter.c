@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -39,8 +40,10 @@ struct apf_dbwriter {
 	size_t queued;         /* jobs in head..tail */
 	size_t expected;       /* jobs announced by apf_dbwriter_expect() */
 	size_t max_batch;
-	long gather_us;        /* the longest wait for announced jobs */
-	long linger_ms;        /* how long the warehouse stays open idle */
+	/* Settings a stage changes while the writer runs: words of their
+	 * own, not under lock. */
+	atomic_long gather_us; /* the longest wait for announced jobs */
+	atomic_long linger_ms; /* how long the warehouse stays open idle */
 	unsigned db_flags;     /* for apf_db_open_ex() */
 	apf_dbwriter_fn prepare; /* apf_dbwriter_set_prepare() */
 	void *prepare_arg;
@@ -170,7 +173,7 @@ static void gather(struct apf_dbwriter *w)
 		return;
 	if (want > w->max_batch)
 		want = w->max_batch;
-	deadline_in(&until, w->gather_us);
+	deadline_in(&until, atomic_load(&w->gather_us));
 	while (w->queued < want && w->expected && !w->stopping)
 		if (pthread_cond_timedwait(&w->work, &w->lock, &until) == ETIMEDOUT)
 			break;
@@ -193,7 +196,7 @@ static void *writer_main(void *arg)
 				continue;
 			}
 			struct timespec until;
-			deadline_in(&until, w->linger_ms * 1000L);
+			deadline_in(&until, atomic_load(&w->linger_ms) * 1000L);
 			if (pthread_cond_timedwait(&w->work, &w->lock, &until) == ETIMEDOUT && !w->head)
 				break;
 		}
@@ -288,8 +291,8 @@ int apf_dbwriter_new_ex(const struct apf_config *cfg, size_t max_batch, unsigned
 
 	w->cfg = cfg;
 	w->max_batch = max_batch ? max_batch : 256;
-	w->gather_us = GATHER_US;
-	w->linger_ms = LINGER_MS;
+	atomic_init(&w->gather_us, GATHER_US);
+	atomic_init(&w->linger_ms, LINGER_MS);
 	w->db_flags = db_flags;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->work, NULL);
@@ -380,26 +383,17 @@ int apf_dbwriter_run_batch_ex(struct apf_dbwriter *w, apf_dbwriter_batch_fn fn, 
 
 void apf_dbwriter_set_gather(struct apf_dbwriter *w, long us)
 {
-	pthread_mutex_lock(&w->lock);
-	w->gather_us = us;
-	pthread_mutex_unlock(&w->lock);
+	atomic_store(&w->gather_us, us);
 }
 
 void apf_dbwriter_set_linger(struct apf_dbwriter *w, long ms)
 {
-	pthread_mutex_lock(&w->lock);
-	w->linger_ms = ms < 0 ? 0 : ms > HOLD_MS ? HOLD_MS : ms;
-	pthread_mutex_unlock(&w->lock);
+	atomic_store(&w->linger_ms, ms < 0 ? 0 : ms > HOLD_MS ? HOLD_MS : ms);
 }
 
 long apf_dbwriter_linger(struct apf_dbwriter *w)
 {
-	long ms;
-
-	pthread_mutex_lock(&w->lock);
-	ms = w->linger_ms;
-	pthread_mutex_unlock(&w->lock);
-	return ms;
+	return atomic_load(&w->linger_ms);
 }
 
 void apf_dbwriter_expect(struct apf_dbwriter *w, int delta)

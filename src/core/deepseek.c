@@ -10,7 +10,9 @@
 
 #include "apflow/deepseek.h"
 #include "apflow/http.h"
+#include "apflow/json.h"
 #include "apflow/log.h"
+#include "apflow/utf8.h"
 #include "apflow/util.h"
 
 struct apf_deepseek {
@@ -24,7 +26,13 @@ struct apf_deepseek {
 	int max_tokens;
 	long timeout_ms;    /* one attempt (deepseek_timeout) */
 	int retries;
+	const volatile sig_atomic_t *cancel; /* apf_deepseek_set_cancel() */
 };
+
+void apf_deepseek_set_cancel(struct apf_deepseek *ds, const volatile sig_atomic_t *cancel)
+{
+	ds->cancel = cancel;
+}
 
 int apf_deepseek_parse_api(const char *s, enum apf_deepseek_api *out)
 {
@@ -170,22 +178,12 @@ int apf_base64_append(struct apf_buf *out, const void *data, size_t len)
 	return n ? apf_buf_add(out, q, n) : 0;
 }
 
-/* Appends the JSON string literal of s. */
+/* Appends the JSON string literal of s; -1 when s is not UTF-8. */
 static int add_json_string(struct apf_buf *b, const char *s)
 {
-	json_t *j = json_string(s);
-	char *enc;
-	int rc;
+	size_t n = strlen(s);
 
-	if (!j)
-		return -1; /* not UTF-8 */
-	enc = json_dumps(j, JSON_ENCODE_ANY);
-	json_decref(j);
-	if (!enc)
-		return -1;
-	rc = apf_buf_adds(b, enc);
-	free(enc);
-	return rc;
+	return apf_utf8_validate(s, n, NULL) ? -1 : apf_json_str(b, s, n);
 }
 
 /* The request body; the PNG is base64'd straight into it, no copies. */
@@ -370,6 +368,7 @@ int apf_deepseek_page(struct apf_deepseek *ds, const void *png, size_t len, cons
 	 * 1 s timeout took 7). */
 	req.timeout_ms = ds->timeout_ms;
 	req.deadline_ms = ds->timeout_ms * (ds->retries + 1);
+	req.cancel = ds->cancel;
 	rc = apf_http_request(ds->http, &req, &resp, err);
 	if (rc) {
 		apf_error_prefix(err, "no answer from the DeepSeek server '%s'", ds->display_url);

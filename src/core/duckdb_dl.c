@@ -1,11 +1,10 @@
 /*
- * duckdb_dl.c: loads libduckdb (why and where from: duckdb_dl.h), in the
- * background when the command line says the warehouse will be needed.
+ * duckdb_dl.c: loads libduckdb (why and where from: duckdb_dl.h) the one
+ * way (apflow/dl.h), in the background when the command line says the
+ * warehouse will be needed.
  */
 #include <dlfcn.h>
-#include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -20,17 +19,6 @@ APF_DUCKDB_FUNCS(X)
 #undef X
 
 #define DUCKDB_LIB "libduckdb.so"
-
-static pthread_once_t load_once = PTHREAD_ONCE_INIT;
-static void *lib;                 /* set once every function is found; never closed */
-static char lib_name[PATH_MAX];   /* what was loaded, for the error */
-static char load_error[512];
-
-/* The preloading thread: none yet, running (to be joined), or no more
- * (joined, or apf_duckdb_need() came first). */
-static pthread_mutex_t preload_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_t preload_thread;
-static enum { PRELOAD_NONE, PRELOAD_RUNNING, PRELOAD_DONE } preload_state;
 
 /*
  * How libduckdb is opened, measured against linking it (apflow init and
@@ -101,61 +89,34 @@ static const char *search_path_file(char *path, size_t path_size)
 	return file;
 }
 
-static void load(void)
+/* The file to load: APFLOW_DUCKDB_LIB, else the search above. */
+static const char *locate(char *path, size_t size)
 {
-	const struct apf_dl_sym syms[] = {
-#define X(f) { #f, &apf_dl_##f },
-		APF_DUCKDB_FUNCS(X)
-#undef X
-	};
 	const char *env = getenv("APFLOW_DUCKDB_LIB");
-	char path[PATH_MAX];
 
-	apf_strlcpy(lib_name, env && *env ? env : search_path_file(path, sizeof(path)), sizeof(lib_name));
-	/* kept for the life of the process */
-	lib = apf_dl_open(lib_name, DUCKDB_DLOPEN_FLAGS, syms, sizeof(syms) / sizeof(syms[0]), load_error,
-			  sizeof(load_error));
+	if (env && *env) {
+		apf_strlcpy(path, env, size);
+		return path;
+	}
+	return search_path_file(path, size);
 }
 
-static void *preload_main(void *arg)
-{
-	(void)arg;
-	pthread_once(&load_once, load);
-	return NULL;
-}
+static const struct apf_dl_sym syms[] = {
+#define X(f) { #f, &apf_dl_##f },
+	APF_DUCKDB_FUNCS(X)
+#undef X
+};
+static struct apf_dl_lib duckdb_lib = {
+	.what = "DuckDB", .locate = locate, .flags = DUCKDB_DLOPEN_FLAGS, .syms = syms,
+	.n = sizeof(syms) / sizeof(syms[0]), .hint = "run scripts/install-deps.sh", .lock = PTHREAD_MUTEX_INITIALIZER,
+};
 
 void apf_duckdb_preload(void)
 {
-	sigset_t all, old;
-
-	pthread_mutex_lock(&preload_lock);
-	if (preload_state == PRELOAD_NONE) {
-		/* The thread takes no signals but its own faults: a command
-		 * that blocks some to sigwait() for them (serve) must not
-		 * lose them to it. */
-		sigfillset(&all);
-		sigdelset(&all, SIGSEGV);
-		sigdelset(&all, SIGBUS);
-		sigdelset(&all, SIGFPE);
-		sigdelset(&all, SIGILL);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		if (!pthread_create(&preload_thread, NULL, preload_main, NULL))
-			preload_state = PRELOAD_RUNNING;
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-	}
-	pthread_mutex_unlock(&preload_lock);
+	apf_dl_preload(&duckdb_lib);
 }
 
 int apf_duckdb_need(struct apf_err *err)
 {
-	pthread_mutex_lock(&preload_lock);
-	if (preload_state == PRELOAD_RUNNING)
-		pthread_join(preload_thread, NULL);
-	preload_state = PRELOAD_DONE;
-	pthread_mutex_unlock(&preload_lock);
-	pthread_once(&load_once, load);
-	if (lib)
-		return 0;
-	return apf_error(err, APF_EDB, "cannot load DuckDB (%s): %s; run scripts/install-deps.sh", lib_name,
-			 load_error);
+	return apf_dl_need(&duckdb_lib, APF_EDB, err);
 }

@@ -52,7 +52,9 @@ struct apf_http {
 #define CURL_FUNCS(X)                                                                                  \
 	X(curl_easy_cleanup) X(curl_easy_getinfo) X(curl_easy_init) X(curl_easy_perform)               \
 	X(curl_easy_reset) X(curl_easy_setopt) X(curl_easy_strerror) X(curl_global_init)               \
-	X(curl_slist_append) X(curl_slist_free_all) X(curl_version_info)
+	X(curl_slist_append) X(curl_slist_free_all) X(curl_version_info)                               \
+	X(curl_multi_init) X(curl_multi_add_handle) X(curl_multi_perform) X(curl_multi_poll)           \
+	X(curl_multi_info_read) X(curl_multi_remove_handle) X(curl_multi_cleanup)
 
 static struct {
 #define X(f) __typeof__(f) *f;
@@ -496,6 +498,80 @@ oom:
 	return -1;
 }
 
+/*
+ * curl_easy_perform(), or with a cancel flag the same on a multi handle
+ * that is polled every APF_HTTP_CANCEL_POLL_MS: curl_easy_perform() calls
+ * a progress callback only about once a second while nothing arrives (a
+ * model thinking over a page), and a signal interrupts the poll only of
+ * the thread it lands on.  Sets *cancelled when it stopped for the flag.
+ */
+static CURLcode perform(CURL *c, const volatile sig_atomic_t *cancel, int *cancelled)
+{
+	CURLM *m;
+	CURLMsg *msg;
+	CURLcode cc = CURLE_OK;
+	int running = 1, left;
+
+	*cancelled = 0;
+	if (!cancel)
+		return cu.curl_easy_perform(c);
+	if (*cancel) {
+		*cancelled = 1;
+		return CURLE_ABORTED_BY_CALLBACK;
+	}
+	m = cu.curl_multi_init();
+	if (!m)
+		return CURLE_OUT_OF_MEMORY;
+	if (cu.curl_multi_add_handle(m, c) != CURLM_OK) {
+		cu.curl_multi_cleanup(m);
+		return CURLE_OUT_OF_MEMORY;
+	}
+	for (;;) {
+		if (cu.curl_multi_perform(m, &running) != CURLM_OK) {
+			cc = CURLE_OUT_OF_MEMORY;
+			break;
+		}
+		if (!running)
+			break;
+		if (*cancel) {
+			*cancelled = 1;
+			cc = CURLE_ABORTED_BY_CALLBACK;
+			break;
+		}
+		if (cu.curl_multi_poll(m, NULL, 0, APF_HTTP_CANCEL_POLL_MS, NULL) != CURLM_OK) {
+			cc = CURLE_OUT_OF_MEMORY;
+			break;
+		}
+	}
+	if (!running)
+		while ((msg = cu.curl_multi_info_read(m, &left)))
+			if (msg->msg == CURLMSG_DONE && msg->easy_handle == c)
+				cc = msg->data.result;
+	cu.curl_multi_remove_handle(m, c);
+	cu.curl_multi_cleanup(m);
+	return cc;
+}
+
+/* Sleeps ms, in slices, unless *cancel is set; 1 when it was. */
+static int sleep_or_cancel(long ms, const volatile sig_atomic_t *cancel)
+{
+	int64_t end = apf_now_ms() + ms;
+
+	if (!cancel) {
+		apf_sleep_ms(ms);
+		return 0;
+	}
+	for (;;) {
+		int64_t left = end - apf_now_ms();
+
+		if (*cancel)
+			return 1;
+		if (left <= 0)
+			return 0;
+		apf_sleep_ms(left < APF_HTTP_CANCEL_POLL_MS ? left : APF_HTTP_CANCEL_POLL_MS);
+	}
+}
+
 int apf_http_request(struct apf_http *h, struct apf_http_request *req, struct apf_http_response *resp,
 		     struct apf_err *err)
 {
@@ -516,6 +592,7 @@ int apf_http_request(struct apf_http *h, struct apf_http_request *req, struct ap
 		struct xfer x = { req, resp, c, 0, 0, 0, 0, NULL };
 		CURLcode cc;
 		long status = 0, delay, timeout_ms = req->timeout_ms;
+		int cancelled;
 
 		if (end) {
 			int64_t left = end - apf_now_ms();
@@ -550,9 +627,14 @@ int apf_http_request(struct apf_http *h, struct apf_http_request *req, struct ap
 				       apf_http_library_version());
 			break;
 		}
-		cc = cu.curl_easy_perform(c);
+		cc = perform(c, req->cancel, &cancelled);
 		cu.curl_slist_free_all(hdrs);
 		resp->bytes_sent = x.up_pos;
+		if (cancelled) {
+			resp->status = 0;
+			rc = apf_error(err, APF_ENET, "cancelled");
+			break;
+		}
 		if (x.toobig) {
 			rc = apf_error(err, APF_ETOOBIG, "response larger than %zu bytes", cap);
 			break;
@@ -595,7 +677,11 @@ int apf_http_request(struct apf_http *h, struct apf_http_request *req, struct ap
 		}
 		apf_log_warn("%s '%s': %s; retrying in %ld ms (attempt %d of %d)", req->method, what, reason,
 			     delay, attempt + 2, max_retries + 1);
-		apf_sleep_ms(delay);
+		if (sleep_or_cancel(delay, req->cancel)) {
+			resp->status = 0;
+			rc = apf_error(err, APF_ENET, "cancelled");
+			break;
+		}
 	}
 	handle_put(h, c);
 	return rc;

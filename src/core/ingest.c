@@ -22,6 +22,7 @@
 #include "apflow/buf.h"
 #include "apflow/db.h"
 #include "apflow/ingest.h"
+#include "apflow/jsonw.h"
 #include "apflow/log.h"
 #include "apflow/pdf.h"
 #include "apflow/utf8.h"
@@ -635,24 +636,59 @@ fail:
 	return rc;
 }
 
+void apf_ingest_result_members(struct apf_jsonw *jw, const struct apf_ingest_result *r)
+{
+	apf_jsonw_object_string(jw, "doc_id", r->doc_id);
+	apf_jsonw_object_string(jw, "filename", r->filename ? r->filename : "");
+	apf_jsonw_object_int(jw, "pages", r->pages);
+	apf_jsonw_object_int(jw, "bytes", (int64_t)r->bytes);
+	apf_jsonw_object_string(jw, "sha256", r->sha256);
+	apf_jsonw_object_bool(jw, "duplicate", r->duplicate);
+	apf_jsonw_object_string(jw, "uploaded_at", r->uploaded_at);
+	if (r->upload_id >= 0)
+		apf_jsonw_object_int(jw, "upload_id", r->upload_id);
+}
+
+void apf_ingest_error_members(struct apf_jsonw *jw, const char *filename, size_t filename_len,
+			      const struct apf_err *err)
+{
+	char *name = apf_ingest_sanitize_filename(filename, filename ? filename_len : 0);
+
+	apf_jsonw_object_string(jw, "filename", name);
+	apf_jsonw_object_string(jw, "error", err->msg[0] ? err->msg : apf_err_desc(err->code));
+	apf_jsonw_object_string(jw, "code", apf_err_name(err->code));
+	apf_jsonw_object_int(jw, "status", apf_err_http_status(err->code));
+	free(name);
+}
+
+/* The object jw holds, parsed, and jw released; NULL when it is broken. */
+static json_t *jsonw_parse(struct apf_jsonw *jw)
+{
+	json_t *o = NULL;
+
+	apf_jsonw_end(jw);
+	if (apf_jsonw_ok(jw))
+		o = json_loadb(jw->buf.data, jw->buf.len, 0, NULL);
+	apf_jsonw_release(jw);
+	return o;
+}
+
 json_t *apf_ingest_result_json(const struct apf_ingest_result *r)
 {
-	json_t *o = json_pack("{s:s, s:s, s:i, s:I, s:s, s:b, s:s}", "doc_id", r->doc_id, "filename",
-			      r->filename ? r->filename : "", "pages", r->pages, "bytes", (json_int_t)r->bytes,
-			      "sha256", r->sha256, "duplicate", r->duplicate, "uploaded_at", r->uploaded_at);
+	struct apf_jsonw jw;
 
-	if (o && r->upload_id >= 0)
-		json_object_set_new(o, "upload_id", json_integer(r->upload_id));
-	return o;
+	apf_jsonw_init(&jw, 0, 0);
+	apf_jsonw_object_begin(&jw);
+	apf_ingest_result_members(&jw, r);
+	return jsonw_parse(&jw);
 }
 
 json_t *apf_ingest_error_json(const char *filename, size_t filename_len, const struct apf_err *err)
 {
-	char *name = apf_ingest_sanitize_filename(filename, filename ? filename_len : 0);
-	json_t *o = json_pack("{s:s, s:s, s:s, s:i}", "filename", name, "error",
-			      err->msg[0] ? err->msg : apf_err_desc(err->code), "code", apf_err_name(err->code),
-			      "status", apf_err_http_status(err->code));
+	struct apf_jsonw jw;
 
-	free(name);
-	return o;
+	apf_jsonw_init(&jw, 0, 0);
+	apf_jsonw_object_begin(&jw);
+	apf_ingest_error_members(&jw, filename, filename_len, err);
+	return jsonw_parse(&jw);
 }

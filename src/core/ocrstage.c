@@ -785,6 +785,12 @@ static void start_doc(struct worker *w, struct doc *d)
 	}
 	d->read_us = now_us();
 	pthread_mutex_lock(&st->lock);
+	/* A speculative start knows which pages are done only from the plan:
+	 * read none before it (fetching and opening went on meanwhile).  A
+	 * partial document resumed with --doc had every page read again, and
+	 * those committed by the killed run were stored twice. */
+	while (st->speculative && !st->planned && !st->stopping)
+		pthread_cond_wait(&st->work_cond, &st->lock);
 	d->npages = apf_pdf_page_count(pdf);
 	d->next_page = 1;
 	/* A partial document: its pages with rows are done already. */
@@ -1384,6 +1390,7 @@ static int setup(struct stage *st, struct apf_err *err)
 		rc = apf_deepseek_new(&opt->deepseek, &st->ds, err);
 		if (rc)
 			return rc;
+		apf_deepseek_set_cancel(st->ds, opt->cancel);
 	}
 	return 0;
 }

@@ -32,7 +32,13 @@ struct apf_ollama {
 	char *format;               /* the JSON schema, as JSON text */
 	int timeout_s, deadline_s, retries, num_ctx, seed, chunk_chars, overlap_chars;
 	long backoff_base_ms;
+	const volatile sig_atomic_t *cancel; /* apf_ollama_set_cancel() */
 };
+
+void apf_ollama_set_cancel(struct apf_ollama *ol, const volatile sig_atomic_t *cancel)
+{
+	ol->cancel = cancel;
+}
 
 char *apf_ollama_agent(const char *model)
 {
@@ -419,6 +425,7 @@ static int chat(struct apf_ollama *ol, const char *chunk, size_t len, json_t **e
 		req.body_len = strlen(body);
 		req.resp_max = ANSWER_MAX;
 		req.max_retries = 0;
+		req.cancel = ol->cancel;
 		/* One attempt never outlasts the timeout nor the deadline
 		 * (curl's low-speed check alone averages over seconds). */
 		int64_t left = deadline - apf_now_ms();
@@ -439,7 +446,7 @@ static int chat(struct apf_ollama *ol, const char *chunk, size_t len, json_t **e
 				       msg[0] ? ": " : "", msg);
 		}
 		apf_http_response_release(&resp);
-		if (!retryable)
+		if (!retryable || (ol->cancel && *ol->cancel))
 			break;
 		if (attempt >= ol->retries) {
 			apf_error_prefix(err, "model '%s' failed %d time%s", ol->model, attempt + 1, attempt ? "s" : "");

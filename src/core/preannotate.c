@@ -16,6 +16,7 @@
 #include "apflow/buf.h"
 #include "apflow/dataset.h"
 #include "apflow/db.h"
+#include "apflow/jsonw.h"
 #include "apflow/labelset.h"
 #include "apflow/log.h"
 #include "apflow/ocrstage.h"
@@ -62,32 +63,6 @@ void apf_pa_now(char out[40])
 	gmtime_r(&t, &tm);
 	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(out, 40, "%s.%03dZ", base, (int)(us / 1000 % 1000));
-}
-
-json_t *apf_pa_row(const struct apf_pa_page *pg, const struct apf_span *sp, const char *agent,
-		   const char *created_at)
-{
-	const struct apf_labelset *ls = apf_labelset_v1();
-	size_t bs = 0, be = 0;
-	json_t *row;
-
-	apf_utf8_cp_to_byte(pg->text, pg->len, (size_t)sp->start, &bs);
-	apf_utf8_cp_to_byte(pg->text, pg->len, (size_t)sp->end, &be);
-	row = json_object();
-	json_object_set_new(row, "doc_id", json_string(pg->doc_id));
-	json_object_set_new(row, "page_num", json_integer(pg->page_num));
-	json_object_set_new(row, "text_sha256", json_string(pg->text_sha256));
-	json_object_set_new(row, "question_name", json_string(ls->question_name));
-	json_object_set_new(row, "label", json_string(sp->label));
-	json_object_set_new(row, "start", json_integer(sp->start));
-	json_object_set_new(row, "end", json_integer(sp->end));
-	json_object_set_new(row, "span_text", json_stringn(pg->text + bs, be - bs));
-	json_object_set_new(row, "score", sp->score < 0 ? json_null() : json_real(sp->score));
-	json_object_set_new(row, "agent", json_string(agent));
-	json_object_set_new(row, "type", json_string("model"));
-	json_object_set_new(row, "labelset_version", json_string(ls->version));
-	json_object_set_new(row, "created_at", json_string(created_at));
-	return row;
 }
 
 /* ---- the cache (md_raw_ocr.main.preannotate_cache) ---- */
@@ -330,6 +305,8 @@ static int start_engine(struct run *r, struct apf_err *err)
 	struct cache_get cg = { NULL, r->pages, r->n, r->answers, 0 };
 
 	rc = apf_ollama_new(&opt->ollama, r->ls, &r->ollama, err);
+	if (!rc)
+		apf_ollama_set_cancel(r->ollama, opt->cancel);
 	if (!rc && opt->writer && r->n) {
 		cg.model = apf_ollama_model(r->ollama);
 		rc = apf_dbwriter_run(opt->writer, cache_get_fn, &cg, err);
@@ -482,10 +459,12 @@ static int write_jsonl(const char *spans_path, const char *pages_path, const str
 		json_t *p = json_object();
 
 		for (size_t s = 0; s < pg->spans.n; s++) {
-			json_t *row = apf_pa_row(pg, &pg->spans.v[s], agent, created_at);
-			json_dumpf(row, fs, JSON_COMPACT | JSON_PRESERVE_ORDER);
+			struct apf_jsonw jw;
+			apf_jsonw_init(&jw, 0, 0);
+			apf_pa_row_write(&jw, pg, &pg->spans.v[s], agent, created_at);
+			fwrite(jw.buf.data, 1, jw.buf.len, fs);
 			fputc('\n', fs);
-			json_decref(row);
+			apf_jsonw_release(&jw);
 		}
 		json_object_set_new(p, "doc_id", json_string(pg->doc_id));
 		json_object_set_new(p, "page_num", json_integer(pg->page_num));

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/s3xml.h"
 #include "apflow/buf.h"
@@ -198,27 +197,6 @@ int apf_xml_text(const char *xml, size_t len, const char *tag, char **out)
 	return apf_xml_decode(c, n, out) ? -1 : 0;
 }
 
-int64_t apf_s3_parse_time(const char *s)
-{
-	int y, mo, d, h, mi, sec;
-	char t;
-	struct tm tm;
-
-	if (sscanf(s, "%4d-%2d-%2d%c%2d:%2d:%2d", &y, &mo, &d, &t, &h, &mi, &sec) != 7 ||
-	    (t != 'T' && t != 't' && t != ' '))
-		return -1;
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	return (int64_t)timegm(&tm);
-}
-
 static int parse_u64(const char *s, uint64_t *out)
 {
 	uint64_t v = 0;
@@ -266,8 +244,8 @@ static int parse_contents(const char *c, size_t n, struct apf_s3_object *o)
 	if (rc < 0)
 		goto bad;
 	if (rc == 0) {
-		int64_t t = apf_s3_parse_time(text);
-		o->mtime = t > 0 ? t : 0;
+		int64_t us;
+		o->mtime = !apf_parse_iso8601(text, &us) && us > 0 ? us / 1000000 : 0;
 	}
 	free(text);
 	text = NULL;

@@ -54,7 +54,4 @@ void apf_s3_list_page_release(struct apf_s3_list_page *page);
 void apf_s3_parse_error(const char *xml, size_t len, char *code, size_t ncode, char *message,
 			size_t nmessage);
 
-/* Parses "2009-10-12T17:50:30.000Z"; -1 on error. */
-int64_t apf_s3_parse_time(const char *s);
-
 #endif

@@ -555,30 +555,48 @@ out:
 	return rc;
 }
 
+/*
+ * method on key (the store's prefix put in front), without a body: the one
+ * way get, head and delete ask.  A failed transfer is the error "cannot
+ * <op> '<what>': <why>"; otherwise the answer, whatever its status, is in
+ * resp (which the caller releases).  *what is the object as shown (the
+ * caller frees it).  The body goes to fd when >= 0, else into resp of at
+ * most max bytes (0: the default).
+ */
+static int key_call(struct s3_store *st, const char *method, const char *op, const char *key, int fd, size_t max,
+		    struct apf_http_response *resp, char **what, struct apf_err *err)
+{
+	char *fullkey = apf_xasprintf("%s%s", st->prefix, key);
+	struct apf_http_request req;
+	int rc;
+
+	*what = display(st, fullkey);
+	apf_http_request_init(&req);
+	apf_http_response_init(resp);
+	req.resp_fd = fd;
+	req.resp_max = max;
+	rc = s3_send(st, &req, method, fullkey, NULL, 0, APF_SIGV4_EMPTY_SHA256, NULL, *what, resp, err);
+	if (rc == APF_ETOOBIG && fd < 0)
+		rc = apf_error(err, APF_ETOOBIG, "cannot %s '%s': larger than %zu bytes", op, *what, max);
+	else if (rc)
+		rc = transfer_error(op, *what, NULL, rc, err);
+	free(fullkey);
+	return rc;
+}
+
 /* GET into fd (>= 0) or into a buffer of at most max bytes. */
 static int s3_get(struct s3_store *st, const char *key, int fd, size_t max, char **data, size_t *len,
 		  struct apf_err *err)
 {
-	char *fullkey = apf_xasprintf("%s%s", st->prefix, key), *what = display(st, fullkey);
-	struct apf_http_request req;
 	struct apf_http_response resp;
-	int rc;
+	char *what;
+	int rc = key_call(st, "GET", "get", key, fd, fd >= 0 ? XML_MAX : max, &resp, &what, err);
 
-	apf_http_request_init(&req);
-	apf_http_response_init(&resp);
-	req.resp_fd = fd;
-	req.resp_max = fd >= 0 ? XML_MAX : max;
-	rc = s3_send(st, &req, "GET", fullkey, NULL, 0, APF_SIGV4_EMPTY_SHA256, NULL, what, &resp, err);
-	if (rc == APF_ETOOBIG)
-		rc = apf_error(err, APF_ETOOBIG, "cannot get '%s': larger than %zu bytes", what, max);
-	else if (rc)
-		rc = transfer_error("get", what, NULL, rc, err);
-	else if (resp.status != 200)
+	if (!rc && resp.status != 200)
 		rc = status_error("get", what, NULL, &resp, err);
-	else if (fd < 0)
+	else if (!rc && fd < 0)
 		*data = apf_buf_detach(&resp.body, len);
 	apf_http_response_release(&resp);
-	free(fullkey);
 	free(what);
 	return rc;
 }
@@ -596,24 +614,17 @@ static int s3_get_buf(struct apf_store *base, const char *key, size_t max, char 
 
 static int s3_head(struct apf_store *base, const char *key, struct apf_store_stat *out, struct apf_err *err)
 {
-	struct s3_store *st = (struct s3_store *)base;
-	char *fullkey = apf_xasprintf("%s%s", st->prefix, key), *what = display(st, fullkey);
-	struct apf_http_request req;
 	struct apf_http_response resp;
-	char v[256];
+	char v[256], *what;
 	int64_t n;
-	int rc;
+	int rc = key_call((struct s3_store *)base, "HEAD", "head", key, -1, 0, &resp, &what, err);
 
-	apf_http_request_init(&req);
-	apf_http_response_init(&resp);
-	rc = s3_send(st, &req, "HEAD", fullkey, NULL, 0, APF_SIGV4_EMPTY_SHA256, NULL, what, &resp, err);
-	if (rc) {
-		rc = transfer_error("head", what, NULL, rc, err);
-	} else if (resp.status != 200) {
+	if (!rc && resp.status != 200) {
 		rc = status_error("head", what, NULL, &resp, err);
-	} else if (apf_http_response_header(&resp, "content-length", v, sizeof(v)) || apf_parse_i64(v, &n) || n < 0) {
+	} else if (!rc && (apf_http_response_header(&resp, "content-length", v, sizeof(v)) ||
+			   apf_parse_i64(v, &n) || n < 0)) {
 		rc = apf_error(err, APF_ESTORE, "cannot head '%s': no Content-Length in the answer", what);
-	} else {
+	} else if (!rc) {
 		memset(out, 0, sizeof(*out));
 		out->size = (uint64_t)n;
 		if (!apf_http_response_header(&resp, "last-modified", v, sizeof(v))) {
@@ -631,7 +642,6 @@ static int s3_head(struct apf_store *base, const char *key, struct apf_store_sta
 		}
 	}
 	apf_http_response_release(&resp);
-	free(fullkey);
 	free(what);
 	return rc;
 }
@@ -700,19 +710,11 @@ static int s3_list(struct apf_store *base, const char *prefix,
 
 static int s3_del(struct apf_store *base, const char *key, struct apf_err *err)
 {
-	struct s3_store *st = (struct s3_store *)base;
-	char *fullkey = apf_xasprintf("%s%s", st->prefix, key), *what = display(st, fullkey);
-	struct apf_http_request req;
 	struct apf_http_response resp;
-	int rc;
+	char *what;
+	int rc = key_call((struct s3_store *)base, "DELETE", "delete", key, -1, XML_MAX, &resp, &what, err);
 
-	apf_http_request_init(&req);
-	apf_http_response_init(&resp);
-	req.resp_max = XML_MAX;
-	rc = s3_send(st, &req, "DELETE", fullkey, NULL, 0, APF_SIGV4_EMPTY_SHA256, NULL, what, &resp, err);
-	if (rc) {
-		rc = transfer_error("delete", what, NULL, rc, err);
-	} else if (resp.status != 204 && resp.status != 200) {
+	if (!rc && resp.status != 204 && resp.status != 200) {
 		char code[128], msg[8];
 		apf_s3_parse_error(resp.body.data, resp.body.len, code, sizeof(code), msg, sizeof(msg));
 		/* S3 answers 204 for a missing key; some servers say NoSuchKey. */
@@ -720,7 +722,6 @@ static int s3_del(struct apf_store *base, const char *key, struct apf_err *err)
 			rc = status_error("delete", what, NULL, &resp, err);
 	}
 	apf_http_response_release(&resp);
-	free(fullkey);
 	free(what);
 	return rc;
 }

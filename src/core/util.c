@@ -364,6 +364,86 @@ void apf_sleep_ms(int64_t ms)
 		;
 }
 
+/* n decimal digits at s, exactly; 0 or -1. */
+static int digits(const char *s, int n, int *out)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+int apf_parse_iso8601(const char *s, int64_t *us)
+{
+	static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0, sign = 0, leap;
+	int64_t frac = 0, t;
+	const char *p = s;
+
+	if (!s || digits(p, 4, &y) || p[4] != '-' || digits(p + 5, 2, &mo) || p[7] != '-' || digits(p + 8, 2, &d))
+		return -1;
+	p += 10;
+	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap))
+		return -1;
+	if (*p == 'T' || *p == 't' || *p == ' ') {
+		if (digits(p + 1, 2, &h) || p[3] != ':' || digits(p + 4, 2, &mi) || h > 23 || mi > 59)
+			return -1;
+		p += 6;
+		if (*p == ':') {
+			if (digits(p + 1, 2, &sec) || sec > 60) /* 60: a leap second */
+				return -1;
+			p += 3;
+			if (*p == '.' || *p == ',') {
+				int64_t scale = 100000;
+
+				if (p[1] < '0' || p[1] > '9')
+					return -1;
+				for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+					frac += (*p - '0') * scale;
+			}
+		}
+		if (*p == 'Z' || *p == 'z') {
+			p++;
+		} else if (*p == '+' || *p == '-') {
+			sign = *p == '+' ? 1 : -1;
+			if (digits(p + 1, 2, &oh))
+				return -1;
+			p += 3;
+			if (*p == ':' || (*p >= '0' && *p <= '9')) {
+				p += *p == ':';
+				if (digits(p, 2, &om))
+					return -1;
+				p += 2;
+			}
+			if (oh > 23 || om > 59)
+				return -1;
+		}
+	}
+	if (*p)
+		return -1;
+	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - sign * (oh * 3600 + om * 60);
+	*us = t * 1000000 + frac;
+	return 0;
+}
+
 uint64_t apf_rand64(void)
 {
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;

@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,10 @@
 /* A connection whose head is still due may be closed to make room only
  * once it is this old: a client that just connected is not slow yet. */
 #define EVICT_MIN_AGE_MS 500
+/* Chunked requests relayed at once (see relay_main()), and each side's
+ * buffer. */
+#define RELAY_MAX 64
+#define RELAY_BUF (64 << 10)
 
 enum { C_PENDING, C_CLOSING, C_DEAD };
 
@@ -84,6 +89,8 @@ struct gate {
 	unsigned in_mhd;
 	struct addr_count *addrs;
 	size_t naddrs, addrs_cap;
+	unsigned relays;      /* relay threads running */
+	pthread_cond_t relays_done;
 
 	char buf[HTTPHEAD_MAX];
 };
@@ -287,15 +294,306 @@ static void conn_drain(struct gate *g, struct conn *c)
 	conn_close(g, c);
 }
 
-/* Hands a connection with a complete, sound head to MHD. */
-static void conn_handoff(struct gate *g, struct conn *c)
+/*
+ * A chunked request's relay.  libmicrohttpd finds a malformed chunked
+ * body only while it reads it, and answers with its own HTML page.  So a
+ * chunked request does not get the client's socket: it gets one end of a
+ * socket pair, and a thread of the relay copies the client's bytes to it,
+ * checking the body's framing as they pass (chunkparse_feed()), and
+ * MHD's answer back.  On a framing error the client gets the JSON 400 (if
+ * MHD has not begun answering) and MHD an end of input, so the request is
+ * dropped there and its temp files deleted.  Bytes after the body's end
+ * are not passed on (one request per connection).  The thread ends when
+ * MHD closes its end and the answer is delivered, or the client goes.
+ */
+struct relay {
+	struct gate *g;
+	int cfd, mfd;      /* the client's socket, our end of the pair */
+	size_t head_left;  /* bytes of the head still to pass unchecked */
+	struct chunkparse cp;
+	int body_done;
+	char *up, *down;   /* client -> MHD, MHD -> client */
+	size_t up_len, up_off, down_len, down_off;
+	uint64_t answered; /* bytes of MHD's answer passed on */
+	char first[32];    /* and the first of them */
+};
+
+static int relay_can_answer(const struct relay *r)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+	/* Nothing yet, or only an interim "100 Continue". */
+	return r->answered == 0 ||
+	       (r->answered == sizeof(cont) - 1 && !memcmp(r->first, cont, sizeof(cont) - 1));
+}
+
+/* Sends a JSON error to the client, blocking at most a moment. */
+static void relay_refuse(struct relay *r, const char *msg)
+{
+	char head[256], *body;
+	json_t *doc = json_pack("{s:s, s:s}", "error", msg, "code", apf_err_name(APF_EINVAL));
+	size_t blen, off = 0;
+	int n;
+
+	body = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(doc);
+	blen = body ? strlen(body) : 0;
+	n = snprintf(head, sizeof(head),
+		     "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+		     "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n",
+		     apf_err_http_status(APF_EINVAL), apf_err_desc(APF_EINVAL), blen);
+	if (n > 0 && (size_t)n < sizeof(head)) {
+		char out[512 + APF_ERR_MSG_MAX * 2];
+		size_t len = (size_t)n;
+
+		memcpy(out, head, len);
+		if (blen && len + blen <= sizeof(out)) {
+			memcpy(out + len, body, blen);
+			len += blen;
+		}
+		for (int tries = 0; off < len && tries < 20; tries++) {
+			struct pollfd p = { r->cfd, POLLOUT, 0 };
+			ssize_t k = send(r->cfd, out + off, len - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+			if (k > 0)
+				off += (size_t)k;
+			else if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				break;
+			else
+				(void)poll(&p, 1, 50);
+		}
+	}
+	free(body);
+	/* Let the client read it rather than a reset: drain for a moment. */
+	shutdown(r->cfd, SHUT_WR);
+	for (int64_t end = apf_now_ms() + LINGER_MS; apf_now_ms() < end;) {
+		struct pollfd p = { r->cfd, POLLIN, 0 };
+		char junk[4096];
+
+		if (poll(&p, 1, 100) > 0 && recv(r->cfd, junk, sizeof(junk), MSG_DONTWAIT) == 0)
+			break;
+	}
+}
+
+/* Passes client bytes in r->up through the framing check; returns -1 on
+ * a framing error (answered). */
+static int relay_check(struct relay *r, size_t from)
+{
+	struct apf_err err;
+	size_t used;
+	int rc;
+
+	if (r->head_left) {
+		size_t k = r->up_len - from < r->head_left ? r->up_len - from : r->head_left;
+		r->head_left -= k;
+		from += k;
+	}
+	if (from == r->up_len || r->body_done)
+		return 0;
+	apf_err_clear(&err);
+	rc = chunkparse_feed(&r->cp, r->up + from, r->up_len - from, &used, &err);
+	if (rc == 1) {
+		r->body_done = 1;
+		r->up_len = from + used; /* what follows the body is not passed on */
+		return 0;
+	}
+	if (rc == 0)
+		return 0;
+	loglimit_log(&ll_refused, APF_LOG_DEBUG, "refused a request: %s", err.msg);
+	if (relay_can_answer(r))
+		relay_refuse(r, err.msg);
+	return -1;
+}
+
+static void *relay_main(void *arg)
+{
+	struct relay *r = arg;
+	struct gate *g = r->g;
+	int client_eof = 0, mhd_eof = 0, mhd_wr_shut = 0;
+	int64_t flush_end = 0;
+
+	for (;;) {
+		struct pollfd p[2] = { { r->cfd, 0, 0 }, { r->mfd, 0, 0 } };
+		ssize_t k;
+
+		/* Client -> MHD. */
+		if (r->up_off == r->up_len) {
+			r->up_off = r->up_len = 0;
+			if (!client_eof && !r->body_done && !mhd_eof)
+				p[0].events |= POLLIN;
+			if ((client_eof || r->body_done) && !mhd_wr_shut && !r->body_done) {
+				shutdown(r->mfd, SHUT_WR);
+				mhd_wr_shut = 1;
+			}
+		} else if (!mhd_eof) {
+			p[1].events |= POLLOUT;
+		}
+		/* MHD -> client. */
+		if (r->down_off == r->down_len) {
+			r->down_off = r->down_len = 0;
+			if (mhd_eof)
+				break; /* answered and delivered, or MHD gave up */
+			p[1].events |= POLLIN;
+		} else {
+			p[0].events |= POLLOUT;
+		}
+		if (mhd_eof && !flush_end)
+			flush_end = apf_now_ms() + LINGER_MS;
+		if (flush_end && apf_now_ms() >= flush_end)
+			break; /* the client does not read its answer */
+		if (client_eof && !(p[0].events & POLLOUT))
+			p[0].fd = -1; /* else its hang-up wakes every poll */
+		if (poll(p, 2, 1000) < 0 && errno != EINTR)
+			break;
+		if (p[0].revents & POLLIN) {
+			k = recv(r->cfd, r->up, RELAY_BUF, MSG_DONTWAIT);
+			if (k > 0) {
+				r->up_len = (size_t)k;
+				if (relay_check(r, 0))
+					break;
+			} else if (k == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+				client_eof = 1;
+			}
+		} else if (p[0].revents & (POLLHUP | POLLERR) && !(p[0].events & POLLOUT)) {
+			client_eof = 1;
+		}
+		if (p[1].revents & POLLOUT) {
+			k = send(r->mfd, r->up + r->up_off, r->up_len - r->up_off, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (k > 0)
+				r->up_off += (size_t)k;
+			else if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				mhd_eof = 1;
+		}
+		if (p[1].revents & POLLIN) {
+			k = recv(r->mfd, r->down, RELAY_BUF, MSG_DONTWAIT);
+			if (k > 0) {
+				if (r->answered < sizeof(r->first))
+					memcpy(r->first + r->answered, r->down,
+					       (size_t)k < sizeof(r->first) - r->answered ? (size_t)k
+											 : sizeof(r->first) - r->answered);
+				r->answered += (uint64_t)k;
+				r->down_len = (size_t)k;
+			} else if (k == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+				mhd_eof = 1;
+			}
+		} else if (p[1].revents & (POLLHUP | POLLERR)) {
+			mhd_eof = 1;
+		}
+		if (p[0].revents & POLLOUT) {
+			k = send(r->cfd, r->down + r->down_off, r->down_len - r->down_off, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (k > 0)
+				r->down_off += (size_t)k;
+			else if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				break; /* the client is gone */
+		}
+	}
+	close(r->mfd); /* MHD sees the end: a request cut short is dropped */
+	/* An answer delivered: close as MHD would, reading what the client
+	 * still sends for a moment, so that it reads the answer, not a reset. */
+	if (mhd_eof && !client_eof && r->down_off == r->down_len) {
+		shutdown(r->cfd, SHUT_WR);
+		for (int64_t end = apf_now_ms() + LINGER_MS; apf_now_ms() < end;) {
+			struct pollfd p = { r->cfd, POLLIN, 0 };
+			ssize_t k;
+
+			if (poll(&p, 1, 100) <= 0)
+				continue;
+			k = recv(r->cfd, r->up, RELAY_BUF, MSG_DONTWAIT);
+			if (k == 0 || (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+				break;
+		}
+	}
+	close(r->cfd);
+	free(r->up);
+	free(r->down);
+	free(r);
+	pthread_mutex_lock(&g->lock);
+	g->relays--;
+	pthread_cond_broadcast(&g->relays_done);
+	pthread_mutex_unlock(&g->lock);
+	return NULL;
+}
+
+/* Starts the relay of a chunked request: *mhd_fd is the end MHD gets.
+ * Returns 0, or -1 with errno (the client keeps its socket). */
+static int relay_start(struct gate *g, int cfd, size_t head_len, int *mhd_fd)
+{
+	struct relay *r;
+	pthread_attr_t attr;
+	pthread_t t;
+	int sp[2], e;
+
+	pthread_mutex_lock(&g->lock);
+	if (g->relays >= RELAY_MAX) {
+		pthread_mutex_unlock(&g->lock);
+		errno = EAGAIN;
+		return -1;
+	}
+	g->relays++;
+	pthread_mutex_unlock(&g->lock);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp)) {
+		e = errno;
+		goto undo;
+	}
+	r = apf_xcalloc(1, sizeof(*r));
+	r->g = g;
+	r->cfd = cfd;
+	r->mfd = sp[1];
+	r->head_left = head_len;
+	chunkparse_init(&r->cp);
+	r->up = apf_xmalloc(RELAY_BUF);
+	r->down = apf_xmalloc(RELAY_BUF);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 << 10);
+	e = pthread_create(&t, &attr, relay_main, r);
+	pthread_attr_destroy(&attr);
+	if (e) {
+		free(r->up);
+		free(r->down);
+		free(r);
+		close(sp[0]);
+		close(sp[1]);
+		goto undo;
+	}
+	*mhd_fd = sp[0];
+	return 0;
+undo:
+	pthread_mutex_lock(&g->lock);
+	g->relays--;
+	pthread_cond_broadcast(&g->relays_done);
+	pthread_mutex_unlock(&g->lock);
+	errno = e;
+	return -1;
+}
+
+/* Hands a connection with a complete, sound head to MHD; a chunked one
+ * through a relay. */
+static void conn_handoff(struct gate *g, struct conn *c, const struct httphead *h)
 {
 	struct sockaddr_storage addr = c->addr;
 	socklen_t addrlen = c->addrlen;
 	int fd = c->fd;
 
+	if (h->chunked) {
+		int mfd;
+
+		if (relay_start(g, fd, h->len, &mfd)) {
+			char msg[128];
+
+			snprintf(msg, sizeof(msg), "cannot take a chunked body now (%s): send a Content-Length",
+				 errno == EAGAIN ? "too many at once" : strerror(errno));
+			conn_refuse(g, c, APF_EUNAVAIL, msg);
+			return;
+		}
+		fd = mfd; /* the relay has the client's socket now */
+		epoll_ctl(g->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		c->fd = -1;
+	}
+
 	list_remove(&g->pending, c);
-	epoll_ctl(g->epfd, EPOLL_CTL_DEL, fd, NULL);
+	if (c->fd >= 0)
+		epoll_ctl(g->epfd, EPOLL_CTL_DEL, fd, NULL);
 	conn_bury(g, c);
 	pthread_mutex_lock(&g->lock);
 	g->in_mhd++;
@@ -339,7 +637,7 @@ static void conn_peek(struct gate *g, struct conn *c)
 		conn_refuse(g, c, rc, err.msg);
 		return;
 	}
-	conn_handoff(g, c);
+	conn_handoff(g, c, &h);
 }
 
 /* Makes room by answering 408 to the oldest connection whose head is
@@ -557,6 +855,7 @@ int gate_start(int listen_fd, struct MHD_Daemon *d, const struct gate_opts *opts
 	g->opts = *opts;
 	g->wake_fd = -1;
 	pthread_mutex_init(&g->lock, NULL);
+	pthread_cond_init(&g->relays_done, NULL);
 	g->addrs_cap = opts->max_conns + 8;
 	g->closing_max = opts->max_conns / 4 + 2;
 	g->addrs = apf_xcalloc(g->addrs_cap, sizeof(*g->addrs));
@@ -626,6 +925,13 @@ void gate_free(struct gate *g)
 		return;
 	gate_quiesce(g);
 	stop_listening(g);
+	/* Relays end once MHD has closed its ends (MHD_stop_daemon() came
+	 * first) and their answers are delivered, within LINGER_MS. */
+	pthread_mutex_lock(&g->lock);
+	while (g->relays)
+		pthread_cond_wait(&g->relays_done, &g->lock);
+	pthread_mutex_unlock(&g->lock);
+	pthread_cond_destroy(&g->relays_done);
 	if (g->epfd >= 0)
 		close(g->epfd);
 	if (g->wake_fd >= 0)

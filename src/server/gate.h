@@ -15,9 +15,14 @@
  *   - out of file descriptors, it pauses accepting for a moment and logs
  *     once per interval, instead of spinning on a listening socket that
  *     stays readable.
+ *   - a chunked body's framing is checked as it streams, through a relay
+ *     thread (a socket pair to libmicrohttpd), where libmicrohttpd would
+ *     answer a malformed one with its own HTML page.
  * Every answer the server gives carries "Connection: close", so each
  * request comes through the gate.  The gate peeks (MSG_PEEK) and never
- * consumes what libmicrohttpd will read.  One thread runs it (epoll).
+ * consumes what libmicrohttpd will read; a chunked request's relay reads
+ * the client's socket and writes libmicrohttpd's.  One thread runs the
+ * gate (epoll), one thread each relay (at most 64).
  */
 #ifndef APFLOW_SERVER_GATE_H
 #define APFLOW_SERVER_GATE_H

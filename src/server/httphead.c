@@ -234,3 +234,158 @@ int httphead_parse(const char *buf, size_t len, struct httphead *h, struct apf_e
 	h->chunked = te;
 	return 0;
 }
+
+/* ---- chunked bodies ---- */
+
+enum { CK_SIZE, CK_EXT, CK_SIZE_LF, CK_DATA, CK_DATA_CR, CK_DATA_LF, CK_TRAILER, CK_TRAILER_LINE, CK_TRAILER_LF,
+       CK_END_LF, CK_DONE };
+
+void chunkparse_init(struct chunkparse *cp)
+{
+	memset(cp, 0, sizeof(*cp));
+	cp->state = CK_SIZE;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int chunk_bad(struct apf_err *err, const char *why, char c)
+{
+	if (c >= 0x20 && c < 0x7f)
+		return apf_error(err, APF_EINVAL, "malformed chunked body: %s (got '%c')", why, c);
+	return apf_error(err, APF_EINVAL, "malformed chunked body: %s (got byte 0x%02x)", why, (unsigned char)c);
+}
+
+int chunkparse_feed(struct chunkparse *cp, const char *buf, size_t n, size_t *used, struct apf_err *err)
+{
+	size_t i = 0;
+
+	*used = 0;
+	while (i < n) {
+		char c = buf[i];
+		int v;
+
+		switch (cp->state) {
+		case CK_SIZE:
+			v = hexval(c);
+			if (v >= 0) {
+				if (cp->digits == 15)
+					return apf_error(err, APF_EINVAL,
+							 "malformed chunked body: a chunk size of more than 15 hex digits");
+				cp->left = cp->left * 16 + (uint64_t)v;
+				cp->digits++;
+				i++;
+				break;
+			}
+			if (!cp->digits)
+				return chunk_bad(err, "a chunk size must start with a hex digit", c);
+			if (c == ';') {
+				cp->state = CK_EXT;
+				cp->len = 0;
+			} else if (c == '\r') {
+				cp->state = CK_SIZE_LF;
+			} else {
+				return chunk_bad(err, "a chunk size must end in CRLF or a ';' extension", c);
+			}
+			i++;
+			break;
+		case CK_EXT:
+			if (c == '\r') {
+				cp->state = CK_SIZE_LF;
+			} else if (!is_value_char((unsigned char)c)) {
+				return chunk_bad(err, "a control character in a chunk extension", c);
+			} else if (++cp->len > CHUNK_EXT_MAX) {
+				return apf_error(err, APF_EINVAL, "malformed chunked body: a chunk extension over %d bytes",
+						 CHUNK_EXT_MAX);
+			}
+			i++;
+			break;
+		case CK_SIZE_LF:
+			if (c != '\n')
+				return chunk_bad(err, "a CR without LF after a chunk size", c);
+			i++;
+			cp->last = cp->left == 0;
+			cp->digits = 0;
+			cp->len = 0;
+			cp->state = cp->last ? CK_TRAILER : CK_DATA;
+			break;
+		case CK_DATA: {
+			uint64_t k = n - i;
+
+			if (k > cp->left)
+				k = cp->left;
+			i += (size_t)k;
+			cp->left -= k;
+			if (!cp->left)
+				cp->state = CK_DATA_CR;
+			break;
+		}
+		case CK_DATA_CR:
+			if (c != '\r')
+				return chunk_bad(err, "a chunk's data must end in CRLF", c);
+			cp->state = CK_DATA_LF;
+			i++;
+			break;
+		case CK_DATA_LF:
+			if (c != '\n')
+				return chunk_bad(err, "a chunk's data must end in CRLF", c);
+			cp->state = CK_SIZE;
+			i++;
+			break;
+		case CK_TRAILER: /* at the start of a trailer line, or the end */
+			if (c == '\r') {
+				cp->state = CK_END_LF;
+			} else if (!is_tchar((unsigned char)c)) {
+				return chunk_bad(err, "a trailer field must start with a field name", c);
+			} else {
+				cp->state = CK_TRAILER_LINE;
+				cp->digits = 0; /* in a trailer: whether its colon came */
+				cp->len++;
+			}
+			i++;
+			break;
+		case CK_TRAILER_LINE:
+			if (c == '\r' && !cp->digits)
+				return apf_error(err, APF_EINVAL, "malformed chunked body: a trailer field without a colon");
+			if (c == '\r')
+				cp->state = CK_TRAILER_LF;
+			else if (!cp->digits && c == ':')
+				cp->digits = 1;
+			else if (!cp->digits && !is_tchar((unsigned char)c))
+				return chunk_bad(err, "a trailer field's name must be a token", c);
+			else if (!is_value_char((unsigned char)c))
+				return chunk_bad(err, "a control character in a trailer field", c);
+			if (++cp->len > CHUNK_TRAILER_MAX)
+				return apf_error(err, APF_EINVAL, "malformed chunked body: trailer fields over %d bytes",
+						 CHUNK_TRAILER_MAX);
+			i++;
+			break;
+		case CK_TRAILER_LF:
+			if (c != '\n')
+				return chunk_bad(err, "a CR without LF in the trailer", c);
+			cp->state = CK_TRAILER;
+			i++;
+			break;
+		case CK_END_LF:
+			if (c != '\n')
+				return chunk_bad(err, "a CR without LF at the end of the body", c);
+			cp->state = CK_DONE;
+			i++;
+			*used = i;
+			return 1;
+		default: /* CK_DONE */
+			*used = 0;
+			return 1;
+		}
+	}
+	*used = n;
+	return 0;
+}

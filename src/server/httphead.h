@@ -53,4 +53,31 @@ struct httphead {
  */
 int httphead_parse(const char *buf, size_t len, struct httphead *h, struct apf_err *err);
 
+/*
+ * A chunked request body's framing (RFC 9112 7.1), checked as the bytes
+ * stream past (the gate relays a chunked request to libmicrohttpd, which
+ * would answer a framing error with its own HTML page): each chunk is 1
+ * to 15 hex digits, an optional extension (';' and visible characters, at
+ * most CHUNK_EXT_MAX bytes), CRLF, the data, CRLF; the last is "0", then
+ * trailer fields (at most CHUNK_TRAILER_MAX bytes) and CRLF.  At least as
+ * strict as libmicrohttpd 0.9.75, so that what passes here passes there.
+ */
+#define CHUNK_EXT_MAX 1024
+#define CHUNK_TRAILER_MAX 8192
+
+struct chunkparse {
+	int state;
+	int digits;
+	uint64_t left;   /* data bytes of the current chunk still to come */
+	size_t len;      /* bytes of the current extension or trailer */
+	int last;        /* the current chunk is the last ("0") */
+};
+
+/* Starts (zeros) cp. */
+void chunkparse_init(struct chunkparse *cp);
+/* Feeds the next n bytes of the body.  Returns 0 when more is to come
+ * (*used = n), 1 when the body ended (*used: its last bytes in buf; the
+ * rest is not the body's), or APF_EINVAL with the reason in err. */
+int chunkparse_feed(struct chunkparse *cp, const char *buf, size_t n, size_t *used, struct apf_err *err);
+
 #endif

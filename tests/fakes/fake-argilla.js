@@ -42,6 +42,8 @@
 //        I is not valid because TEXT", as the server's validators say)
 //   POST /_reset          drops faults, delay and statistics (not data)
 //   GET  /_stats          counters: requests, by_status, bulk_requests, list_requests,
+//                         busy_ms (time spent answering, delays not counted),
+//                         cpu_ms (the process's CPU time since it started),
 //                         records_created, records_updated, faults, max_inflight
 //   GET  /_records?dataset=NAME   every record of the dataset, with
 //                         responses and suggestions
@@ -86,15 +88,153 @@ function rand() {
 // A body without any number that could be an integer written as a float
 // ("1.0", "2e3") parses as is: there a non-integer is a float and an
 // integer an int, so the marking (a full scan) is needed only otherwise.
+// Request bodies are first scanned once as bytes (scanBody), which tells
+// whether such a number occurs; a string from elsewhere is tested with
+// INTEGRAL_FLOAT (which may also match inside strings: then it only marks
+// needlessly).
 const FLOAT_TOKEN = /"[^"\\]*(?:\\.[^"\\]*)*"|-?\d+(?:\.\d+)?[eE][+-]?\d+|-?\d+\.\d+/g;
 const INTEGRAL_FLOAT = /[:,[]\s*-?\d+(?:\.0+(?![0-9])|(?:\.\d+)?[eE])/;
 let markersSeen = false;
-function parseJson(text) {
-  if (!INTEGRAL_FLOAT.test(text)) return JSON.parse(text);
+function parseJson(text, scan) {
+  if (scan ? !scan.intFloat : !INTEGRAL_FLOAT.test(text)) return JSON.parse(text);
   markersSeen = true;
   const marked = text.replace(FLOAT_TOKEN, (m) => (m[0] === '"' ? m : '"\\u0000F' + m + '"'));
   return JSON.parse(marked);
 }
+
+// One pass over the bytes of a request body, string contents skipped with
+// indexOf, that finds:
+//  - whether any number is an integral float (parseJson marks floats then);
+//  - for a body that is exactly {"items":[...]} (a bulk request), the byte
+//    range of every item and of its "fields" value.  Each item is then
+//    parsed on its own (small strings: a 500 KB body as one string lives in
+//    V8's large-object space, and those made garbage collection the fake's
+//    largest cost), and a record's fields are kept, and echoed, as the bytes
+//    the client sent instead of being serialised and encoded again.
+// The structure between the items is checked here (JSON.parse checks each
+// item), so a body is accepted or refused as JSON.parse of the whole would
+// do; on anything unexpected items is null and the body is parsed whole.
+// A key spelt with escapes is not recognised as "items" or "fields": the
+// same fallback.
+function scanBody(buf) {
+  const n = buf.length;
+  const out = { intFloat: false, items: null };
+  let pos = 0;
+  let cur = null;
+  let topKeys = 0;
+  let ok = true;
+  const ws = () => {
+    while (pos < n) {
+      const c = buf[pos];
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) pos++;
+      else break;
+    }
+  };
+  const str = () => {
+    if (buf[pos] !== 0x22) throw new Error('not a string');
+    let j = pos + 1;
+    for (;;) {
+      j = buf.indexOf(0x22, j);
+      if (j < 0) throw new Error('unterminated string');
+      let k = j - 1;
+      while (buf[k] === 0x5c) k--;
+      if ((j - 1 - k) % 2 === 0) break;
+      j++;
+    }
+    pos = j + 1;
+  };
+  const expect = (c) => {
+    ws();
+    if (buf[pos] !== c) throw new Error('unexpected byte');
+    pos++;
+  };
+  // role: 0 any value, 1 the body, 2 its "items", 3 one item
+  const value = (role) => {
+    ws();
+    const c = buf[pos];
+    if (c === 0x22) return str();
+    if (c === 0x7b) {
+      pos++;
+      ws();
+      if (buf[pos] === 0x7d) return void pos++;
+      for (;;) {
+        ws();
+        const ks = pos;
+        str();
+        const key = role === 1 || role === 3 ? buf.latin1Slice(ks, pos) : null;
+        if (key !== null && key.includes('\\')) ok = false;
+        expect(0x3a);
+        ws();
+        if (role === 1) topKeys++;
+        if (role === 1 && key === '"items"' && buf[pos] === 0x5b) {
+          out.items = [];
+          value(2);
+        } else if (role === 3 && key === '"fields"') {
+          const vs = pos;
+          value(0);
+          cur.fields = [vs, pos];
+        } else {
+          value(0);
+        }
+        ws();
+        const e = buf[pos++];
+        if (e === 0x7d) return;
+        if (e !== 0x2c) throw new Error('unexpected byte');
+      }
+    }
+    if (c === 0x5b) {
+      pos++;
+      ws();
+      if (buf[pos] === 0x5d) return void pos++;
+      for (;;) {
+        if (role === 2) {
+          ws();
+          cur = { start: pos, end: 0, fields: null };
+          out.items.push(cur);
+          value(3);
+          cur.end = pos;
+        } else {
+          value(0);
+        }
+        ws();
+        const e = buf[pos++];
+        if (e === 0x5d) return;
+        if (e !== 0x2c) throw new Error('unexpected byte');
+      }
+    }
+    // a number, true, false or null (JSON.parse of the item checks it)
+    const s = pos;
+    let dot = -1;
+    let exp = false;
+    while (pos < n) {
+      const d = buf[pos];
+      if (d === 0x2c || d === 0x7d || d === 0x5d || d <= 0x20) break;
+      if (d === 0x2e) dot = pos;
+      else if (d === 0x65 || d === 0x45) exp = true;
+      pos++;
+    }
+    if (pos === s) throw new Error('no value');
+    if (exp && c !== 0x74 && c !== 0x66) out.intFloat = true; // not "true", "false"
+    else if (dot >= 0) {
+      let z = dot + 1;
+      while (z < pos && buf[z] === 0x30) z++;
+      if (z === pos) out.intFloat = true;
+    }
+  };
+  try {
+    ws();
+    if (buf[pos] !== 0x7b) ok = false;
+    value(1);
+    ws();
+    if (pos !== n) ok = false;
+  } catch (e) {
+    ok = false;
+    out.intFloat = true;
+  }
+  if (!ok || topKeys !== 1) out.items = null;
+  return out;
+}
+
 const isFloatTok = (v) => (typeof v === 'string' && v.startsWith('\u0000F')) || (typeof v === 'number' && !Number.isInteger(v));
 const isNumber = (v) => typeof v === 'number' || isFloatTok(v);
 const numVal = (v) => (typeof v === 'string' ? Number(v.slice(2)) : v);
@@ -211,12 +351,25 @@ function codePoints(record, text) {
   }
   return n;
 }
+const labelSets = new WeakMap();
+function labelSet(settings) {
+  let l = labelSets.get(settings);
+  if (!l) labelSets.set(settings, (l = new Set(settings.options.map((o) => o.value))));
+  return l;
+}
+// Whether two spans overlap: then (and only then) the pairs are searched
+// in the server's order for its message.  Sorted by start, an overlapping
+// pair implies an overlapping neighbour.
+function anyOverlap(value) {
+  if (value.length === 2) return value[0].start < value[1].end && value[0].end > value[1].start;
+  const v = value.slice().sort((a, b) => a.start - b.start);
+  for (let i = 1; i < v.length; i++) if (v[i].start < v[i - 1].end) return true;
+  return false;
+}
 function spanErrors(value, record, settings) {
   if (!Array.isArray(value)) return `span question expects a list of values, found ${pyType(value)}`;
-  const text = record.fields[settings.field];
+  const text = fieldsOf(record)[settings.field];
   if (typeof text !== 'string') return `span question requires record to have field \`${settings.field}\``;
-  const len = codePoints(record, text); // code points, as Python's len()
-  const labels = settings.options.map((o) => o.value);
   for (const item of value) {
     if (item === null || typeof item !== 'object' || typeof item.label !== 'string' || !isInt(item.start) || !isInt(item.end))
       return 'span question response value items need an integer start and end and a string label';
@@ -224,16 +377,23 @@ function spanErrors(value, record, settings) {
     if (item.end < 1) return 'ensure this value is greater than or equal to 1';
     if (item.end <= item.start) return 'span question response value `end` must have a value greater than `start`';
   }
+  // A text of L UTF-16 units has at least L / 2 code points: spans within
+  // that need no count.
+  const sure = Math.ceil(text.length / 2);
+  let len = -1;
   for (const item of value) {
+    if (item.end <= sure) continue;
+    if (len < 0) len = codePoints(record, text); // code points, as Python's len()
     if (item.start > len - 1)
       return `span question response value \`start\` must have a value lower than record field \`${settings.field}\` length that is \`${len}\``;
     if (item.end > len)
       return `span question response value \`end\` must have a value lower or equal than record field \`${settings.field}\` length that is \`${len}\``;
   }
+  const labels = labelSet(settings);
   for (const item of value)
-    if (!labels.includes(item.label))
-      return `undefined label '${item.label}' for span question.\nValid labels are: [${labels.map((l) => `'${l}'`).join(', ')}]`;
-  if (!settings.allow_overlapping) {
+    if (!labels.has(item.label))
+      return `undefined label '${item.label}' for span question.\nValid labels are: [${[...labels].map((l) => `'${l}'`).join(', ')}]`;
+  if (!settings.allow_overlapping && value.length > 1 && anyOverlap(value)) {
     for (let i = 0; i < value.length; i++)
       for (let j = 0; j < value.length; j++)
         if (i !== j && value[i].start < value[j].end && value[i].end > value[j].start)
@@ -264,8 +424,9 @@ function responseErrors(d, resp, record) {
 }
 
 function metadataErrors(d, metadata) {
+  if (!d.mdByName || d.mdByName.size !== d.metadata_properties.length) d.mdByName = new Map(d.metadata_properties.map((m) => [m.name, m]));
   for (const [k, v] of Object.entries(metadata)) {
-    const p = d.metadata_properties.find((m) => m.name === k);
+    const p = d.mdByName.get(k);
     if (!p) {
       if (!d.allow_extra_metadata)
         return `'${k}' metadata property does not exists for dataset '${d.id}' and extra metadata is not allowed for this dataset`;
@@ -356,15 +517,32 @@ function checkItemShape(item, i) {
   });
 }
 
+// The records in insertion order, as an array made again only after a
+// create or delete: a listing page is then a slice, not a copy of them all.
+function recordList(d) {
+  if (!d.list || d.listVersion !== d.version) {
+    d.list = [...d.records.values()];
+    d.listVersion = d.version;
+  }
+  return d.list;
+}
+
 function recordStatus(d, r) {
   let n = 0;
   for (const resp of r.responses.values()) if (resp.status === 'submitted') n++;
   return n >= d.distribution.min_submitted ? 'completed' : 'pending';
 }
 
+// A stored record keeps its fields as the bytes of their JSON (fieldsRaw),
+// parsed again when a check or an answer needs the object: the fake holds
+// every record in memory, and kilobytes of text per record as strings on
+// the JS heap made garbage collection its largest cost.
+function fieldsOf(r) {
+  return r.fields !== undefined ? r.fields : JSON.parse(r.fieldsRaw.toString('utf8'));
+}
 function recOut(r, include) {
   const o = {
-    id: r.id, status: r.status, fields: r.fields, metadata: r.metadata, external_id: r.external_id,
+    id: r.id, status: r.status, fields: fieldsOf(r), metadata: r.metadata, external_id: r.external_id,
     dataset_id: r.dataset_id, inserted_at: r.inserted_at, updated_at: r.updated_at,
   };
   if (include.has('responses')) o.responses = [...r.responses.values()];
@@ -372,9 +550,37 @@ function recOut(r, include) {
   if (include.has('vectors')) o.vectors = {};
   return o;
 }
+// The same as bytes, for answers with many records: the fields are the bytes
+// they arrived in (r.fieldsRaw, see scanBody), or serialised once.
+class Raw {
+  constructor(buf) {
+    this.buf = buf;
+  }
+}
+function recParts(r, include, parts) {
+  if (!r.fieldsRaw) {
+    r.fieldsRaw = Buffer.from(JSON.stringify(r.fields));
+    r.fields = undefined;
+  }
+  const rest = { metadata: r.metadata, external_id: r.external_id, dataset_id: r.dataset_id, inserted_at: r.inserted_at, updated_at: r.updated_at };
+  if (include.has('responses')) rest.responses = [...r.responses.values()];
+  if (include.has('suggestions')) rest.suggestions = [...r.suggestions.values()];
+  if (include.has('vectors')) rest.vectors = {};
+  parts.push(Buffer.from(`{"id":"${r.id}","status":"${r.status}","fields":`, 'latin1'), r.fieldsRaw, Buffer.from(',' + toJson(rest).slice(1)));
+}
+function itemsRaw(records, include, tail) {
+  const parts = [Buffer.from('{"items":[')];
+  records.forEach((r, i) => {
+    if (i) parts.push(Buffer.from(','));
+    recParts(r, include, parts);
+  });
+  parts.push(Buffer.from(']' + (tail || '') + '}'));
+  return new Raw(Buffer.concat(parts));
+}
 const ALL = new Set(['responses', 'suggestions', 'vectors']);
 
-function bulk(d, items, upsert, user) {
+function bulk(d, c, upsert) {
+  const items = c.body.items;
   stats.bulk_requests++;
   if (!Array.isArray(items)) throw pyErr(['body', 'items'], 'value is not a valid list', 'type_error.list');
   if (items.length < 1) throw E.pydantic([{ loc: ['body', 'items'], msg: 'ensure this value has at least 1 items', type: 'value_error.list.min_items', ctx: { limit_value: 1 } }]);
@@ -422,13 +628,17 @@ function bulk(d, items, upsert, user) {
     return { it, existing };
   });
   const out = [];
-  for (const { it, existing } of plan) {
+  const t = now();
+  const ranges = c.scan && c.scan.items && c.scan.items.length === items.length ? c.scan.items : null;
+  for (const [i, { it, existing }] of plan.entries()) {
     let r = existing;
-    const t = now();
     if (!r) {
-      r = { id: uuid(), external_id: it.external_id ?? null, fields: it.fields, metadata: it.metadata ?? null, dataset_id: d.id,
-        inserted_at: t, updated_at: t, suggestions: new Map(), responses: new Map(), status: 'pending' };
+      const fr = ranges && ranges[i].fields;
+      r = { id: uuid(), external_id: it.external_id ?? null, fields: fr ? undefined : it.fields, metadata: it.metadata ?? null, dataset_id: d.id,
+        inserted_at: t, updated_at: t, suggestions: new Map(), responses: new Map(), status: 'pending',
+        fieldsRaw: fr ? Buffer.from(c.raw.subarray(fr[0], fr[1])) : null };
       d.records.set(r.id, r);
+      d.version = (d.version || 0) + 1;
       if (r.external_id !== null) d.byExt.set(r.external_id, r.id);
       stats.records_created++;
     } else {
@@ -447,10 +657,10 @@ function bulk(d, items, upsert, user) {
         user_id: rs.user_id, inserted_at: old ? old.inserted_at : t, updated_at: t });
     }
     r.status = recordStatus(d, r);
-    out.push(recOut(r, ALL));
+    out.push(r);
   }
-  d.updated_at = now();
-  return { items: out };
+  d.updated_at = t;
+  return itemsRaw(out, ALL);
 }
 
 // ---- routing ----
@@ -615,11 +825,11 @@ route('PUT', '/api/v1/datasets/:id/publish', (c) => {
 });
 route('POST', '/api/v1/datasets/:id/records/bulk', (c) => {
   needOwner(c.user);
-  return [201, bulk(getDataset(c.p.id), c.body.items, false, c.user)];
+  return [201, bulk(getDataset(c.p.id), c, false)];
 });
 route('PUT', '/api/v1/datasets/:id/records/bulk', (c) => {
   needOwner(c.user);
-  return bulk(getDataset(c.p.id), c.body.items, true, c.user);
+  return bulk(getDataset(c.p.id), c, true);
 });
 route('GET', '/api/v1/datasets/:id/records', (c) => {
   stats.list_requests++;
@@ -627,8 +837,8 @@ route('GET', '/api/v1/datasets/:id/records', (c) => {
   const inc = parseInclude(c.q);
   const offset = intParam(c.q, 'offset', 0, 0);
   const limit = intParam(c.q, 'limit', 50, 1, 1000);
-  const all = [...d.records.values()];
-  return { items: all.slice(offset, offset + limit).map((r) => recOut(r, inc)), total: all.length };
+  const all = recordList(d);
+  return itemsRaw(all.slice(offset, offset + limit), inc, `,"total":${all.length}`);
 });
 route('DELETE', '/api/v1/datasets/:id/records', (c) => {
   needOwner(c.user);
@@ -641,6 +851,7 @@ route('DELETE', '/api/v1/datasets/:id/records', (c) => {
     const r = d.records.get(id);
     if (!r) continue;
     d.records.delete(id);
+    d.version = (d.version || 0) + 1;
     if (r.external_id !== null) d.byExt.delete(r.external_id);
   }
   return [204, null];
@@ -693,7 +904,10 @@ function control(req, res, url, body) {
     reset();
     return send(res, 200, { ok: true });
   }
-  if (req.method === 'GET' && url.pathname === '/_stats') return send(res, 200, Object.assign({ faults_left: faults.length }, stats));
+  if (req.method === 'GET' && url.pathname === '/_stats') {
+    const cpu = process.cpuUsage();
+    return send(res, 200, Object.assign({ faults_left: faults.length, cpu_ms: (cpu.user + cpu.system) / 1000 }, stats));
+  }
   if (req.method === 'GET' && url.pathname === '/_records') {
     const d = [...datasets.values()].find((x) => x.name === q.get('dataset'));
     if (!d) return send(res, 404, { detail: 'no such dataset' });
@@ -708,7 +922,7 @@ function send(res, status, obj, headers) {
     res.writeHead(status, headers || {});
     return res.end();
   }
-  const body = Buffer.from(toJson(obj));
+  const body = obj instanceof Raw ? obj.buf : Buffer.from(toJson(obj));
   res.writeHead(status, Object.assign({ 'Content-Type': 'application/json', 'Content-Length': body.length }, headers || {}));
   res.end(body);
 }
@@ -725,9 +939,11 @@ function pickFault(path) {
   return null;
 }
 
-function handle(req, res, body) {
+function handle(req, res, raw) {
+  let body = raw.length ? null : '';
+  const text = () => (body === null ? (body = raw.toString('utf8')) : body);
   const url = new URL(req.url, 'http://127.0.0.1');
-  if (url.pathname.startsWith('/_')) return control(req, res, url, body);
+  if (url.pathname.startsWith('/_')) return control(req, res, url, text());
   stats.requests++;
   const fault = pickFault(url.pathname);
   if (fault) stats.faults[fault.type] = (stats.faults[fault.type] || 0) + 1;
@@ -746,9 +962,12 @@ function handle(req, res, body) {
     const user = key !== undefined ? byKey.get(key) : undefined;
     if (!user) throw E.unauthorized();
     let parsed = {};
-    if (body.length) {
+    let scan = null;
+    if (raw.length) {
       try {
-        parsed = parseJson(body);
+        scan = scanBody(raw);
+        if (scan.items) parsed = { items: scan.items.map((x) => parseJson(raw.toString('utf8', x.start, x.end), scan)) };
+        else parsed = parseJson(text(), scan);
       } catch (e) {
         throw E.pydantic([{ loc: ['body', 0], msg: 'Expecting value', type: 'value_error.jsondecode' }]);
       }
@@ -765,7 +984,7 @@ function handle(req, res, body) {
       }
     }
     if (!found) throw new Fail(methodOk ? 405 : 404, methodOk ? 'Method Not Allowed' : 'Not Found');
-    const ret = found.r.fn({ user, body: parsed, q: url.searchParams, p: found.p });
+    const ret = found.r.fn({ user, body: parsed, q: url.searchParams, p: found.p, raw, scan });
     if (Array.isArray(ret) && ret.length === 2 && typeof ret[0] === 'number') [status, out] = ret;
     else out = ret;
   } catch (e) {
@@ -797,7 +1016,7 @@ const server = http.createServer((req, res) => {
   });
   req.on('end', () => {
     const t0 = process.hrtime.bigint();
-    handle(req, res, Buffer.concat(chunks).toString('utf8'));
+    handle(req, res, Buffer.concat(chunks));
     stats.busy_ms += Number(process.hrtime.bigint() - t0) / 1e6;
   });
 });

@@ -100,6 +100,13 @@ t_eq "--status submitted: the draft is gone, its record stays with NULL response
 t_rc 0 "pull --since the future: exit 0" "$APFLOW" pull --dataset vessels_ocr_7 --since 2999-01-01 --out none.parquet
 t_eq "--since the future: no record, the file still has the columns" "0 21" \
 	"$(q "SELECT (SELECT count(*) FROM 'none.parquet') || ' ' || (SELECT count(*) FROM (DESCRIBE SELECT * FROM 'none.parquet'))")"
+t_rc 0 "pull --since the past, with an offset: exit 0" "$APFLOW" pull --dataset vessels_ocr_7 --since 2000-01-01T02:00:00+02:00 --out all.parquet
+t_eq "--since the past: every record" "3" "$(q "SELECT count(*) FROM 'all.parquet'")"
+t_rc 2 "pull --since a day that does not exist: usage error" "$APFLOW" pull --dataset vessels_ocr_7 --since 2024-02-30 --out bad.parquet
+t_eq "... saying the forms" "apflow: error: bad --since '2024-02-30': use YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM]" "$(cat "$T_ERR")"
+actl _fault "type=status&count=1&status=400" >/dev/null
+t_rc 1 "pull: a page refused (HTTP 400): exit 1" "$APFLOW" pull --dataset vessels_ocr_7 --out failed.parquet --retries 0
+t_eq "... no output and no temp file left; the pulls before left none either" "" "$(ls -A | grep -E '^failed\.parquet$|apflow')"
 
 t_rc 0 "pull into the store: exit 0" "$APFLOW" pull --dataset vessels_ocr_7
 key=$(cd "$APFLOW_DATA_DIR/lake" && ls argilla/out/vessels_ocr_7/*/records.parquet)

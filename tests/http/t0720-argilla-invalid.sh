@@ -84,6 +84,13 @@ printf "COPY (SELECT 'd1:1' AS id, 'd1' AS doc_id, 1 AS page_num, 'abc' AS text,
 "$APFLOW" sql q.sql >/dev/null
 t_rc 1 "text_sha256 that is not the text's: exit 1" push --dataset ds1 --parquet sha.parquet
 t_match "text_sha256: named" "record 'd1:1': text_sha256 000000000000... is not the SHA-256 of the text" "$(cat "$T_ERR")"
+# the same page twice (and a bad record beside it): each extra copy counted and named, in file order
+{ cat good.jsonl; sed -n 1p good.jsonl; sed -n 2p good.jsonl; sed -n 2p good.jsonl; sed -n 1p pastend.jsonl | sed 's/"d1"/"d2"/'; } >dup.jsonl
+records_from_jsonl dup.jsonl dup.parquet
+t_rc 1 "a page twice in the file: exit 1" push --dataset ds1 --parquet dup.parquet
+t_match "a page twice: counted with the bad record" "4 of 6 records are not valid; nothing was sent" "$(cat "$T_ERR")"
+t_match "a page twice: each extra copy named" "record 'd1:1': appears more than once in the file.*record 'd1:2': appears more than once in the file.*record 'd1:2': appears more than once in the file" "$(tr '\n' ' ' <"$T_ERR")"
+t_match "a page twice: the bad record named too" "record 'd2:1': suggestion 0: span 1 \[17, 21\) PORT: past the end" "$(cat "$T_ERR")"
 t_eq "bad records: no dataset created, no record sent" "0 0" "$(ndatasets) $(bulk_requests)"
 
 # --- a dataset with other settings is reported, never modified ---
@@ -149,6 +156,21 @@ t_eq "fake: 501 items is 422 (pydantic)" "422 ensure this value has at most 500 
 t_eq "fake: 0 items is 422 (pydantic)" "422 ensure this value has at least 1 items" "$(bulkput '{"items":[]}')"
 t_eq "fake: an upsert leaves the text alone (fields are immutable)" "200 Ærø 🚢 東京" \
 	"$(bulkput '{"items":[{"external_id":"v1","fields":{"text":"other"},"metadata":{"agreement":0.5}}]}' | cut -d' ' -f1) $(afake_records halfmade | jq -r '.items[] | select(.external_id=="v1") | .fields.text')"
+# the fake reads bulk bodies item by item and echoes fields as they came; other shapes go through JSON.parse whole
+echo_text() { jq -r ".items[] | select(.external_id==\"$1\") | .fields.text" resp.json; }
+t_eq "fake: a body with spaces and newlines between tokens, fields echoed" "200 a \"q\" é" \
+	"$(bulkput "$(printf '{ "items" :\n [ {"external_id":"w1" ,\t"fields": {"text":"a \\"q\\" \\u00e9"} } ] }\n')" | cut -d' ' -f1) $(echo_text w1)"
+t_eq "fake: a key spelt with escapes (\\u0065) is the same key" "200 escaped 1" \
+	"$(bulkput '{"items":[{"external_id":"w2","fi\u0065lds":{"text":"escaped"},"metadata":{"agreement":1.0}}]}' | cut -d' ' -f1) $(echo_text w2) $(afake_records halfmade | jq '[.items[] | select(.external_id=="w2")] | length')"
+t_eq "fake: another top-level key beside items" "200 other" \
+	"$(bulkput '{"x":[1.0],"items":[{"external_id":"w3","fields":{"text":"other"}}]}' | cut -d' ' -f1) $(echo_text w3)"
+t_eq "fake: a duplicate fields key: the last one wins, as in JSON.parse" "200 second" \
+	"$(bulkput '{"items":[{"external_id":"w4","fields":{"text":"first"},"fields":{"text":"second"}}]}' | cut -d' ' -f1) $(echo_text w4)"
+t_eq "fake: bytes between items that are not JSON are 422 (pydantic)" "422 Expecting value" \
+	"$(bulkput '{"items":[{"external_id":"w5","fields":{"text":"x"}} x {"external_id":"w6","fields":{"text":"y"}}]}')"
+t_eq "fake: a bad item is 422 (pydantic)" "422 Expecting value" "$(bulkput '{"items":[{"external_id":"w7","fields":{"text":"x"},}]}')"
+t_eq "fake: the listing shows the fields that were echoed" "a \"q\" é|escaped|other|second" \
+	"$(curl -sS -H "X-Argilla-Api-Key: $AKEY" "$AURL/api/v1/datasets/$hid/records?limit=1000" | jq -r '[.items[] | select(.external_id | test("^w")) | .fields.text] | join("|")')"
 t_eq "fake: an uppercase metadata property name is 422" 422 "$(api POST "/datasets/$hid/metadata-properties" '{"name":"Agreement2","title":"x","settings":{"type":"float"}}')"
 t_eq "fake: a question after publish is 422" 422 "$(api POST "/datasets/$hid/questions" '{"name":"q2","title":"x","settings":{"type":"span","field":"text","options":[{"value":"A","text":"A"}]}}')"
 

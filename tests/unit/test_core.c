@@ -1,4 +1,5 @@
 /* test_core.c: error table, capped buffers, helpers, configuration. */
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -354,6 +356,68 @@ static void test_config_precedence(void **state)
 	free(file);
 }
 
+/* The one ISO 8601 reader: each form S3, Argilla and --since use, the
+ * limits of each field, and every day of 1900-2100 against timegm(). */
+static void test_iso8601(void **state)
+{
+	static const struct {
+		const char *s;
+		int64_t us;
+	} ok[] = {
+		{ "1994-11-06T08:49:37.000Z", 784111777000000 },   /* S3 LastModified */
+		{ "2024-07-01T10:05:00.654321", 1719828300654321 }, /* Argilla, naive: UTC */
+		{ "2024-07-01 10:05", 1719828300000000 },
+		{ "2024-07-01", 1719792000000000 },
+		{ "2024-07-01t10:05:00z", 1719828300000000 },
+		{ "2024-07-01T12:05:00+02:00", 1719828300000000 },
+		{ "2024-07-01T12:05:00+0200", 1719828300000000 },
+		{ "2024-07-01T12:05:00+02", 1719828300000000 },
+		{ "2024-07-01T04:35:00.5-05:30", 1719828300500000 },
+		{ "2024-07-01T10:05:00,25Z", 1719828300250000 },
+		{ "2024-07-01T10:05:00.1234567891Z", 1719828300123456 }, /* past µs: dropped */
+		{ "2024-02-29T00:00:00Z", 1709164800000000 },  /* leap year */
+		{ "2000-02-29", 951782400000000 },             /* divisible by 400 */
+		{ "2016-12-31T23:59:60Z", 1483228800000000 },  /* leap second: the next minute */
+		{ "1970-01-01T00:00:00Z", 0 },
+		{ "1969-12-31T23:59:59.5Z", -500000 },
+		{ "0001-01-01", -62135596800000000 },
+		{ "9999-12-31T23:59:59Z", 253402300799000000 },
+	};
+	static const char *const bad[] = {
+		"", "2024", "2024-7-01", "2024-07-1", "24-07-01", "2024/07/01", "2024-00-10", "2024-13-01",
+		"2024-04-31", "2023-02-29", "1900-02-29", "2024-07-00", "2024-07-01T24:00", "2024-07-01T10:60",
+		"2024-07-01T10:05:61", "2024-07-01T10", "2024-07-01T10:5", "2024-07-01T10:05:00.",
+		"2024-07-01T10:05:00.Z", "2024-07-01T10:05:00+2", "2024-07-01T10:05:00+24:00",
+		"2024-07-01T10:05:00+02:60", "2024-07-01T10:05:00+02:", "2024-07-01T10:05:00 Z",
+		"2024-07-01T10:05:00ZZ", "2024-07-01xyz", "2024-07-01Z", "yesterday", " 2024-07-01",
+		"2024-07-01T10:05:00.5\xef\xbc\xba", "\xef\xbc\x92\xef\xbc\x90\xef\xbc\x92\xef\xbc\x94-07-01",
+	};
+	int64_t us;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		us = 42;
+		if (apf_parse_iso8601(ok[i].s, &us) != 0 || us != ok[i].us)
+			fail_msg("'%s': got %" PRId64 ", want %" PRId64, ok[i].s, us, ok[i].us);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		us = 42;
+		if (apf_parse_iso8601(bad[i], &us) != -1 || us != 42)
+			fail_msg("'%s' was read as %" PRId64, bad[i], us);
+	}
+	assert_int_equal(apf_parse_iso8601(NULL, &us), -1);
+	for (int64_t day = -25567; day <= 47482; day++) { /* 1900-01-01 .. 2100-01-01 */
+		time_t t = (time_t)(day * 86400 + 3723);
+		struct tm tm;
+		char s[32];
+
+		gmtime_r(&t, &tm);
+		strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		if (apf_parse_iso8601(s, &us) || us != (int64_t)t * 1000000)
+			fail_msg("'%s': got %" PRId64 ", want %" PRId64, s, us, (int64_t)t * 1000000);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -363,6 +427,7 @@ int main(void)
 		cmocka_unit_test(test_sha256),
 		cmocka_unit_test(test_atomic_write),
 		cmocka_unit_test(test_config_precedence),
+		cmocka_unit_test(test_iso8601),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -78,6 +79,59 @@ static void test_need(void **state)
 	assert_int_equal(apf_dl_need(&nolib, APF_EOCR, NULL), APF_EOCR);
 }
 
+/* apf_dl_preload() and a file found at load time: the thread loads, the
+ * first need joins it, locate runs once, and the message names its file. */
+static int located;
+static const char *locate_libm(char *path, size_t size)
+{
+	located++;
+	snprintf(path, size, "libm.so.%d", 6);
+	return path;
+}
+static const char *locate_none(char *path, size_t size)
+{
+	(void)path;
+	(void)size;
+	located++;
+	return "libnope-located.so.1";
+}
+static double (*pre_sqrt)(double);
+static const struct apf_dl_sym pre_syms[] = { { "sqrt", &pre_sqrt } };
+static struct apf_dl_lib prelib = { .what = "libm", .locate = locate_libm, .flags = RTLD_NOW | RTLD_LOCAL,
+				    .syms = pre_syms, .n = 1, .hint = "install libc6",
+				    .lock = PTHREAD_MUTEX_INITIALIZER };
+static struct apf_dl_lib prenone = { .what = "libnope", .locate = locate_none, .flags = RTLD_NOW | RTLD_LOCAL,
+				     .syms = pre_syms, .n = 1, .hint = "install nope",
+				     .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void test_preload_locate(void **state)
+{
+	struct apf_err err;
+
+	(void)state;
+	apf_dl_preload(&prelib);
+	assert_int_equal(prelib.preload_state, 1);
+	apf_dl_preload(&prelib); /* one thread, not two */
+	assert_int_equal(apf_dl_need(&prelib, APF_EINTERNAL, &err), 0);
+	assert_int_equal(prelib.preload_state, 2);
+	assert_int_equal(located, 1);
+	assert_string_equal(prelib.file, "libm.so.6");
+	assert_true(pre_sqrt(16.0) == 4.0);
+	apf_dl_preload(&prelib); /* loaded: no thread */
+	assert_int_equal(prelib.preload_state, 2);
+	assert_int_equal(apf_dl_need(&prelib, APF_EINTERNAL, &err), 0);
+	assert_int_equal(located, 1);
+
+	/* Need before any preload: none starts after. */
+	assert_int_equal(apf_dl_need(&prenone, APF_EOCR, &err), APF_EOCR);
+	assert_non_null(strstr(err.msg, "cannot load libnope (libnope-located.so.1): "));
+	assert_non_null(strstr(err.msg, "; install nope"));
+	apf_dl_preload(&prenone);
+	assert_int_equal(prenone.preload_state, 2);
+	assert_int_equal(apf_dl_need(&prenone, APF_EOCR, NULL), APF_EOCR);
+	assert_int_equal(located, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -85,6 +139,7 @@ int main(void)
 		cmocka_unit_test(test_missing_function),
 		cmocka_unit_test(test_missing_library),
 		cmocka_unit_test(test_need),
+		cmocka_unit_test(test_preload_locate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

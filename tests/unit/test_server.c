@@ -403,6 +403,88 @@ static int connect_nb(unsigned port)
  * listening socket, log it once, and serve again once descriptors are
  * back.  A child process is the client (its descriptors are its own).
  */
+/* Feeds body to a fresh parser in pieces of step bytes; returns the
+ * result and sets *end to the offset where the body ended. */
+static int chunk_run(const char *body, size_t len, size_t step, size_t *end, char *msg, size_t msgsz)
+{
+	struct chunkparse cp;
+	struct apf_err err;
+	size_t off = 0, used;
+	int rc = 0;
+
+	chunkparse_init(&cp);
+	apf_err_clear(&err);
+	*end = 0;
+	while (off < len) {
+		size_t k = len - off < step ? len - off : step;
+
+		rc = chunkparse_feed(&cp, body + off, k, &used, &err);
+		if (rc == 1) {
+			*end = off + used;
+			break;
+		}
+		if (rc) {
+			snprintf(msg, msgsz, "%s", err.msg);
+			break;
+		}
+		off += k;
+	}
+	return rc;
+}
+
+static void test_chunkparse(void **state)
+{
+	static const struct {
+		const char *body;
+		int rc;
+		size_t end; /* where the body ends (rc 1) */
+		const char *msg; /* the start of the reason (rc APF_EINVAL) */
+	} cases[] = {
+		{ "5\r\nhello\r\n0\r\n\r\n", 1, 15, NULL },
+		{ "5\r\nhello\r\n0\r\n\r\nGET / HTTP/1.1\r\n", 1, 15, NULL },
+		{ "A;x=\"y\"\r\n0123456789\r\n000\r\nT: 1\r\nU:\r\n\r\n", 1, 38, NULL },
+		{ "5\r\nhel", 0, 0, NULL },
+		{ "5\r\nhello\r\n0\r\n", 0, 0, NULL },
+		{ "zz\r\n", APF_EINVAL, 0, "malformed chunked body: a chunk size must start with a hex digit (got 'z')" },
+		{ "3 \r\nabc\r\n0\r\n\r\n", APF_EINVAL, 0, "malformed chunked body: a chunk size must end in CRLF" },
+		{ "3\nabc", APF_EINVAL, 0, "malformed chunked body: a chunk size must end in CRLF" },
+		{ "3\r\nabcd\r\n", APF_EINVAL, 0, "malformed chunked body: a chunk's data must end in CRLF (got 'd')" },
+		{ "ffffffffffffffff\r\n", APF_EINVAL, 0, "malformed chunked body: a chunk size of more than 15 hex digits" },
+		{ "-3\r\n", APF_EINVAL, 0, "malformed chunked body: a chunk size must start with a hex digit (got '-')" },
+		{ "1;\x01\r\n", APF_EINVAL, 0, "malformed chunked body: a control character in a chunk extension (got byte 0x01)" },
+		{ "0\r\nno colon\r\n\r\n", APF_EINVAL, 0, "malformed chunked body: a trailer field's name must be a token" },
+		{ "0\r\nnocolon\r\n\r\n", APF_EINVAL, 0, "malformed chunked body: a trailer field without a colon" },
+		{ "0\r\n x: y\r\n\r\n", APF_EINVAL, 0, "malformed chunked body: a trailer field must start with a field name" },
+		{ "0\r\n\rx", APF_EINVAL, 0, "malformed chunked body: a CR without LF at the end of the body" },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		/* Whole, and a byte at a time: the same verdict. */
+		for (size_t step = 1; step <= 4096; step += 4095) {
+			char msg[APF_ERR_MSG_MAX] = "";
+			size_t end;
+			int rc = chunk_run(cases[i].body, strlen(cases[i].body), step, &end, msg, sizeof(msg));
+
+			if (rc != cases[i].rc)
+				fail_msg("case %zu, step %zu: rc %d, expected %d (%s)", i, step, rc, cases[i].rc, msg);
+			if (rc == 1)
+				assert_int_equal(end, cases[i].end);
+			if (cases[i].msg && strncmp(msg, cases[i].msg, strlen(cases[i].msg)))
+				fail_msg("case %zu: '%s', expected '%s...'", i, msg, cases[i].msg);
+		}
+	}
+	/* An extension over CHUNK_EXT_MAX bytes. */
+	{
+		char body[CHUNK_EXT_MAX + 16], msg[APF_ERR_MSG_MAX] = "";
+		size_t end;
+
+		memset(body, 'x', sizeof(body));
+		memcpy(body, "1;", 2);
+		assert_int_equal(chunk_run(body, sizeof(body), 7, &end, msg, sizeof(msg)), APF_EINVAL);
+		assert_string_equal(msg, "malformed chunked body: a chunk extension over 1024 bytes");
+	}
+}
+
 static void test_out_of_fds(void **state)
 {
 	struct world *w = *state;
@@ -474,6 +556,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_httphead_prefixes),
+		cmocka_unit_test(test_chunkparse),
 		cmocka_unit_test_setup_teardown(test_error_table_walk, world_setup, world_teardown),
 		cmocka_unit_test_setup_teardown(test_out_of_fds, world_setup, world_teardown),
 	};
