@@ -69,12 +69,18 @@ FORCE:
 # (X(name) lines); the #defines that call each name through its pointer
 # are made from that list.  Every object waits for it (order only; -MMD
 # then records who includes it).
-GEN_H := build/gen/duckdb_dl_names.h
-$(GEN_H): src/core/duckdb_dl.h
+# libmicrohttpd's, in src/server/mhd_dl.h, the same way.
+define dl_names
 	@mkdir -p $(@D)
 	@{ echo '/* made from $< by the Makefile */'; \
-	  sed -n 's/^[[:space:]]*X(\(duckdb_[a-z0-9_]*\))[[:space:]\\]*$$/#define \1 (*apf_dl_\1)/p' $<; } >$@.tmp
+	  sed -n 's/^[[:space:]]*X(\($(1)[A-Za-z0-9_]*\))[[:space:]\\]*$$/#define \1 (*apf_dl_\1)/p' $<; } >$@.tmp
 	@mv $@.tmp $@
+endef
+GEN_H := build/gen/duckdb_dl_names.h build/gen/mhd_dl_names.h
+build/gen/duckdb_dl_names.h: src/core/duckdb_dl.h
+	$(call dl_names,duckdb_)
+build/gen/mhd_dl_names.h: src/server/mhd_dl.h
+	$(call dl_names,MHD_)
 
 $(REL)/%.o: %.c | deps $(GEN_H)
 	@mkdir -p $(@D)

@@ -40,9 +40,9 @@ SELECT getvariable('export_run_id'), getvariable('dataset'), getvariable('source
        getvariable('source_sha256'), CAST(getvariable('exported_at') AS TIMESTAMPTZ),
        current_timestamp,
        (SELECT count(*) FROM (SELECT DISTINCT doc_id, page_num FROM _incoming_pages)),
-       (SELECT count(*) FROM _incoming_spans),
+       (SELECT coalesce(sum(n_spans), 0) FROM _incoming_responses),
        (SELECT count(DISTINCT record_id) FROM _incoming_records),
-       (SELECT count(*) FROM _incoming_spans WHERE offsets_converted),
+       (SELECT count(*) FROM _incoming_u16 WHERE offsets_converted),
        (SELECT count(*) FROM _incoming_suggestions)
 WHERE getvariable('export_run_id') IS NOT NULL;
 
@@ -58,7 +58,7 @@ INSERT INTO md_annotated.main.annotations_spans
     (export_run_id, doc_id, page_num, annotator, start, "end", label, span_text,
      offsets_converted, argilla_dataset)
 SELECT getvariable('export_run_id'), doc_id, page_num, annotator, start, "end", label, span_text,
-       offsets_converted, argilla_dataset
+       offsets_converted, getvariable('dataset')
 FROM _incoming_spans
 WHERE getvariable('export_run_id') IS NOT NULL;
 

@@ -76,6 +76,16 @@ bad_spans AS (
            OR (s.span_text IS NOT NULL AND s.span_text <> substring(t.text, s.start + 1, s."end" - s.start))))
        OR (getvariable('labels') IS NOT NULL AND s.label NOT IN (SELECT label FROM labels))
 ),
+-- 5b. no two spans share annotations_spans' key (export_run_id, doc_id,
+--    page_num, annotator, start, "end", label): no index keeps it since
+--    V005; `apflow load` writes each run once, from a file it checked.
+duplicate_spans AS (
+    SELECT doc_id || ':' || page_num || '/' || annotator || '[' || start || ',' || "end" || ')'
+           || label || '@' || export_run_id AS id
+    FROM md_annotated.main.annotations_spans
+    GROUP BY export_run_id, doc_id, page_num, annotator, start, "end", label
+    HAVING count(*) > 1
+),
 -- 6. suggestions refer to pages that exist.
 orphan_suggestions AS (
     SELECT DISTINCT x.doc_id || ':' || x.page_num AS id
@@ -120,7 +130,7 @@ stuck AS (
           - to_hours(CAST(coalesce(getvariable('stuck_hours'), '24') AS BIGINT))
 ),
 results AS (
-    SELECT 1 AS k, 'coverage' AS check_name, 'fail' AS severity,
+    SELECT 1.0 AS k, 'coverage' AS check_name, 'fail' AS severity,
            'every document OCR has read has all its pages' AS description,
            (SELECT list(doc_id ORDER BY doc_id) FROM coverage) AS ids,
            NULL::VARCHAR[] AS warn_ids
@@ -132,6 +142,8 @@ results AS (
            (SELECT list(id ORDER BY id) FROM stale), NULL
     UNION ALL SELECT 5, 'spans_valid', 'fail', 'spans lie inside their text, name its characters and use labels of the labelset',
            (SELECT list(id ORDER BY id) FROM bad_spans), NULL
+    UNION ALL SELECT 5.5, 'duplicate_spans', 'fail', 'no span is loaded twice (same run, page, annotator, offsets and label)',
+           (SELECT list(id ORDER BY id) FROM duplicate_spans), NULL
     UNION ALL SELECT 6, 'suggestions_pages', 'fail', 'suggestions refer to pages that exist',
            (SELECT list(id ORDER BY id) FROM orphan_suggestions), NULL
     UNION ALL SELECT 7, 'empty_exports', 'fail',

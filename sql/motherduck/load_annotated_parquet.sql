@@ -7,10 +7,16 @@
 --
 --   _incoming_pages        one row per record and annotator (response)
 --   _incoming_spans        one row per span of a response, offsets in code points
+--                          (a view: unnested from _incoming_records when read)
 --   _incoming_suggestions  one row per suggested span (entities.suggestion)
 --   _load_errors           one row per problem; a file with any is not loaded
 --
 -- Then argilla_export_loader_from_staged.sql writes them in one transaction.
+--
+-- Cost.  The file is read once; the page text is copied nowhere (only the
+-- few texts with characters above U+FFFF are kept, for the UTF-16 reading);
+-- the spans are stored once, by the loader's INSERT; each check is one
+-- set-based pass (bench/load.sh: 100,000 records, 1,000,000 spans).
 --
 -- Parameters (SET VARIABLE name = '...' in a DuckDB shell; `apflow load`
 -- sets them):
@@ -63,13 +69,26 @@ FROM (
     WHERE false
 );
 
--- One row per record: its identity and what the offsets need to know.
--- text_sha256 is that of the page row holding the same text when there is
--- one (the text compared, not hashed: SHA-256 of every page is the most
--- expensive part of a large load, and checks_integrity.sql holds each
--- page's text_sha256 to its text); else the text is hashed.  Characters
--- above U+FFFF take 4 bytes where the code point counts 1, so a text with
--- fewer than 3 bytes more than code points has none and is not searched.
+-- The identity of each record, read apart from the rest (a scan of the id
+-- columns only): the pages the file names.
+CREATE OR REPLACE TEMP VIEW _incoming_keys AS
+SELECT coalesce(CAST(doc_id AS VARCHAR), split_part(CAST(id AS VARCHAR), ':', 1)) AS doc_id,
+       coalesce(TRY_CAST(page_num AS INTEGER),
+                TRY_CAST(split_part(CAST(id AS VARCHAR), ':', 2) AS INTEGER)) AS page_num
+FROM _incoming_raw;
+
+-- One row per record, in one pass over the file joined once to the pages
+-- it names, keeping everything later steps need and not the text (copying
+-- a 100,000-page export's text into a table was the largest part of a
+-- load): its length in code points, the text of each span (taken here,
+-- where the text is at hand, as a list beside the responses' span lists),
+-- and the text itself only where it has characters above U+FFFF, with
+-- their UTF-16 positions, for the UTF-16 reading below.  text_sha256 is that of the page's current text
+-- (its latest OCR run) when the record's text is that text, compared, not
+-- hashed (SHA-256 of every text is the most expensive thing a load could
+-- do; checks_integrity.sql holds each page's text_sha256 to its text);
+-- otherwise the text is hashed.  The annotator of each response is its
+-- username (apflow pull), else its user id (an SDK export).
 CREATE OR REPLACE TEMP TABLE _incoming_records AS
 WITH r AS (
     SELECT file_row_number + 1 AS row_no,
@@ -88,71 +107,97 @@ WITH r AS (
            CAST("entities.suggestion.score" AS DOUBLE[]) AS suggestion_scores,
            CAST("entities.suggestion.agent" AS VARCHAR) AS suggestion_agent
     FROM _incoming_raw
-), known AS (
-    SELECT DISTINCT p.doc_id, p.page_num, p.text, p.text_sha256
+), latest AS (
+    SELECT p.doc_id, p.page_num, max(p.ocr_run_id) AS ocr_run_id
     FROM md_raw_ocr.main.pages AS p
-    SEMI JOIN r ON r.doc_id = p.doc_id AND r.page_num = p.page_num
+    SEMI JOIN _incoming_keys AS k ON k.doc_id = p.doc_id AND k.page_num = p.page_num
+    GROUP BY ALL
+), cur AS (
+    SELECT p.doc_id, p.page_num, p.text, p.text_sha256
+    FROM md_raw_ocr.main.pages AS p
+    SEMI JOIN latest AS l ON l.doc_id = p.doc_id AND l.page_num = p.page_num AND l.ocr_run_id = p.ocr_run_id
 )
-SELECT r.row_no, r.record_id, r.doc_id, r.page_num, r.text,
+SELECT r.row_no, r.record_id, r.doc_id, r.page_num,
+       r.text IS NOT NULL AS has_text,
+       r.page_exists,
        length(r.text) AS cp_len,
-       coalesce(k.text_sha256, sha256(r.text)) AS text_sha256,
-       CASE WHEN strlen(r.text) - length(r.text) >= 3
-            THEN regexp_matches(r.text, '[\x{10000}-\x{10FFFF}]') ELSE false END AS has_astral,
+       CASE WHEN r.cur_text = r.text THEN r.cur_sha256 ELSE sha256(r.text) END AS text_sha256,
+       CASE WHEN len(r.pieces) > 1 THEN r.text END AS astral_text,
+       -- The UTF-16 start of each character above U+FFFF: the j-th, after
+       -- the text's first j pieces between them, is at code point
+       -- c = (their lengths) + j - 1, and at unit c + j - 1.
+       CASE WHEN len(r.pieces) > 1
+            THEN list_transform(range(1, len(r.pieces)),
+                                j -> list_sum(list_transform(r.pieces[1:j], x -> length(x))) + 2 * (j - 1)) END
+         AS u16_starts,
        r.record_status,
        coalesce(len(r.responses), 0) AS n_responses,
-       r.responses, r.users, r.usernames, r.statuses, r.updated_ats,
+       r.responses,
+       list_transform(r.responses, resp -> list_transform(resp, sp ->
+           substring(r.text, CAST(sp.start AS BIGINT) + 1, CAST(sp."end" AS BIGINT) - CAST(sp.start AS BIGINT))))
+         AS span_texts,
+       list_transform(range(1, coalesce(len(r.responses), 0) + 1), i -> coalesce(r.usernames[i], r.users[i]))
+         AS annotators,
+       -- Per response, whether two of its spans may be the same (label and
+       -- offsets): their hashes repeat.  Distinct hashes are distinct
+       -- spans; _load_errors compares the spans of the few that repeat.  A
+       -- response reads all its spans one way, so this holds after any
+       -- UTF-16 conversion too.
+       list_transform(r.responses, resp -> list_unique(list_transform(resp, sp ->
+           hash(CAST(sp.label AS VARCHAR), CAST(sp.start AS BIGINT), CAST(sp."end" AS BIGINT)))) < len(resp))
+         AS may_repeat,
+       list_transform(r.responses, resp -> len(resp)) AS span_counts,
+       r.users, r.usernames, r.statuses, r.updated_ats,
        r.suggestion, r.suggestion_scores, r.suggestion_agent
-FROM r
-LEFT JOIN known AS k ON k.doc_id = r.doc_id AND k.page_num = r.page_num AND k.text = r.text;
+FROM (SELECT r.*, c.doc_id IS NOT NULL AS page_exists, c.text AS cur_text, c.text_sha256 AS cur_sha256,
+             -- Characters above U+FFFF take 4 bytes where a code point
+             -- counts 1: a text with fewer than 3 bytes more than code
+             -- points has none and is not searched.
+             CASE WHEN strlen(r.text) - length(r.text) >= 3
+                  THEN string_split_regex(r.text, '[\x{10000}-\x{10FFFF}]') END AS pieces
+      FROM r
+      LEFT JOIN cur AS c ON c.doc_id = r.doc_id AND c.page_num = r.page_num) AS r;
 
--- UTF-16 start of every character above U+FFFF, for the texts that have
--- any: the j-th such character (1-based) at code point c starts at UTF-16
--- unit c + j - 1.
-CREATE OR REPLACE TEMP TABLE _incoming_astral AS
-SELECT record_id, list(c + j - 1 ORDER BY c) AS u16_starts
-FROM (
-    SELECT record_id, c, row_number() OVER (PARTITION BY record_id ORDER BY c) AS j
-    FROM (
-        SELECT record_id,
-               unnest(string_split(text, '')) AS ch,
-               unnest(range(0, cp_len)) AS c
-        FROM _incoming_records
-        WHERE has_astral
-    )
-    WHERE unicode(ch) > 65535
-)
-GROUP BY record_id;
-
--- One row per response (without the text: unnesting the spans would
--- copy it once per span).
+-- One row per response (its spans stay in the records).
 CREATE OR REPLACE TEMP TABLE _incoming_responses AS
-SELECT r.row_no, r.record_id, r.doc_id, r.page_num, r.cp_len, r.has_astral,
+SELECT r.row_no, r.record_id, r.doc_id, r.page_num, r.text_sha256,
        i AS response_no,
-       r.responses[i] AS spans,
        r.users[i] AS user_id,
-       coalesce(r.usernames[i], r.users[i]) AS annotator,
+       r.annotators[i] AS annotator,
        r.statuses[i] AS status,
        r.updated_ats[i] AS updated_at,
+       r.may_repeat[i] AS may_repeat,
+       coalesce(r.span_counts[i], 0) AS n_spans,
        len(r.users) IS DISTINCT FROM r.n_responses
          OR len(r.statuses) IS DISTINCT FROM r.n_responses
          OR (r.usernames IS NOT NULL AND len(r.usernames) <> r.n_responses)
          OR (r.updated_ats IS NOT NULL AND len(r.updated_ats) <> r.n_responses) AS lists_differ
-FROM (SELECT row_no, record_id, doc_id, page_num, cp_len, has_astral, n_responses, responses, users,
-             usernames, statuses, updated_ats, unnest(range(1, n_responses + 1)) AS i
+FROM (SELECT row_no, record_id, doc_id, page_num, text_sha256, n_responses, users, usernames,
+             statuses, updated_ats, annotators, may_repeat, span_counts, unnest(range(1, n_responses + 1)) AS i
       FROM _incoming_records WHERE n_responses > 0) AS r;
 
--- The responses on text with characters above U+FFFF: each span read both
--- ways, and which reading each response takes (see the header).  Only
--- these spans need the text and the UTF-16 positions.
+-- Every span of every response, as given, with its text (unnested from
+-- the records, not stored): the records with characters above U+FFFF
+-- (astral = true) or those without, for the two statements below.
+CREATE OR REPLACE TEMP MACRO _incoming_span_rows(astral) AS TABLE
+SELECT row_no, record_id, doc_id, page_num, cp_len, astral_text, u16_starts, response_no, annotator,
+       unnest(spans) AS sp, unnest(texts) AS span_text, generate_subscripts(spans, 1) AS span_no
+FROM (SELECT row_no, record_id, doc_id, page_num, cp_len, astral_text, u16_starts,
+             unnest(responses) AS spans, unnest(span_texts) AS texts, unnest(annotators) AS annotator,
+             generate_subscripts(responses, 1) AS response_no
+      FROM _incoming_records WHERE n_responses > 0 AND (astral_text IS NOT NULL) = astral);
+
+-- The spans of responses on text with characters above U+FFFF, each read
+-- both ways, and which reading each response takes (see the header), with
+-- the offsets and text that reading gives.  Only these need the text.
 CREATE OR REPLACE TEMP TABLE _incoming_u16 AS
 WITH s AS (
-    SELECT x.record_id, x.response_no, x.span_no, x.cp_len, r.text, a.u16_starts,
-           x.cp_len + len(a.u16_starts) AS u16_len,
-           CAST(x.sp.start AS BIGINT) AS given_start, CAST(x.sp."end" AS BIGINT) AS given_end
-    FROM (SELECT record_id, response_no, cp_len, unnest(spans) AS sp, generate_subscripts(spans, 1) AS span_no
-          FROM _incoming_responses WHERE has_astral) AS x
-    JOIN _incoming_records AS r USING (record_id)
-    JOIN _incoming_astral AS a USING (record_id)
+    SELECT row_no, record_id, doc_id, page_num, annotator, response_no, span_no, cp_len,
+           astral_text AS text, span_text AS cp_text, u16_starts,
+           cp_len + len(u16_starts) AS u16_len,
+           CAST(sp.label AS VARCHAR) AS label,
+           CAST(sp.start AS BIGINT) AS given_start, CAST(sp."end" AS BIGINT) AS given_end
+    FROM _incoming_span_rows(true)
 ), u AS (
     -- A UTF-16 boundary is any unit but the second of a surrogate pair.
     SELECT s.*,
@@ -162,7 +207,9 @@ WITH s AS (
                 THEN given_end - len(list_filter(u16_starts, p -> p < given_end)) END AS u16_end
     FROM s
 ), r AS (
-    SELECT u.*,
+    SELECT row_no, record_id, doc_id, page_num, annotator, response_no, span_no, label, cp_len,
+           given_start, given_end, u16_start, u16_end, cp_text,
+           substring(text, u16_start + 1, u16_end - u16_start) AS u16_text,
            given_start >= 0 AND given_start < given_end AND given_end <= cp_len AS cp_fits,
            u16_start IS NOT NULL AND u16_end IS NOT NULL AND u16_start < u16_end AS u16_fits,
            -- Word edges: the span neither starts nor ends inside a word nor on a space.
@@ -183,77 +230,71 @@ WITH s AS (
                      AND NOT regexp_full_match(text[u16_end], '\s')
                 ELSE false END AS u16_clean
     FROM u
-), choice AS (
-    SELECT record_id, response_no,
-           bool_and(u16_fits)
-             AND (NOT bool_and(cp_fits) OR count(*) FILTER (WHERE u16_clean) > count(*) FILTER (WHERE cp_clean))
+), c AS (
+    -- Which reading each response takes, beside each of its spans (the
+    -- text is not carried further).
+    SELECT r.*,
+           bool_and(u16_fits) OVER w
+             AND (NOT bool_and(cp_fits) OVER w
+                  OR count(*) FILTER (WHERE u16_clean) OVER w > count(*) FILTER (WHERE cp_clean) OVER w)
              AS use_u16
     FROM r
-    GROUP BY record_id, response_no
+    WINDOW w AS (PARTITION BY record_id, response_no)
 )
-SELECT r.record_id, r.response_no, r.span_no, r.u16_start, r.u16_end,
-       r.u16_start <> r.given_start OR r.u16_end <> r.given_end AS converted
-FROM r JOIN choice AS c USING (record_id, response_no)
-WHERE c.use_u16;
+SELECT row_no, record_id, doc_id, page_num, annotator, response_no, span_no, label,
+       given_start, given_end,
+       CASE WHEN use_u16 THEN u16_start ELSE given_start END AS start,
+       CASE WHEN use_u16 THEN u16_end ELSE given_end END AS "end",
+       coalesce(use_u16 AND (u16_start <> given_start OR u16_end <> given_end), false) AS offsets_converted,
+       cp_len,
+       CASE WHEN use_u16 THEN u16_text ELSE cp_text END AS span_text
+FROM c;
 
 -- One row per span, offsets in code points (converted where the response
 -- was read in UTF-16 units), with the text it names.
-CREATE OR REPLACE TEMP TABLE _incoming_spans AS
-SELECT x.row_no, x.record_id, x.doc_id, x.page_num, x.annotator, x.response_no, x.span_no,
-       getvariable('dataset') AS argilla_dataset,
-       CAST(x.sp.label AS VARCHAR) AS label,
-       CAST(x.sp.start AS BIGINT) AS given_start,
-       CAST(x.sp."end" AS BIGINT) AS given_end,
-       coalesce(u.u16_start, CAST(x.sp.start AS BIGINT)) AS start,
-       coalesce(u.u16_end, CAST(x.sp."end" AS BIGINT)) AS "end",
-       coalesce(u.converted, false) AS offsets_converted,
-       x.cp_len,
-       substring(r.text, coalesce(u.u16_start, CAST(x.sp.start AS BIGINT)) + 1,
-                 coalesce(u.u16_end, CAST(x.sp."end" AS BIGINT))
-                 - coalesce(u.u16_start, CAST(x.sp.start AS BIGINT))) AS span_text
-FROM (SELECT row_no, record_id, doc_id, page_num, annotator, response_no, cp_len,
-             unnest(spans) AS sp, generate_subscripts(spans, 1) AS span_no
-      FROM _incoming_responses) AS x
-JOIN _incoming_records AS r USING (record_id)
-LEFT JOIN _incoming_u16 AS u USING (record_id, response_no, span_no);
+CREATE OR REPLACE TEMP VIEW _incoming_spans AS
+SELECT row_no, record_id, doc_id, page_num, annotator, response_no, span_no,
+       CAST(sp.label AS VARCHAR) AS label,
+       CAST(sp.start AS BIGINT) AS given_start, CAST(sp."end" AS BIGINT) AS given_end,
+       CAST(sp.start AS BIGINT) AS start, CAST(sp."end" AS BIGINT) AS "end",
+       false AS offsets_converted, cp_len, span_text
+FROM _incoming_span_rows(false)
+UNION ALL
+SELECT row_no, record_id, doc_id, page_num, annotator, response_no, span_no, label, given_start, given_end,
+       start, "end", offsets_converted, cp_len, span_text
+FROM _incoming_u16;
 
+-- The checks, set-based: one scan of the records, of the responses and of
+-- the spans each, and a grouping for what may not come twice.
 CREATE OR REPLACE TEMP TABLE _load_errors AS
 WITH labels AS (
     SELECT unnest(string_split(coalesce(getvariable('labels'), ''), ',')) AS label
 ), e AS (
-    SELECT row_no, record_id, NULL AS annotator, NULL::BIGINT AS span_no,
-           'id is not <doc_id>:<page_num>' AS reason
-    FROM _incoming_records
-    WHERE record_id IS NULL
-       OR NOT regexp_full_match(record_id, '[0-9a-f]{20}:[1-9][0-9]*')
-       OR record_id <> doc_id || ':' || CAST(page_num AS VARCHAR)
+    SELECT row_no, record_id, NULL AS annotator, NULL::BIGINT AS span_no, unnest(list_filter([
+               CASE WHEN NOT id_ok THEN 'id is not <doc_id>:<page_num>' END,
+               CASE WHEN NOT has_text THEN 'no text' END,
+               CASE WHEN NOT page_exists AND id_ok
+                    THEN 'page ' || CAST(page_num AS VARCHAR) || ' of document ''' || doc_id
+                         || ''' does not exist in md_raw_ocr.main.pages' END], x -> x IS NOT NULL)) AS reason
+    FROM (SELECT *, coalesce(regexp_full_match(record_id, '[0-9a-f]{20}:[1-9][0-9]*')
+                             AND record_id = doc_id || ':' || CAST(page_num AS VARCHAR), false) AS id_ok
+          FROM _incoming_records)
+    WHERE NOT id_ok OR NOT has_text OR NOT page_exists
     UNION ALL
     SELECT max(row_no), record_id, NULL, NULL, 'the same id on rows ' || array_to_string(list(row_no ORDER BY row_no), ', ')
     FROM _incoming_records
     GROUP BY record_id
     HAVING count(*) > 1
     UNION ALL
-    SELECT row_no, record_id, NULL, NULL, 'no text'
-    FROM _incoming_records WHERE text IS NULL
-    UNION ALL
-    SELECT row_no, record_id, NULL, NULL, 'page ' || CAST(page_num AS VARCHAR) || ' of document '''
-           || doc_id || ''' does not exist in md_raw_ocr.main.pages'
-    FROM _incoming_records AS r
-    WHERE regexp_full_match(record_id, '[0-9a-f]{20}:[1-9][0-9]*')
-      AND NOT EXISTS (SELECT 1 FROM md_raw_ocr.main.pages AS p
-                      WHERE p.doc_id = r.doc_id AND p.page_num = r.page_num)
-    UNION ALL
     SELECT row_no, record_id, annotator, NULL,
-           'entities.responses and its users/status lists differ in length'
-    FROM _incoming_responses WHERE lists_differ
+           CASE WHEN lists_differ THEN 'entities.responses and its users/status lists differ in length'
+                ELSE 'no annotator (user) for the response' END
+    FROM _incoming_responses WHERE lists_differ OR annotator IS NULL
     UNION ALL
-    SELECT row_no, record_id, annotator, NULL, 'no annotator (user) for the response'
-    FROM _incoming_responses WHERE annotator IS NULL AND NOT lists_differ
-    UNION ALL
-    SELECT row_no, record_id, annotator, NULL, 'the annotator answers twice'
-    FROM (SELECT *, row_number() OVER (PARTITION BY record_id, annotator ORDER BY response_no) AS k
-          FROM _incoming_responses WHERE annotator IS NOT NULL)
-    WHERE k = 2
+    SELECT max(row_no), record_id, annotator, NULL, 'the annotator answers twice'
+    FROM _incoming_responses WHERE annotator IS NOT NULL
+    GROUP BY record_id, annotator
+    HAVING count(*) > 1
     UNION ALL
     -- Every span, in one scan: its offsets, then its label.
     SELECT row_no, record_id, annotator, span_no,
@@ -267,21 +308,30 @@ WITH labels AS (
                 ELSE 'unknown label ''' || coalesce(label, 'null') || '''' END
     FROM _incoming_spans
     WHERE start IS NULL OR "end" IS NULL OR start < 0 OR start >= "end" OR "end" > cp_len
-       OR label IS NULL OR NOT list_contains(string_split(coalesce(getvariable('labels'), ''), ','), label)
+       OR label IS NULL OR label NOT IN (SELECT label FROM labels)
     UNION ALL
-    SELECT max(row_no), record_id, annotator, max(span_no), 'the same span twice'
-    FROM _incoming_spans
-    GROUP BY record_id, annotator, response_no, start, "end", label
+    -- The key of annotations_spans less the run (the run is new): no two
+    -- spans of the file may share it.  Within a record and annotator that
+    -- is within one response (an annotator answering twice is an error of
+    -- its own), and only where the span hashes repeat (may_repeat).
+    SELECT max(row_no), any_value(record_id), annotator, max(span_no), 'the same span twice'
+    FROM (SELECT row_no, record_id, doc_id, page_num, annotator,
+                 unnest(spans) AS sp, generate_subscripts(spans, 1) AS span_no
+          FROM (SELECT row_no, record_id, doc_id, page_num, unnest(responses) AS spans,
+                       unnest(annotators) AS annotator, unnest(may_repeat) AS may_repeat
+                FROM _incoming_records WHERE list_contains(may_repeat, true))
+          WHERE may_repeat)
+    GROUP BY doc_id, page_num, annotator, CAST(sp.start AS BIGINT), CAST(sp."end" AS BIGINT),
+             CAST(sp.label AS VARCHAR)
     HAVING count(*) > 1
 )
 SELECT row_no, record_id, annotator, span_no, reason FROM e;
 
 CREATE OR REPLACE TEMP TABLE _incoming_pages AS
-SELECT x.record_id, x.doc_id, x.page_num, x.annotator, x.user_id AS annotator_id,
+SELECT record_id, doc_id, page_num, annotator, user_id AS annotator_id,
        getvariable('dataset') AS argilla_dataset,
-       r.text_sha256, x.status, x.updated_at AS submitted_at
-FROM _incoming_responses AS x
-JOIN _incoming_records AS r USING (record_id);
+       text_sha256, status, updated_at AS submitted_at
+FROM _incoming_responses;
 
 -- Suggestions: Argilla keeps one per question and record; its spans carry
 -- their own offsets (written by apflow, in code points).
@@ -303,7 +353,7 @@ GROUP BY record_id, agent, start, "end", label;
 -- What the load would write, for the report.
 SELECT (SELECT count(*) FROM _incoming_records) AS records,
        (SELECT count(*) FROM _incoming_pages) AS pages,
-       (SELECT count(*) FROM _incoming_spans) AS spans,
-       (SELECT count(*) FROM _incoming_spans WHERE offsets_converted) AS converted_spans,
+       (SELECT coalesce(sum(n_spans), 0) FROM _incoming_responses) AS spans,
+       (SELECT count(*) FROM _incoming_u16 WHERE offsets_converted) AS converted_spans,
        (SELECT count(*) FROM _incoming_suggestions) AS suggestions,
        (SELECT count(*) FROM _load_errors) AS errors;

@@ -311,7 +311,10 @@ int cmd_load(int argc, char **argv, struct apf_ctx *ctx)
 	if (!rc)
 		rc = apf_sha256_file(src.path, sha, NULL, &err);
 	if (!rc)
-		rc = apf_annotated_open(&ctx->cfg, 0, &db, &err);
+		/* One thread: the load is a chain of set-based statements that
+		 * DuckDB's pool mostly cannot split, and its idle worker spins:
+		 * 40% less CPU for a 1,000,000-span export (bench/load.sh). */
+		rc = apf_annotated_open(&ctx->cfg, APF_DB_ONE_THREAD, &db, &err);
 	if (rc)
 		goto fail;
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "apflow/argilla.h"
+#include "apflow/dataset.h"
 #include "apflow/log.h"
 #include "apflow/progress.h"
 #include "apflow/store.h"
@@ -61,7 +62,7 @@ int cmd_pull(int argc, char **argv, struct apf_ctx *ctx)
 	struct apf_progress *pb = NULL;
 	struct apf_err err;
 	const char *dataset = NULL, *out = NULL;
-	char *tmp = NULL, *key = NULL, *where = NULL;
+	char *tmp = NULL, *tmpdir = NULL, *key = NULL, *where = NULL;
 	int c, rc;
 
 	apf_err_clear(&err);
@@ -92,7 +93,6 @@ int cmd_pull(int argc, char **argv, struct apf_ctx *ctx)
 		char ts[32];
 		time_t now = time(NULL);
 		struct tm tm;
-		const char *dir = getenv("TMPDIR");
 		gmtime_r(&now, &tm);
 		strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
 		key = apf_xasprintf("argilla/out/%s/%s/records.parquet", dataset, ts);
@@ -105,8 +105,15 @@ int cmd_pull(int argc, char **argv, struct apf_ctx *ctx)
 			rc = apf_cmd_fail(&err);
 			goto out;
 		}
-		tmp = apf_xasprintf("%s/apflow-pull-%ld-%08llx.parquet", dir && *dir ? dir : "/tmp", (long)getpid(),
-				    (unsigned long long)(apf_rand64() & 0xffffffffu));
+		/* A private directory under <data_dir>/tmp, swept by the next
+		 * run if this one is killed; the file is moved into a file://
+		 * store, not copied. */
+		rc = apf_dataset_tmpdir(&ctx->cfg, &tmpdir, &err);
+		if (rc) {
+			rc = apf_cmd_fail(&err);
+			goto out;
+		}
+		tmp = apf_xasprintf("%s/records.parquet", tmpdir);
 		po.out = tmp;
 		where = apf_xasprintf("%s/%s", apf_store_url(st), key);
 	}
@@ -118,13 +125,13 @@ int cmd_pull(int argc, char **argv, struct apf_ctx *ctx)
 	argilla_cli_signals();
 	po.cancel = &argilla_cli_interrupted;
 	pb = apf_progress_new("pull", "records", 0, ctx->stderr_tty);
-	po.progress = argilla_cli_progress;
+	po.progress = apf_progress_cb;
 	po.progress_arg = pb;
 	rc = apf_argilla_pull(a, &ds, &po, &stats, &err);
 	apf_progress_end(pb, stderr, NULL);
 	pb = NULL;
 	if (!rc && key)
-		rc = apf_store_put_file(st, key, tmp, "application/vnd.apache.parquet", &err);
+		rc = apf_store_put_file_move(st, key, tmp, "application/vnd.apache.parquet", &err);
 	if (rc) {
 		rc = argilla_cli_interrupted ? (fprintf(stderr, "apflow: pull interrupted; nothing was written\n"), 130)
 					     : apf_cmd_fail(&err);
@@ -135,10 +142,10 @@ int cmd_pull(int argc, char **argv, struct apf_ctx *ctx)
 out:
 	apf_argilla_free(a);
 	apf_store_free(st);
-	if (tmp) {
-		unlink(tmp);
-		free(tmp);
-	}
+	free(tmp);
+	if (tmpdir)
+		apf_dataset_rmtree(tmpdir);
+	free(tmpdir);
 	free(key);
 	free(where);
 	return rc;

@@ -16,6 +16,12 @@
 #include "apflow/pdf.h"
 #include "apflow/utf8.h"
 
+/* What MuPDF may allocate for one page (loading, reading, drawing it;
+ * the pixmap drawn for OCR is not MuPDF's), beside what its context held
+ * before: past it the page fails, "the page takes more than 160 MiB of
+ * memory to read". */
+#define APF_PDF_PAGE_HEAP_MAX ((size_t)160 << 20)
+
 /* MuPDF's heap for one context, counted: past limit (0: none) an
  * allocation fails (MuPDF then empties its store and throws). */
 struct pdf_heap {

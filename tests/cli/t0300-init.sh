@@ -119,7 +119,6 @@ t_eq "primary keys and the unique export checksum" "t,type,cols
 md_annotated.annotations_exports,PRIMARY KEY,export_run_id
 md_annotated.annotations_exports,UNIQUE,source_sha256
 md_annotated.annotations_pages,PRIMARY KEY,\"export_run_id,doc_id,page_num,annotator\"
-md_annotated.annotations_spans,PRIMARY KEY,\"export_run_id,doc_id,page_num,annotator,start,end,label\"
 md_annotated.annotations_suggestions,PRIMARY KEY,\"export_run_id,doc_id,page_num,agent,start,end,label\"
 md_annotated.schema_migrations,PRIMARY KEY,version
 md_raw_ocr.documents,PRIMARY KEY,doc_id

@@ -113,6 +113,11 @@ mkexport page.parquet "('$D1:1', '$T1', [[{'label': 'PORT', 'start': 25, 'end': 
 bad_case "a record for a page that does not exist" page.parquet "row 2, record '$D1:7': page 7 of document '$D1' does not exist in md_raw_ocr.main.pages"
 t_match "only the bad row is listed" "^apflow: error: cannot load 'page.parquet': 1 invalid row, nothing loaded
   row 2, record '$D1:7': page 7 of document '$D1' does not exist in md_raw_ocr.main.pages$" "$(cat "$T_ERR")"
+# annotations_spans has no index on its key since V005: the file is checked.
+mkexport twice.parquet "('$D1:1', '$T1', [[{'label': 'PORT', 'start': 25, 'end': 34}, {'label': 'VESSEL_NAME', 'start': 0, 'end': 13}, {'label': 'PORT', 'start': 25, 'end': 34}]], ['u-9'], ['submitted'], ['carol'])"
+bad_case "the same span twice" twice.parquet "row 1, record '$D1:1', annotator 'carol', span 3: the same span twice"
+t_match "only that span is listed" "^apflow: error: cannot load 'twice.parquet': 1 invalid row, nothing loaded
+  row 1, record '$D1:1', annotator 'carol', span 3: the same span twice$" "$(cat "$T_ERR")"
 mkexport id.parquet "('$D1-1', '$T1', NULL, NULL, NULL, NULL)"
 bad_case "an id that is not doc_id:page_num" id.parquet "row 1, record '$D1-1': id is not <doc_id>:<page_num>"
 

@@ -41,17 +41,18 @@ page_sha256          ok            0
 orphan_annotations   ok            0
 stale_annotations    ok            0
 spans_valid          ok            0
+duplicate_spans      ok            0
 suggestions_pages    ok            0
 empty_exports        ok            0
 stuck_documents      ok            0
 store_reconcile      ok            0
-9 checks: 9 ok, 0 warn, 0 fail" "$(cat "$T_OUT")"
+10 checks: 10 ok, 0 warn, 0 fail" "$(cat "$T_OUT")"
 
 # broken NAME ROW: check fails, ROW is its line, every other check is ok.
 broken() {
 	t_rc 1 "$1: fails (exit 1)" "$APFLOW" check
 	t_eq "$1: its row names the ids" "$2" "$(grep -E "^$1 " "$T_OUT")"
-	t_eq "$1: the only failing check" "9 checks: 8 ok, 0 warn, 1 fail" "$(tail -n 1 "$T_OUT")"
+	t_eq "$1: the only failing check" "10 checks: 9 ok, 0 warn, 1 fail" "$(tail -n 1 "$T_OUT")"
 }
 repaired() { t_ok "$1: passes again once repaired" "$APFLOW" check; }
 
@@ -87,6 +88,16 @@ broken spans_valid "spans_valid          fail          1  $D1:1[0,13)"
 run_sql "UPDATE md_annotated.main.annotations_spans SET span_text = 'MV Ever Given'"
 repaired spans_valid
 
+# No index keeps annotations_spans' key (V005): the check does.
+run_sql "INSERT INTO md_annotated.main.annotations_spans SELECT * FROM md_annotated.main.annotations_spans;
+UPDATE md_annotated.main.annotations_exports SET spans = 2 WHERE export_run_id = 1"
+broken duplicate_spans "duplicate_spans      fail          1  $D1:1/alice[0,13)VESSEL_NAME@1"
+run_sql "DELETE FROM md_annotated.main.annotations_spans;
+INSERT INTO md_annotated.main.annotations_spans (export_run_id, doc_id, page_num, annotator, start, \"end\", label, span_text, argilla_dataset)
+VALUES (1, '$D1', 1, 'alice', 0, 13, 'VESSEL_NAME', 'MV Ever Given', 'ds1');
+UPDATE md_annotated.main.annotations_exports SET spans = 1 WHERE export_run_id = 1"
+repaired duplicate_spans
+
 mksugg data/lake/argilla/in/ds1/suggestions/apflow-rules-v1/part-1.parquet "$D2" 7
 broken suggestions_pages "suggestions_pages    fail          1  $D2:7"
 rm data/lake/argilla/in/ds1/suggestions/apflow-rules-v1/part-1.parquet
@@ -103,14 +114,14 @@ t_eq "as run 2: 1 record, no pages, no spans" "2,1,0,0" \
 	"$(printf 'SELECT export_run_id, records, pages, spans FROM md_annotated.main.annotations_exports WHERE source_uri = %s' "'e2.parquet'" >q.sql; "$APFLOW" sql --csv q.sql | tail -n 1)"
 t_ok "empty_exports: an unannotated export passes" "$APFLOW" check
 t_eq "empty_exports: ok, nothing counted" "empty_exports        ok            0" "$(grep -E '^empty_exports ' "$T_OUT")"
-t_eq "empty_exports: every check ok" "9 checks: 9 ok, 0 warn, 0 fail" "$(tail -n 1 "$T_OUT")"
+t_eq "empty_exports: every check ok" "10 checks: 10 ok, 0 warn, 0 fail" "$(tail -n 1 "$T_OUT")"
 
 # An export with no records at all: a warning, not a failure.
 run_sql "INSERT INTO md_annotated.main.annotations_exports (export_run_id, argilla_dataset, source_uri, source_sha256, records, pages, spans)
 VALUES (nextval('md_annotated.main.export_run_id_seq'), 'ds1', 'empty.parquet', 'e', 0, 0, 0)"
 t_ok "empty_exports: a file with no records only warns (exit 0)" "$APFLOW" check
 t_eq "empty_exports: warn, naming the run" "empty_exports        warn          1  3" "$(grep -E '^empty_exports ' "$T_OUT")"
-t_eq "empty_exports: the only warning" "9 checks: 8 ok, 1 warn, 0 fail" "$(tail -n 1 "$T_OUT")"
+t_eq "empty_exports: the only warning" "10 checks: 9 ok, 1 warn, 0 fail" "$(tail -n 1 "$T_OUT")"
 run_sql "DELETE FROM md_annotated.main.annotations_exports WHERE export_run_id = 3"
 
 # An export whose rows are not those it recorded fails.
@@ -131,7 +142,7 @@ lost=$(sha256sum lost.pdf | cut -c1-20)
 t_ok "a PDF stored behind the warehouse's back" "$APFLOW" store put "raw/$lost.pdf" lost.pdf
 t_rc 1 "store_reconcile: fails (exit 1)" "$APFLOW" check --stuck-hours 72
 t_eq "store_reconcile: its row names the key" "store_reconcile      fail          1  raw/$lost.pdf" "$(grep '^store_reconcile ' "$T_OUT")"
-t_eq "store_reconcile: the only failing check" "9 checks: 8 ok, 0 warn, 1 fail" "$(tail -n 1 "$T_OUT")"
+t_eq "store_reconcile: the only failing check" "10 checks: 9 ok, 0 warn, 1 fail" "$(tail -n 1 "$T_OUT")"
 t_eq "store_reconcile: a dry run, no row recorded" 0 \
 	"$(printf "SELECT count(*) FROM md_raw_ocr.main.documents WHERE doc_id = '$lost'" >q.sql; "$APFLOW" sql --csv q.sql | tail -n 1)"
 t_ok "store_reconcile: ingest records it" "$APFLOW" ingest lost.pdf

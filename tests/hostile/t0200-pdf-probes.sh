@@ -49,6 +49,7 @@ if [ -f "$hostile_lib" ]; then
 	for d in 50 400; do hpdf_deep_tree "in/deep-$d.pdf" "$d"; done
 	hpdf_objstm_kids in/objstm-3.pdf 3
 	hpdf_objstm_kids in/objstm-kids-bomb.pdf 10000000
+	hpdf_objstm_kids in/objstm-annots-bomb.pdf 10000000 annots
 	# Costly to read, not to ingest: bounded per page by ocr (issue 15 item 2).
 	hpdf_form_bomb in/bomb-30.pdf 30
 	hpdf_deep_forms in/forms-200.pdf 200

@@ -112,6 +112,9 @@ t_rc 0 "pull into the store: exit 0" "$APFLOW" pull --dataset vessels_ocr_7
 key=$(cd "$APFLOW_DATA_DIR/lake" && ls argilla/out/vessels_ocr_7/*/records.parquet)
 t_match "pull into the store: argilla/out/<dataset>/<export_ts>/records.parquet" '^argilla/out/vessels_ocr_7/[0-9]{8}T[0-9]{6}Z/records\.parquet$' "$key"
 t_eq "the store's copy holds the 3 records" 3 "$(q "SELECT count(*) FROM '$APFLOW_DATA_DIR/lake/$key'")"
+mkdir -p "$APFLOW_DATA_DIR/tmp/apflow-ds-999999999-00000000deadbeef"
+t_rc 0 "pull into the store again" "$APFLOW" pull --dataset vessels_ocr_7
+t_eq "... leaves no scratch file, and sweeps the one a killed run left" "" "$(ls -A "$APFLOW_DATA_DIR/tmp")"
 t_rc 1 "pull of an unknown dataset: exit 1" "$APFLOW" pull --dataset nope --out nope.parquet
 t_match "pull of an unknown dataset: says so" "no Argilla dataset 'nope' in workspace 'argilla'" "$(cat "$T_ERR")"
 t_eq "pull of an unknown dataset: no file" "no" "$([ -e nope.parquet ] && echo yes || echo no)"

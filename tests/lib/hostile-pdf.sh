@@ -187,15 +187,18 @@ hpdf_slow_page() {
 	hpdf_objects "$out" "${objs[@]}"
 }
 
-# hpdf_objstm_kids OUT N
+# hpdf_objstm_kids OUT N [annots]
 #   one page listed N times in a /Kids array that sits in a Flate-compressed
 #   object stream (PDF 1.5 cross-reference stream): some N/1000 bytes of
-#   file for N references, where a direct /Kids costs 6 bytes each.
+#   file for N references, where a direct /Kids costs 6 bytes each.  With
+#   "annots", the page tree is sound and the page's /Annots array is the
+#   one in the object stream (N references to the font): read when the
+#   page is, not when the file is opened.
 #   Written by node (zlib), which the tests need anyway.
 hpdf_objstm_kids() {
-	node - "$1" "$2" <<'JS'
+	node - "$1" "$2" "${3:-}" <<'JS'
 const fs = require('fs'), zlib = require('zlib');
-const [out, n] = [process.argv[2], Number(process.argv[3])];
+const [out, n, mode] = [process.argv[2], Number(process.argv[3]), process.argv[4]];
 const parts = [Buffer.from('%PDF-1.7\n%\xe2\xe3\xcf\xd3\n', 'latin1')];
 let size = parts[0].length;
 const offs = {};
@@ -204,12 +207,15 @@ const add = (num, body) => {
 	offs[num] = size; size += b.length; parts.push(b);
 };
 const stream = (dict, data) => Buffer.concat([Buffer.from(`<< ${dict} /Length ${data.length} >>\nstream\n`), data, Buffer.from('\nendstream')]);
-add(1, '<< /Type /Catalog /Pages 2 0 R >>');
-add(3, '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>');
+const annots = mode === 'annots';
+add(1, annots ? '<< /Type /Catalog /Pages 3 0 R >>' : '<< /Type /Catalog /Pages 2 0 R >>');
+add(3, annots ? '<< /Type /Pages /Count 1 /Kids [5 0 R] >>'
+	: '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>');
 add(4, stream('', Buffer.from('BT /F1 24 Tf 72 720 Td (Hello) Tj ET')));
-add(5, '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>');
+add(5, annots ? '<< /Type /Page /Parent 3 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Annots 2 0 R >>'
+	: '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>');
 const head = '2 0 ';
-const obj = `<< /Type /Pages /Count ${n} /Kids [${'3 0 R '.repeat(n)}] >>`;
+const obj = annots ? `[${'4 0 R '.repeat(n)}]` : `<< /Type /Pages /Count ${n} /Kids [${'3 0 R '.repeat(n)}] >>`;
 add(6, stream(`/Type /ObjStm /N 1 /First ${head.length} /Filter /FlateDecode`, zlib.deflateSync(Buffer.from(head + obj), { level: 9 })));
 // The cross-reference stream, object 7: W [1 4 2].
 const rows = [];
