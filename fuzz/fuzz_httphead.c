@@ -15,6 +15,10 @@
  *   - a refusal is APF_EINVAL or APF_EHDRTOOBIG with a message, and a
  *     longer input that starts with the refused bytes is refused too;
  *   - HTTPHEAD_MORE only while under HTTPHEAD_MAX bytes.
+ * After an accepted chunked head, the rest is its body for the chunked
+ * framing check (chunkparse_feed(), which the gate's relay runs as the
+ * body streams): fed whole or a byte at a time, the verdict and where the
+ * body ends are the same, and an end is within the bytes given.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -53,6 +57,54 @@ static int same(const struct httphead *a, const struct httphead *b)
 	       a->content_length == b->content_length && a->chunked == b->chunked;
 }
 
+/* Feeds body[0..n) in pieces of step; returns the verdict, *end where
+ * the body ended (verdict 1). */
+static int chunk_feed(const uint8_t *body, size_t n, size_t step, size_t *end)
+{
+	struct chunkparse cp;
+	struct apf_err err;
+	size_t off = 0, used;
+	int rc = 0;
+
+	chunkparse_init(&cp);
+	apf_err_clear(&err);
+	*end = 0;
+	while (off < n) {
+		size_t k = n - off < step ? n - off : step;
+		char *copy = malloc(k); /* exactly the piece: reads past it are caught */
+
+		memcpy(copy, body + off, k);
+		rc = chunkparse_feed(&cp, copy, k, &used, &err);
+		free(copy);
+		CHECK(rc == 0 || rc == 1 || rc == APF_EINVAL);
+		if (rc == 1) {
+			CHECK(used <= k);
+			*end = off + used;
+			return 1;
+		}
+		if (rc) {
+			CHECK(err.code == APF_EINVAL && err.msg[0]);
+			return rc;
+		}
+		CHECK(used == k);
+		off += k;
+	}
+	return rc;
+}
+
+static void check_chunked(const uint8_t *body, size_t n)
+{
+	size_t end1, end2;
+	int rc1 = chunk_feed(body, n, n ? n : 1, &end1);
+	int rc2 = chunk_feed(body, n < 4096 ? n : 4096, 1, &end2);
+
+	if (n >= 4096)
+		return; /* byte by byte only for short bodies */
+	CHECK(rc1 == rc2);
+	if (rc1 == 1)
+		CHECK(end1 == end2 && end1 > 0 && end1 <= n);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct httphead h, h2;
@@ -83,6 +135,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(!(h.chunked && h.content_length >= 0));
 	CHECK(!(h.chunked && !h.http11));
 	CHECK(parse(data, h.len, &h2, &err2) == 0 && same(&h, &h2));
+	if (h.chunked)
+		check_chunked(data + h.len, size - h.len);
 	/* Every prefix (about 64 of them for a long head) waits for more. */
 	for (size_t n = 0; n < h.len; n += h.len > 64 ? h.len / 64 : 1) {
 		rc = parse(data, n, &h2, &err2);

@@ -49,6 +49,10 @@ void apf_progress_set_total(struct apf_progress *p, uint64_t total);
 void apf_progress_update(struct apf_progress *p, uint64_t done, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* The callback the core's long operations take (void *arg, done, total):
+ * pass it with the bar as arg to follow them on the bar. */
+void apf_progress_cb(void *bar, uint64_t done, uint64_t total);
+
 /* Adds n to the count done, keeping the note; redraws if due. */
 void apf_progress_add(struct apf_progress *p, uint64_t n);
 

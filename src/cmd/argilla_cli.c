@@ -86,14 +86,6 @@ int argilla_cli_open(struct argilla_cli *cli, struct apf_ctx *ctx, const char *d
 	return rc;
 }
 
-void argilla_cli_progress(void *arg, uint64_t done, uint64_t total)
-{
-	struct apf_progress *pb = arg;
-
-	apf_progress_set_total(pb, total);
-	apf_progress_update(pb, done, NULL);
-}
-
 int argilla_cli_option(struct argilla_cli *cli, const char *cmd, int c, const char *arg)
 {
 	int64_t v;

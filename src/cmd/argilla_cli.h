@@ -55,7 +55,4 @@ int argilla_cli_args_done(struct argilla_cli *cli, const char *cmd, int argc, ch
 extern volatile sig_atomic_t argilla_cli_interrupted;
 void argilla_cli_signals(void);
 
-/* An apf_argilla_progress_fn drawing on an apf_progress (progress.h). */
-void argilla_cli_progress(void *arg, uint64_t done, uint64_t total);
-
 #endif

@@ -30,15 +30,6 @@ const char cmd_learn_usage[] =
 	"\n"
 	"Exit status: 0 done (also when there is nothing to learn), 1 failure, 2 usage.\n";
 
-/* Draws the rules' passes on the bar. */
-static void on_progress(void *arg, uint64_t done, uint64_t total)
-{
-	struct apf_progress *pb = arg;
-
-	apf_progress_set_total(pb, total);
-	apf_progress_update(pb, done, NULL);
-}
-
 /* The member key: {"f1", "precision", "recall", "tp", "fp", "fn"}. */
 static void score_json(struct apf_jsonw *jw, const char *key, const struct apf_learn_score *s)
 {
@@ -102,7 +93,7 @@ int cmd_learn(int argc, char **argv, struct apf_ctx *ctx)
 
 	apf_err_clear(&err);
 	pb = apf_progress_new("learn", "pages", 0, ctx->stderr_tty);
-	lo.progress = on_progress;
+	lo.progress = apf_progress_cb;
 	lo.progress_arg = pb;
 	rc = apf_learn_run(&ctx->cfg, &lo, &res, &err);
 	if (rc)

@@ -125,7 +125,7 @@ int cmd_pull(int argc, char **argv, struct apf_ctx *ctx)
 	argilla_cli_signals();
 	po.cancel = &argilla_cli_interrupted;
 	pb = apf_progress_new("pull", "records", 0, ctx->stderr_tty);
-	po.progress = argilla_cli_progress;
+	po.progress = apf_progress_cb;
 	po.progress_arg = pb;
 	rc = apf_argilla_pull(a, &ds, &po, &stats, &err);
 	apf_progress_end(pb, stderr, NULL);

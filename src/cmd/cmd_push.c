@@ -199,7 +199,7 @@ int cmd_push(int argc, char **argv, struct apf_ctx *ctx)
 	po.source_name = shown;
 	po.cancel = &argilla_cli_interrupted;
 	pb = apf_progress_new("push", "records", 0, ctx->stderr_tty);
-	po.progress = argilla_cli_progress;
+	po.progress = apf_progress_cb;
 	po.progress_arg = pb;
 	rc = apf_argilla_push(a, &ds, apf_labelset_v1(), &po, &stats, &err);
 	apf_progress_end(pb, stderr, NULL);

@@ -136,6 +136,16 @@ void apf_progress_set_total(struct apf_progress *p, uint64_t total)
 	pthread_mutex_unlock(&p->lock);
 }
 
+void apf_progress_cb(void *bar, uint64_t done, uint64_t total)
+{
+	struct apf_progress *p = bar;
+
+	if (!p)
+		return;
+	apf_progress_set_total(p, total);
+	apf_progress_update(p, done, NULL);
+}
+
 void apf_progress_update(struct apf_progress *p, uint64_t done, const char *fmt, ...)
 {
 	va_list ap;

@@ -51,6 +51,28 @@ static void test_bar_lines(void **state)
 	free(buf);
 }
 
+/* apf_progress_cb: the core's (arg, done, total) callback sets both; a
+ * NULL bar is allowed. */
+static void test_cb(void **state)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct apf_progress *p;
+
+	(void)state;
+	apf_progress_cb(NULL, 1, 2);
+	p = apf_progress_new("push", "records", 0, 1);
+	apf_progress_set_output(p, f, 200);
+	apf_progress_cb(p, 5, 10);
+	apf_progress_cb(p, 10, 10);
+	fflush(f);
+	assert_non_null(strstr(last_draw(buf), "push [##############################] 100% 10/10 records  "));
+	apf_progress_end(p, f, NULL);
+	fclose(f);
+	free(buf);
+}
+
 static void test_no_tty(void **state)
 {
 	char *buf = NULL;
@@ -125,6 +147,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bar_lines),
+		cmocka_unit_test(test_cb),
 		cmocka_unit_test(test_no_tty),
 		cmocka_unit_test(test_width_and_note),
 		cmocka_unit_test(test_eta),
