@@ -52,11 +52,12 @@ void apf_named_queries_release(struct apf_named_queries *q);
 const struct apf_named_query *apf_named_queries_find(const struct apf_named_queries *q,
 						     const char *name);
 
-/* Runs the named query q on db and gives its result as JSON: {"name", "title", "chart", "x", "y",
- * "unit", "columns": [{"name", "type"}], "rows": [[...]]}, numbers as
- * numbers, NULL as null. */
-struct json_t;
-int apf_named_query_json(struct apf_db *db, const struct apf_named_query *q, struct json_t **out,
+/* Runs the named query q on db and gives its result as compact JSON text
+ * in *out (free it): {"name", "title", "chart", "x", "y", "unit",
+ * "columns": [{"name", "type"}], "rows": [[...]]}, numbers as numbers
+ * (doubles in their shortest round-trip form: 66.7, not
+ * 66.700000000000003), NULL as null. */
+int apf_named_query_json(struct apf_db *db, const struct apf_named_query *q, char **out,
 			 struct apf_err *err);
 
 #endif

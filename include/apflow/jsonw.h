@@ -11,10 +11,12 @@
  *             an empty object or array is {} or [].
  * Strings go through the one escaper, apf_json_str (apflow/json.h): valid
  * UTF-8 is copied as is; in a string that is not UTF-8 each ill-formed
- * sequence becomes U+FFFD, so the text is always valid JSON.  Doubles are written as jansson writes them:
- * "%.17g", with ".0" added when that reads as an integer and the
- * exponent's '+' and leading zeros dropped (1e20, 1.5e-7); NaN and the
- * infinities, which JSON cannot say, are written as null.
+ * sequence becomes U+FFFD, so the text is always valid JSON.  Doubles are
+ * written in the shortest of "%.15g", "%.16g" and "%.17g" that reads back
+ * as the same double (0.3, 0.30000000000000004, 0.3333333333333333), with
+ * ".0" added when that reads as an integer and the exponent's '+' and
+ * leading zeros dropped (1e20, 1.5e-7); NaN and the infinities, which JSON
+ * cannot say, are written as null.
  *
  * Invariants: members go into objects and elements into arrays (a member
  * added to an array, or an element to an object, is a programming error

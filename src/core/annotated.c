@@ -1,10 +1,10 @@
 /* annotated.c: shared by load, check, panels, learn and the dashboard (see annotated.h). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "apflow/annotated.h"
+#include "apflow/jsonw.h"
 #include "apflow/migrate.h"
 #include "apflow/util.h"
 
@@ -147,76 +147,94 @@ const struct apf_named_query *apf_named_queries_find(const struct apf_named_quer
 	return NULL;
 }
 
-static json_t *csv_list(const char *s)
+/* The comma-separated names in s as elements of the open array. */
+static void csv_list(struct apf_jsonw *jw, const char *s)
 {
-	json_t *a = json_array();
-
 	for (const char *p = s; p && *p;) {
 		size_t n = strcspn(p, ",");
-		json_array_append_new(a, json_stringn(p, n));
+		apf_jsonw_array_stringn(jw, p, n);
 		p += n + (p[n] == ',');
 	}
-	return a;
 }
 
-/* A number as DuckDB prints it, when JSON can hold it (not inf or nan). */
-static json_t *number_json(const char *text, int integer)
+/* A number as DuckDB prints it, as a JSON number when JSON can hold it
+ * (doubles in their shortest round-trip form, apf_jsonw_fmt_double), else
+ * as the string DuckDB gave (inf, nan, an integer past 64 bits). */
+static void number_json(struct apf_jsonw *jw, const char *text, int integer)
 {
 	char *end;
 
 	if (integer) {
 		long long v = strtoll(text, &end, 10);
-		if (!*end)
-			return json_integer(v);
+		if (!*end && end != text) {
+			apf_jsonw_array_int(jw, v);
+			return;
+		}
 	} else {
 		double d = strtod(text, &end);
-		if (!*end && d == d && d - d == 0)
-			return json_real(d);
+		if (!*end && end != text && isfinite(d)) {
+			apf_jsonw_array_double(jw, d);
+			return;
+		}
 	}
-	return json_string(text);
+	apf_jsonw_array_string(jw, text);
 }
 
-int apf_named_query_json(struct apf_db *db, const struct apf_named_query *q, json_t **out,
+int apf_named_query_json(struct apf_db *db, const struct apf_named_query *q, char **out,
 			 struct apf_err *err)
 {
+	static const char *const types[] = { "other", "text", "int", "real", "bool" };
 	struct apf_sql_stats stats = { 0, NULL };
 	struct apf_db_result *r;
-	json_t *cols, *rows, *o;
+	struct apf_jsonw jw;
 	int rc = apf_sql_run_text(db, q->name, q->sql, NULL, 0, 1, &stats, err);
 
 	if (rc)
 		return rc;
 	r = stats.last_result;
-	cols = json_array();
-	rows = json_array();
+	apf_jsonw_init(&jw, 0, 0);
+	apf_jsonw_object_begin(&jw);
+	apf_jsonw_object_string(&jw, "name", q->name);
+	apf_jsonw_object_string(&jw, "title", q->title);
+	apf_jsonw_object_string(&jw, "chart", q->chart);
+	apf_jsonw_object_string(&jw, "x", q->x);
+	apf_jsonw_object_array(&jw, "y");
+	csv_list(&jw, q->y);
+	apf_jsonw_end(&jw);
+	apf_jsonw_object_string(&jw, "unit", q->unit);
+	apf_jsonw_object_array(&jw, "columns");
 	for (uint64_t c = 0; r && c < apf_db_result_cols(r); c++) {
-		static const char *const types[] = { "other", "text", "int", "real", "bool" };
-		json_array_append_new(cols, json_pack("{s:s, s:s}", "name", apf_db_result_colname(r, c),
-						      "type", types[apf_db_result_coltype(r, c)]));
+		apf_jsonw_object_begin(&jw);
+		apf_jsonw_object_string(&jw, "name", apf_db_result_colname(r, c));
+		apf_jsonw_object_string(&jw, "type", types[apf_db_result_coltype(r, c)]);
+		apf_jsonw_end(&jw);
 	}
+	apf_jsonw_end(&jw);
+	apf_jsonw_object_array(&jw, "rows");
 	for (uint64_t i = 0; r && i < apf_db_result_rows(r); i++) {
-		json_t *row = json_array();
+		apf_jsonw_array_begin(&jw);
 		for (uint64_t c = 0; c < apf_db_result_cols(r); c++) {
 			enum apf_db_coltype t = apf_db_result_coltype(r, c);
 			char *text = apf_db_result_text(r, c, i);
-			json_t *v;
 			if (!text)
-				v = json_null();
+				apf_jsonw_array_null(&jw);
 			else if (t == APF_DB_COL_INT || t == APF_DB_COL_REAL)
-				v = number_json(text, t == APF_DB_COL_INT);
+				number_json(&jw, text, t == APF_DB_COL_INT);
 			else if (t == APF_DB_COL_BOOL)
-				v = json_boolean(!strcmp(text, "true"));
+				apf_jsonw_array_bool(&jw, !strcmp(text, "true"));
 			else
-				v = json_string(text);
-			json_array_append_new(row, v ? v : json_null());
+				apf_jsonw_array_string(&jw, text);
 			free(text);
 		}
-		json_array_append_new(rows, row);
+		apf_jsonw_end(&jw);
 	}
+	apf_jsonw_end(&jw);
+	apf_jsonw_end(&jw);
 	apf_db_result_free(r);
-	o = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:s?, s:o, s:o}", "name", q->name, "title", q->title,
-		      "chart", q->chart, "x", q->x, "y", q->y ? csv_list(q->y) : json_array(), "unit",
-		      q->unit, "columns", cols, "rows", rows);
-	*out = o;
+	if (!apf_jsonw_ok(&jw)) {
+		apf_jsonw_release(&jw);
+		return apf_error(err, APF_ENOMEM, "query '%s': its result is too large for JSON", q->name);
+	}
+	*out = apf_buf_detach(&jw.buf, NULL);
 	return 0;
 }

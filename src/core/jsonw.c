@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "apflow/json.h"
@@ -118,9 +119,17 @@ char *apf_jsonw_fmt_double(char out[32], double value)
 		memcpy(out, "null", 5);
 		return out;
 	}
-	n = snprintf(out, 32, "%.17g", value);
-	if (n < 0 || n >= 28)
-		n = 0;
+	/* The shortest of 15, 16 or 17 significant digits that reads back as
+	 * the same double (17 always does): 0.3, not 0.29999999999999999. */
+	for (int digits = 15; digits <= 17; digits++) {
+		n = snprintf(out, 32, "%.*g", digits, value);
+		if (n < 0 || n >= 28) {
+			n = 0;
+			break;
+		}
+		if (digits == 17 || strtod(out, NULL) == value)
+			break;
+	}
 	out[n] = '\0';
 	if (!strchr(out, '.') && !strchr(out, 'e')) {
 		memcpy(out + n, ".0", 3);

@@ -35,14 +35,14 @@ void api_panels_end(struct req *rq)
 struct panel_job {
 	struct apf_named_queries qs;
 	const struct apf_named_query *q;
-	json_t *out;
+	char *out; /* the JSON text */
 };
 
 static int panel_query(struct apf_db *db, void *arg, struct apf_err *err)
 {
 	struct panel_job *job = arg;
 
-	json_decref(job->out);
+	free(job->out);
 	job->out = NULL;
 	return apf_named_query_json(db, job->q, &job->out, err);
 }
@@ -57,7 +57,7 @@ static void panel_work(struct req *rq)
 		req_reply_err(rq, &err);
 		return;
 	}
-	req_reply_json(rq, 200, job->out);
+	req_reply_json_text(rq, 200, job->out);
 	job->out = NULL;
 }
 
@@ -67,7 +67,7 @@ void api_panel_cleanup(struct req *rq)
 
 	if (!job)
 		return;
-	json_decref(job->out);
+	free(job->out);
 	apf_named_queries_release(&job->qs);
 	free(job);
 	rq->h = NULL;

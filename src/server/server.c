@@ -127,6 +127,11 @@ void req_reply_json(struct req *rq, unsigned status, json_t *doc)
 	char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
 
 	json_decref(doc);
+	req_reply_json_text(rq, status, text);
+}
+
+void req_reply_json_text(struct req *rq, unsigned status, char *text)
+{
 	free(rq->body);
 	if (!text) {
 		text = apf_xstrdup("{\"error\":\"out of memory\",\"code\":\"ENOMEM\"}");

@@ -89,6 +89,8 @@ uint64_t server_max_upload(struct apf_server *srv);
 /* Sets a JSON answer (doc is stolen).  Only for success: errors go
  * through req_reply_error(). */
 void req_reply_json(struct req *rq, unsigned status, json_t *doc);
+/* The same with the JSON already written (text is stolen, freed with free()). */
+void req_reply_json_text(struct req *rq, unsigned status, char *text);
 /* Sets the error answer {error, code} with the status of code in the
  * error table (err.h). */
 void req_reply_error(struct req *rq, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -21,6 +21,9 @@ t_match "lists the panels" '^\{"panels": ?\[\{"name": ?"docs_ingested_per_day"' 
 t_ok "GET /api/panels/engine_mix" curl -sf "$url/api/panels/engine_mix"
 t_eq "gives its rows, numbers as numbers" '[["mupdf",2,66.7],["tesseract",1,33.3]] pages' \
 	"$(node -e 'const q = JSON.parse(require("fs").readFileSync(0, "utf8")); console.log(JSON.stringify(q.rows), q.y.join())' <"$T_OUT")"
+t_eq "the whole answer, doubles in their shortest form (66.7, not 66.700000000000003)" \
+	'{"name":"engine_mix","title":"Pages per OCR engine","chart":"bar","x":"engine","y":["pages"],"unit":null,"columns":[{"name":"engine","type":"text"},{"name":"pages","type":"int"},{"name":"pct","type":"real"}],"rows":[["mupdf",2,66.7],["tesseract",1,33.3]]}' \
+	"$(cat "$T_OUT")"
 t_eq "an unknown panel is 404" 404 "$(curl -s -o /dev/null -w '%{http_code}' "$url/api/panels/nope")"
 
 : "${TEST_OUT:=$T_DIR}"
