@@ -224,3 +224,21 @@ v=$(printf '%s\n' "$(mb a1.big)" "$(mb a2.big)" "$(mb auto.big)" | sort -n | tai
 printf '  %-36s text -j1 %s MB, -j2 %s MB, auto %s MB: %s%s\n' "peak RSS < 300 MB ($NBIG pages):" \
 	"$(mb a1.big)" "$(mb a2.big)" "$(mb auto.big)" "$(verdict "$v" 300 '<')" \
 	"$([ "$do_tess" != 0 ] && echo " (scans, tesseract -j2: $(mb t2.scan) MB)")"
+
+# RESULT|stage|apflow|peer|ratio|target|met rows for bench/run-all (the
+# 30-PDF corpus: what users upload; the other corpora are in the table).
+yn() { [ "$(verdict "$@")" = PASS ] && echo yes || echo no; }
+v=$(ratio a1.docs mu.docs)
+echo "RESULT|ocr: text -j1, ${#parts[@]} PDFs ${NDOCS}p|$(pps a1.docs | awk '{printf "%.0f", $1}') pages/s|$(pps mu.docs | awk '{printf "%.0f", $1}') pages/s (mutool draw -F txt)|$v|>= 1.0x|$(yn "$v" 1.0 '>=')"
+v=$(ratio a1.docs pt.docs)
+echo "RESULT|ocr: text -j1 vs pdftotext, ${#parts[@]} PDFs|$(pps a1.docs | awk '{printf "%.0f", $1}') pages/s|$(pps pt.docs | awk '{printf "%.0f", $1}') pages/s (pdftotext)|$v|>= 2x|$(yn "$v" 2.0 '>=')"
+v=$(ratio a2.docs a1.docs)
+echo "RESULT|ocr: text -j2 vs -j1, ${#parts[@]} PDFs|$(pps a2.docs | awk '{printf "%.0f", $1}') pages/s|$(pps a1.docs | awk '{printf "%.0f", $1}') pages/s (-j1)|$v|>= 1.7x|$(yn "$v" 1.7 '>=')"
+if [ "$do_tess" != 0 ]; then
+	v=$(ratio t1.scan c1.scan)
+	echo "RESULT|ocr: tesseract -j1, $NSCAN scans|$(pps t1.scan | awk '{printf "%.2f", $1}') pages/s|$(pps c1.scan | awk '{printf "%.2f", $1}') pages/s (pdftoppm + tesseract)|$v|>= 1.1x|$(yn "$v" 1.1 '>=')"
+	v=$(ratio t2.scan t1.scan)
+	echo "RESULT|ocr: tesseract -j2 vs -j1|$(pps t2.scan | awk '{printf "%.2f", $1}') pages/s|$(pps t1.scan | awk '{printf "%.2f", $1}') pages/s (-j1)|$v|>= 1.7x|$(yn "$v" 1.7 '>=')"
+fi
+v=$(printf '%s\n' "$(mb a1.big)" "$(mb a2.big)" "$(mb auto.big)" | sort -n | tail -1)
+echo "RESULT|ocr: peak RSS, 1 PDF ${NBIG}p|$v MB|-|-|< 300 MB|$(yn "$v" 300 '<')"

@@ -37,7 +37,7 @@ printf 'bench/pipeline.sh: %d pages of %d documents, %.1f MB of text, %s\n' "$N"
 	"$("$APFLOW" version 2>/dev/null | head -1)"
 printf '%-26s %8s %8s %9s %10s %8s\n' step wall_s cpu_s rss_MB pages/cpu_s MB/cpu_s
 
-declare -A CPU
+declare -A CPU RSSMB
 row() {	# name command...
 	local name=$1 t
 	shift
@@ -46,6 +46,7 @@ row() {	# name command...
 	read -r wall user sys rss <"$work/time"
 	cpu=$(echo "$user + $sys" | bc -l)
 	CPU[$name]=$cpu
+	RSSMB[$name]=$((rss / 1024))
 	printf '%-26s %8.2f %8.2f %9.1f %10.0f %8.2f\n' "$name" "$wall" "$cpu" "$(echo "$rss / 1024" | bc -l)" \
 		"$(echo "$N / ($cpu + 0.001)" | bc -l)" "$(echo "$bytes / 1000000 / ($cpu + 0.001)" | bc -l)"
 }
@@ -56,3 +57,9 @@ row "preannotate rules" "$APFLOW" preannotate --dataset $DS
 row "preannotate --stdin-jsonl" sh -c "'$APFLOW' preannotate --stdin-jsonl <'$work/pages.jsonl' >'$work/rows.jsonl'"
 row "merge" "$APFLOW" merge --dataset $DS
 printf 'export / duckdb COPY (CPU): %.2f x\n' "$(echo "${CPU[export]} / (${CPU["duckdb COPY (peer)"]} + 0.001)" | bc -l)"
+# RESULT|stage|apflow|peer|ratio|target|met rows for bench/run-all (no
+# target of their own: the flow's targets are bench/flow.sh's).
+pcs() { awk -v n="$N" -v c="${CPU[$1]}" 'BEGIN {printf "%.0f", n / (c + 0.001)}'; }
+echo "RESULT|pipeline: export, $N pages (CPU)|$(pcs export) pages/s|$(pcs "duckdb COPY (peer)") pages/s (duckdb COPY)|$(awk -v a="${CPU["duckdb COPY (peer)"]}" -v b="${CPU[export]}" 'BEGIN {printf "%.2f", a / (b + 0.001)}')|-|n/a"
+echo "RESULT|pipeline: preannotate rules, $N pages (CPU)|$(pcs "preannotate rules") pages/s, ${RSSMB["preannotate rules"]} MB|-|-|-|n/a"
+echo "RESULT|pipeline: merge, $N pages (CPU)|$(pcs merge) pages/s, ${RSSMB[merge]} MB|-|-|-|n/a"

@@ -130,3 +130,7 @@ speed=$(mbs "$engine_best")
 verdict() { [ "$(calc "$1")" -eq 1 ] && echo PASS || echo FAIL; }
 echo "target: engine >= 0.5 x rg -P -o: ${ratio} x ($(verdict "$ratio >= 0.5")); whole eval process ${ratio_proc} x"
 echo "target: engine >= 20 MB/s on one core: $speed MB/s ($(verdict "$speed >= 20"))"
+# RESULT|stage|apflow|peer|ratio|target|met rows for bench/run-all.
+yn() { [ "$(verdict "$1")" = PASS ] && echo yes || echo no; }
+echo "RESULT|preannotate: rules engine, $n pages (CPU)|$(mbs "$engine_best") MB/s|$(mbs "${BEST_CPU[rgo]}") MB/s (rg -P -o)|$ratio|>= 0.5x|$(yn "$ratio >= 0.5")"
+echo "RESULT|preannotate: rules engine on one core|$speed MB/s|-|-|>= 20 MB/s|$(yn "$speed >= 20")"

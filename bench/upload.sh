@@ -219,6 +219,11 @@ errs=$(cat "$work/apflow.errors" "$work/s3rver.errors" | wc -l)
 if [ "$errs" -gt 0 ]; then
 	echo "errors:"; head -20 "$work/apflow.errors" "$work/s3rver.errors"
 fi
+# RESULT|stage|apflow|peer|ratio|target|met rows for bench/run-all.
+ar=$(jq .rate "$work/apflow.json") sr=$(jq .rate "$work/s3rver.json")
+hwm=$(awk -v k="$(cat "$work/apflow.hwm")" 'BEGIN {printf "%.0f", k / 1024}')
+echo "RESULT|upload: apflow serve, $n PDFs of ~${avg_kb} KB, $clients clients|$ar uploads/s|$sr uploads/s (s3rver)|$(awk -v a="$ar" -v b="$sr" 'BEGIN {printf "%.2f", a / b}')|>= 2x|$(awk -v a="$ar" -v b="$sr" 'BEGIN {print (a >= 2 * b) ? "yes" : "no"}')"
+echo "RESULT|upload: apflow serve peak RSS|$hwm MB|-|-|flat (RSS samples in the log)|see log"
 fail=0
 for r in $(seq "$rounds"); do
 	[ "$(jq .errors "$work/apflow.$r.json")" -eq 0 ] && [ "$(jq .errors "$work/s3rver.$r.json")" -eq 0 ] &&

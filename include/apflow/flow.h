@@ -2,19 +2,22 @@
  * flow.h: the upload flow inside apflow serve --process.
  *
  * A worker thread takes each new upload through ocr -> export ->
- * preannotate (rules) -> merge for one dataset while uploads go on.  It
- * uses the server's store and warehouse writer, so the warehouse is
- * opened by one thread of one process, held while work keeps coming and
- * handed over when another apflow process asks for it (dbwriter.h); the
- * cost of loading DuckDB is paid once.  Every step is the stage's core
- * function (apf_ocrstage_run, apf_export_run, apf_pa_dataset,
- * apf_merge_run), idempotent, so a server stopped in the middle picks up
- * where it was at its next start.
+ * preannotate (rules) -> merge for one dataset while uploads go on, then,
+ * when Argilla is configured (argilla_api_key), pushes argilla_records.parquet
+ * into the Argilla dataset of the same name (apf_argilla_push, as `apflow
+ * push`: upserts by id).  It uses the server's store and warehouse writer,
+ * so the warehouse is opened by one thread of one process, held while work
+ * keeps coming and handed over when another apflow process asks for it
+ * (dbwriter.h); the cost of loading DuckDB is paid once.  Every step is the
+ * stage's core function (apf_ocrstage_run, apf_export_run, apf_pa_dataset,
+ * apf_merge_run, apf_argilla_push), idempotent, so a server stopped in the
+ * middle picks up where it was at its next start.
  *
  * Each document's stage is kept in memory for GET /api/documents/<id>:
  * "uploaded" (waiting), "ocr", "export", "preannotate", "merge", "merged"
- * (in argilla_records.parquet), or "failed" (the step that failed is in
- * the log).
+ * (in argilla_records.parquet; the last stage without Argilla), "push",
+ * "pushed" (records in Argilla), or "failed" (the step that failed is in
+ * the log; a failed push is tried again 30 s later, or at the next upload).
  */
 #ifndef APFLOW_FLOW_H
 #define APFLOW_FLOW_H

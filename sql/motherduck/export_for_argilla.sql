@@ -5,6 +5,12 @@
 --   SET VARIABLE docs  = 'id1,id2';   -- only these doc_ids; '' or NULL: all
 --   SET VARIABLE since = '2026-12-01T00:00:00Z';  -- only pages created
 --                                     -- at or after; '' or NULL: all
+--   SET VARIABLE doc_from = 'a...';  -- optional: only doc_id >= doc_from
+--   SET VARIABLE doc_to   = 'b...';  -- optional: only doc_id < doc_to
+--                                     (apflow exports a range of documents
+--                                     at a time into the same directory, so
+--                                     that memory does not grow with the
+--                                     pages; NULL or unset: no bound)
 --   ${target}  the output directory, a string literal that `apflow`
 --              fills in (in a DuckDB shell write it yourself, e.g.
 --              'argilla/in/vessels_ocr_batch1/pages').
@@ -36,5 +42,7 @@ COPY (
            OR list_contains(string_split(getvariable('docs'), ','), doc_id))
       AND (coalesce(getvariable('since'), '') = ''
            OR created_at >= CAST(getvariable('since') AS TIMESTAMPTZ))
+      AND (getvariable('doc_from') IS NULL OR doc_id >= getvariable('doc_from'))
+      AND (getvariable('doc_to') IS NULL OR doc_id < getvariable('doc_to'))
     ORDER BY doc_id, page_num
 ) TO ${target} (FORMAT parquet, PARTITION_BY (doc_id), OVERWRITE_OR_IGNORE true);

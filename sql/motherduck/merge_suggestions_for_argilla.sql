@@ -9,8 +9,18 @@
 --   SET VARIABLE processed_glob   = 'argilla/in/vessels_ocr_x/suggestions/*/_pages/*.parquet';
 --   SET VARIABLE labels           = 'VESSEL_NAME,IMO_NUMBER,...';  -- the labelset's labels
 --   SET VARIABLE labelset_version = 'v1';
+--   SET VARIABLE doc_from         = NULL;  -- optional: only documents with
+--   SET VARIABLE doc_to           = NULL;  -- doc_from <= doc_id < doc_to
+--                                   (NULL or unset: no bound; a NULL
+--                                   doc_id goes with the first range)
 --   ${target}  the output file, a string literal `apflow` fills in (in a
 --              shell write it yourself: 'argilla_records.parquet').
+-- apflow runs this file once per range of documents (a few thousand pages
+-- each, so that memory does not grow with the dataset: DuckDB's list
+-- aggregates cannot spill to disk) and joins the ranges' files, in doc_id
+-- order, into argilla_records.parquet; the rows are those of one run over
+-- the whole dataset, and the counts below add up over the ranges (agents:
+-- apflow counts the distinct names of agent_names).
 -- apflow reads the pages through the export's manifest (a glob over
 -- pages/ may see two exports for a moment while one replaces the other);
 -- each glob must match at least one file (apflow puts an empty file of
@@ -49,7 +59,10 @@
 CREATE OR REPLACE TEMP TABLE _merge_pages AS
 SELECT doc_id, CAST(page_num AS INTEGER) AS page_num, text, text_sha256, filename, engine,
        length(text) AS n_chars
-FROM read_parquet(getvariable('pages_glob'), hive_partitioning = true, hive_types = {'doc_id': VARCHAR});
+FROM read_parquet(getvariable('pages_glob'), hive_partitioning = true, hive_types = {'doc_id': VARCHAR})
+WHERE ((getvariable('doc_from') IS NULL OR doc_id >= getvariable('doc_from'))
+       AND (getvariable('doc_to') IS NULL OR doc_id < getvariable('doc_to'))
+       OR (doc_id IS NULL AND getvariable('doc_from') IS NULL));
 
 CREATE OR REPLACE TEMP TABLE _merge_sugg AS
 SELECT s.doc_id, CAST(s.page_num AS INTEGER) AS page_num, s.agent, s.label,
@@ -69,7 +82,10 @@ SELECT s.doc_id, CAST(s.page_num AS INTEGER) AS page_num, s.agent, s.label,
            ELSE 'ok'
        END AS verdict
 FROM read_parquet(getvariable('suggestions_glob'), union_by_name = true) AS s
-LEFT JOIN _merge_pages AS p ON p.doc_id = s.doc_id AND p.page_num = CAST(s.page_num AS INTEGER);
+LEFT JOIN _merge_pages AS p ON p.doc_id = s.doc_id AND p.page_num = CAST(s.page_num AS INTEGER)
+WHERE ((getvariable('doc_from') IS NULL OR s.doc_id >= getvariable('doc_from'))
+       AND (getvariable('doc_to') IS NULL OR s.doc_id < getvariable('doc_to'))
+       OR (s.doc_id IS NULL AND getvariable('doc_from') IS NULL));
 
 CREATE OR REPLACE TEMP TABLE _merge_ok AS
 SELECT doc_id, page_num, agent, label, start, "end", max(score) AS score
@@ -97,6 +113,9 @@ SELECT DISTINCT q.doc_id, q.page_num, q.agent
 FROM (
     SELECT doc_id, CAST(page_num AS INTEGER) AS page_num, text_sha256, agent
     FROM read_parquet(getvariable('processed_glob'), union_by_name = true)
+    WHERE ((getvariable('doc_from') IS NULL OR doc_id >= getvariable('doc_from'))
+           AND (getvariable('doc_to') IS NULL OR doc_id < getvariable('doc_to'))
+           OR (doc_id IS NULL AND getvariable('doc_from') IS NULL))
     UNION ALL
     SELECT doc_id, page_num, text_sha256, agent FROM _merge_sugg WHERE verdict IN ('ok', 'invalid')
 ) AS q
@@ -184,4 +203,5 @@ SELECT
     (SELECT count(*) FROM _merge_sugg WHERE verdict = 'not_exported') AS not_exported,
     (SELECT count(*) FROM _merge_sugg WHERE verdict = 'invalid') AS invalid,
     (SELECT count(*) FROM _merge_sugg WHERE verdict = 'ok') - (SELECT count(*) FROM _merge_ok) AS duplicates,
-    (SELECT count(*) FROM _merge_ok) - (SELECT count(*) FROM _merge_kept) AS overlapped;
+    (SELECT count(*) FROM _merge_ok) - (SELECT count(*) FROM _merge_kept) AS overlapped,
+    (SELECT string_agg(DISTINCT agent, ',') FROM _merge_kept) AS agent_names;

@@ -51,7 +51,8 @@ const char cmd_serve_usage[] =
 	"                        time is over (default 1024)\n"
 	"  --process[=DATASET]   a worker takes each upload through ocr, export,\n"
 	"                        preannotate (rules) and merge into DATASET's\n"
-	"                        argilla_records.parquet while uploads go on\n"
+	"                        argilla_records.parquet while uploads go on, and\n"
+	"                        pushes it to Argilla when argilla_api_key is set\n"
 	"                        (setting 'process': on = vessels_ocr_uploads, or a\n"
 	"                        dataset name); GET /api/documents/<id> shows each\n"
 	"                        document's stage\n"
@@ -253,7 +254,8 @@ int cmd_serve(int argc, char **argv, struct apf_ctx *ctx)
 		return apf_cmd_fail(&err);
 	}
 	if (flow)
-		fprintf(stderr, "processing uploads into dataset %s\n", dataset);
+		fprintf(stderr, "processing uploads into dataset %s%s\n", dataset,
+			apf_config_get(&ctx->cfg, APF_CFG_ARGILLA_API_KEY) ? ", pushed to Argilla" : "");
 	{
 		/* The address as given, with the port actually bound. */
 		const char *colon = strrchr(so.listen, ':');

@@ -145,15 +145,59 @@ struct export_job {
 	struct apf_export_result *res;
 };
 
-/* Runs the export SQL into dir and counts what it wrote (a writer job:
- * may run twice, so it starts from scratch). */
+/* Pages a range of documents holds at most in one COPY of the export
+ * (unless one document has more): the sort and the partitioned writer
+ * then hold one range, whatever the dataset's size. */
+#define EXPORT_RANGE_PAGES 8192
+
+/* SET VARIABLE name = the literal of v, or NULL. */
+static int set_doc_var(struct apf_db *db, const char *name, const char *v, struct apf_err *err)
+{
+	char *lit = v ? apf_db_quote_literal(v) : NULL;
+	char *sql = apf_xasprintf("SET VARIABLE %s = %s", name, lit ? lit : "NULL::VARCHAR");
+	int rc = apf_db_exec(db, sql, err);
+
+	free(sql);
+	free(lit);
+	return rc;
+}
+
+/* The first doc_id of each range after the first (bounds, malloc'ed). */
+static int export_ranges(struct apf_db *db, char ***bounds, size_t *n, struct apf_err *err)
+{
+	struct apf_db_result *r = NULL;
+	uint64_t acc = 0;
+	int rc = apf_db_query(db,
+			      "SELECT doc_id, count(*) FROM md_raw_ocr.main.vw_argilla_pages WHERE text <> '' AND "
+			      "doc_id IS NOT NULL GROUP BY doc_id ORDER BY doc_id",
+			      &r, err);
+
+	*bounds = NULL;
+	*n = 0;
+	for (uint64_t i = 0; !rc && i < apf_db_result_rows(r); i++) {
+		uint64_t pages = (uint64_t)apf_db_result_i64(r, 1, i);
+		if (acc && acc + pages > EXPORT_RANGE_PAGES) {
+			*bounds = apf_xrealloc(*bounds, (*n + 1) * sizeof(char *));
+			(*bounds)[(*n)++] = apf_db_result_text(r, 0, i);
+			acc = 0;
+		}
+		acc += pages;
+	}
+	apf_db_result_free(r);
+	return rc;
+}
+
+/* Runs the export SQL into dir, a range of documents at a time, and
+ * counts what it wrote (a writer job: may run twice, so it starts from
+ * scratch). */
 static int export_job_fn(struct apf_db *db, void *arg, struct apf_err *err)
 {
 	struct export_job *j = arg;
 	const struct apf_asset *a = apf_sql_asset_find("export_for_argilla.sql");
 	struct apf_buf docs = APF_BUF_INIT;
 	struct apf_sql_param params[3];
-	char *pattern;
+	char *pattern, **bounds = NULL;
+	size_t nbounds = 0;
 	glob_t g;
 	int rc, any;
 
@@ -167,7 +211,20 @@ static int export_job_fn(struct apf_db *db, void *arg, struct apf_err *err)
 	params[0] = (struct apf_sql_param){ "docs", docs.data };
 	params[1] = (struct apf_sql_param){ "since", j->opt->since ? j->opt->since : "" };
 	params[2] = (struct apf_sql_param){ "target", j->dir };
-	rc = apf_sql_run_text(db, a->name, (const char *)a->data, params, 3, 0, NULL, err);
+	rc = export_ranges(db, &bounds, &nbounds, err);
+	for (size_t i = 0; !rc && i <= nbounds; i++) {
+		rc = set_doc_var(db, "doc_from", i ? bounds[i - 1] : NULL, err);
+		if (!rc)
+			rc = set_doc_var(db, "doc_to", i < nbounds ? bounds[i] : NULL, err);
+		if (!rc)
+			rc = apf_sql_run_text(db, a->name, (const char *)a->data, params, 3, 0, NULL, err);
+	}
+	/* The variables live on in the warehouse's connection. */
+	if (nbounds && !rc)
+		rc = apf_db_exec(db, "RESET VARIABLE doc_from; RESET VARIABLE doc_to", err);
+	for (size_t i = 0; i < nbounds; i++)
+		free(bounds[i]);
+	free(bounds);
 	apf_buf_release(&docs);
 	if (rc)
 		return rc;

@@ -6,10 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "apflow/argilla.h"
 #include "apflow/dataset.h"
 #include "apflow/db.h"
 #include "apflow/flow.h"
+#include "apflow/labelset.h"
 #include "apflow/log.h"
 #include "apflow/ocrstage.h"
 #include "apflow/preannotate.h"
@@ -34,6 +37,9 @@ struct apf_flow {
 	struct doc_stage *docs;
 	size_t ndocs, cap;
 	struct apf_flow_stats stats;
+	int push;              /* Argilla is configured: push after merge */
+	int push_due;          /* a push failed: try again */
+	int64_t push_after_ms; /* not before then */
 };
 
 /* One worker per process: the API reads its stages. */
@@ -96,7 +102,11 @@ const char *apf_flow_doc_stage(const char *doc_id, char *buf, size_t n)
 
 static const char ST_UPLOADED[] = "uploaded", ST_OCR[] = "ocr", ST_EXPORT[] = "export",
 		  ST_PREANNOTATE[] = "preannotate", ST_MERGE[] = "merge", ST_MERGED[] = "merged",
-		  ST_FAILED[] = "failed";
+		  ST_PUSH[] = "push", ST_PUSHED[] = "pushed", ST_FAILED[] = "failed",
+		  ST_PUSH_FAILED[] = "failed"; /* as shown; told apart to push again */
+
+/* How long after a failed push the worker tries again. */
+#define PUSH_RETRY_MS 30000
 
 /* Documents no OCR run has committed (no page, no failure), and the
  * documents that are read (to seed the stages at start). */
@@ -142,12 +152,117 @@ static int pending_fn(struct apf_db *db, void *arg, struct apf_err *err)
 	return 0;
 }
 
+/* ---- push (when Argilla is configured) ---- */
+
+struct push_open {
+	struct apf_argilla *a;
+	const char *ws_id, *ws_name, *dataset;
+};
+
+static int push_open_dataset(void *arg, struct apf_argilla_dataset *ds, struct apf_err *err)
+{
+	struct push_open *po = arg;
+	int rc = apf_argilla_dataset_open(po->a, po->ws_id, po->ws_name, po->dataset, apf_labelset_v1(), 1, ds, err);
+
+	if (!rc && ds->created)
+		apf_log_info("process: created Argilla dataset '%s' in workspace '%s'", ds->name, ds->workspace);
+	return rc;
+}
+
+/* argilla_records.parquet of the dataset into the Argilla dataset of the
+ * same name, as `apflow push` does (apf_argilla_push: upserts by id, so a
+ * push again sends only what changed). */
+static int push_records(struct apf_flow *f, struct apf_argilla_push_stats *st, struct apf_err *err)
+{
+	const struct apf_config *cfg = f->cfg;
+	struct apf_argilla_options ao = { 0 };
+	struct apf_argilla_push_options po = { 0 };
+	struct apf_argilla_dataset ds;
+	struct apf_argilla_user me;
+	struct apf_argilla *a = NULL;
+	struct push_open op;
+	const char *ws = NULL, *dir = getenv("TMPDIR");
+	char ws_id[64], ws_name[256];
+	char *key = apf_dataset_key(f->dataset, "argilla_records.parquet");
+	char *path = apf_xasprintf("%s/apflow-process-push-XXXXXX", dir && *dir ? dir : "/tmp");
+	int fd = mkstemp(path), rc;
+
+	memset(st, 0, sizeof(*st));
+	if (fd < 0) {
+		rc = apf_error(err, APF_EIO, "cannot create a temp file in '%s': %s", dir && *dir ? dir : "/tmp",
+			       strerror(errno));
+		free(path);
+		free(key);
+		return rc;
+	}
+	close(fd);
+	rc = apf_store_get_file(f->store, key, path, err);
+	ao.api_url = apf_config_get(cfg, APF_CFG_ARGILLA_API_URL);
+	ao.api_key = apf_config_get(cfg, APF_CFG_ARGILLA_API_KEY);
+	ao.max_retries = -1;
+	/* The built-in workspace name is a guess: unset, the key's first. */
+	if (cfg->e[APF_CFG_ARGILLA_WORKSPACE].source != APF_SRC_DEFAULT)
+		ws = apf_config_get(cfg, APF_CFG_ARGILLA_WORKSPACE);
+	if (!rc)
+		rc = apf_argilla_new(&ao, &a, err);
+	if (!rc)
+		rc = apf_argilla_me(a, &me, err);
+	if (!rc)
+		rc = apf_argilla_workspace(a, ws, ws_id, ws_name, err);
+	if (!rc) {
+		memset(&ds, 0, sizeof(ds));
+		apf_strlcpy(ds.name, f->dataset, sizeof(ds.name));
+		op.a = a;
+		op.ws_id = ws_id;
+		op.ws_name = ws_name;
+		op.dataset = f->dataset;
+		po.parquet = path;
+		po.source_name = key;
+		po.cancel = &f->stop;
+		po.open_dataset = push_open_dataset;
+		po.open_arg = &op;
+		rc = apf_argilla_push(a, &ds, apf_labelset_v1(), &po, st, err);
+	}
+	apf_argilla_free(a);
+	unlink(path);
+	free(path);
+	free(key);
+	return rc;
+}
+
 static int step_failed(struct apf_flow *f, const char *step, const char *stage, struct apf_err *err)
 {
 	apf_log_warn("process: %s of dataset '%s' failed: %s", step, f->dataset, err->msg);
 	move_all(f, stage, ST_FAILED);
 	f->stats.failures++;
 	return -1;
+}
+
+/* The push after a merge, or again after a failed one: the documents at
+ * "push" become "pushed", or "failed" until a later push succeeds. */
+static void push_step(struct apf_flow *f)
+{
+	struct apf_argilla_push_stats st;
+	struct apf_err err;
+
+	apf_err_clear(&err);
+	move_all(f, ST_PUSH_FAILED, ST_PUSH);
+	if (push_records(f, &st, &err)) {
+		if (f->stop)
+			return;
+		apf_log_warn("process: push of dataset '%s' failed (again in %d s): %s", f->dataset,
+			     PUSH_RETRY_MS / 1000, err.msg);
+		move_all(f, ST_PUSH, ST_PUSH_FAILED);
+		f->stats.failures++;
+		f->push_due = 1;
+		f->push_after_ms = apf_now_ms() + PUSH_RETRY_MS;
+		return;
+	}
+	f->push_due = 0;
+	move_all(f, ST_PUSH, ST_PUSHED);
+	apf_log_info("process: push '%s': %" PRIu64 " records: %" PRIu64 " created, %" PRIu64 " updated, %" PRIu64
+		     " unchanged, %" PRIu64 " failed in %.1f s",
+		     f->dataset, st.total, st.created, st.updated, st.unchanged, st.failed, st.seconds);
 }
 
 /* One round: OCR of the pending documents, then export, preannotate and
@@ -173,8 +288,11 @@ static void round_once(struct apf_flow *f, int first)
 			apf_log_warn("process: cannot read the documents: %s", err.msg);
 		return;
 	}
-	if (!pj.pending && !first)
+	if (!pj.pending && !first) {
+		if (f->push_due && apf_now_ms() >= f->push_after_ms)
+			push_step(f);
 		return;
+	}
 	f->stats.cycles++;
 	move_all(f, ST_UPLOADED, ST_OCR);
 	if (pj.pending) {
@@ -229,8 +347,13 @@ static void round_once(struct apf_flow *f, int first)
 		step_failed(f, "merge", ST_MERGE, &err);
 		return;
 	}
-	move_all(f, ST_MERGE, ST_MERGED);
 	apf_log_info("process: dataset '%s': %" PRIu64 " records in argilla_records.parquet", f->dataset, mr.pages);
+	if (!f->push) {
+		move_all(f, ST_MERGE, ST_MERGED);
+		return;
+	}
+	move_all(f, ST_MERGE, ST_PUSH);
+	push_step(f);
 }
 
 static void *worker(void *arg)
@@ -271,6 +394,7 @@ int apf_flow_start(const struct apf_config *cfg, struct apf_store *store, struct
 	f->writer = writer;
 	f->dataset = apf_xstrdup(dataset);
 	f->poll_ms = poll_ms > 0 ? poll_ms : 500;
+	f->push = apf_config_get(cfg, APF_CFG_ARGILLA_API_KEY) != NULL;
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->wake, NULL);
 	pthread_mutex_lock(&current_lock);

@@ -443,17 +443,10 @@ static int read_pages(struct apf_db *db, const char *list, const struct apf_pa_d
 	return rc;
 }
 
-/* Writes the rows of every page's spans, and the pages, as JSON lines. */
-static int write_jsonl(const char *spans_path, const char *pages_path, const struct apf_pa_page *pages, size_t n,
-		       const char *agent, const char *created_at, struct apf_err *err)
+/* Appends the rows of every page's spans, and the pages, as JSON lines. */
+static void write_jsonl(FILE *fs, FILE *fp, const struct apf_pa_page *pages, size_t n, const char *agent,
+			const char *created_at)
 {
-	FILE *fs = fopen(spans_path, "w"), *fp = fopen(pages_path, "w");
-	int rc = 0;
-
-	if (!fs || !fp) {
-		rc = apf_error(err, APF_EIO, "cannot write '%s': %s", !fs ? spans_path : pages_path, strerror(errno));
-		goto out;
-	}
 	for (size_t i = 0; i < n; i++) {
 		const struct apf_pa_page *pg = &pages[i];
 		json_t *p = json_object();
@@ -476,13 +469,175 @@ static int write_jsonl(const char *spans_path, const char *pages_path, const str
 		fputc('\n', fp);
 		json_decref(p);
 	}
-	if (ferror(fs) || ferror(fp))
-		rc = apf_error(err, APF_EIO, "cannot write '%s': %s", spans_path, strerror(errno));
-out:
-	if (fs && fclose(fs) && !rc)
-		rc = apf_error(err, APF_EIO, "cannot write '%s': %s", spans_path, strerror(errno));
-	if (fp && fclose(fp) && !rc)
-		rc = apf_error(err, APF_EIO, "cannot write '%s': %s", pages_path, strerror(errno));
+}
+
+/* Pages a chunk holds at most (unless one document has more): a dataset
+ * is read, annotated and written a chunk at a time, so that memory does
+ * not grow with its size. */
+#define PA_CHUNK_PAGES 4096
+
+/* APFLOW_PA_CHUNK_PAGES, for the tests only, makes the chunks smaller. */
+static uint64_t chunk_pages(void)
+{
+	const char *e = getenv("APFLOW_PA_CHUNK_PAGES");
+	int64_t v;
+
+	return e && !apf_parse_i64(e, &v) && v > 0 ? (uint64_t)v : PA_CHUNK_PAGES;
+}
+
+/* The exported files of the shard's documents, in doc_id order, cut into
+ * chunks of about PA_CHUNK_PAGES pages: chunks[i] is a DuckDB list
+ * literal.  *total counts the pages. */
+static int pa_chunks(struct apf_db *db, const char *list, const struct apf_pa_dataset_options *opt, char ***chunks,
+		     size_t *nchunks, uint64_t *total, struct apf_err *err)
+{
+	char *sql = apf_xasprintf("SELECT doc_id, count(*), string_agg(DISTINCT '''' || replace(_file, '''', '''''') || "
+				  "'''', ', ') FROM read_parquet(%s, hive_partitioning = true, hive_types = {'doc_id': "
+				  "VARCHAR}, filename = '_file') WHERE doc_id IS NOT NULL GROUP BY doc_id ORDER BY doc_id",
+				  list);
+	struct apf_db_result *r = NULL;
+	struct apf_buf files = APF_BUF_INIT;
+	uint64_t acc = 0, most = chunk_pages();
+	int rc = apf_db_query(db, sql, &r, err);
+
+	*chunks = NULL;
+	*nchunks = 0;
+	*total = 0;
+	apf_buf_init(&files, 0);
+	apf_buf_adds(&files, "");
+	for (uint64_t row = 0; !rc && row < apf_db_result_rows(r); row++) {
+		char *doc = apf_db_result_text(r, 0, row), *f = apf_db_result_text(r, 2, row);
+		uint64_t pages = (uint64_t)apf_db_result_i64(r, 1, row);
+
+		if (doc && f &&
+		    (opt->shard_n <= 0 ||
+		     apf_ocrstage_shard_hash(doc) % (uint64_t)opt->shard_n == (uint64_t)opt->shard_k)) {
+			if (acc && acc + pages > most) {
+				*chunks = apf_xrealloc(*chunks, (*nchunks + 1) * sizeof(char *));
+				(*chunks)[(*nchunks)++] = apf_xasprintf("[%s]", files.data);
+				files.len = 0;
+				files.data[0] = 0;
+				acc = 0;
+			}
+			apf_buf_addf(&files, "%s%s", files.len ? ", " : "", f);
+			acc += pages;
+			*total += pages;
+		}
+		free(doc);
+		free(f);
+	}
+	if (!rc && acc) {
+		*chunks = apf_xrealloc(*chunks, (*nchunks + 1) * sizeof(char *));
+		(*chunks)[(*nchunks)++] = apf_xasprintf("[%s]", files.data);
+	}
+	apf_db_result_free(r);
+	apf_buf_release(&files);
+	free(sql);
+	return rc;
+}
+
+/* The progress of one chunk's run as that of the whole dataset. */
+struct pa_prog {
+	const struct apf_pa_options *pa;
+	uint64_t total, done, failed, cache_hits, spans;
+	int64_t t0;
+};
+
+static void chunk_progress(const struct apf_pa_progress *p, void *arg)
+{
+	struct pa_prog *w = arg;
+	struct apf_pa_progress q = *p;
+
+	q.pages_total = w->total;
+	q.pages_done += w->done;
+	q.failed += w->failed;
+	q.cache_hits += w->cache_hits;
+	q.spans += w->spans;
+	q.elapsed_ms = apf_now_ms() - w->t0;
+	w->pa->on_progress(&q, w->pa->cb_arg);
+}
+
+static void add_stats(struct apf_pa_stats *d, const struct apf_pa_stats *s)
+{
+	d->pages += s->pages;
+	d->failed += s->failed;
+	d->spans += s->spans;
+	d->bytes += s->bytes;
+	d->cache_hits += s->cache_hits;
+	for (size_t i = 0; i < APF_PA_MAX_LABELS; i++)
+		d->label_spans[i] += s->label_spans[i];
+	d->ollama.requests += s->ollama.requests;
+	d->ollama.retries += s->ollama.retries;
+	d->ollama.chunks += s->ollama.chunks;
+	d->ollama.dropped_label += s->ollama.dropped_label;
+	d->ollama.dropped_text += s->ollama.dropped_text;
+	d->ollama.dropped_bad += s->ollama.dropped_bad;
+}
+
+/* The first page that failed, for the message. */
+struct pa_fail {
+	char *doc_id, *error;
+	int page_num;
+};
+
+/*
+ * Every chunk: read, annotate, append to fs/fp.  *read_failed is set when
+ * reading the pages failed (an in-place file a newer export removed).
+ */
+static int annotate_chunks(struct apf_db *mem, const char *list, const struct apf_pa_dataset_options *opt,
+			   FILE *fs, FILE *fp, const char *agent, const char *created, struct apf_pa_stats *stats,
+			   uint64_t *npages, struct pa_fail *fail, int *read_failed, struct apf_err *err)
+{
+	struct apf_pa_options pa = opt->pa;
+	struct pa_prog w = { &opt->pa, 0, 0, 0, 0, 0, apf_now_ms() };
+	char **chunks = NULL;
+	size_t nchunks = 0;
+	int rc;
+
+	*read_failed = 0;
+	rc = pa_chunks(mem, list, opt, &chunks, &nchunks, npages, err);
+	if (rc)
+		*read_failed = 1;
+	w.total = *npages;
+	if (pa.on_progress) {
+		pa.on_progress = chunk_progress;
+		pa.cb_arg = &w;
+	}
+	for (size_t c = 0; !rc && c < nchunks; c++) {
+		struct apf_pa_page *pages = NULL;
+		struct apf_pa_stats st;
+		size_t n = 0;
+
+		rc = read_pages(mem, chunks[c], opt, &pages, &n, err);
+		if (rc)
+			*read_failed = 1;
+		if (!rc)
+			rc = apf_pa_run(&pa, pages, n, &st, err);
+		if (!rc) {
+			add_stats(stats, &st);
+			w.done += st.pages + st.failed;
+			w.failed += st.failed;
+			w.cache_hits += st.cache_hits;
+			w.spans += st.spans;
+			for (size_t i = 0; i < n && !fail->error; i++) {
+				if (pages[i].error) {
+					fail->doc_id = apf_xstrdup(pages[i].doc_id);
+					fail->page_num = pages[i].page_num;
+					fail->error = apf_xstrdup(pages[i].error);
+				}
+			}
+			/* Once a page failed nothing is written; the others go on
+			 * to fill the cache. */
+			if (!fail->error)
+				write_jsonl(fs, fp, pages, n, agent, created);
+		}
+		for (size_t i = 0; i < n; i++)
+			apf_pa_page_release(&pages[i]);
+		free(pages);
+	}
+	for (size_t c = 0; c < nchunks; c++)
+		free(chunks[c]);
+	free(chunks);
 	return rc;
 }
 
@@ -558,13 +713,15 @@ int apf_pa_dataset(const struct apf_config *cfg, struct apf_store *store, const 
 {
 	struct apf_dataset_files files = { 0 };
 	struct apf_db *mem = NULL;
-	struct apf_pa_page *pages = NULL;
-	size_t npages = 0;
+	struct pa_fail fail = { NULL, NULL, 0 };
+	uint64_t npages = 0;
 	char created[40];
 	char *spans_json = NULL, *pages_json = NULL, *spans_pq = NULL, *pages_pq = NULL;
 	char *tail = NULL, *key_spans = NULL, *key_pages = NULL, *prefix = NULL;
+	FILE *fs = NULL, *fp = NULL;
 	struct own_walk walk = { 0 };
-	int rc, k = opt->shard_n ? opt->shard_k : 0, nn = opt->shard_n ? opt->shard_n : 1;
+	int rc, read_failed = 0, k = opt->shard_n ? opt->shard_k : 0, nn = opt->shard_n ? opt->shard_n : 1;
+	int64_t t0 = apf_now_ms();
 
 	memset(res, 0, sizeof(*res));
 	res->agent = apf_pa_agent(opt->pa.engine, opt->pa.ollama.model);
@@ -574,44 +731,76 @@ int apf_pa_dataset(const struct apf_config *cfg, struct apf_store *store, const 
 	if (rc)
 		goto out;
 	apf_strlcpy(res->export_id, files.export_id, sizeof(res->export_id));
-	rc = apf_db_open_memory(&mem, err);
-	if (!rc)
-		rc = read_pages(mem, files.list, opt, &pages, &npages, err);
-	if (rc && rc != APF_ENOMEM && files.in_place) {
-		/* A newer export may have removed a file read in place. */
-		apf_dataset_files_release(&files);
-		apf_err_clear(err);
-		rc = apf_dataset_fetch_pages(cfg, store, opt->dataset, &files, err);
-		if (!rc)
-			rc = read_pages(mem, files.list, opt, &pages, &npages, err);
-	}
-	/* The warehouse is not ours while the pages are annotated. */
-	apf_db_close(mem);
-	mem = NULL;
-	if (rc) {
-		apf_error_prefix(err, "cannot read the pages of dataset '%s'", opt->dataset);
-		goto out;
-	}
-	rc = apf_pa_run(&opt->pa, pages, npages, &res->stats, err);
-	if (rc)
-		goto out;
-	if (res->stats.failed) {
-		size_t first = 0;
-		while (first < npages && !pages[first].error)
-			first++;
-		rc = apf_error(err, APF_ENET,
-			       "%" PRIu64 " of %zu page%s failed, so nothing was written (the others' answers are "
-			       "cached; run again): first %s:%d: %s",
-			       res->stats.failed, npages, npages == 1 ? "" : "s", pages[first].doc_id, pages[first].page_num,
-			       pages[first].error);
-		goto out;
-	}
 	apf_pa_now(created);
 	spans_json = apf_xasprintf("%s/spans.jsonl", files.dir);
 	pages_json = apf_xasprintf("%s/pages.jsonl", files.dir);
 	spans_pq = apf_xasprintf("%s/spans.parquet", files.dir);
 	pages_pq = apf_xasprintf("%s/processed.parquet", files.dir);
-	rc = write_jsonl(spans_json, pages_json, pages, npages, res->agent, created, err);
+	for (int attempt = 0;; attempt++) {
+		fs = fopen(spans_json, "w");
+		fp = fopen(pages_json, "w");
+		if (!fs || !fp) {
+			rc = apf_error(err, APF_EIO, "cannot write '%s': %s", !fs ? spans_json : pages_json,
+				       strerror(errno));
+			goto out;
+		}
+		rc = apf_db_open_memory(&mem, err);
+		if (!rc)
+			rc = annotate_chunks(mem, files.list, opt, fs, fp, res->agent, created, &res->stats, &npages,
+					     &fail, &read_failed, err);
+		apf_db_close(mem);
+		mem = NULL;
+		if (!(rc && read_failed && rc != APF_ENOMEM && files.in_place && attempt == 0))
+			break;
+		/* A newer export may have removed a file read in place: once
+		 * more with its files. */
+		fclose(fs);
+		fclose(fp);
+		fs = fp = NULL;
+		memset(&res->stats, 0, sizeof(res->stats));
+		free(fail.doc_id);
+		free(fail.error);
+		memset(&fail, 0, sizeof(fail));
+		free(spans_json);
+		free(pages_json);
+		free(spans_pq);
+		free(pages_pq);
+		spans_json = pages_json = spans_pq = pages_pq = NULL;
+		apf_dataset_files_release(&files);
+		apf_err_clear(err);
+		rc = apf_dataset_fetch_pages(cfg, store, opt->dataset, &files, err);
+		if (rc)
+			goto out;
+		spans_json = apf_xasprintf("%s/spans.jsonl", files.dir);
+		pages_json = apf_xasprintf("%s/pages.jsonl", files.dir);
+		spans_pq = apf_xasprintf("%s/spans.parquet", files.dir);
+		pages_pq = apf_xasprintf("%s/processed.parquet", files.dir);
+	}
+	res->stats.ms = apf_now_ms() - t0;
+	if (rc) {
+		if (read_failed)
+			apf_error_prefix(err, "cannot read the pages of dataset '%s'", opt->dataset);
+		goto out;
+	}
+	if (opt->pa.cancel && *opt->pa.cancel) {
+		rc = apf_error(err, APF_EINTERNAL, "interrupted");
+		goto out;
+	}
+	if (res->stats.failed) {
+		rc = apf_error(err, APF_ENET,
+			       "%" PRIu64 " of %" PRIu64 " page%s failed, so nothing was written (the others' answers "
+			       "are cached; run again): first %s:%d: %s",
+			       res->stats.failed, npages, npages == 1 ? "" : "s", fail.doc_id ? fail.doc_id : "?",
+			       fail.page_num, fail.error ? fail.error : "?");
+		goto out;
+	}
+	if (ferror(fs) || ferror(fp))
+		rc = apf_error(err, APF_EIO, "cannot write '%s': %s", spans_json, strerror(errno));
+	if (fclose(fs) && !rc)
+		rc = apf_error(err, APF_EIO, "cannot write '%s': %s", spans_json, strerror(errno));
+	if (fclose(fp) && !rc)
+		rc = apf_error(err, APF_EIO, "cannot write '%s': %s", pages_json, strerror(errno));
+	fs = fp = NULL;
 	if (!rc)
 		rc = apf_db_open_memory(&mem, err);
 	if (!rc)
@@ -650,12 +839,15 @@ int apf_pa_dataset(const struct apf_config *cfg, struct apf_store *store, const 
 			apf_log_warn("cannot remove '%s': %s", walk.drop[i], derr.msg);
 	}
 out:
+	if (fs)
+		fclose(fs);
+	if (fp)
+		fclose(fp);
+	free(fail.doc_id);
+	free(fail.error);
 	for (size_t i = 0; i < walk.ndrop; i++)
 		free(walk.drop[i]);
 	free(walk.drop);
-	for (size_t i = 0; i < npages; i++)
-		apf_pa_page_release(&pages[i]);
-	free(pages);
 	free(spans_json);
 	free(pages_json);
 	free(spans_pq);

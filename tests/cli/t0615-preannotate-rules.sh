@@ -58,6 +58,17 @@ t_match "... 200 pages" "^preannotate $GOLD: $R: 200 pages, [0-9]+ spans" "$(cat
 four=$(rules_rows $GOLD)
 t_ok "... and on one" "$APFLOW" preannotate --dataset $GOLD -j 1
 t_eq "the same spans on 1 and 4 threads" "$four" "$(rules_rows $GOLD)"
+# A few pages at a time (as on a large dataset): the same files, row for row.
+gold_files() {
+	local f
+	for f in part-0-of-1.parquet _pages/part-0-of-1.parquet; do
+		q "SELECT * EXCLUDE (created_at) FROM read_parquet('$LAKE/argilla/in/$GOLD/suggestions/$R/$f')"
+	done | sha256sum
+}
+whole=$(gold_files)
+t_ok "... and 7 pages at a time" env APFLOW_PA_CHUNK_PAGES=7 "$APFLOW" preannotate --dataset $GOLD
+t_match "... still 200 pages" "^preannotate $GOLD: $R: 200 pages, $(wc -l <<<"$four") spans" "$(cat "$T_OUT")"
+t_eq "... the same rows in the same order" "$whole" "$(gold_files)"
 jq -sc 'sort_by(.doc_id, .page_num) | .[]' "$GP" >sorted.jsonl
 t_rc 0 "--stdin-jsonl on the same pages" sh -c "'$APFLOW' preannotate --stdin-jsonl <sorted.jsonl"
 cp "$T_OUT" rows.jsonl
