@@ -48,6 +48,7 @@ struct apf_sha256 *apf_sha256_new(void);
 void apf_sha256_update(struct apf_sha256 *h, const void *data, size_t len);
 void apf_sha256_final_hex(struct apf_sha256 *h, char out[APF_SHA256_HEX]); /* frees h */
 void apf_hex(const unsigned char *in, size_t n, char *out); /* out: 2n+1 bytes */
+int apf_hexval(char c); /* the value of a hex digit (either case), or -1 */
 
 /* Reads a whole file (at most max bytes) into a NUL-terminated buffer. */
 int apf_read_file(const char *path, size_t max, char **out, size_t *len, struct apf_err *err);

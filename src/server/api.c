@@ -19,16 +19,34 @@
 #define LIST_DEFAULT 50
 #define LIST_MAX 500
 
-static json_t *str_or_null(const char *s)
-{
-	json_t *j = s ? json_string(s) : NULL;
+/* A member of a reply object: a string (NULL: null), a count (< 0:
+ * null) or a truth value. */
+struct member {
+	const char *key;
+	enum { M_STR, M_NUM, M_BOOL } kind;
+	const char *s;
+	int64_t n;
+};
 
-	return j ? j : json_null();
-}
+#define STR(k, v) { k, M_STR, v, 0 }
+#define NUM(k, v) { k, M_NUM, NULL, v }
 
-static json_t *num_or_null(int64_t v)
+static json_t *object_of(const struct member *m, size_t n)
 {
-	return v < 0 ? json_null() : json_integer(v);
+	json_t *o = json_object();
+
+	for (size_t i = 0; i < n; i++) {
+		json_t *v = NULL;
+
+		if (m[i].kind == M_STR)
+			v = m[i].s ? json_string(m[i].s) : NULL;
+		else if (m[i].kind == M_BOOL)
+			v = json_boolean(m[i].n);
+		else if (m[i].n >= 0)
+			v = json_integer(m[i].n);
+		json_object_set_new(o, m[i].key, v ? v : json_null());
+	}
+	return o;
 }
 
 /* ---- GET /api/documents/<doc_id> ---- */
@@ -50,16 +68,13 @@ static int doc_query(struct apf_db *db, void *arg, struct apf_err *err)
 
 static json_t *doc_json(const struct apf_catalog_doc *d)
 {
-	json_t *o = json_object();
+	const struct member m[] = {
+		STR("doc_id", d->doc_id),   STR("filename", d->filename),       NUM("pages", d->pages),
+		NUM("bytes", d->bytes),     STR("sha256", d->sha256),           STR("uploaded_at", d->uploaded_at),
+		STR("status", d->status),   NUM("uploads", d->uploads),
+	};
+	json_t *o = object_of(m, sizeof(m) / sizeof(m[0]));
 
-	json_object_set_new(o, "doc_id", str_or_null(d->doc_id));
-	json_object_set_new(o, "filename", str_or_null(d->filename));
-	json_object_set_new(o, "pages", num_or_null(d->pages));
-	json_object_set_new(o, "bytes", num_or_null(d->bytes));
-	json_object_set_new(o, "sha256", str_or_null(d->sha256));
-	json_object_set_new(o, "uploaded_at", str_or_null(d->uploaded_at));
-	json_object_set_new(o, "status", str_or_null(d->status));
-	json_object_set_new(o, "uploads", json_integer(d->uploads));
 	json_object_set_new(o, "ocr",
 			    json_pack("{s:s, s:I, s:I}", "state", d->ocr_state, "pages_done",
 				      (json_int_t)d->pages_done, "pages_failed", (json_int_t)d->pages_failed));
@@ -121,18 +136,13 @@ static int list_query(struct apf_db *db, void *arg, struct apf_err *err)
 
 static json_t *upload_json(const struct apf_catalog_upload *u)
 {
-	json_t *o = json_object();
+	const struct member m[] = {
+		NUM("upload_id", u->upload_id), STR("doc_id", u->doc_id),   STR("filename", u->filename),
+		NUM("bytes", u->bytes),         STR("sha256", u->sha256),   { "duplicate", M_BOOL, NULL, u->duplicate },
+		STR("uploaded_at", u->uploaded_at), NUM("pages", u->pages), STR("status", u->status),
+	};
 
-	json_object_set_new(o, "upload_id", num_or_null(u->upload_id));
-	json_object_set_new(o, "doc_id", str_or_null(u->doc_id));
-	json_object_set_new(o, "filename", str_or_null(u->filename));
-	json_object_set_new(o, "bytes", num_or_null(u->bytes));
-	json_object_set_new(o, "sha256", str_or_null(u->sha256));
-	json_object_set_new(o, "duplicate", json_boolean(u->duplicate));
-	json_object_set_new(o, "uploaded_at", str_or_null(u->uploaded_at));
-	json_object_set_new(o, "pages", num_or_null(u->pages));
-	json_object_set_new(o, "status", str_or_null(u->status));
-	return o;
+	return object_of(m, sizeof(m) / sizeof(m[0]));
 }
 
 static void documents_work(struct req *rq)
@@ -150,7 +160,7 @@ static void documents_work(struct req *rq)
 	for (size_t i = 0; i < job->list.n; i++)
 		json_array_append_new(items, upload_json(&job->list.v[i]));
 	if (job->list.n && (int64_t)job->list.n == job->limit)
-		next = num_or_null(job->list.v[job->list.n - 1].upload_id);
+		next = json_integer(job->list.v[job->list.n - 1].upload_id);
 	req_reply_json(rq, 200, json_pack("{s:o, s:o}", "uploads", items, "next", next));
 out:
 	apf_catalog_uploads_release(&job->list);

@@ -239,6 +239,24 @@ static void conn_close(struct gate *g, struct conn *c)
 	conn_bury(g, c);
 }
 
+/* The whole HTTP reply for an error of code (status and name from the
+ * error table, the JSON body of docs/api.md, Connection: close); malloc'ed,
+ * its length in *len. */
+static char *error_reply(int code, const char *msg, size_t *len)
+{
+	json_t *doc = json_pack("{s:s, s:s}", "error", msg, "code", apf_err_name(code));
+	char *body = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	char *out;
+
+	json_decref(doc);
+	out = apf_xasprintf("HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+			    "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n%s",
+			    apf_err_http_status(code), apf_err_desc(code), body ? strlen(body) : 0, body ? body : "");
+	free(body);
+	*len = strlen(out);
+	return out;
+}
+
 /*
  * Answers a connection still in the gate with the error of code (status
  * from the error table) and starts its lingering close.  The answer is
@@ -247,28 +265,11 @@ static void conn_close(struct gate *g, struct conn *c)
  */
 static void conn_refuse(struct gate *g, struct conn *c, int code, const char *msg)
 {
-	char head[256], *body;
-	json_t *doc = json_pack("{s:s, s:s}", "error", msg, "code", apf_err_name(code));
-	int status = apf_err_http_status(code), n;
-	size_t blen;
+	size_t len;
+	char *out = error_reply(code, msg, &len);
 
-	body = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-	json_decref(doc);
-	blen = body ? strlen(body) : 0;
-	n = snprintf(head, sizeof(head),
-		     "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-		     "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n",
-		     status, apf_err_desc(code), blen);
-	if (n > 0 && (size_t)n < sizeof(head)) {
-		struct iovec iov[2] = { { head, (size_t)n }, { body, blen } };
-		struct msghdr mh;
-
-		memset(&mh, 0, sizeof(mh));
-		mh.msg_iov = iov;
-		mh.msg_iovlen = body ? 2 : 1;
-		(void)!sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-	}
-	free(body);
+	(void)!send(c->fd, out, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	free(out);
 	shutdown(c->fd, SHUT_WR);
 	list_remove(list_of(g, c), c);
 	uncount(g, c);
@@ -330,40 +331,21 @@ static int relay_can_answer(const struct relay *r)
 /* Sends a JSON error to the client, blocking at most a moment. */
 static void relay_refuse(struct relay *r, const char *msg)
 {
-	char head[256], *body;
-	json_t *doc = json_pack("{s:s, s:s}", "error", msg, "code", apf_err_name(APF_EINVAL));
-	size_t blen, off = 0;
-	int n;
+	size_t len, off = 0;
+	char *out = error_reply(APF_EINVAL, msg, &len);
 
-	body = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-	json_decref(doc);
-	blen = body ? strlen(body) : 0;
-	n = snprintf(head, sizeof(head),
-		     "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-		     "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n",
-		     apf_err_http_status(APF_EINVAL), apf_err_desc(APF_EINVAL), blen);
-	if (n > 0 && (size_t)n < sizeof(head)) {
-		char out[512 + APF_ERR_MSG_MAX * 2];
-		size_t len = (size_t)n;
+	for (int tries = 0; off < len && tries < 20; tries++) {
+		struct pollfd p = { r->cfd, POLLOUT, 0 };
+		ssize_t k = send(r->cfd, out + off, len - off, MSG_DONTWAIT | MSG_NOSIGNAL);
 
-		memcpy(out, head, len);
-		if (blen && len + blen <= sizeof(out)) {
-			memcpy(out + len, body, blen);
-			len += blen;
-		}
-		for (int tries = 0; off < len && tries < 20; tries++) {
-			struct pollfd p = { r->cfd, POLLOUT, 0 };
-			ssize_t k = send(r->cfd, out + off, len - off, MSG_DONTWAIT | MSG_NOSIGNAL);
-
-			if (k > 0)
-				off += (size_t)k;
-			else if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				break;
-			else
-				(void)poll(&p, 1, 50);
-		}
+		if (k > 0)
+			off += (size_t)k;
+		else if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			break;
+		else
+			(void)poll(&p, 1, 50);
 	}
-	free(body);
+	free(out);
 	/* Let the client read it rather than a reset: drain for a moment. */
 	shutdown(r->cfd, SHUT_WR);
 	for (int64_t end = apf_now_ms() + LINGER_MS; apf_now_ms() < end;) {

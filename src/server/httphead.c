@@ -246,17 +246,6 @@ void chunkparse_init(struct chunkparse *cp)
 	cp->state = CK_SIZE;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int chunk_bad(struct apf_err *err, const char *why, char c)
 {
 	if (c >= 0x20 && c < 0x7f)
@@ -275,7 +264,7 @@ int chunkparse_feed(struct chunkparse *cp, const char *buf, size_t n, size_t *us
 
 		switch (cp->state) {
 		case CK_SIZE:
-			v = hexval(c);
+			v = apf_hexval(c);
 			if (v >= 0) {
 				if (cp->digits == 15)
 					return apf_error(err, APF_EINVAL,

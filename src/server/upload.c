@@ -144,17 +144,6 @@ static int content_type_is(const char *ct, const char *want)
 	return !strncasecmp(ct, want, n) && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes %XX escapes (as encodeURIComponent writes them); other bytes pass. */
 static char *percent_decode(const char *s, size_t len, size_t *out_len)
 {
@@ -164,8 +153,8 @@ static char *percent_decode(const char *s, size_t len, size_t *out_len)
 	for (size_t i = 0; i < len; i++) {
 		int hi, lo;
 
-		if (s[i] == '%' && i + 2 < len && (hi = hexval(s[i + 1])) >= 0 &&
-		    (lo = hexval(s[i + 2])) >= 0) {
+		if (s[i] == '%' && i + 2 < len && (hi = apf_hexval(s[i + 1])) >= 0 &&
+		    (lo = apf_hexval(s[i + 2])) >= 0) {
 			out[o++] = (char)(hi << 4 | lo);
 			i += 2;
 		} else {

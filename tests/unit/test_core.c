@@ -139,6 +139,30 @@ static void test_sha256(void **state)
 	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+/* apf_hex and apf_hexval are inverse, in either case; other bytes are -1. */
+static void test_hex(void **state)
+{
+	const unsigned char in[] = { 0x00, 0x9f, 0xa0, 0xff };
+	char out[9];
+	int got = 0;
+
+	(void)state;
+	apf_hex(in, sizeof(in), out);
+	assert_string_equal(out, "009fa0ff");
+	for (int i = 0; i < 8; i += 2)
+		assert_int_equal(apf_hexval(out[i]) * 16 + apf_hexval(out[i + 1]), in[i / 2]);
+	assert_int_equal(apf_hexval('F'), 15);
+	assert_int_equal(apf_hexval('a'), 10);
+	for (int c = 1; c < 256; c++)
+		got += apf_hexval((char)c) >= 0;
+	assert_int_equal(got, 22);
+	assert_int_equal(apf_hexval('g'), -1);
+	assert_int_equal(apf_hexval('/'), -1);
+	assert_int_equal(apf_hexval(':'), -1);
+	assert_int_equal(apf_hexval('@'), -1);
+	assert_int_equal(apf_hexval('`'), -1);
+}
+
 static void test_atomic_write(void **state)
 {
 	char dir[] = "/tmp/apflow-unit.XXXXXX";
@@ -425,6 +449,7 @@ int main(void)
 		cmocka_unit_test(test_buf_cap),
 		cmocka_unit_test(test_util_parse),
 		cmocka_unit_test(test_sha256),
+		cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_atomic_write),
 		cmocka_unit_test(test_config_precedence),
 		cmocka_unit_test(test_iso8601),
