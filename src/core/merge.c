@@ -56,11 +56,16 @@ static int write_empty(struct apf_db *db, const char *dir, const char *name, int
 	return rc;
 }
 
-/* Pages a range of documents holds at most (unless one document has
- * more): the merge of one range takes some 150 MB whatever the dataset's
- * size (DuckDB's list aggregates cannot spill, so memory_limit alone does
- * not bound it). */
-#define MERGE_RANGE_PAGES 4096
+/* What a range of documents holds at most (unless one document has more):
+ * pages, and suggested spans.  DuckDB's list aggregates of the merge
+ * cannot spill to disk and a range of 2,048 pages of 15 spans needed some
+ * 125 MB; memory_limit bounds the rest (without it the instance kept the
+ * ranges' freed memory: 260 to 490 MB over 100,000 pages; with it 248 MB
+ * at 25,000 pages and 266 MB at 100,000).  One thread: the merge took a
+ * third less CPU with one than with two. */
+#define MERGE_RANGE_PAGES 2048
+#define MERGE_RANGE_SPANS 32768
+#define MERGE_MEMORY_LIMIT "200MB"
 
 /* APFLOW_MERGE_RANGE_PAGES, for the tests only, makes the ranges smaller. */
 static uint64_t range_pages(void)
@@ -92,16 +97,20 @@ static void ranges_release(struct ranges *g)
 	memset(g, 0, sizeof(*g));
 }
 
-static int doc_ranges(struct apf_db *db, struct ranges *g, struct apf_err *err)
+static int doc_ranges(struct apf_db *db, const char *sglob, struct ranges *g, struct apf_err *err)
 {
 	struct apf_db_result *r = NULL;
 	struct apf_buf files = APF_BUF_INIT;
-	uint64_t acc = 0, most = range_pages();
-	int rc = apf_db_query(db,
-			      "SELECT doc_id, count(*), string_agg(DISTINCT '''' || replace(_file, '''', '''''') || '''', "
-			      "', ') FROM read_parquet(getvariable('pages_glob'), hive_partitioning = true, hive_types = "
-			      "{'doc_id': VARCHAR}, filename = '_file') GROUP BY doc_id ORDER BY doc_id NULLS FIRST",
-			      &r, err);
+	uint64_t acc = 0, acc_spans = 0, most = range_pages(), most_spans = most * (MERGE_RANGE_SPANS / MERGE_RANGE_PAGES);
+	char *lit = apf_db_quote_literal(sglob);
+	char *sql = apf_xasprintf(
+		"WITH p AS (SELECT doc_id, count(*) AS n, string_agg(DISTINCT '''' || replace(_file, '''', '''''') || '''', "
+		"', ') AS files FROM read_parquet(getvariable('pages_glob'), hive_partitioning = true, hive_types = "
+		"{'doc_id': VARCHAR}, filename = '_file') GROUP BY doc_id), s AS (SELECT doc_id, count(*) AS n FROM "
+		"read_parquet(%s, union_by_name = true) GROUP BY doc_id) SELECT p.doc_id, p.n, p.files, coalesce(s.n, 0) "
+		"FROM p LEFT JOIN s ON s.doc_id = p.doc_id ORDER BY p.doc_id NULLS FIRST",
+		lit);
+	int rc = apf_db_query(db, sql, &r, err);
 
 	memset(g, 0, sizeof(*g));
 	apf_buf_init(&files, 0);
@@ -109,15 +118,17 @@ static int doc_ranges(struct apf_db *db, struct ranges *g, struct apf_err *err)
 	for (uint64_t i = 0; !rc && i < apf_db_result_rows(r); i++) {
 		uint64_t pages = (uint64_t)apf_db_result_i64(r, 1, i);
 		char *f = apf_db_result_text(r, 2, i);
-		if (i > 0 && acc + pages > most && !apf_db_result_is_null(r, 0, i)) {
+		uint64_t spans = (uint64_t)apf_db_result_i64(r, 3, i);
+		if (i > 0 && (acc + pages > most || acc_spans + spans > most_spans) && !apf_db_result_is_null(r, 0, i)) {
 			g->bounds = apf_xrealloc(g->bounds, (g->nbounds + 1) * sizeof(char *));
 			g->files = apf_xrealloc(g->files, (g->nbounds + 2) * sizeof(char *));
 			g->bounds[g->nbounds] = apf_db_result_text(r, 0, i);
 			g->files[g->nbounds++] = apf_xasprintf("[%s]", files.data);
 			files.len = 0;
 			files.data[0] = 0;
-			acc = 0;
+			acc = acc_spans = 0;
 		}
+		acc_spans += spans;
 		apf_buf_addf(&files, "%s%s", files.len ? ", " : "", f ? f : "");
 		free(f);
 		acc += pages;
@@ -128,6 +139,8 @@ static int doc_ranges(struct apf_db *db, struct ranges *g, struct apf_err *err)
 	}
 	apf_db_result_free(r);
 	apf_buf_release(&files);
+	free(sql);
+	free(lit);
 	return rc;
 }
 
@@ -204,7 +217,8 @@ int apf_merge_run(const struct apf_config *cfg, struct apf_store *store, const c
 		/* Spills (sorts, joins) go to the temp directory rather than
 		 * growing with the range. */
 		char *lit = apf_db_quote_literal(tmpdir);
-		char *set = apf_xasprintf("SET temp_directory = %s; SET memory_limit = '1GB'", lit);
+		char *set = apf_xasprintf("SET temp_directory = %s; SET memory_limit = '%s'; SET threads = 1", lit,
+					  MERGE_MEMORY_LIMIT);
 		rc = apf_db_exec(db, set, err);
 		free(set);
 		free(lit);
@@ -228,7 +242,7 @@ int apf_merge_run(const struct apf_config *cfg, struct apf_store *store, const c
 		free(set);
 	}
 	if (!rc)
-		rc = doc_ranges(db, &g, err);
+		rc = doc_ranges(db, sglob, &g, err);
 	for (size_t i = 0; !rc && i <= g.nbounds; i++) {
 		/* One range; a single range writes the target itself. */
 		char *part = g.nbounds ? apf_xasprintf("%s/part-%06zu.parquet", tmpdir, i) : apf_xstrdup(target);
@@ -277,7 +291,7 @@ int apf_merge_run(const struct apf_config *cfg, struct apf_store *store, const c
 		char *lit = apf_db_quote_literal(target);
 		char *sql = apf_xasprintf("SET preserve_insertion_order = true; COPY (SELECT * FROM read_parquet([%s])) "
 					  "TO %s (FORMAT parquet, ROW_GROUP_SIZE %d)",
-					  parts.data, lit, (int)MERGE_RANGE_PAGES);
+					  parts.data, lit, (int)MERGE_RANGE_PAGES * 2);
 		rc = apf_db_exec(db, sql, err);
 		free(sql);
 		free(lit);
