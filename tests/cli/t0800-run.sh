@@ -7,8 +7,6 @@
 . "$(dirname "$0")/../lib.sh"
 . "$APFLOW_TOP/tests/lib/mkpdf.sh"
 DS=vessels_ocr_sample
-# -j 1: with -j 2 apflow ocr now and then double-commits a page or frees a
-# document twice (src/core/ocrstage.c, reported to its owner).
 "$APFLOW_TOP/scripts/gen-sample.sh" "$T_DIR/sample" >/dev/null
 
 # sums DATA_DIR: checksums of what a run leaves (no run ids, no times).
@@ -31,7 +29,7 @@ t_rc 2 "--until load needs Argilla" "$APFLOW" run --dataset $DS --until load
 t_match "says so" "needs Argilla" "$(cat "$T_ERR")"
 
 export APFLOW_DATA_DIR=$T_DIR/ref
-t_ok "run on the sample" "$APFLOW" run --dataset $DS --input "$T_DIR/sample" -j 1
+t_ok "run on the sample" "$APFLOW" run --dataset $DS --input "$T_DIR/sample"
 out=$(cat "$T_OUT")
 t_match "ingest: 12 files" "ingest +done +12 " "$out"
 t_match "ocr: 15 pages, none failed" "ocr +done +15 +[0-9.]+ +0  12 documents" "$out"
@@ -85,17 +83,17 @@ mkdir -p "$T_DIR/big"
 cp "$T_DIR"/sample/*.pdf "$T_DIR/big/"
 for i in $(seq 1 20); do mkpdf "$T_DIR/big/extra-$i.pdf" 10 "Cargo manifest $i MV Nordic Star IMO 9321483 Rotterdam"; done
 export APFLOW_DATA_DIR=$T_DIR/ref2
-t_ok "an uninterrupted run of 32 documents" "$APFLOW" run --dataset $DS --input "$T_DIR/big" -j 1
+t_ok "an uninterrupted run of 32 documents" "$APFLOW" run --dataset $DS --input "$T_DIR/big"
 ref2=$(sums "$T_DIR/ref2")
 export APFLOW_DATA_DIR=$T_DIR/killed
-"$APFLOW" run --dataset $DS --input "$T_DIR/big" -j 1 >run1.out 2>run1.err &
+"$APFLOW" run --dataset $DS --input "$T_DIR/big" >run1.out 2>run1.err &
 pid=$!
 for _ in $(seq 1 600); do grep -q '^== ocr' run1.out 2>/dev/null && break; sleep 0.02; done
 sleep 0.1
 kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
 t_eq "the first run was killed before its end" "null" "$(jq -r .finished_at "$T_DIR/killed/runs/$DS.json" 2>/dev/null || echo null)"
-t_ok "run again after kill -9" "$APFLOW" run --dataset $DS --input "$T_DIR/big" -j 1
+t_ok "run again after kill -9" "$APFLOW" run --dataset $DS --input "$T_DIR/big"
 t_match "it finishes without failures" "run $DS: 5 stages in [0-9.]+ s, 0 failures" "$(cat "$T_OUT")"
 t_eq "identical warehouse and merged file (checksums)" "$ref2" "$(sums "$T_DIR/killed")"
 t_done
