@@ -113,6 +113,7 @@ static const char ST_UPLOADED[] = "uploaded", ST_OCR[] = "ocr", ST_EXPORT[] = "e
 struct pending_job {
 	struct apf_flow *f;
 	size_t pending;
+	size_t unseen; /* read by a run that did not know them (an upload that came during its plan) */
 	int seed;
 };
 
@@ -123,6 +124,7 @@ static int pending_fn(struct apf_db *db, void *arg, struct apf_err *err)
 	int rc;
 
 	j->pending = 0;
+	j->unseen = 0;
 	rc = apf_db_query(db,
 			  "SELECT d.doc_id, (EXISTS (SELECT 1 FROM md_raw_ocr.main.pages p WHERE p.doc_id = d.doc_id) "
 			  "OR EXISTS (SELECT 1 FROM md_raw_ocr.main.ocr_failures x WHERE x.doc_id = d.doc_id)) AS read "
@@ -145,6 +147,19 @@ static int pending_fn(struct apf_db *db, void *arg, struct apf_err *err)
 				set_stage(j->f, id, ST_UPLOADED);
 		} else if (j->seed) {
 			set_stage(j->f, id, ST_MERGE); /* made "merged" by the first round */
+		} else {
+			/* An upload that arrived after this query in the last
+			 * round but before that round's OCR plan was read
+			 * without the worker knowing: carry it through export
+			 * to merge (again: export and merge are idempotent). */
+			pthread_mutex_lock(&j->f->lock);
+			struct doc_stage *d = find(j->f, id);
+			int unseen = !d || d->stage == ST_UPLOADED;
+			pthread_mutex_unlock(&j->f->lock);
+			if (unseen) {
+				j->unseen++;
+				set_stage(j->f, id, ST_OCR);
+			}
 		}
 		free(id);
 	}
@@ -270,7 +285,7 @@ static void push_step(struct apf_flow *f)
  * round). */
 static void round_once(struct apf_flow *f, int first)
 {
-	struct pending_job pj = { f, 0, first };
+	struct pending_job pj = { f, 0, 0, first };
 	struct apf_ocrstage_options oo;
 	struct apf_ocrstage_result orr;
 	struct apf_export_options eo = { f->dataset, NULL, 0, NULL };
@@ -288,7 +303,7 @@ static void round_once(struct apf_flow *f, int first)
 			apf_log_warn("process: cannot read the documents: %s", err.msg);
 		return;
 	}
-	if (!pj.pending && !first) {
+	if (!pj.pending && !pj.unseen && !first) {
 		if (f->push_due && apf_now_ms() >= f->push_after_ms)
 			push_step(f);
 		return;

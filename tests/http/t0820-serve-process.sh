@@ -19,9 +19,9 @@ start_server() {
 stop_server() { kill -TERM $SRV_PID; wait $SRV_PID 2>/dev/null; }
 up() { curl -sS -o /dev/null -w '%{http_code} ' -F "file=@$1" "$URL/upload"; }
 stage() { curl -sS "$URL/api/documents/$1" | jq -r .stage; }
-wait_merged() {	# doc_ids...: until each is merged (at most 40 s)
-	local id ok
-	for _ in $(seq 400); do
+wait_merged() {	# doc_ids...: until each is merged (at most 60 s, however slow the replies)
+	local id ok end=$((SECONDS + 60))
+	while [ $SECONDS -lt $end ]; do
 		ok=1
 		for id in "$@"; do [ "$(stage "$id")" = merged ] || { ok=0; break; }; done
 		[ $ok = 1 ] && return 0
