@@ -150,18 +150,6 @@ struct export_job {
  * then hold one range, whatever the dataset's size. */
 #define EXPORT_RANGE_PAGES 8192
 
-/* SET VARIABLE name = the literal of v, or NULL. */
-static int set_doc_var(struct apf_db *db, const char *name, const char *v, struct apf_err *err)
-{
-	char *lit = v ? apf_db_quote_literal(v) : NULL;
-	char *sql = apf_xasprintf("SET VARIABLE %s = %s", name, lit ? lit : "NULL::VARCHAR");
-	int rc = apf_db_exec(db, sql, err);
-
-	free(sql);
-	free(lit);
-	return rc;
-}
-
 /* The first doc_id of each range after the first (bounds, malloc'ed). */
 static int export_ranges(struct apf_db *db, char ***bounds, size_t *n, struct apf_err *err)
 {
@@ -213,9 +201,9 @@ static int export_job_fn(struct apf_db *db, void *arg, struct apf_err *err)
 	params[2] = (struct apf_sql_param){ "target", j->dir };
 	rc = export_ranges(db, &bounds, &nbounds, err);
 	for (size_t i = 0; !rc && i <= nbounds; i++) {
-		rc = set_doc_var(db, "doc_from", i ? bounds[i - 1] : NULL, err);
+		rc = apf_db_set_variable(db, "doc_from", i ? bounds[i - 1] : NULL, err);
 		if (!rc)
-			rc = set_doc_var(db, "doc_to", i < nbounds ? bounds[i] : NULL, err);
+			rc = apf_db_set_variable(db, "doc_to", i < nbounds ? bounds[i] : NULL, err);
 		if (!rc)
 			rc = apf_sql_run_text(db, a->name, (const char *)a->data, params, 3, 0, NULL, err);
 	}

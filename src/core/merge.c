@@ -144,18 +144,6 @@ static int doc_ranges(struct apf_db *db, const char *sglob, struct ranges *g, st
 	return rc;
 }
 
-/* SET VARIABLE name = the literal of v, or NULL. */
-static int set_var(struct apf_db *db, const char *name, const char *v, struct apf_err *err)
-{
-	char *lit = v ? apf_db_quote_literal(v) : NULL;
-	char *sql = apf_xasprintf("SET VARIABLE %s = %s", name, lit ? lit : "NULL::VARCHAR");
-	int rc = apf_db_exec(db, sql, err);
-
-	free(sql);
-	free(lit);
-	return rc;
-}
-
 /* Adds the names of list (comma-separated) that names (",a,b,") lacks;
  * returns how many it added. */
 static uint64_t add_names(struct apf_buf *names, const char *list)
@@ -252,9 +240,9 @@ int apf_merge_run(const struct apf_config *cfg, struct apf_store *store, const c
 		};
 		struct apf_sql_stats stats = { 0 };
 
-		rc = set_var(db, "doc_from", i ? g.bounds[i - 1] : NULL, err);
+		rc = apf_db_set_variable(db, "doc_from", i ? g.bounds[i - 1] : NULL, err);
 		if (!rc)
-			rc = set_var(db, "doc_to", i < g.nbounds ? g.bounds[i] : NULL, err);
+			rc = apf_db_set_variable(db, "doc_to", i < g.nbounds ? g.bounds[i] : NULL, err);
 		if (!rc && g.nbounds) {
 			/* the range's own page files: no other file is opened */
 			char *set = apf_xasprintf("SET VARIABLE pages_glob = %s", g.files[i]);
