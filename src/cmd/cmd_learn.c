@@ -8,6 +8,7 @@
 #include "apflow/learn.h"
 #include "apflow/progress.h"
 #include "cmd/cmd.h"
+#include "apflow/banned.h" /* last: after every system header */
 
 const char cmd_learn_usage[] =
 	"usage: apflow learn --dataset NAME [--label LABEL]... [--dry-run] [--json]\n"

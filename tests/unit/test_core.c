@@ -139,6 +139,27 @@ static void test_sha256(void **state)
 	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+/* apf_xstrndup reads no byte past n: a DuckDB string has no NUL after it
+ * (the test build's strict_string_checks made strndup() look for one). */
+static void test_xstrndup(void **state)
+{
+	char *blk = apf_xmalloc(5), *p;
+
+	(void)state;
+	memcpy(blk, "abcde", 5);
+	p = apf_xstrndup(blk, 5);
+	assert_string_equal(p, "abcde");
+	free(p);
+	p = apf_xstrndup(blk + 2, 3);
+	assert_string_equal(p, "cde");
+	free(p);
+	blk[2] = '\0';
+	p = apf_xstrndup(blk, 5);
+	assert_string_equal(p, "ab");
+	free(p);
+	free(blk);
+}
+
 /* apf_hex and apf_hexval are inverse, in either case; other bytes are -1. */
 static void test_hex(void **state)
 {
@@ -450,6 +471,7 @@ int main(void)
 		cmocka_unit_test(test_util_parse),
 		cmocka_unit_test(test_sha256),
 		cmocka_unit_test(test_hex),
+		cmocka_unit_test(test_xstrndup),
 		cmocka_unit_test(test_atomic_write),
 		cmocka_unit_test(test_config_precedence),
 		cmocka_unit_test(test_iso8601),
