@@ -99,7 +99,7 @@ q=$((N / 4))
 # The quarter: the first documents of the corpus (hard links).
 if [ ! -f "$work/quarter/.done" ]; then
 	rm -rf "$work/quarter"; mkdir -p "$work/quarter"
-	find "$corpus" -name '*.pdf' | sort | head -n $((q / PER)) | xargs -I{} ln {} "$work/quarter/"
+	find "$corpus" -name '*.pdf' | sort | awk -v n=$((q / PER)) 'NR <= n' | xargs -I{} ln {} "$work/quarter/"
 	touch "$work/quarter/.done"
 fi
 pages=$(find "$corpus" -name '*.pdf' | wc -l)
