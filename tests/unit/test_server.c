@@ -397,12 +397,6 @@ static int connect_nb(unsigned port)
 	return fd;
 }
 
-/*
- * Out of file descriptors: accept() fails with EMFILE while clients keep
- * connecting.  The gate must pause instead of spinning on the readable
- * listening socket, log it once, and serve again once descriptors are
- * back.  A child process is the client (its descriptors are its own).
- */
 /* Feeds body to a fresh parser in pieces of step bytes; returns the
  * result and sets *end to the offset where the body ended. */
 static int chunk_run(const char *body, size_t len, size_t step, size_t *end, char *msg, size_t msgsz)
@@ -485,6 +479,12 @@ static void test_chunkparse(void **state)
 	}
 }
 
+/*
+ * Out of file descriptors: accept() fails with EMFILE while clients keep
+ * connecting.  The gate must pause instead of spinning on the readable
+ * listening socket, log it once, and serve again once descriptors are
+ * back.  A child process is the client (its descriptors are its own).
+ */
 static void test_out_of_fds(void **state)
 {
 	struct world *w = *state;
