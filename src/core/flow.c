@@ -196,21 +196,21 @@ static int push_records(struct apf_flow *f, struct apf_argilla_push_stats *st, s
 	struct apf_argilla_user me;
 	struct apf_argilla *a = NULL;
 	struct push_open op;
-	const char *ws = NULL, *dir = getenv("TMPDIR");
+	const char *ws = NULL;
 	char ws_id[64], ws_name[256];
 	char *key = apf_dataset_key(f->dataset, "argilla_records.parquet");
-	char *path = apf_xasprintf("%s/apflow-process-push-XXXXXX", dir && *dir ? dir : "/tmp");
-	int fd = mkstemp(path), rc;
+	char *dir = NULL, *path = NULL;
+	int rc;
 
 	memset(st, 0, sizeof(*st));
-	if (fd < 0) {
-		rc = apf_error(err, APF_EIO, "cannot create a temp file in '%s': %s", dir && *dir ? dir : "/tmp",
-			       strerror(errno));
-		free(path);
+	/* As `apflow pull`: a private directory under <data_dir>/tmp, swept
+	 * by the next run if this process is killed. */
+	rc = apf_dataset_tmpdir(cfg, &dir, err);
+	if (rc) {
 		free(key);
 		return rc;
 	}
-	close(fd);
+	path = apf_xasprintf("%s/argilla_records.parquet", dir);
 	rc = apf_store_get_file(f->store, key, path, err);
 	ao.api_url = apf_config_get(cfg, APF_CFG_ARGILLA_API_URL);
 	ao.api_key = apf_config_get(cfg, APF_CFG_ARGILLA_API_KEY);
@@ -239,7 +239,8 @@ static int push_records(struct apf_flow *f, struct apf_argilla_push_stats *st, s
 		rc = apf_argilla_push(a, &ds, apf_labelset_v1(), &po, st, err);
 	}
 	apf_argilla_free(a);
-	unlink(path);
+	apf_dataset_rmtree(dir);
+	free(dir);
 	free(path);
 	free(key);
 	return rc;

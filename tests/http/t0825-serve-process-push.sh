@@ -71,4 +71,5 @@ kill -TERM $SRV_PID
 wait $SRV_PID 2>/dev/null
 t_eq "they are the merged file's records" "$(merged_ids)" "$(fake_ids)"
 t_eq "one warning: the refused push" 1 "$(grep -c 'warn' serve.log)"
+t_eq "no push scratch left, refused push included" "" "$(ls -A "$APFLOW_DATA_DIR/tmp" 2>/dev/null | grep apflow-ds-)"
 t_done
