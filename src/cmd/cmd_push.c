@@ -95,11 +95,23 @@ struct open_arg {
 	const char *dataset;
 };
 
+/* Called only after find_dataset found none: created without looking again. */
 static int open_dataset(void *arg, struct apf_argilla_dataset *ds, struct apf_err *err)
 {
 	struct open_arg *oa = arg;
 
-	return argilla_cli_dataset(oa->cli, oa->a, oa->dataset, 1, ds, err);
+	return argilla_cli_dataset(oa->cli, oa->a, oa->dataset, APF_ARGILLA_CREATE_FIRST, ds, err);
+}
+
+/* While the file is checked: the dataset if it is there (nothing created). */
+static int find_dataset(void *arg, struct apf_argilla_dataset *ds, struct apf_err *err)
+{
+	struct open_arg *oa = arg;
+	const struct apf_labelset *ls = apf_labelset_v1();
+
+	if (!ls)
+		return apf_error(err, APF_EINTERNAL, "the bundled labelset v1 is broken");
+	return apf_argilla_dataset_lookup(oa->a, oa->cli->ws_id, oa->cli->ws_name, oa->dataset, ls, ds, err);
 }
 
 int cmd_push(int argc, char **argv, struct apf_ctx *ctx)
@@ -193,6 +205,7 @@ int cmd_push(int argc, char **argv, struct apf_ctx *ctx)
 	oa.a = a;
 	oa.dataset = dataset;
 	po.open_dataset = open_dataset;
+	po.find_dataset = find_dataset;
 	po.open_arg = &oa;
 	argilla_cli_signals();
 	po.parquet = tmp ? tmp : shown;
