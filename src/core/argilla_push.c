@@ -396,9 +396,9 @@ static int reader_open(struct reader *rd, const char *path, const char *name, st
 	memset(rd, 0, sizeof(*rd));
 	rd->name = name;
 	rc = apf_db_open_memory(&rd->db, err);
-	/* One thread reads the file when the records are sent (the rows are
-	 * taken one chunk at a time, and more threads would only read ahead
-	 * into memory); the check uses two (check_file()). */
+	/* One thread reads the file: the rows are taken one chunk at a time,
+	 * and more threads would only read ahead into memory (with two, the
+	 * check took more time and memory grew with the file). */
 	if (!rc)
 		rc = apf_db_exec(rd->db, "SET threads = 1", err);
 	if (rc)
@@ -1053,11 +1053,13 @@ static void report(struct check *ck, const char *id, const char *fmt, ...)
  * text, the suggestions) and keeps, for each valid row, its key and text
  * hash, and for every row the hash of its bytes (row_hash).  The results
  * are taken back slot by slot in file order, so the records named in a
- * report are the first ones of the file, as with one thread.  On two cores
- * the check takes about half the time; Argilla has nothing to do meanwhile.
+ * report are the first ones of the file, as with one thread.  DuckDB's
+ * decoding on the main thread is the slowest part (about 6 us a record of
+ * the bench's, the checks of a row about 2.5): two slots keep it busy, and
+ * each slot holds a chunk (about 4 MB of 2 KB pages), so not more.
  */
 #define CHECK_THREADS 2
-#define CHECK_SLOTS 4
+#define CHECK_SLOTS 2
 
 struct cjob {
 	struct apf_db_result *chunk;
@@ -1187,12 +1189,7 @@ static int check_file(struct reader *rd, struct check *ck, volatile sig_atomic_t
 
 	memset(&c, 0, sizeof(c));
 	c.ls = ck->ls;
-	/* DuckDB decodes on two threads too (the main thread alone was the
-	 * slowest part of the check); streaming_buffer_size lets its second
-	 * thread run a few chunks ahead.  Reset to one thread afterwards. */
-	rc = apf_db_exec(rd->db, "SET threads = 2; SET streaming_buffer_size = '32MB'", err);
-	if (!rc)
-		rc = stream_open(rd, &sm, err);
+	rc = stream_open(rd, &sm, err);
 	if (rc)
 		return rc;
 	pthread_mutex_init(&c.mu, NULL);
@@ -1265,12 +1262,6 @@ static int check_file(struct reader *rd, struct check *ck, volatile sig_atomic_t
 	pthread_cond_destroy(&c.cv_job);
 	pthread_cond_destroy(&c.cv_done);
 	stream_close(&sm);
-	{
-		struct apf_err e2;
-		apf_err_clear(&e2);
-		if (apf_db_exec(rd->db, "SET threads = 1; RESET streaming_buffer_size", &e2) && !rc)
-			rc = apf_error(err, APF_EINTERNAL, "%s", e2.msg);
-	}
 	return rc;
 }
 
