@@ -2,20 +2,28 @@
  * argilla_push.c: argilla_records.parquet into an Argilla dataset (see
  * argilla.h, apf_argilla_push).
  *
- * Three steps, so that bad input is refused before anything is sent:
- *   1. the file is read a chunk at a time and every record checked (its
- *      id and text kept as two 64-bit hashes, for duplicates);
- *   2. the records already on the server are listed (hashes of external
- *      id and text_sha256, a fingerprint of metadata and suggestion): a
- *      text that changed is refused, or replaced with --replace-changed;
- *   3. the file is read again and the new or changed records are written,
- *      as JSON straight into the request body, batch_size per PUT
- *      .../records/bulk, and sent by `concurrency` threads taking batches
- *      from a short queue: the next batch is built while those are in
- *      flight, and memory holds a few batches whatever the file's size.
- *      An upsert matched by external_id is idempotent, so a request
- *      retried after a timeout whose first attempt did reach the server
- *      writes nothing twice.
+ * Three steps, so that bad input is refused before anything is created
+ * or sent:
+ *   1. the file is read a chunk at a time and every record checked, on
+ *      two threads (check_file): SHA-256 of the text, suggestions_json
+ *      (argilla_sugg.c); kept per record: its id and text as two 64-bit
+ *      hashes (duplicates, changed texts) and a 64-bit hash of the row's
+ *      bytes.  Meanwhile another thread looks the dataset up and, when it
+ *      exists, lists its records (opt->find_dataset): reading changes
+ *      nothing.  A dataset that does not exist is created after the check;
+ *   2. the records already on the server (hashes of external id and
+ *      text_sha256, a fingerprint of metadata and suggestion): a text that
+ *      changed is refused, or replaced with --replace-changed;
+ *   3. the file is read again; each row must hash as it did in step 1
+ *      (else the file changed under us: stop before sending it), and the
+ *      new or changed records are written, as JSON straight into the
+ *      request body, batch_size per PUT .../records/bulk, and sent by
+ *      `concurrency` threads taking batches from a short queue: the next
+ *      batches are built while those are in flight, and memory holds a
+ *      few batches whatever the file's size.  An upsert matched by
+ *      external_id is idempotent, so a request retried after a timeout
+ *      whose first attempt did reach the server writes nothing twice.
+ * --verbose logs the time of each phase (docs/argilla.md, "Speed").
  */
 #include <inttypes.h>
 #include <math.h>
