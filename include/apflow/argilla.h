@@ -110,6 +110,19 @@ struct apf_argilla_dataset {
 int apf_argilla_dataset_open(struct apf_argilla *a, const char *workspace_id, const char *workspace,
 			     const char *name, const struct apf_labelset *ls, int create,
 			     struct apf_argilla_dataset *out, struct apf_err *err);
+/* create = APF_ARGILLA_CREATE_FIRST: the caller has just found no dataset
+ * (apf_argilla_dataset_lookup()), so it is created without looking again
+ * (a 409 is still answered by reading it).  A dataset this call creates
+ * gets its field and metadata properties in one round of concurrent
+ * requests, then its question, then is published. */
+#define APF_ARGILLA_CREATE_FIRST 2
+
+/* Only looks: the published dataset called name, its settings checked as
+ * above (APF_EINVAL when they differ), or APF_ENOTFOUND when there is none
+ * or it is still a draft.  Sends nothing that changes the server. */
+int apf_argilla_dataset_lookup(struct apf_argilla *a, const char *workspace_id, const char *workspace,
+			       const char *name, const struct apf_labelset *ls, struct apf_argilla_dataset *out,
+			       struct apf_err *err);
 
 /* Progress: called from the calling thread with what is done so far. */
 typedef void (*apf_argilla_progress_fn)(void *arg, uint64_t done, uint64_t total);
@@ -127,6 +140,12 @@ struct apf_argilla_push_options {
 	 * (find or create the dataset), so that bad input creates nothing. */
 	int (*open_dataset)(void *arg, struct apf_argilla_dataset *ds, struct apf_err *err);
 	void *open_arg;
+	/* When set, called (with open_arg) on a thread of its own while the
+	 * file is checked: finds the dataset without changing anything and
+	 * fills *ds (its records are then listed on that thread too), or
+	 * returns APF_ENOTFOUND, and open_dataset is called once the file has
+	 * passed the checks.  Another error stops the push after the checks. */
+	int (*find_dataset)(void *arg, struct apf_argilla_dataset *ds, struct apf_err *err);
 };
 
 struct apf_argilla_push_stats {
@@ -145,13 +164,21 @@ struct apf_argilla_push_stats {
  * at a time) and checks every record: id = <doc_id>:<page_num>, unique;
  * text_sha256 is the SHA-256 of the text; spans inside the text (code
  * points), labels in the labelset, no overlaps within an agent, one score
- * or one per span.  Then (opt->open_dataset) the dataset is found or
- * created, and the records already there are listed: a record whose text
- * differs from the one on the server is refused unless replace_changed.  Any problem stops the push before a
- * single record is sent, naming up to 10 records.  Then sends the records
- * that are new or changed, batch_size per request, concurrency requests in
- * flight.  Records already on the server with the same metadata and
- * suggestion are not sent (counted unchanged).
+ * or one per span.  Meanwhile opt->find_dataset (when set) looks the
+ * dataset up and lists its records; else, or when it does not exist,
+ * opt->open_dataset finds or creates it after the check.  A record whose
+ * text differs from the one on the server is refused unless
+ * replace_changed.  Any problem stops the push before a single record is
+ * sent, naming up to 10 records.  Then reads the file again (each row
+ * must be byte for byte the one checked: else "changed while it was
+ * pushed", before that record is sent) and sends the records that are new
+ * or changed, batch_size per request, concurrency requests in flight.
+ * Records already on the server with the same metadata and suggestion are
+ * not sent (counted unchanged).  Logs (debug) the time of each phase:
+ * "push: N records checked in X ms", "push: dataset ready in Y ms",
+ * "push: the server's M records listed in L ms (W ms of it after the
+ * check)", "push: sent N records in Z ms (R records/s, B requests, C us
+ * of CPU a record read)".
  */
 int apf_argilla_push(struct apf_argilla *a, struct apf_argilla_dataset *ds, const struct apf_labelset *ls,
 		     const struct apf_argilla_push_options *opt, struct apf_argilla_push_stats *stats,
@@ -216,5 +243,35 @@ double apf_argilla_span_f1(const struct apf_argilla_span *a, size_t na, const st
  * by start) is written to out (room for n), its length returned.
  */
 size_t apf_argilla_merge_spans(struct apf_argilla_span *in, size_t n, struct apf_argilla_span *out);
+
+/*
+ * suggestions_json (INTERFACES.md): a JSON list with one element per agent,
+ * {"question_name":..,"value":[{"start":..,"end":..,"label":..}],
+ * "score":N|[N per span]|null,"agent":..,"type":..}, read strictly as JSON
+ * and checked against the text (text_cps code points) and the labelset:
+ * integer start and end, 0 <= start < end <= text_cps, labels in the
+ * labelset, scores in [0, 1], one score or one per span, no overlap within
+ * an agent.  On success sg->spans holds every agent's spans in order and
+ * sg->agents[i] the range of agent i (its name mapped by
+ * apf_argilla_agent_name()).  On failure -1, and why says what (as
+ * "suggestion I: ..." for a problem of element I).  sg is reused from one
+ * call to the next (zero it first; apf_argilla_suggestions_release() at the
+ * end); json need not end with '\0' and must be valid UTF-8.
+ */
+struct apf_argilla_sugg_agent {
+	size_t first, n;  /* in spans */
+	char name[201];
+};
+struct apf_argilla_sugg_state;
+struct apf_argilla_suggestions {
+	struct apf_argilla_span *spans;
+	size_t nspans, cap_spans;
+	struct apf_argilla_sugg_agent *agents;
+	size_t nagents, cap_agents;
+	struct apf_argilla_sugg_state *st;
+};
+int apf_argilla_suggestions_parse(struct apf_argilla_suggestions *sg, const char *json, size_t len, size_t text_cps,
+				  const struct apf_labelset *ls, char *why, size_t why_n);
+void apf_argilla_suggestions_release(struct apf_argilla_suggestions *sg);
 
 #endif

@@ -132,6 +132,11 @@ char *apf_db_result_text(struct apf_db_result *r, uint64_t col, uint64_t row);
 /* The value as an integer (0 for NULL or text that is not a number). */
 int64_t apf_db_result_i64(struct apf_db_result *r, uint64_t col, uint64_t row);
 uint64_t apf_db_result_changes(struct apf_db_result *r); /* rows changed by DML */
+/* A VARCHAR cell's bytes without a copy (not NUL-terminated; valid until
+ * the result is freed), *len its length; NULL for NULL or another type. */
+const char *apf_db_result_str(struct apf_db_result *r, uint64_t col, uint64_t row, size_t *len);
+/* A DOUBLE, FLOAT or integer cell as a double; NAN for NULL or another type. */
+double apf_db_result_f64(struct apf_db_result *r, uint64_t col, uint64_t row);
 void apf_db_result_free(struct apf_db_result *r); /* NULL is a no-op */
 
 /*

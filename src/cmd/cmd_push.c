@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "apflow/argilla.h"
+#include "apflow/db.h"
 #include "apflow/labelset.h"
 #include "apflow/log.h"
 #include "apflow/progress.h"
@@ -95,11 +96,23 @@ struct open_arg {
 	const char *dataset;
 };
 
+/* Called only after find_dataset found none: created without looking again. */
 static int open_dataset(void *arg, struct apf_argilla_dataset *ds, struct apf_err *err)
 {
 	struct open_arg *oa = arg;
 
-	return argilla_cli_dataset(oa->cli, oa->a, oa->dataset, 1, ds, err);
+	return argilla_cli_dataset(oa->cli, oa->a, oa->dataset, APF_ARGILLA_CREATE_FIRST, ds, err);
+}
+
+/* While the file is checked: the dataset if it is there (nothing created). */
+static int find_dataset(void *arg, struct apf_argilla_dataset *ds, struct apf_err *err)
+{
+	struct open_arg *oa = arg;
+	const struct apf_labelset *ls = apf_labelset_v1();
+
+	if (!ls)
+		return apf_error(err, APF_EINTERNAL, "the bundled labelset v1 is broken");
+	return apf_argilla_dataset_lookup(oa->a, oa->cli->ws_id, oa->cli->ws_name, oa->dataset, ls, ds, err);
 }
 
 int cmd_push(int argc, char **argv, struct apf_ctx *ctx)
@@ -146,6 +159,8 @@ int cmd_push(int argc, char **argv, struct apf_ctx *ctx)
 	}
 	if ((rc = argilla_cli_args_done(&cli, "push", argc, argv, dataset)))
 		return rc;
+	/* DuckDB (which reads the file) loads beside the sign-in requests. */
+	apf_duckdb_preload();
 
 	/* The input first: a missing file fails before any request. */
 	if (!parquet) {
@@ -193,6 +208,7 @@ int cmd_push(int argc, char **argv, struct apf_ctx *ctx)
 	oa.a = a;
 	oa.dataset = dataset;
 	po.open_dataset = open_dataset;
+	po.find_dataset = find_dataset;
 	po.open_arg = &oa;
 	argilla_cli_signals();
 	po.parquet = tmp ? tmp : shown;
@@ -224,6 +240,12 @@ int cmd_push(int argc, char **argv, struct apf_ctx *ctx)
 		}
 	}
 out:
+	{
+		/* a preloading process waits for the load before it exits */
+		struct apf_err lerr;
+		apf_err_clear(&lerr);
+		apf_duckdb_need(&lerr);
+	}
 	apf_argilla_free(a);
 	if (tmp) {
 		unlink(tmp);

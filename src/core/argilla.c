@@ -1,4 +1,5 @@
 /* argilla.c: the Argilla REST client and the dataset set-up (see argilla.h). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -536,6 +537,136 @@ out:
 	return rc;
 }
 
+int apf_argilla_dataset_lookup(struct apf_argilla *a, const char *workspace_id, const char *workspace,
+			       const char *name, const struct apf_labelset *ls, struct apf_argilla_dataset *out,
+			       struct apf_err *err)
+{
+	json_t *d = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!name || !*name || strlen(name) > 200)
+		return apf_error(err, APF_EUSAGE, "bad dataset name '%s': 1 to 200 characters", name ? name : "");
+	rc = dataset_find(a, workspace_id, name, &d, err);
+	if (rc)
+		return rc;
+	if (!d)
+		return apf_error(err, APF_ENOTFOUND, "no Argilla dataset '%s' in workspace '%s'", name, workspace);
+	if (strcmp(jstr(json_object_get(d, "status")), "ready")) {
+		json_decref(d);
+		return apf_error(err, APF_ENOTFOUND, "Argilla dataset '%s' in workspace '%s' is a draft", name, workspace);
+	}
+	rc = fill_dataset(a, d, workspace, ls, out, err);
+	json_decref(d);
+	return rc;
+}
+
+/* Several POSTs at once, each on a thread of its own (post_create). */
+struct post_job {
+	struct apf_argilla *a;
+	char *path;
+	json_t *body;
+	json_t *out;   /* the answer, when want_out */
+	int want_out;
+	int rc;
+	struct apf_err err;
+};
+
+static void *post_job_run(void *arg)
+{
+	struct post_job *j = arg;
+
+	apf_err_clear(&j->err);
+	j->rc = post_create(j->a, j->path, j->body, j->want_out ? &j->out : NULL, NULL, &j->err);
+	return NULL;
+}
+
+static int post_all(struct post_job *jobs, size_t n, struct apf_err *err)
+{
+	pthread_t th[16];
+	int started[16] = { 0 };
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (i < 16 && !pthread_create(&th[i], NULL, post_job_run, &jobs[i]))
+			started[i] = 1;
+		else
+			post_job_run(&jobs[i]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (i < 16 && started[i])
+			pthread_join(th[i], NULL);
+		if (jobs[i].rc && !rc) {
+			rc = jobs[i].rc;
+			*err = jobs[i].err;
+		}
+	}
+	return rc;
+}
+
+/*
+ * Sets up a dataset this process has just created (empty, a draft): the
+ * text field and the metadata properties at once, then the question (it
+ * names the field), then publish: three round trips instead of the
+ * fourteen of reading what is there first and creating one at a time.
+ * Fills out from the answers; a published dataset created like this has
+ * the settings apflow needs, so they are not read back.
+ */
+static int setup_created(struct apf_argilla *a, const char *id, const struct apf_labelset *ls,
+			 struct apf_argilla_dataset *out, struct apf_err *err)
+{
+	static const struct {
+		const char *name, *title, *type;
+	} md[] = {
+#define X(name, title, type) { name, title, type },
+		APF_ARGILLA_METADATA(X)
+#undef X
+	};
+	enum { NMD = sizeof(md) / sizeof(md[0]) };
+	struct post_job jobs[NMD + 1], q;
+	char *fields = apf_xasprintf("/api/v1/datasets/%s/fields", id);
+	char *mprops = apf_xasprintf("/api/v1/datasets/%s/metadata-properties", id);
+	char *path;
+	int rc;
+
+	memset(jobs, 0, sizeof(jobs));
+	memset(&q, 0, sizeof(q));
+	jobs[0].a = a;
+	jobs[0].path = fields;
+	jobs[0].body = json_pack("{s:s, s:s, s:b, s:{s:s, s:b}}", "name", "text", "title", "Text", "required", 1,
+				 "settings", "type", "text", "use_markdown", 0);
+	for (size_t i = 0; i < NMD; i++) {
+		jobs[i + 1].a = a;
+		jobs[i + 1].path = mprops;
+		jobs[i + 1].body = metadata_body(md[i].name, md[i].title, md[i].type);
+	}
+	rc = post_all(jobs, NMD + 1, err);
+	for (size_t i = 0; i < NMD + 1; i++)
+		json_decref(jobs[i].body);
+	free(fields);
+	free(mprops);
+	if (rc)
+		return rc;
+	q.a = a;
+	q.path = apf_xasprintf("/api/v1/datasets/%s/questions", id);
+	q.body = span_question_body(ls, "text");
+	q.want_out = 1;
+	rc = post_all(&q, 1, err);
+	if (!rc)
+		copy_str(out->question_id, sizeof(out->question_id), json_object_get(q.out, "id"));
+	free(q.path);
+	json_decref(q.body);
+	json_decref(q.out);
+	if (rc)
+		return rc;
+	if (!out->question_id[0]) /* a 409: another process made it meanwhile */
+		return apf_error(err, APF_EEXISTS, "POST /api/v1/datasets/%s/questions: made by another process", id);
+	path = apf_xasprintf("/api/v1/datasets/%s/publish", id);
+	rc = apf_argilla_call(a, "PUT", path, "{}", 2, NULL, NULL, err);
+	free(path);
+	return rc;
+}
+
 int apf_argilla_dataset_open(struct apf_argilla *a, const char *workspace_id, const char *workspace,
 			     const char *name, const struct apf_labelset *ls, int create,
 			     struct apf_argilla_dataset *out, struct apf_err *err)
@@ -547,11 +678,14 @@ int apf_argilla_dataset_open(struct apf_argilla *a, const char *workspace_id, co
 	if (!name || !*name || strlen(name) > 200)
 		return apf_error(err, APF_EUSAGE, "bad dataset name '%s': 1 to 200 characters", name ? name : "");
 	for (int attempt = 0; attempt < 3; attempt++) {
-		rc = dataset_find(a, workspace_id, name, &d, err);
-		if (rc)
-			return rc;
-		if (d)
-			break;
+		/* The caller has just looked: create first, read on a 409. */
+		if (attempt > 0 || create != APF_ARGILLA_CREATE_FIRST) {
+			rc = dataset_find(a, workspace_id, name, &d, err);
+			if (rc)
+				return rc;
+			if (d)
+				break;
+		}
 		if (!create)
 			return apf_error(err, APF_ENOTFOUND, "no Argilla dataset '%s' in workspace '%s'", name, workspace);
 		body = json_pack("{s:s, s:b, s:{s:s, s:i}, s:s}", "name", name, "allow_extra_metadata", 1,
@@ -573,6 +707,32 @@ int apf_argilla_dataset_open(struct apf_argilla *a, const char *workspace_id, co
 	}
 	if (!d)
 		return apf_error(err, APF_ENET, "dataset '%s': created by another process but not found", name);
+	if (created && !strcmp(jstr(json_object_get(d, "status")), "draft")) {
+		copy_str(out->id, sizeof(out->id), json_object_get(d, "id"));
+		copy_str(out->name, sizeof(out->name), json_object_get(d, "name"));
+		copy_str(out->workspace_id, sizeof(out->workspace_id), json_object_get(d, "workspace_id"));
+		apf_strlcpy(out->workspace, workspace ? workspace : "", sizeof(out->workspace));
+		json_decref(d);
+		d = NULL;
+		rc = setup_created(a, out->id, ls, out, err);
+		if (!rc) {
+			out->created = 1;
+			return 0;
+		}
+		if (rc != APF_EEXISTS && rc != APF_EINVAL)
+			return apf_error_prefix(err, "cannot set up Argilla dataset '%s'", name);
+		/* Another process found the draft and is completing it (a 409 on
+		 * the question, a 422 once it has published): read it again and
+		 * go the careful way below. */
+		apf_log_debug("dataset '%s' is being set up by another process too (%s)", name, err->msg);
+		apf_err_clear(err);
+		rc = dataset_find(a, workspace_id, name, &d, err);
+		if (rc)
+			return rc;
+		if (!d)
+			return apf_error(err, APF_ENET, "dataset '%s': created but not found", name);
+		memset(out, 0, sizeof(*out));
+	}
 	if (!strcmp(jstr(json_object_get(d, "status")), "draft")) {
 		char id[64];
 		copy_str(id, sizeof(id), json_object_get(d, "id"));

@@ -2,20 +2,28 @@
  * argilla_push.c: argilla_records.parquet into an Argilla dataset (see
  * argilla.h, apf_argilla_push).
  *
- * Three steps, so that bad input is refused before anything is sent:
- *   1. the file is read a chunk at a time and every record checked (its
- *      id and text kept as two 64-bit hashes, for duplicates);
- *   2. the records already on the server are listed (hashes of external
- *      id and text_sha256, a fingerprint of metadata and suggestion): a
- *      text that changed is refused, or replaced with --replace-changed;
- *   3. the file is read again and the new or changed records are written,
- *      as JSON straight into the request body, batch_size per PUT
- *      .../records/bulk, and sent by `concurrency` threads taking batches
- *      from a short queue: the next batch is built while those are in
- *      flight, and memory holds a few batches whatever the file's size.
- *      An upsert matched by external_id is idempotent, so a request
- *      retried after a timeout whose first attempt did reach the server
- *      writes nothing twice.
+ * Three steps, so that bad input is refused before anything is created
+ * or sent:
+ *   1. the file is read a chunk at a time and every record checked, on
+ *      two threads (check_file): SHA-256 of the text, suggestions_json
+ *      (argilla_sugg.c); kept per record: its id and text as two 64-bit
+ *      hashes (duplicates, changed texts) and a 64-bit hash of the row's
+ *      bytes.  Meanwhile another thread looks the dataset up and, when it
+ *      exists, lists its records (opt->find_dataset): reading changes
+ *      nothing.  A dataset that does not exist is created after the check;
+ *   2. the records already on the server (hashes of external id and
+ *      text_sha256, a fingerprint of metadata and suggestion): a text that
+ *      changed is refused, or replaced with --replace-changed;
+ *   3. the file is read again; each row must hash as it did in step 1
+ *      (else the file changed under us: stop before sending it), and the
+ *      new or changed records are written, as JSON straight into the
+ *      request body, batch_size per PUT .../records/bulk, and sent by
+ *      `concurrency` threads taking batches from a short queue: the next
+ *      batches are built while those are in flight, and memory holds a
+ *      few batches whatever the file's size.  An upsert matched by
+ *      external_id is idempotent, so a request retried after a timeout
+ *      whose first attempt did reach the server writes nothing twice.
+ * --verbose logs the time of each phase (docs/argilla.md, "Speed").
  */
 #include <inttypes.h>
 #include <math.h>
@@ -24,9 +32,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "apflow/argilla.h"
 #include "apflow/buf.h"
@@ -39,6 +49,7 @@
 #include "argilla_impl.h"
 
 #define MAX_REPORTED 10
+#define BODY_POOL 8
 /* The agent of the empty suggestion that replaces one a page lost. */
 #define EMPTY_AGENT "apflow-none"
 
@@ -174,6 +185,8 @@ struct index {
 	size_t nfile, capfile;
 	uint64_t *changed; /* keys of the file's records whose text differs on the server, sorted */
 	size_t nchanged;
+	uint64_t *rowhash; /* row_hash() of every row of the file, in file order */
+	size_t nrows, caprows;
 };
 
 static uint64_t key_hash(const char *s)
@@ -258,6 +271,7 @@ static void index_release(struct index *ix)
 	free(ix->srv);
 	free(ix->file);
 	free(ix->changed);
+	free(ix->rowhash);
 	memset(ix, 0, sizeof(*ix));
 }
 
@@ -285,7 +299,8 @@ static json_t *suggestion_view(json_t *value, json_t *score, json_t *agent, json
 
 /* Calls fn for every record of the dataset, 1,000 a request. */
 static int list_server(struct apf_argilla *a, const struct apf_argilla_dataset *ds,
-		       void (*fn)(json_t *r, void *arg), void *arg, volatile sig_atomic_t *cancel, struct apf_err *err)
+		       void (*fn)(json_t *r, void *arg), void *arg, volatile sig_atomic_t *cancel,
+		       volatile sig_atomic_t *stop, struct apf_err *err)
 {
 	uint64_t offset = 0;
 
@@ -308,7 +323,7 @@ static int list_server(struct apf_argilla *a, const struct apf_argilla_dataset *
 		if (n == 0)
 			return 0;
 		offset += n;
-		if (cancel && *cancel)
+		if ((cancel && *cancel) || (stop && *stop))
 			return apf_error(err, APF_EIO, "interrupted");
 	}
 }
@@ -348,10 +363,10 @@ static void load_one(json_t *r, void *arg)
 }
 
 static int load_index(struct apf_argilla *a, const struct apf_argilla_dataset *ds, struct index *ix,
-		      volatile sig_atomic_t *cancel, struct apf_err *err)
+		      volatile sig_atomic_t *cancel, volatile sig_atomic_t *stop, struct apf_err *err)
 {
 	struct load_arg la = { ix, ds->question_id };
-	int rc = list_server(a, ds, load_one, &la, cancel, err);
+	int rc = list_server(a, ds, load_one, &la, cancel, stop, err);
 
 	if (!rc && ix->nsrv)
 		qsort(ix->srv, ix->nsrv, sizeof(*ix->srv), cmp_srec);
@@ -391,7 +406,8 @@ static int reader_open(struct reader *rd, const char *path, const char *name, st
 	rd->name = name;
 	rc = apf_db_open_memory(&rd->db, err);
 	/* One thread reads the file: the rows are taken one chunk at a time,
-	 * and more threads would only read ahead into memory. */
+	 * and more threads would only read ahead into memory (with two, the
+	 * check took more time and memory grew with the file). */
 	if (!rc)
 		rc = apf_db_exec(rd->db, "SET threads = 1", err);
 	if (rc)
@@ -441,67 +457,228 @@ static void reader_close(struct reader *rd)
 	free(rd->select);
 }
 
+/* A row as views into the chunk DuckDB returned (valid while the chunk is):
+ * text columns as bytes and lengths (NULL for NULL), numbers as numbers. */
 struct row {
-	char *v[C_COUNT];
-	int64_t page_num;
+	const char *v[C_COUNT];
+	size_t l[C_COUNT];
+	int64_t page_num, n_spans;
+	double min_score, agreement;
+	uint64_t index; /* its place in the file, from 0 */
 };
 
-static void row_release(struct row *rw)
+static void row_fill(struct apf_db_result *chunk, uint64_t i, uint64_t index, struct row *rw)
 {
-	for (int k = 0; k < C_COUNT; k++)
-		free(rw->v[k]);
+	static const int text_cols[] = { C_ID, C_DOC, C_TEXT, C_SHA, C_LSV, C_SOURCE, C_ENGINE, C_SUGG };
+
 	memset(rw, 0, sizeof(*rw));
+	for (size_t k = 0; k < sizeof(text_cols) / sizeof(text_cols[0]); k++) {
+		int c = text_cols[k];
+		rw->v[c] = apf_db_result_str(chunk, (uint64_t)c, i, &rw->l[c]);
+	}
+	/* Numbers: v[] is non-NULL when the value is not NULL ("" as a flag). */
+	if (!apf_db_result_is_null(chunk, C_PAGE, i)) {
+		rw->v[C_PAGE] = "";
+		rw->page_num = apf_db_result_i64(chunk, C_PAGE, i);
+	}
+	if (!apf_db_result_is_null(chunk, C_NSPANS, i)) {
+		rw->v[C_NSPANS] = "";
+		rw->n_spans = apf_db_result_i64(chunk, C_NSPANS, i);
+	}
+	if (!apf_db_result_is_null(chunk, C_MINSCORE, i)) {
+		rw->v[C_MINSCORE] = "";
+		rw->min_score = apf_db_result_f64(chunk, C_MINSCORE, i);
+	}
+	if (!apf_db_result_is_null(chunk, C_AGREE, i)) {
+		rw->v[C_AGREE] = "";
+		rw->agreement = apf_db_result_f64(chunk, C_AGREE, i);
+	}
+	rw->index = index;
+}
+
+/* A fast 64-bit hash of bytes, "the same bytes as before": four lanes of
+ * 8 bytes (independent multiplications, so they overlap), folded at the end. */
+static uint64_t bytes_hash(uint64_t h, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint64_t a = h ^ 0x9E3779B97F4A7C15ULL, b = h + 0xC2B2AE3D27D4EB4FULL, c = h ^ 0x165667B19E3779F9ULL,
+		 d = h - 0x27D4EB2F165667C5ULL, w[4];
+	size_t len = n;
+
+	for (; n >= 32; p += 32, n -= 32) {
+		memcpy(w, p, 32);
+		a = (a ^ w[0]) * 0x9E3779B97F4A7C15ULL;
+		b = (b ^ w[1]) * 0xC2B2AE3D27D4EB4FULL;
+		c = (c ^ w[2]) * 0x165667B19E3779F9ULL;
+		d = (d ^ w[3]) * 0x27D4EB2F165667C5ULL;
+		a ^= a >> 29;
+		b ^= b >> 31;
+		c ^= c >> 27;
+		d ^= d >> 33;
+	}
+	for (; n >= 8; p += 8, n -= 8) {
+		memcpy(w, p, 8);
+		a = (a ^ w[0]) * 0x9E3779B97F4A7C15ULL;
+		a ^= a >> 29;
+	}
+	w[0] = 0;
+	memcpy(w, p, n);
+	h = (a ^ w[0] ^ ((uint64_t)len << 32)) * 0xC2B2AE3D27D4EB4FULL;
+	h = (h ^ (h >> 29) ^ b) * 0x9E3779B97F4A7C15ULL;
+	h = (h ^ (h >> 32) ^ c) * 0x165667B19E3779F9ULL;
+	h = (h ^ (h >> 29) ^ d) * 0x27D4EB2F165667C5ULL;
+	return h ^ (h >> 32);
+}
+
+/*
+ * What the row holds, as 64 bits: the second reading compares each row
+ * with the first one's instead of checking it again (SHA-256 of the text,
+ * the suggestions), so a file that changed between the two is caught
+ * before the changed record is sent.
+ */
+static uint64_t row_hash(const struct row *rw)
+{
+	uint64_t h = 0x243F6A8885A308D3ULL;
+
+	for (int k = 0; k < C_COUNT; k++) {
+		if (!rw->v[k]) {
+			h = bytes_hash(h, "\xff\xfe", 2);
+			continue;
+		}
+		switch (k) {
+		case C_PAGE: h = bytes_hash(h, (const char *)&rw->page_num, 8); break;
+		case C_NSPANS: h = bytes_hash(h, (const char *)&rw->n_spans, 8); break;
+		case C_MINSCORE: h = bytes_hash(h, (const char *)&rw->min_score, 8); break;
+		case C_AGREE: h = bytes_hash(h, (const char *)&rw->agreement, 8); break;
+		default: h = bytes_hash(h ^ rw->l[k], rw->v[k], rw->l[k]);
+		}
+	}
+	return h;
+}
+
+struct stream {
+	struct apf_db_stmt *st;
+	struct apf_db_stream *s;
+	uint64_t rows;
+};
+
+static int stream_open(struct reader *rd, struct stream *sm, struct apf_err *err)
+{
+	int rc;
+
+	memset(sm, 0, sizeof(*sm));
+	rc = apf_db_prepare(rd->db, rd->select, &sm->st, err);
+	if (!rc)
+		rc = apf_db_stream_open(sm->st, &sm->s, err);
+	if (rc) {
+		char msg[APF_ERR_MSG_MAX];
+		apf_strlcpy(msg, err->msg, sizeof(msg));
+		apf_db_stmt_free(sm->st);
+		sm->st = NULL;
+		return apf_error(err, APF_EINVAL, "cannot read '%s': %s", rd->name, msg);
+	}
+	return 0;
+}
+
+/* The next chunk, or *chunk NULL at the end. */
+static int stream_next(struct reader *rd, struct stream *sm, struct apf_db_result **chunk, struct apf_err *err)
+{
+	int rc = apf_db_stream_next(sm->s, chunk, err);
+
+	if (rc) {
+		char msg[APF_ERR_MSG_MAX];
+		apf_strlcpy(msg, err->msg, sizeof(msg));
+		return apf_error(err, APF_EINVAL, "cannot read '%s': %s", rd->name, msg);
+	}
+	return 0;
+}
+
+static void stream_close(struct stream *sm)
+{
+	apf_db_stream_free(sm->s);
+	apf_db_stmt_free(sm->st);
+	memset(sm, 0, sizeof(*sm));
 }
 
 /* Calls fn for each row; fn returning non-zero stops with that code. */
 static int reader_each(struct reader *rd, int (*fn)(struct row *rw, void *arg), void *arg,
 		       volatile sig_atomic_t *cancel, struct apf_err *err)
 {
-	struct apf_db_stmt *st = NULL;
-	struct apf_db_stream *s = NULL;
+	struct stream sm;
 	struct apf_db_result *chunk = NULL;
-	int rc = apf_db_prepare(rd->db, rd->select, &st, err);
+	int rc = stream_open(rd, &sm, err);
 
-	if (!rc)
-		rc = apf_db_stream_open(st, &s, err);
-	if (rc) {
-		char msg[APF_ERR_MSG_MAX];
-		apf_strlcpy(msg, err->msg, sizeof(msg));
-		apf_db_stmt_free(st);
-		return apf_error(err, APF_EINVAL, "cannot read '%s': %s", rd->name, msg);
-	}
 	while (!rc) {
-		rc = apf_db_stream_next(s, &chunk, err);
-		if (rc) {
-			char msg[APF_ERR_MSG_MAX];
-			apf_strlcpy(msg, err->msg, sizeof(msg));
-			rc = apf_error(err, APF_EINVAL, "cannot read '%s': %s", rd->name, msg);
-			break;
-		}
-		if (!chunk)
+		rc = stream_next(rd, &sm, &chunk, err);
+		if (rc || !chunk)
 			break;
 		for (uint64_t i = 0; i < apf_db_result_rows(chunk) && !rc; i++) {
 			struct row rw;
-			memset(&rw, 0, sizeof(rw));
-			for (int k = 0; k < C_COUNT; k++)
-				rw.v[k] = apf_db_result_text(chunk, (uint64_t)k, i);
-			rw.page_num = apf_db_result_i64(chunk, C_PAGE, i);
+			row_fill(chunk, i, sm.rows++, &rw);
 			rc = fn(&rw, arg);
-			row_release(&rw);
 		}
 		apf_db_result_free(chunk);
 		if (!rc && cancel && *cancel)
 			rc = apf_error(err, APF_EIO, "interrupted");
 	}
-	apf_db_stream_free(s);
-	apf_db_stmt_free(st);
+	stream_close(&sm);
 	return rc;
 }
 
 /* ---- one record: checks, then its JSON written straight into the request ---- */
 
+/* What one thread reuses from record to record: the suggestions reader,
+ * the merged spans, a SHA-256 context. */
+struct recctx {
+	struct apf_argilla_suggestions sg;
+	struct apf_argilla_span *merged;
+	size_t cap_merged;
+	EVP_MD_CTX *md;
+	EVP_MD *sha256;
+};
+
+static void recctx_init(struct recctx *cx)
+{
+	memset(cx, 0, sizeof(*cx));
+	cx->md = EVP_MD_CTX_new();
+	cx->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static void recctx_release(struct recctx *cx)
+{
+	apf_argilla_suggestions_release(&cx->sg);
+	free(cx->merged);
+	EVP_MD_CTX_free(cx->md);
+	EVP_MD_free(cx->sha256);
+	memset(cx, 0, sizeof(*cx));
+}
+
+static void sha256_hex(struct recctx *cx, const char *s, size_t n, char out[APF_SHA256_HEX])
+{
+	static const char hexd[] = "0123456789abcdef";
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned int dl = 0;
+
+	if (!cx->md || !cx->sha256) {
+		apf_sha256_hex(s, n, out);
+		return;
+	}
+	if (EVP_DigestInit_ex(cx->md, cx->sha256, NULL) != 1 || EVP_DigestUpdate(cx->md, s, n) != 1 ||
+	    EVP_DigestFinal_ex(cx->md, d, &dl) != 1 || dl != 32) {
+		/* cannot happen with the default provider; never matches a hex text */
+		memset(out, '?', 64);
+		out[64] = '\0';
+		return;
+	}
+	for (unsigned i = 0; i < 32; i++) {
+		out[2 * i] = hexd[d[i] >> 4];
+		out[2 * i + 1] = hexd[d[i] & 15];
+	}
+	out[64] = '\0';
+}
+
 /* A row checked and turned into what the record carries.  Pointers are into
- * the row; spans is owned (record_release). */
+ * the row (text and lengths) or the recctx (merged). */
 struct record {
 	char id[512];
 	const char *text;
@@ -509,7 +686,8 @@ struct record {
 	char sha[APF_SHA256_HEX];
 	int64_t page_num;
 	const char *doc, *lsv, *source; /* source NULL: JSON null */
-	struct apf_argilla_span *merged;
+	size_t doc_len, lsv_len, source_len;
+	const struct apf_argilla_span *merged;
 	size_t nmerged;
 	int has_sugg;                   /* some agent made a suggestion (even an empty one) */
 	char agent[256];
@@ -517,205 +695,143 @@ struct record {
 	int64_t n_spans;
 };
 
-/* Reads one agent's element of suggestions_json; problems go to why. */
-static int read_agent(json_t *el, size_t text_cps, const struct apf_labelset *ls,
-		      struct apf_argilla_span **spans, size_t *n, size_t *alloc, struct apf_argilla_span **mine,
-		      size_t *nmine, char *agent, size_t agent_n, char *why, size_t why_n)
-{
-	json_t *value = json_object_get(el, "value"), *score = json_object_get(el, "score"), *sp;
-	const char *q = json_string_value(json_object_get(el, "question_name"));
-	size_t i, first = *n;
-
-	if (!json_is_object(el))
-		return snprintf(why, why_n, "suggestions_json: an element is not an object"), -1;
-	if (q && strcmp(q, ls->question_name))
-		return snprintf(why, why_n, "suggestions_json: question '%s' is not '%s'", q, ls->question_name), -1;
-	if (!json_is_array(value))
-		return snprintf(why, why_n, "suggestions_json: 'value' is not a list"), -1;
-	if (!json_is_null(score) && score && !json_is_number(score) && !json_is_array(score))
-		return snprintf(why, why_n, "suggestions_json: 'score' is not a number or a list"), -1;
-	if (json_is_array(score) && json_array_size(score) != json_array_size(value))
-		return snprintf(why, why_n, "suggestions_json: %zu scores for %zu spans", json_array_size(score),
-				json_array_size(value)),
-		       -1;
-	apf_argilla_agent_name(json_string_value(json_object_get(el, "agent")), agent, agent_n);
-	json_array_foreach(value, i, sp)
-	{
-		json_t *js = json_object_get(sp, "start"), *je = json_object_get(sp, "end");
-		const char *label = json_string_value(json_object_get(sp, "label"));
-		json_t *sc = json_is_array(score) ? json_array_get(score, i) : score;
-		struct apf_argilla_span s;
-
-		if (!json_is_integer(js) || !json_is_integer(je) || !label)
-			return snprintf(why, why_n, "span %zu: needs integer start and end and a label", i), -1;
-		s.start = json_integer_value(js);
-		s.end = json_integer_value(je);
-		s.label = apf_labelset_find(ls, label);
-		s.agents = 1;
-		s.score = json_is_number(sc) ? json_number_value(sc) : 1.0;
-		if (s.label < 0)
-			return snprintf(why, why_n, "span %zu: label '%s' is not in labelset %s", i, label, ls->version), -1;
-		if (s.start < 0 || s.end <= s.start)
-			return snprintf(why, why_n, "span %zu [%" PRId64 ", %" PRId64 "): start must be >= 0 and below end", i,
-					s.start, s.end),
-			       -1;
-		if ((uint64_t)s.end > text_cps)
-			return snprintf(why, why_n,
-					"span %zu [%" PRId64 ", %" PRId64 ") %s: past the end of the text (%zu code points)", i,
-					s.start, s.end, label, text_cps),
-			       -1;
-		if (json_is_number(sc) && (s.score < 0 || s.score > 1 || isnan(s.score)))
-			return snprintf(why, why_n, "span %zu: score %g is not in [0, 1]", i, s.score), -1;
-		for (size_t j = first; j < *n; j++)
-			if (s.start < (*spans)[j].end && s.end > (*spans)[j].start)
-				return snprintf(why, why_n, "spans overlap: [%" PRId64 ", %" PRId64 ") and [%" PRId64 ", %" PRId64 ")",
-						(*spans)[j].start, (*spans)[j].end, s.start, s.end),
-				       -1;
-		if (*n == *alloc) {
-			*alloc = *alloc ? *alloc * 2 : 16;
-			*spans = apf_xrealloc(*spans, *alloc * sizeof(**spans));
-		}
-		(*spans)[(*n)++] = s;
-	}
-	*mine = *spans + first; /* valid until the next realloc: the caller copies */
-	*nmine = *n - first;
-	return 0;
-}
-
 /* Code points of valid UTF-8 (DuckDB checks VARCHAR values): the bytes
- * that do not continue a character: a byte loop, where apf_utf8_count
- * decodes each character (about 5% of push's CPU time, in both passes). */
+ * that do not continue a character, 8 at a time. */
 static size_t cp_count(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t n = 0;
+	size_t n = 0, i = 0;
 
-	for (size_t i = 0; i < len; i++)
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w, cont;
+		memcpy(&w, p + i, 8);
+		/* a continuation byte is 10xxxxxx: bit 7 set and bit 6 clear */
+		cont = (w & ~(w << 1) & 0x8080808080808080ULL) >> 7;
+		/* the sum of the eight 0/1 bytes, in the top byte */
+		n += 8 - (size_t)((cont * 0x0101010101010101ULL) >> 56);
+	}
+	for (; i < len; i++)
 		n += (p[i] & 0xC0) != 0x80;
 	return n;
 }
 
+static int same(const char *a, size_t na, const char *b)
+{
+	return na == strlen(b) && !memcmp(a, b, na);
+}
+
 /*
- * Checks the row and fills out (spans merged, agreement and the rest), or
- * returns -1 with why (and the record's id) filled in.  With check_only,
- * stops once the row is known to be valid.
+ * Checks the row and fills out, or returns -1 with why (and the record's
+ * id) filled in.  check (the first reading): the text's SHA-256 is checked
+ * and nothing more is made once the row is known to be valid.  Else (the
+ * second reading, of a row whose bytes are those the first one checked)
+ * the SHA-256 is taken from the file, and the suggestions are merged.
  */
-static int build_record(const struct row *rw, const struct apf_labelset *ls, int check_only, struct record *out,
-			char *why, size_t why_n)
+static int build_record(const struct row *rw, const struct apf_labelset *ls, struct recctx *cx, int check,
+			struct record *out, char *why, size_t why_n)
 {
 	const char *text = rw->v[C_TEXT];
-	struct apf_argilla_span *spans = NULL, *first_agent = NULL;
-	size_t nspans = 0, alloc = 0, nfirst = 0, nagents = 0, text_cps;
+	struct apf_argilla_suggestions *sg = &cx->sg;
+	size_t text_cps;
 	double agreement = 1.0, min_score = INFINITY;
 	char agents[1024] = "";
-	json_t *root = NULL;
-	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
+	sg->nspans = sg->nagents = 0;
 	if (!rw->v[C_DOC] || !rw->v[C_PAGE]) {
-		snprintf(out->id, sizeof(out->id), "%s", rw->v[C_ID] ? rw->v[C_ID] : "?");
+		snprintf(out->id, sizeof(out->id), "%.*s", rw->v[C_ID] ? (int)rw->l[C_ID] : 1, rw->v[C_ID] ? rw->v[C_ID] : "?");
 		snprintf(why, why_n, "doc_id or page_num is NULL");
 		return -1;
 	}
-	snprintf(out->id, sizeof(out->id), "%s:%" PRId64, rw->v[C_DOC], rw->page_num);
-	if (rw->v[C_ID] && strcmp(rw->v[C_ID], out->id)) {
-		snprintf(why, why_n, "id '%s' is not <doc_id>:<page_num>", rw->v[C_ID]);
+	snprintf(out->id, sizeof(out->id), "%.*s:%" PRId64, (int)rw->l[C_DOC], rw->v[C_DOC], rw->page_num);
+	if (rw->v[C_ID] && !same(rw->v[C_ID], rw->l[C_ID], out->id)) {
+		snprintf(why, why_n, "id '%.*s' is not <doc_id>:<page_num>", (int)rw->l[C_ID], rw->v[C_ID]);
 		return -1;
 	}
-	if (!text || !*text) {
+	if (!text || !rw->l[C_TEXT]) {
 		snprintf(why, why_n, "the text is NULL or empty");
 		return -1;
 	}
 	out->text = text;
-	out->text_len = strlen(text);
-	apf_sha256_hex(text, out->text_len, out->sha);
-	if (!rw->v[C_SHA] || strcmp(rw->v[C_SHA], out->sha)) {
-		snprintf(why, why_n, "text_sha256 %.12s... is not the SHA-256 of the text (%.12s...)",
-			 rw->v[C_SHA] ? rw->v[C_SHA] : "NULL", out->sha);
-		return -1;
+	out->text_len = rw->l[C_TEXT];
+	if (check) {
+		sha256_hex(cx, text, out->text_len, out->sha);
+		if (!rw->v[C_SHA] || rw->l[C_SHA] != 64 || memcmp(rw->v[C_SHA], out->sha, 64)) {
+			snprintf(why, why_n, "text_sha256 %.12s... is not the SHA-256 of the text (%.12s...)",
+				 rw->v[C_SHA] ? rw->v[C_SHA] : "NULL", out->sha);
+			return -1;
+		}
+	} else {
+		if (!rw->v[C_SHA] || rw->l[C_SHA] != 64) {
+			snprintf(why, why_n, "text_sha256 changed");
+			return -1;
+		}
+		memcpy(out->sha, rw->v[C_SHA], 64);
+		out->sha[64] = '\0';
 	}
-	if (rw->v[C_LSV] && strcmp(rw->v[C_LSV], ls->version)) {
-		snprintf(why, why_n, "labelset_version '%s', but the dataset uses labelset %s", rw->v[C_LSV], ls->version);
+	if (rw->v[C_LSV] && !same(rw->v[C_LSV], rw->l[C_LSV], ls->version)) {
+		snprintf(why, why_n, "labelset_version '%.*s', but the dataset uses labelset %s", (int)rw->l[C_LSV],
+			 rw->v[C_LSV], ls->version);
 		return -1;
 	}
 	text_cps = cp_count(text, out->text_len);
-	if (rw->v[C_SUGG] && *rw->v[C_SUGG]) {
-		json_error_t jerr;
-		json_t *el;
-		size_t i;
-
-		root = json_loads(rw->v[C_SUGG], 0, &jerr);
-		if (!root || !json_is_array(root)) {
-			snprintf(why, why_n, "suggestions_json is not a JSON list%s%s", root ? "" : ": ", root ? "" : jerr.text);
-			goto out;
-		}
-		json_array_foreach(root, i, el)
-		{
-			char agent[256], w[512];
-			struct apf_argilla_span *mine;
-			size_t nmine;
-
-			if (read_agent(el, text_cps, ls, &spans, &nspans, &alloc, &mine, &nmine, agent, sizeof(agent),
-				       w, sizeof(w))) {
-				snprintf(why, why_n, "suggestion %zu: %s", i, w);
-				goto out;
-			}
-			if (check_only) {
-				nagents++;
-				continue;
-			}
-			if (nagents == 0) {
-				nfirst = nmine;
-				first_agent = apf_xmalloc((nmine ? nmine : 1) * sizeof(*first_agent));
-				memcpy(first_agent, mine, nmine * sizeof(*first_agent));
-			} else if (nagents == 1) {
-				agreement = apf_argilla_span_f1(first_agent, nfirst, mine, nmine);
-			}
-			if (strlen(agents) + strlen(agent) + 2 < sizeof(agents) && !strstr(agents, agent)) {
-				size_t l = strlen(agents);
-				snprintf(agents + l, sizeof(agents) - l, "%s%s", l ? "/" : "", agent);
-			}
-			nagents++;
+	if (rw->v[C_SUGG] && rw->l[C_SUGG] &&
+	    apf_argilla_suggestions_parse(sg, rw->v[C_SUGG], rw->l[C_SUGG], text_cps, ls, why, why_n))
+		return -1;
+	if (check)
+		return 0;
+	for (size_t i = 0; i < sg->nagents; i++) {
+		const char *agent = sg->agents[i].name;
+		if (i == 1)
+			agreement = apf_argilla_span_f1(sg->spans + sg->agents[0].first, sg->agents[0].n,
+							sg->spans + sg->agents[1].first, sg->agents[1].n);
+		if (strlen(agents) + strlen(agent) + 2 < sizeof(agents) && !strstr(agents, agent)) {
+			size_t l = strlen(agents);
+			snprintf(agents + l, sizeof(agents) - l, "%s%s", l ? "/" : "", agent);
 		}
 	}
-	rc = 0;
-	if (check_only)
-		goto out;
-	for (size_t i = 0; i < nspans; i++)
-		if (spans[i].score < min_score)
-			min_score = spans[i].score;
-	out->merged = apf_xmalloc((nspans ? nspans : 1) * sizeof(*out->merged));
-	out->nmerged = apf_argilla_merge_spans(spans, nspans, out->merged);
-	out->has_sugg = nagents > 0;
-	if (nagents)
+	for (size_t i = 0; i < sg->nspans; i++)
+		if (sg->spans[i].score < min_score)
+			min_score = sg->spans[i].score;
+	if (sg->nspans > cx->cap_merged) {
+		cx->cap_merged = sg->nspans * 2;
+		cx->merged = apf_xrealloc(cx->merged, cx->cap_merged * sizeof(*cx->merged));
+	}
+	out->nmerged = sg->nspans ? apf_argilla_merge_spans(sg->spans, sg->nspans, cx->merged) : 0;
+	out->merged = cx->merged;
+	out->has_sugg = sg->nagents > 0;
+	if (sg->nagents)
 		apf_argilla_agent_name(agents, out->agent, sizeof(out->agent));
 	/* The merged columns win; the values from suggestions_json stand in
 	 * when a column is absent or NULL. */
 	if (rw->v[C_AGREE])
-		agreement = strtod(rw->v[C_AGREE], NULL);
+		agreement = rw->agreement;
 	if (rw->v[C_MINSCORE])
-		min_score = strtod(rw->v[C_MINSCORE], NULL);
+		min_score = rw->min_score;
 	out->agreement = isfinite(agreement) ? agreement : 1.0;
 	out->min_score = min_score;
-	out->n_spans = rw->v[C_NSPANS] ? (int64_t)strtoll(rw->v[C_NSPANS], NULL, 10) : (int64_t)out->nmerged;
+	out->n_spans = rw->v[C_NSPANS] ? rw->n_spans : (int64_t)out->nmerged;
 	out->page_num = rw->page_num;
 	out->doc = rw->v[C_DOC];
-	out->lsv = rw->v[C_LSV] ? rw->v[C_LSV] : ls->version;
+	out->doc_len = rw->l[C_DOC];
+	if (rw->v[C_LSV]) {
+		out->lsv = rw->v[C_LSV];
+		out->lsv_len = rw->l[C_LSV];
+	} else {
+		out->lsv = ls->version;
+		out->lsv_len = strlen(ls->version);
+	}
 	/* engine is the OCR engine (issue 12, DESIGN.md), which the merged
 	 * file has as `source`; its own `engine` column (the agents, in
 	 * merge_suggestions_for_argilla.sql) is only the fallback. */
-	out->source = rw->v[C_SOURCE] ? rw->v[C_SOURCE] : rw->v[C_ENGINE];
-out:
-	json_decref(root);
-	free(spans);
-	free(first_agent);
-	return rc;
-}
-
-static void record_release(struct record *r)
-{
-	free(r->merged);
-	memset(r, 0, sizeof(*r));
+	if (rw->v[C_SOURCE]) {
+		out->source = rw->v[C_SOURCE];
+		out->source_len = rw->l[C_SOURCE];
+	} else if (rw->v[C_ENGINE]) {
+		out->source = rw->v[C_ENGINE];
+		out->source_len = rw->l[C_ENGINE];
+	}
+	return 0;
 }
 
 /* The record's metadata and suggestion as Jansson values, for the
@@ -726,12 +842,12 @@ static uint64_t record_fingerprint(const struct record *r, const struct apf_labe
 	json_t *md = json_object(), *sugg = NULL;
 	uint64_t fp;
 
-	json_object_set_new(md, "doc_id", json_string(r->doc));
+	json_object_set_new(md, "doc_id", json_stringn(r->doc, r->doc_len));
 	json_object_set_new(md, "page_num", json_integer(r->page_num));
 	json_object_set_new(md, "text_sha256", json_string(r->sha));
-	json_object_set_new(md, "labelset_version", json_string(r->lsv));
-	json_object_set_new(md, "source", r->source ? json_string(r->source) : json_null());
-	json_object_set_new(md, "engine", r->source ? json_string(r->source) : json_null());
+	json_object_set_new(md, "labelset_version", json_stringn(r->lsv, r->lsv_len));
+	json_object_set_new(md, "source", r->source ? json_stringn(r->source, r->source_len) : json_null());
+	json_object_set_new(md, "engine", r->source ? json_stringn(r->source, r->source_len) : json_null());
 	json_object_set_new(md, "agreement", json_real(r->agreement));
 	json_object_set_new(md, "min_score", isfinite(r->min_score) ? json_real(r->min_score) : json_null());
 	json_object_set_new(md, "n_spans", json_integer(r->n_spans));
@@ -758,9 +874,24 @@ static uint64_t record_fingerprint(const struct record *r, const struct apf_labe
  * isinstance(v, float)). */
 static int put_real(struct apf_buf *b, double v)
 {
+	/* The same few values (scores, agreement) come back record after
+	 * record: their text is kept, by bit pattern, instead of printing
+	 * each again (%.17g is the slowest step of writing a record). */
+	static _Thread_local struct {
+		uint64_t bits;
+		unsigned char n; /* 0: empty */
+		char s[39];
+	} cache[64];
+	uint64_t bits;
+	size_t slot;
 	char s[40];
-	int n = snprintf(s, sizeof(s), "%.17g", v);
+	int n;
 
+	memcpy(&bits, &v, 8);
+	slot = (size_t)((bits * 0x9E3779B97F4A7C15ULL) >> 58);
+	if (cache[slot].n && cache[slot].bits == bits)
+		return apf_buf_add(b, cache[slot].s, cache[slot].n);
+	n = snprintf(s, sizeof(s), "%.17g", v);
 	if (n < 0 || (size_t)n >= sizeof(s) - 2)
 		return -1;
 	if (!strpbrk(s, ".eE")) {
@@ -768,13 +899,85 @@ static int put_real(struct apf_buf *b, double v)
 		s[n++] = '0';
 		s[n] = '\0';
 	}
+	if ((size_t)n < sizeof(cache[slot].s)) {
+		cache[slot].bits = bits;
+		cache[slot].n = (unsigned char)n;
+		memcpy(cache[slot].s, s, (size_t)n);
+	}
 	return apf_buf_add(b, s, (size_t)n);
+}
+
+static int put_strn(struct apf_buf *b, const char *key, const char *s, size_t n)
+{
+	int bad = apf_buf_adds(b, key);
+	return bad | (s ? apf_json_str(b, s, n) : apf_buf_adds(b, "null"));
 }
 
 static int put_str(struct apf_buf *b, const char *key, const char *s)
 {
-	int bad = apf_buf_adds(b, key);
-	return bad | (s ? apf_json_str(b, s, strlen(s)) : apf_buf_adds(b, "null"));
+	return put_strn(b, key, s, s ? strlen(s) : 0);
+}
+
+/* 1 in the top bit of each byte of w that JSON must escape: a control
+ * character, '"' or '\\' (SWAR: eight bytes at a time). */
+static uint64_t json_special(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+	uint64_t lt20 = (w - ones * 0x20) & ~w;
+	uint64_t zq = (q - ones) & ~q, zb = (bs - ones) & ~bs;
+
+	return (lt20 | zq | zb) & high;
+}
+
+/* apf_json_str(), with the plain runs (nearly all of a page's text) found
+ * eight bytes at a time and copied at once.  A word flagged by
+ * json_special() is looked at byte by byte (it may flag a byte after a real
+ * one that is not: borrows); one it does not flag has none. */
+static int put_json_text(struct apf_buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i = 0, run = 0;
+	int bad = apf_buf_add(b, "\"", 1);
+
+	while (i < n) {
+		unsigned char c;
+		char esc[7];
+		size_t el = 2;
+
+		if (i + 8 <= n) {
+			uint64_t w;
+			memcpy(&w, s + i, 8);
+			if (!json_special(w)) {
+				i += 8;
+				continue;
+			}
+		}
+		c = (unsigned char)s[i];
+		if (c >= 0x20 && c != '"' && c != '\\') {
+			i++;
+			continue;
+		}
+		bad |= apf_buf_add(b, s + run, i - run);
+		esc[0] = '\\';
+		switch (c) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			el = 6;
+		}
+		bad |= apf_buf_add(b, esc, el);
+		run = ++i;
+	}
+	bad |= apf_buf_add(b, s + run, n - run);
+	bad |= apf_buf_add(b, "\"", 1);
+	return bad ? -1 : 0;
 }
 
 /* Appends the record as an item of PUT .../records/bulk, written directly
@@ -787,14 +990,14 @@ static int write_record(struct apf_buf *b, const struct record *r, const struct 
 
 	bad |= put_str(b, "{\"external_id\":", r->id);
 	bad |= apf_buf_adds(b, ",\"fields\":{\"text\":");
-	bad |= apf_json_str(b, r->text, r->text_len);
-	bad |= put_str(b, "},\"metadata\":{\"doc_id\":", r->doc);
+	bad |= put_json_text(b, r->text, r->text_len);
+	bad |= put_strn(b, "},\"metadata\":{\"doc_id\":", r->doc, r->doc_len);
 	snprintf(num, sizeof(num), ",\"page_num\":%" PRId64, r->page_num);
 	bad |= apf_buf_adds(b, num);
 	bad |= put_str(b, ",\"text_sha256\":", r->sha);
-	bad |= put_str(b, ",\"labelset_version\":", r->lsv);
-	bad |= put_str(b, ",\"source\":", r->source);
-	bad |= put_str(b, ",\"engine\":", r->source);
+	bad |= put_strn(b, ",\"labelset_version\":", r->lsv, r->lsv_len);
+	bad |= put_strn(b, ",\"source\":", r->source, r->source_len);
+	bad |= put_strn(b, ",\"engine\":", r->source, r->source_len);
 	bad |= apf_buf_adds(b, ",\"agreement\":");
 	bad |= put_real(b, r->agreement);
 	bad |= apf_buf_adds(b, ",\"min_score\":");
@@ -852,28 +1055,223 @@ static void report(struct check *ck, const char *id, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int check_row(struct row *rw, void *arg)
+/*
+ * The first reading, on CHECK_THREADS threads: the main thread takes the
+ * chunks from DuckDB (2,048 rows each) and hands them out in turn through
+ * CHECK_SLOTS slots; a thread checks every row of its chunk (SHA-256 of the
+ * text, the suggestions) and keeps, for each valid row, its key and text
+ * hash, and for every row the hash of its bytes (row_hash).  The results
+ * are taken back slot by slot in file order, so the records named in a
+ * report are the first ones of the file, as with one thread.  DuckDB's
+ * decoding on the main thread is the slowest part (about 6 us a record of
+ * the bench's, the checks of a row about 2.5): two slots keep it busy, and
+ * each slot holds a chunk (about 4 MB of 2 KB pages), so not more.
+ */
+#define CHECK_THREADS 2
+#define CHECK_SLOTS 2
+
+struct cjob {
+	struct apf_db_result *chunk;
+	uint64_t row0;
+	size_t n;
+	struct frec *keys;
+	size_t nkeys;
+	uint64_t *hash;
+	size_t cap;
+	uint64_t bad;
+	char *msg[MAX_REPORTED];
+	size_t nmsg;
+	int done;
+};
+
+struct checker {
+	const struct apf_labelset *ls;
+	pthread_mutex_t mu;
+	pthread_cond_t cv_job, cv_done;
+	struct cjob slot[CHECK_SLOTS];
+	uint64_t filled, taken;
+	int closing;
+};
+
+static void check_chunk(const struct apf_labelset *ls, struct recctx *cx, struct cjob *j)
 {
-	struct check *ck = arg;
-	struct index *ix = ck->ix;
 	struct record rec;
 	char why[1024];
 
-	ck->rows++;
-	if (build_record(rw, ck->ls, 1, &rec, why, sizeof(why))) {
-		report(ck, rec.id, "%s", why);
-		record_release(&rec);
-		return 0;
+	j->nkeys = 0;
+	j->bad = 0;
+	j->nmsg = 0;
+	if (j->n > j->cap) {
+		j->cap = j->n;
+		j->keys = apf_xrealloc(j->keys, j->cap * sizeof(*j->keys));
+		j->hash = apf_xrealloc(j->hash, j->cap * sizeof(*j->hash));
 	}
-	if (ix->nfile == ix->capfile) {
-		ix->capfile = ix->capfile ? ix->capfile * 2 : 1024;
+	for (size_t i = 0; i < j->n; i++) {
+		struct row rw;
+		row_fill(j->chunk, i, j->row0 + i, &rw);
+		j->hash[i] = row_hash(&rw);
+		if (build_record(&rw, ls, cx, 1, &rec, why, sizeof(why))) {
+			j->bad++;
+			if (j->nmsg < MAX_REPORTED) {
+				/* the id, '\0', why */
+				size_t a = strlen(rec.id) + 1, b = strlen(why) + 1;
+				char *m = apf_xmalloc(a + b);
+				memcpy(m, rec.id, a);
+				memcpy(m + a, why, b);
+				j->msg[j->nmsg++] = m;
+			}
+			continue;
+		}
+		j->keys[j->nkeys].key = key_hash(rec.id);
+		j->keys[j->nkeys].sha = hex64(rec.sha);
+		j->nkeys++;
+	}
+}
+
+static void *check_worker(void *arg)
+{
+	struct checker *c = arg;
+	struct recctx cx;
+
+	recctx_init(&cx);
+	for (;;) {
+		struct cjob *j;
+
+		pthread_mutex_lock(&c->mu);
+		while (c->taken == c->filled && !c->closing)
+			pthread_cond_wait(&c->cv_job, &c->mu);
+		if (c->taken == c->filled) {
+			pthread_mutex_unlock(&c->mu);
+			break;
+		}
+		j = &c->slot[c->taken++ % CHECK_SLOTS];
+		pthread_mutex_unlock(&c->mu);
+		check_chunk(c->ls, &cx, j);
+		pthread_mutex_lock(&c->mu);
+		j->done = 1;
+		pthread_cond_broadcast(&c->cv_done);
+		pthread_mutex_unlock(&c->mu);
+	}
+	recctx_release(&cx);
+	return NULL;
+}
+
+/* Takes a checked chunk's results into the index and the report. */
+static void collect(struct check *ck, struct cjob *j)
+{
+	struct index *ix = ck->ix;
+
+	for (size_t k = 0; k < j->nmsg; k++) {
+		report(ck, j->msg[k], "%s", j->msg[k] + strlen(j->msg[k]) + 1);
+		free(j->msg[k]);
+	}
+	ck->bad += j->bad - j->nmsg;
+	j->nmsg = 0;
+	if (ix->nfile + j->nkeys > ix->capfile) {
+		while (ix->nfile + j->nkeys > ix->capfile)
+			ix->capfile = ix->capfile ? ix->capfile * 2 : 4096;
 		ix->file = apf_xrealloc(ix->file, ix->capfile * sizeof(*ix->file));
 	}
-	ix->file[ix->nfile].key = key_hash(rec.id);
-	ix->file[ix->nfile].sha = hex64(rec.sha);
-	ix->nfile++;
-	record_release(&rec);
-	return 0;
+	if (j->nkeys)
+		memcpy(ix->file + ix->nfile, j->keys, j->nkeys * sizeof(*j->keys));
+	ix->nfile += j->nkeys;
+	if (ix->nrows + j->n > ix->caprows) {
+		while (ix->nrows + j->n > ix->caprows)
+			ix->caprows = ix->caprows ? ix->caprows * 2 : 4096;
+		ix->rowhash = apf_xrealloc(ix->rowhash, ix->caprows * sizeof(*ix->rowhash));
+	}
+	memcpy(ix->rowhash + ix->nrows, j->hash, j->n * sizeof(*j->hash));
+	ix->nrows += j->n;
+	ck->rows += j->n;
+	apf_db_result_free(j->chunk);
+	j->chunk = NULL;
+}
+
+static int check_file(struct reader *rd, struct check *ck, volatile sig_atomic_t *cancel, struct apf_err *err)
+{
+	struct checker c;
+	struct stream sm;
+	struct recctx inline_cx;
+	pthread_t th[CHECK_THREADS];
+	uint64_t seq = 0, collected = 0;
+	int nth = 0, rc;
+
+	memset(&c, 0, sizeof(c));
+	c.ls = ck->ls;
+	rc = stream_open(rd, &sm, err);
+	if (rc)
+		return rc;
+	pthread_mutex_init(&c.mu, NULL);
+	pthread_cond_init(&c.cv_job, NULL);
+	pthread_cond_init(&c.cv_done, NULL);
+	recctx_init(&inline_cx);
+	for (nth = 0; nth < CHECK_THREADS; nth++)
+		if (pthread_create(&th[nth], NULL, check_worker, &c))
+			break;
+	for (;;) {
+		struct apf_db_result *chunk = NULL;
+		struct cjob *j;
+
+		if (cancel && *cancel) {
+			rc = apf_error(err, APF_EIO, "interrupted");
+			break;
+		}
+		rc = stream_next(rd, &sm, &chunk, err);
+		if (rc || !chunk)
+			break;
+		j = &c.slot[seq % CHECK_SLOTS];
+		if (seq - collected == CHECK_SLOTS) {
+			pthread_mutex_lock(&c.mu);
+			while (!j->done)
+				pthread_cond_wait(&c.cv_done, &c.mu);
+			pthread_mutex_unlock(&c.mu);
+			collect(ck, j);
+			collected++;
+		}
+		j->chunk = chunk;
+		j->row0 = sm.rows;
+		j->n = apf_db_result_rows(chunk);
+		j->done = 0;
+		sm.rows += j->n;
+		if (!nth) {
+			/* no thread could be started: here */
+			check_chunk(c.ls, &inline_cx, j);
+			j->done = 1;
+			seq++;
+			continue;
+		}
+		pthread_mutex_lock(&c.mu);
+		c.filled = ++seq;
+		pthread_cond_signal(&c.cv_job);
+		pthread_mutex_unlock(&c.mu);
+	}
+	/* the chunks in the slots are checked and taken back even after an
+	 * error: they belong to the stream */
+	while (collected < seq) {
+		struct cjob *j = &c.slot[collected % CHECK_SLOTS];
+		pthread_mutex_lock(&c.mu);
+		while (!j->done)
+			pthread_cond_wait(&c.cv_done, &c.mu);
+		pthread_mutex_unlock(&c.mu);
+		collect(ck, j);
+		collected++;
+	}
+	pthread_mutex_lock(&c.mu);
+	c.closing = 1;
+	pthread_cond_broadcast(&c.cv_job);
+	pthread_mutex_unlock(&c.mu);
+	for (int i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < CHECK_SLOTS; i++) {
+		free(c.slot[i].keys);
+		free(c.slot[i].hash);
+	}
+	recctx_release(&inline_cx);
+	pthread_mutex_destroy(&c.mu);
+	pthread_cond_destroy(&c.cv_job);
+	pthread_cond_destroy(&c.cv_done);
+	stream_close(&sm);
+	return rc;
 }
 
 #define STOP_READING (-1)
@@ -899,7 +1297,7 @@ static int name_row(struct row *rw, void *arg)
 
 	if (!rw->v[C_DOC] || !rw->v[C_PAGE])
 		return 0;
-	snprintf(id, sizeof(id), "%s:%" PRId64, rw->v[C_DOC], rw->page_num);
+	snprintf(id, sizeof(id), "%.*s:%" PRId64, (int)rw->l[C_DOC], rw->v[C_DOC], rw->page_num);
 	key = key_hash(id);
 	k = bsearch(&key, nm->keys, nm->n, sizeof(key), cmp_u64);
 	if (!k)
@@ -1019,7 +1417,7 @@ static int delete_changed(struct apf_argilla *a, const struct apf_argilla_datase
 
 	apf_buf_init(&dl.ids, 0);
 	/* All ids first: deleting while listing by offset would skip records. */
-	rc = list_server(a, ds, collect_changed, &dl, cancel, err);
+	rc = list_server(a, ds, collect_changed, &dl, cancel, NULL, err);
 	if (dl.n > MAX_REPORTED)
 		apf_log_warn("... and %zu more records whose text changed", dl.n - MAX_REPORTED);
 	p = dl.ids.data;
@@ -1044,7 +1442,7 @@ static int delete_changed(struct apf_argilla *a, const struct apf_argilla_datase
 struct batch {
 	struct batch *next;
 	char *body;
-	size_t len;
+	size_t len, body_cap;
 	char *ids;      /* the records' ids, each ended by '\0' */
 	size_t *id_off; /* where each starts in ids */
 	size_t n;
@@ -1075,7 +1473,13 @@ struct sender {
 	uint64_t total;
 	int64_t last_progress;
 
+	char *pool[BODY_POOL];     /* bodies of batches sent, for the next ones (mu) */
+	size_t pool_cap[BODY_POOL];
+	int npool;
+
 	/* the batch being built (main thread) */
+	struct recctx *cx;
+	size_t last_len;          /* the last full batch's body */
 	struct apf_buf body;
 	struct apf_buf ids;
 	size_t *id_off;
@@ -1084,10 +1488,19 @@ struct sender {
 	uint64_t rows;
 };
 
-static void batch_free(struct batch *b)
+/* Frees the batch; its body goes back to the pool (taking sd->mu), so the
+ * next batches are written into memory already mapped, not fresh pages. */
+static void batch_free(struct sender *sd, struct batch *b)
 {
 	free(b->ids);
 	free(b->id_off);
+	pthread_mutex_lock(&sd->mu);
+	if (b->body && sd->npool < BODY_POOL) {
+		sd->pool[sd->npool] = b->body;
+		sd->pool_cap[sd->npool++] = b->body_cap;
+		b->body = NULL;
+	}
+	pthread_mutex_unlock(&sd->mu);
 	free(b->body);
 	free(b);
 }
@@ -1181,14 +1594,14 @@ static void *worker(void *arg)
 			sd->inflight--;
 			pthread_cond_broadcast(&sd->cv_room);
 			pthread_mutex_unlock(&sd->mu);
-			batch_free(b);
+			batch_free(sd, b);
 			continue;
 		}
 		pthread_mutex_unlock(&sd->mu);
 		if (!b)
 			return NULL;
 		send_batch(sd, b);
-		batch_free(b);
+		batch_free(sd, b);
 	}
 }
 
@@ -1202,6 +1615,7 @@ static int flush_batch(struct sender *sd)
 	apf_buf_adds(&sd->body, "]}");
 	b = apf_xcalloc(1, sizeof(*b));
 	b->len = sd->body.len;
+	b->body_cap = sd->body.alloc;
 	b->body = apf_buf_detach(&sd->body, NULL);
 	b->ids = apf_buf_detach(&sd->ids, NULL);
 	b->id_off = sd->id_off;
@@ -1224,7 +1638,7 @@ static int flush_batch(struct sender *sd)
 		if (sd->failed)
 			sd->failed_records += b->n;
 		pthread_mutex_unlock(&sd->mu);
-		batch_free(b);
+		batch_free(sd, b);
 		return -1;
 	}
 	if (sd->tail)
@@ -1249,7 +1663,7 @@ static int send_row(struct row *rw, void *arg)
 	if (sd->cancel && *sd->cancel)
 		return 1;
 	sd->rows++;
-	if (sd->progress && apf_now_ms() - sd->last_progress >= 100) {
+	if (sd->progress && (sd->rows & 255) == 0 && apf_now_ms() - sd->last_progress >= 100) {
 		uint64_t done;
 		pthread_mutex_lock(&sd->mu);
 		done = sd->done;
@@ -1257,13 +1671,13 @@ static int send_row(struct row *rw, void *arg)
 		sd->progress(sd->progress_arg, done, sd->total);
 		sd->last_progress = apf_now_ms();
 	}
-	if (build_record(rw, sd->ls, 0, &rec, why, sizeof(why))) {
-		/* Checked in step 2: the file changed under us. */
+	/* The row must be the one the first reading checked, byte for byte. */
+	if (rw->index >= sd->ix->nrows || row_hash(rw) != sd->ix->rowhash[rw->index] ||
+	    build_record(rw, sd->ls, sd->cx, 0, &rec, why, sizeof(why))) {
 		sd->stop = 1;
-		record_release(&rec);
 		return 1;
 	}
-	s = srv_find(sd->ix, key_hash(rec.id));
+	s = sd->ix->nsrv ? srv_find(sd->ix, key_hash(rec.id)) : NULL;
 	/* on the server with the same text (a changed one was deleted) */
 	existing = s && !(s->sha && s->sha != hex64(rec.sha));
 	/* A page that has no suggestion any more: an empty one replaces the
@@ -1274,11 +1688,27 @@ static int send_row(struct row *rw, void *arg)
 		pthread_mutex_lock(&sd->mu);
 		sd->done++;
 		pthread_mutex_unlock(&sd->mu);
-		record_release(&rec);
 		return 0;
 	}
 	if (!sd->n) {
+		/* room for a batch like the last one, so the body is not grown
+		 * (and copied) a dozen times */
 		apf_buf_init(&sd->body, 0);
+		pthread_mutex_lock(&sd->mu);
+		if (sd->npool) {
+			sd->npool--;
+			sd->body.data = sd->pool[sd->npool];
+			sd->body.alloc = sd->pool_cap[sd->npool];
+		}
+		pthread_mutex_unlock(&sd->mu);
+		if (!sd->body.data && sd->last_len) {
+			size_t want = sd->last_len + sd->last_len / 8 + 1;
+			char *d = malloc(want);
+			if (d) {
+				sd->body.data = d;
+				sd->body.alloc = want;
+			}
+		}
 		apf_buf_add(&sd->body, "{\"items\":[", 10);
 		apf_buf_init(&sd->ids, 0);
 		sd->id_off = apf_xcalloc(sd->batch_size, sizeof(*sd->id_off));
@@ -1287,7 +1717,6 @@ static int send_row(struct row *rw, void *arg)
 	}
 	if (write_record(&sd->body, &rec, sd->ls, sd->ds->question_id, empty)) {
 		sd->stop = 1;
-		record_release(&rec);
 		return 1;
 	}
 	sd->id_off[sd->n++] = sd->ids.len;
@@ -1296,10 +1725,56 @@ static int send_row(struct row *rw, void *arg)
 		sd->n_new++;
 	if (s && !existing)
 		sd->replaced++;
-	record_release(&rec);
-	if (sd->n >= sd->batch_size)
+	if (sd->n >= sd->batch_size) {
+		sd->last_len = sd->body.len;
 		return flush_batch(sd) ? 1 : 0;
+	}
 	return 0;
+}
+
+/* The CPU time of the whole process so far (every thread), in microseconds. */
+static int64_t cpu_us(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0;
+	return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
+static double per(int64_t us, uint64_t n)
+{
+	return n ? (double)us / (double)n : 0.0;
+}
+
+/* ---- the dataset, looked up while the file is checked ---- */
+
+struct lookup {
+	struct apf_argilla *a;
+	const struct apf_argilla_push_options *opt;
+	struct apf_argilla_dataset *ds;
+	struct index *ix;
+	int rc;             /* of find_dataset, or of the listing */
+	int found;
+	struct apf_err err;
+	int64_t list_ms;    /* the listing's own time */
+	int64_t t_found;    /* when find_dataset returned */
+	volatile sig_atomic_t stop; /* the check failed or was interrupted: stop listing */
+};
+
+static void *lookup_run(void *arg)
+{
+	struct lookup *lk = arg;
+
+	lk->rc = lk->opt->find_dataset(lk->opt->open_arg, lk->ds, &lk->err);
+	lk->t_found = apf_now_ms();
+	if (!lk->rc) {
+		int64_t t = apf_now_ms();
+		lk->found = 1;
+		lk->rc = load_index(lk->a, lk->ds, lk->ix, lk->opt->cancel, &lk->stop, &lk->err);
+		lk->list_ms = apf_now_ms() - t;
+	}
+	return NULL;
 }
 
 int apf_argilla_push(struct apf_argilla *a, struct apf_argilla_dataset *ds, const struct apf_labelset *ls,
@@ -1311,37 +1786,93 @@ int apf_argilla_push(struct apf_argilla *a, struct apf_argilla_dataset *ds, cons
 	struct reader rd;
 	struct check ck;
 	struct sender sd;
-	pthread_t th[64];
-	int nth = 0, rc, conc = opt->concurrency > 0 ? opt->concurrency : 2;
-	int64_t t0 = apf_now_ms();
+	struct recctx cx;
+	struct lookup lk;
+	pthread_t th[64], lk_th;
+	int nth = 0, rc, conc = opt->concurrency > 0 ? opt->concurrency : 2, lk_started = 0;
+	int64_t t0, t_check, t_ready, t_listed, t_send, c0, c1;
+	struct apf_err lib_err;
 
+	/* Loading DuckDB is set-up, not reading: the clock starts after it
+	 * (an error is reported by reader_open()). */
+	apf_err_clear(&lib_err);
+	apf_duckdb_need(&lib_err);
+	t0 = apf_now_ms();
+	c0 = cpu_us();
 	memset(stats, 0, sizeof(*stats));
 	memset(&ix, 0, sizeof(ix));
+	memset(&sd, 0, sizeof(sd));
+	memset(&lk, 0, sizeof(lk));
+	recctx_init(&cx);
 	if (conc > 64)
 		conc = 64;
 	rc = reader_open(&rd, opt->parquet, name, err);
 	if (rc)
 		goto out_reader;
 
-	/* The file alone first: bad input stops here, before any request. */
+	/* Looking the dataset up (and listing its records) changes nothing,
+	 * so it goes on beside the check; creating one waits for it. */
+	if (opt->find_dataset) {
+		lk.a = a;
+		lk.opt = opt;
+		lk.ds = ds;
+		lk.ix = &ix;
+		apf_err_clear(&lk.err);
+		lk_started = !pthread_create(&lk_th, NULL, lookup_run, &lk);
+	}
+
+	/* The file alone first: bad input stops here, before anything is
+	 * created or sent. */
 	memset(&ck, 0, sizeof(ck));
 	ck.ls = ls;
 	ck.ix = &ix;
 	ck.replace = opt->replace_changed;
 	apf_buf_init(&ck.report, 0);
-	rc = reader_each(&rd, check_row, &ck, opt->cancel, err);
+	rc = check_file(&rd, &ck, opt->cancel, err);
 	if (!rc)
 		rc = find_duplicates(&rd, &ck, opt->cancel, err);
 	stats->total = ck.rows;
-	apf_log_debug("push: %" PRIu64 " records checked in %" PRId64 " ms", ck.rows, apf_now_ms() - t0);
-	if (!rc && opt->open_dataset)
-		rc = ck.bad ? 0 : opt->open_dataset(opt->open_arg, ds, err);
-	/* Then what is on the server: changed text is bad input too. */
-	if (!rc && !ck.bad) {
-		int64_t t1 = apf_now_ms();
-		rc = load_index(a, ds, &ix, opt->cancel, err);
-		apf_log_debug("push: the server's %zu records listed in %" PRId64 " ms", ix.nsrv, apf_now_ms() - t1);
+	t_check = apf_now_ms();
+	c1 = cpu_us();
+	apf_log_debug("push: %" PRIu64 " records checked in %" PRId64 " ms (%.1f us of CPU a record)", ck.rows,
+		      t_check - t0, per(c1 - c0, ck.rows));
+	if (lk_started) {
+		/* a listing that is no longer needed stops at its next page */
+		if (rc || ck.bad || (opt->cancel && *opt->cancel))
+			lk.stop = 1;
+		pthread_join(lk_th, NULL);
+		lk_started = 0;
+	} else if (opt->find_dataset && !rc && !ck.bad) {
+		lookup_run(&lk);
 	}
+	/* what the push waited for after the check: the dataset found (the
+	 * lookup thread), then its listing */
+	t_ready = t_check;
+	if (!rc && !ck.bad) {
+		if (opt->find_dataset && (lk.found || lk.rc != APF_ENOTFOUND)) {
+			rc = lk.rc;
+			if (rc)
+				*err = lk.err;
+			if (lk.t_found > t_ready)
+				t_ready = lk.t_found;
+		} else if (opt->open_dataset) {
+			rc = opt->open_dataset(opt->open_arg, ds, err);
+			t_ready = apf_now_ms();
+		}
+	}
+	if (!rc && !ck.bad)
+		apf_log_debug("push: dataset ready in %" PRId64 " ms (%s)", t_ready - t_check,
+			      lk.found ? "found while the file was checked" : ds->created ? "created" : "opened");
+	/* Then what is on the server: changed text is bad input too.  A
+	 * dataset this push created is empty: nothing to list. */
+	if (!rc && !ck.bad && !lk.found && !ds->created) {
+		rc = load_index(a, ds, &ix, opt->cancel, NULL, err);
+		lk.list_ms = apf_now_ms() - t_ready;
+	}
+	t_listed = apf_now_ms();
+	if (!rc && !ck.bad)
+		apf_log_debug("push: the server's %zu records listed in %" PRId64 " ms (%" PRId64 " ms of it after the check)",
+			      ix.nsrv, lk.list_ms, t_listed - t_ready);
 	if (!rc && !ck.bad)
 		rc = find_changed(&rd, &ck, opt->cancel, err);
 	if (!rc && ck.bad) {
@@ -1362,15 +1893,18 @@ int apf_argilla_push(struct apf_argilla *a, struct apf_argilla_dataset *ds, cons
 			goto out_reader;
 	}
 
-	memset(&sd, 0, sizeof(sd));
+	t_send = apf_now_ms();
+	c0 = cpu_us();
 	sd.a = a;
 	sd.ds = ds;
 	sd.ls = ls;
 	sd.ix = &ix;
+	sd.cx = &cx;
 	sd.batch_size = opt->batch_size > 0 ? (size_t)opt->batch_size : 200;
 	if (sd.batch_size > 500)
 		sd.batch_size = 500;
-	sd.max_queued = (size_t)conc;
+	/* bodies ready for the next requests while these are in flight */
+	sd.max_queued = (size_t)conc + 1;
 	sd.progress = opt->progress;
 	sd.cancel = opt->cancel;
 	sd.progress_arg = opt->progress_arg;
@@ -1390,7 +1924,10 @@ int apf_argilla_push(struct apf_argilla *a, struct apf_argilla_dataset *ds, cons
 
 		apf_err_clear(&rerr);
 		rc = reader_each(&rd, send_row, &sd, opt->cancel, &rerr);
-		if (!rc)
+		/* fewer rows than the first reading: the file changed too */
+		if (!rc && !sd.stop && sd.rows != ix.nrows)
+			sd.stop = 1;
+		if (!rc && !sd.stop)
 			flush_batch(&sd);
 		pthread_mutex_lock(&sd.mu);
 		sd.closing = 1;
@@ -1418,6 +1955,14 @@ int apf_argilla_push(struct apf_argilla *a, struct apf_argilla_dataset *ds, cons
 			pthread_join(th[i], NULL);
 		if (opt->progress)
 			opt->progress(opt->progress_arg, sd.done, ck.rows);
+		{
+			int64_t ms = apf_now_ms() - t_send;
+			apf_log_debug("push: sent %" PRIu64 " records in %" PRId64 " ms (%.0f records/s, %" PRIu64
+				      " requests, %.1f us of CPU a record read)",
+				      sd.created + sd.updated, ms,
+				      ms > 0 ? (double)(sd.created + sd.updated) * 1000.0 / (double)ms : 0.0, sd.requests,
+				      per(cpu_us() - c0, sd.rows));
+		}
 		if (sd.failed) {
 			*err = sd.err;
 			rc = sd.err.code ? sd.err.code : APF_ENET;
@@ -1429,6 +1974,8 @@ int apf_argilla_push(struct apf_argilla *a, struct apf_argilla_dataset *ds, cons
 			*err = rerr;
 		}
 	}
+	while (sd.npool)
+		free(sd.pool[--sd.npool]);
 	free(sd.id_off);
 	apf_buf_release(&sd.ids);
 	apf_buf_release(&sd.body);
@@ -1442,8 +1989,13 @@ int apf_argilla_push(struct apf_argilla *a, struct apf_argilla_dataset *ds, cons
 	pthread_cond_destroy(&sd.cv_work);
 	pthread_cond_destroy(&sd.cv_room);
 out_reader:
+	if (lk_started) {
+		lk.stop = 1;
+		pthread_join(lk_th, NULL);
+	}
 	reader_close(&rd);
 	index_release(&ix);
+	recctx_release(&cx);
 	stats->seconds = (double)(apf_now_ms() - t0) / 1000.0;
 	return rc;
 }

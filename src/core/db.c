@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -945,6 +946,39 @@ int apf_db_result_is_null(struct apf_db_result *r, uint64_t col, uint64_t row)
 	idx_t i;
 
 	return cell(r, col, row, &v, &i) || vec_is_null(v, i);
+}
+
+const char *apf_db_result_str(struct apf_db_result *r, uint64_t col, uint64_t row, size_t *len)
+{
+	duckdb_vector v;
+	idx_t i;
+	duckdb_string_t *st;
+
+	*len = 0;
+	if (cell(r, col, row, &v, &i) || vec_is_null(v, i) || duckdb_get_type_id(r->types[col]) != DUCKDB_TYPE_VARCHAR)
+		return NULL;
+	st = &((duckdb_string_t *)duckdb_vector_get_data(v))[i];
+	*len = duckdb_string_t_length(*st);
+	return duckdb_string_t_data(st);
+}
+
+double apf_db_result_f64(struct apf_db_result *r, uint64_t col, uint64_t row)
+{
+	duckdb_vector v;
+	duckdb_type type;
+	idx_t i;
+	int64_t n;
+
+	if (cell(r, col, row, &v, &i) || vec_is_null(v, i))
+		return NAN;
+	type = duckdb_get_type_id(r->types[col]);
+	if (type == DUCKDB_TYPE_DOUBLE)
+		return ((double *)duckdb_vector_get_data(v))[i];
+	if (type == DUCKDB_TYPE_FLOAT)
+		return ((float *)duckdb_vector_get_data(v))[i];
+	if (!vec_int(v, type, i, &n))
+		return (double)n;
+	return NAN;
 }
 
 int64_t apf_db_result_i64(struct apf_db_result *r, uint64_t col, uint64_t row)

@@ -69,7 +69,30 @@ const MAX_BODY = 256 << 20;
 function now() {
   return new Date().toISOString().replace('Z', '').padEnd(26, '0');
 }
-const uuid = () => crypto.randomUUID();
+// Ids: version-4-shaped UUIDs, a random prefix per process and a 48-bit
+// counter, put through a bijection (three Feistel rounds on its halves) so
+// that they do not look sequential; unique within the process.
+// crypto.randomUUID cost microseconds a call here (its entropy refills),
+// and a bulk request takes two per record.
+const idRand = crypto.randomBytes(16);
+const idHex = idRand.toString('hex');
+const idPrefix = `${idHex.slice(0, 8)}-${idHex.slice(8, 12)}-4${idHex.slice(12, 15)}-${'89ab'[idRand[8] & 3]}${idHex.slice(17, 20)}-`;
+const idKeys = [idRand.readUInt32LE(10), idRand.readUInt32LE(11), idRand.readUInt32LE(12)];
+let idCount = idRand.readUIntLE(13, 3) * 2 ** 24;
+const HEX2 = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const hex6 = (x) => HEX2[x >>> 16] + HEX2[(x >>> 8) & 255] + HEX2[x & 255];
+function uuid() {
+  idCount = (idCount + 1) % 2 ** 48;
+  let hi = Math.floor(idCount / 2 ** 24);
+  let lo = idCount % 2 ** 24;
+  for (let r = 0; r < 3; r++) {
+    const f = (Math.imul(lo ^ idKeys[r], 0x9e3779b1) >>> 8) & 0xffffff;
+    const t = lo;
+    lo = hi ^ f;
+    hi = t;
+  }
+  return idPrefix + hex6(hi) + hex6(lo);
+}
 // Random faults from a seeded generator (--seed N), so a test run is repeatable.
 let seed = Number(opt.seed || 0) >>> 0 || ((Math.random() * 2 ** 32) >>> 0);
 function rand() {
@@ -106,11 +129,16 @@ function parseJson(text, scan) {
 // indexOf, that finds:
 //  - whether any number is an integral float (parseJson marks floats then);
 //  - for a body that is exactly {"items":[...]} (a bulk request), the byte
-//    range of every item and of its "fields" value.  Each item is then
-//    parsed on its own (small strings: a 500 KB body as one string lives in
-//    V8's large-object space, and those made garbage collection the fake's
-//    largest cost), and a record's fields are kept, and echoed, as the bytes
-//    the client sent instead of being serialised and encoded again.
+//    range of every item and of its "fields" value, and per item whether it
+//    has an integral float and where its float tokens are (parseItem marks
+//    those of that item only), where its "metadata" value is, and, when
+//    "fields" is an object of plain ASCII keys whose values are strings or
+//    null, where each of those values is.
+//    Each item is then parsed on its own (small strings: a 500 KB body as
+//    one string lives in V8's large-object space, and those made garbage
+//    collection the fake's largest cost), and a record's fields are kept,
+//    and echoed, as the bytes the client sent instead of being serialised
+//    and encoded again.
 // The structure between the items is checked here (JSON.parse checks each
 // item), so a body is accepted or refused as JSON.parse of the whole would
 // do; on anything unexpected items is null and the body is parsed whole.
@@ -148,7 +176,7 @@ function scanBody(buf) {
     if (buf[pos] !== c) throw new Error('unexpected byte');
     pos++;
   };
-  // role: 0 any value, 1 the body, 2 its "items", 3 one item
+  // role: 0 any value, 1 the body, 2 its "items", 3 one item, 4 its "fields"
   const value = (role) => {
     ws();
     const c = buf[pos];
@@ -161,8 +189,8 @@ function scanBody(buf) {
         ws();
         const ks = pos;
         str();
-        const key = role === 1 || role === 3 ? buf.latin1Slice(ks, pos) : null;
-        if (key !== null && key.includes('\\')) ok = false;
+        const key = role === 1 || role === 3 || role === 4 ? buf.latin1Slice(ks, pos) : null;
+        if (key !== null && role !== 4 && key.includes('\\')) ok = false;
         expect(0x3a);
         ws();
         if (role === 1) topKeys++;
@@ -171,8 +199,25 @@ function scanBody(buf) {
           value(2);
         } else if (role === 3 && key === '"fields"') {
           const vs = pos;
-          value(0);
+          if (buf[pos] === 0x7b) {
+            cur.fieldValues = [];
+            value(4);
+          } else {
+            cur.fieldValues = null;
+            value(0);
+          }
           cur.fields = [vs, pos];
+        } else if (role === 3 && key === '"metadata"') {
+          const vs = pos;
+          value(0);
+          cur.metadata = [vs, pos];
+        } else if (role === 4) {
+          const vs = pos;
+          value(0);
+          const plain = cur.fieldValues !== null && !/[^\x20-\x7e]|\\/.test(key);
+          if (plain && buf[vs] === 0x22) cur.fieldValues.push(key.slice(1, -1), vs, pos);
+          else if (plain && pos - vs === 4 && buf.latin1Slice(vs, pos) === 'null') cur.fieldValues.push(key.slice(1, -1), -1, -1);
+          else cur.fieldValues = null;
         } else {
           value(0);
         }
@@ -189,10 +234,11 @@ function scanBody(buf) {
       for (;;) {
         if (role === 2) {
           ws();
-          cur = { start: pos, end: 0, fields: null };
+          cur = { start: pos, end: 0, fields: null, fieldValues: null, metadata: null, intFloat: false, floats: [] };
           out.items.push(cur);
           value(3);
           cur.end = pos;
+          cur = null;
         } else {
           value(0);
         }
@@ -214,11 +260,17 @@ function scanBody(buf) {
       pos++;
     }
     if (pos === s) throw new Error('no value');
-    if (exp && c !== 0x74 && c !== 0x66) out.intFloat = true; // not "true", "false"
-    else if (dot >= 0) {
+    if (c === 0x74 || c === 0x66) return; // "true", "false"
+    let intFloat = exp;
+    if (!exp && dot >= 0) {
       let z = dot + 1;
       while (z < pos && buf[z] === 0x30) z++;
-      if (z === pos) out.intFloat = true;
+      if (z === pos) intFloat = true;
+    }
+    if (intFloat) out.intFloat = true;
+    if (cur !== null && (exp || dot >= 0)) {
+      if (intFloat) cur.intFloat = true;
+      cur.floats.push(s, pos);
     }
   };
   try {
@@ -233,6 +285,51 @@ function scanBody(buf) {
   }
   if (!ok || topKeys !== 1) out.items = null;
   return out;
+}
+
+// One bulk item (x, from scanBody) of the body buf, parsed.  An item whose
+// bytes outside its fields' string values are ASCII is decoded as Latin-1,
+// which is a copy, not a UTF-8 decoding to a two-byte string, and which
+// JSON.parse accepts or refuses exactly as the UTF-8 text (JSON's syntax is
+// ASCII; the bytes of a multi-byte character are all >= 0x80, allowed only
+// inside strings in both): every string is then the same except the
+// fields' values, which hold the bytes of the text one per character
+// (x.byteFields: the span checks take the text from the bytes, fieldText).
+// Otherwise the item is decoded as UTF-8.  Float tokens are marked in
+// items that have an integral float (x.intFloat), from the token positions
+// of the scan; a token that is not a valid JSON number is left for
+// JSON.parse to refuse.
+const { isAscii, isUtf8 } = require('buffer');
+const NUMBER_RE = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+function parseItem(buf, x) {
+  let latin1;
+  if (x.fieldValues !== null && x.fieldValues.length > 0) {
+    const v = x.fieldValues;
+    latin1 = isAscii(buf.subarray(x.start, x.fields[0]));
+    let p = x.fields[0];
+    for (let k = 1; latin1 && k < v.length; k += 3) {
+      if (v[k] < 0) continue;
+      latin1 = isAscii(buf.subarray(p, v[k]));
+      p = v[k + 1];
+    }
+    latin1 = latin1 && isAscii(buf.subarray(p, x.end));
+  } else {
+    latin1 = isAscii(buf.subarray(x.start, x.end));
+  }
+  x.byteFields = latin1 && x.fieldValues !== null;
+  const dec = (a, b) => (latin1 ? buf.latin1Slice(a, b) : buf.toString('utf8', a, b));
+  if (!x.intFloat) return JSON.parse(dec(x.start, x.end));
+  markersSeen = true;
+  let text = '';
+  let p = x.start;
+  const f = x.floats;
+  for (let k = 0; k < f.length; k += 2) {
+    const tok = buf.latin1Slice(f[k], f[k + 1]);
+    if (!NUMBER_RE.test(tok)) continue;
+    text += dec(p, f[k]) + '"\\u0000F' + tok + '"';
+    p = f[k + 1];
+  }
+  return JSON.parse(text + dec(p, x.end));
 }
 
 const isFloatTok = (v) => (typeof v === 'string' && v.startsWith('\u0000F')) || (typeof v === 'number' && !Number.isInteger(v));
@@ -331,11 +428,47 @@ function needOwner(user) {
 }
 
 // ---- span values ----
-// Python's len(): code points, i.e. UTF-16 units less the surrogate pairs.
+// What the span checks need of the text in field `name` of a record: null
+// when it is not a string, else a lower bound of its length in code points
+// (Python's len()), which settles the spans that end below it, and, on
+// demand, that length (fieldLength).
+// A stored record's text is parsed from its bytes (fieldsOf): a text of L
+// UTF-16 units has at least L / 2 code points.  A record being created
+// from a bulk item parsed as Latin-1 (parseItem: record.x.byteFields) has
+// the text's bytes one per character: a code point is at most 4 of them,
+// or 2 (an escaped surrogate pair), or 1 (another escape); its length is
+// counted on the bytes the client sent when they are valid UTF-8 without
+// escapes (the code points are then the bytes that are not continuation
+// bytes), else on the decoded string.
+// (A record being created is {fields, x, raw}: no fsrc.)
+const byteText = (record) => record.fsrc === undefined && record.x !== null && record.x.byteFields === true;
+function fieldText(record, name) {
+  const text = record.fsrc === undefined ? record.fields[name] : fieldsOf(record)[name];
+  if (typeof text !== 'string') return null;
+  return byteText(record) ? Math.ceil(text.length / 4) : Math.ceil(text.length / 2);
+}
 const lengths = new WeakMap();
-function codePoints(record, text) {
-  let n = lengths.get(record);
-  if (n === undefined) {
+function fieldLength(record, name) {
+  let cps = lengths.get(record);
+  if (cps === undefined) lengths.set(record, (cps = new Map()));
+  let n = cps.get(name);
+  if (n !== undefined) return n;
+  let text = null;
+  if (byteText(record)) {
+    const v = record.x.fieldValues;
+    let k = v.length - 3;
+    while (v[k] !== name) k -= 3; // the last one, as JSON.parse keeps
+    const bytes = record.raw.subarray(v[k + 1] + 1, v[k + 2] - 1);
+    if (bytes.indexOf(0x5c) < 0 && isUtf8(bytes)) {
+      n = 0;
+      for (let i = 0; i < bytes.length; i++) if ((bytes[i] & 0xc0) !== 0x80) n++;
+    } else {
+      text = JSON.parse(record.raw.toString('utf8', v[k + 1], v[k + 2]));
+    }
+  } else {
+    text = record.fsrc === undefined ? record.fields[name] : fieldsOf(record)[name];
+  }
+  if (text !== null) {
     n = text.length;
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
@@ -347,8 +480,8 @@ function codePoints(record, text) {
         }
       }
     }
-    lengths.set(record, n);
   }
+  cps.set(name, n);
   return n;
 }
 const labelSets = new WeakMap();
@@ -368,8 +501,8 @@ function anyOverlap(value) {
 }
 function spanErrors(value, record, settings) {
   if (!Array.isArray(value)) return `span question expects a list of values, found ${pyType(value)}`;
-  const text = fieldsOf(record)[settings.field];
-  if (typeof text !== 'string') return `span question requires record to have field \`${settings.field}\``;
+  const sure = fieldText(record, settings.field);
+  if (sure === null) return `span question requires record to have field \`${settings.field}\``;
   for (const item of value) {
     if (item === null || typeof item !== 'object' || typeof item.label !== 'string' || !isInt(item.start) || !isInt(item.end))
       return 'span question response value items need an integer start and end and a string label';
@@ -377,13 +510,11 @@ function spanErrors(value, record, settings) {
     if (item.end < 1) return 'ensure this value is greater than or equal to 1';
     if (item.end <= item.start) return 'span question response value `end` must have a value greater than `start`';
   }
-  // A text of L UTF-16 units has at least L / 2 code points: spans within
-  // that need no count.
-  const sure = Math.ceil(text.length / 2);
+  // Spans that end within the lower bound need no count.
   let len = -1;
   for (const item of value) {
     if (item.end <= sure) continue;
-    if (len < 0) len = codePoints(record, text); // code points, as Python's len()
+    if (len < 0) len = fieldLength(record, settings.field); // code points, as Python's len()
     if (item.start > len - 1)
       return `span question response value \`start\` must have a value lower than record field \`${settings.field}\` length that is \`${len}\``;
     if (item.end > len)
@@ -425,7 +556,8 @@ function responseErrors(d, resp, record) {
 
 function metadataErrors(d, metadata) {
   if (!d.mdByName || d.mdByName.size !== d.metadata_properties.length) d.mdByName = new Map(d.metadata_properties.map((m) => [m.name, m]));
-  for (const [k, v] of Object.entries(metadata)) {
+  for (const k in metadata) {
+    const v = metadata[k];
     const p = d.mdByName.get(k);
     if (!p) {
       if (!d.allow_extra_metadata)
@@ -476,106 +608,157 @@ function suggestionErrors(d, suggestions, record) {
 }
 
 // Pydantic-level checks of one bulk item (RecordUpsert / RecordCreate).
+// The error locations are made only for an error.
+const RESPONSE_STATUSES = new Set(['draft', 'submitted', 'discarded']);
 function checkItemShape(item, i) {
-  const loc = ['body', 'items', i];
-  if (item === null || typeof item !== 'object' || Array.isArray(item)) throw pyErr(loc, 'value is not a valid dict', 'type_error.dict');
-  if (item.fields !== undefined && item.fields !== null) {
-    if (typeof item.fields !== 'object' || Array.isArray(item.fields)) throw pyErr([...loc, 'fields'], 'value is not a valid dict', 'type_error.dict');
-    for (const [k, v] of Object.entries(item.fields))
-      if (v !== null && typeof v !== 'string') throw pyErr([...loc, 'fields', k], 'str type expected', 'type_error.str');
+  const at = (...rest) => ['body', 'items', i, ...rest];
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) throw pyErr(at(), 'value is not a valid dict', 'type_error.dict');
+  const fields = item.fields;
+  if (fields !== undefined && fields !== null) {
+    if (typeof fields !== 'object' || Array.isArray(fields)) throw pyErr(at('fields'), 'value is not a valid dict', 'type_error.dict');
+    for (const k in fields) {
+      const v = fields[k];
+      if (v !== null && typeof v !== 'string') throw pyErr(at('fields', k), 'str type expected', 'type_error.str');
+    }
   }
   if (item.external_id !== undefined && item.external_id !== null && typeof item.external_id !== 'string')
-    throw pyErr([...loc, 'external_id'], 'str type expected', 'type_error.str');
-  if (item.id !== undefined && item.id !== null && !UUID_RE.test(String(item.id))) throw pyErr([...loc, 'id'], 'value is not a valid uuid', 'type_error.uuid');
+    throw pyErr(at('external_id'), 'str type expected', 'type_error.str');
+  if (item.id !== undefined && item.id !== null && !UUID_RE.test(String(item.id))) throw pyErr(at('id'), 'value is not a valid uuid', 'type_error.uuid');
   if (item.metadata !== undefined && item.metadata !== null && (typeof item.metadata !== 'object' || Array.isArray(item.metadata)))
-    throw pyErr([...loc, 'metadata'], 'value is not a valid dict', 'type_error.dict');
-  (item.suggestions || []).forEach((s, j) => {
-    const sl = [...loc, 'suggestions', j];
-    if (!s || typeof s !== 'object') throw pyErr(sl, 'value is not a valid dict', 'type_error.dict');
-    if (!UUID_RE.test(String(s.question_id))) throw pyErr([...sl, 'question_id'], 'value is not a valid uuid', 'type_error.uuid');
+    throw pyErr(at('metadata'), 'value is not a valid dict', 'type_error.dict');
+  const suggestions = item.suggestions || [];
+  for (let j = 0; j < suggestions.length; j++) {
+    const s = suggestions[j];
+    if (!s || typeof s !== 'object') throw pyErr(at('suggestions', j), 'value is not a valid dict', 'type_error.dict');
+    if (!UUID_RE.test(String(s.question_id))) throw pyErr(at('suggestions', j, 'question_id'), 'value is not a valid uuid', 'type_error.uuid');
     if (s.type !== undefined && s.type !== null && s.type !== 'model' && s.type !== 'human')
-      throw pyErr([...sl, 'type'], "value is not a valid enumeration member; permitted: 'model', 'human'", 'type_error.enum');
+      throw pyErr(at('suggestions', j, 'type'), "value is not a valid enumeration member; permitted: 'model', 'human'", 'type_error.enum');
     if (s.agent !== undefined && s.agent !== null) {
-      if (typeof s.agent !== 'string') throw pyErr([...sl, 'agent'], 'str type expected', 'type_error.str');
-      if (s.agent.length < 1 || s.agent.length > 200) throw pyErr([...sl, 'agent'], 'ensure this value has at most 200 characters', 'value_error.any_str.max_length');
-      if (!AGENT_RE.test(s.agent)) throw pyErr([...sl, 'agent'], `string does not match regex "${AGENT_RE.source}"`, 'value_error.str.regex');
+      if (typeof s.agent !== 'string') throw pyErr(at('suggestions', j, 'agent'), 'str type expected', 'type_error.str');
+      if (s.agent.length < 1 || s.agent.length > 200)
+        throw pyErr(at('suggestions', j, 'agent'), 'ensure this value has at most 200 characters', 'value_error.any_str.max_length');
+      if (!AGENT_RE.test(s.agent)) throw pyErr(at('suggestions', j, 'agent'), `string does not match regex "${AGENT_RE.source}"`, 'value_error.str.regex');
     }
     if (s.score !== undefined && s.score !== null) {
-      const scores = Array.isArray(s.score) ? s.score : [s.score];
-      if (Array.isArray(s.score) && s.score.length < 1) throw pyErr([...sl, 'score'], 'ensure this value has at least 1 items', 'value_error.list.min_items');
-      for (const x of scores) {
-        if (!isNumber(x)) throw pyErr([...sl, 'score'], 'value is not a valid float', 'type_error.float');
-        if (numVal(x) < 0 || numVal(x) > 1) throw pyErr([...sl, 'score'], 'ensure this value is less than or equal to 1', 'value_error.number.not_le');
+      const list = Array.isArray(s.score);
+      if (list && s.score.length < 1) throw pyErr(at('suggestions', j, 'score'), 'ensure this value has at least 1 items', 'value_error.list.min_items');
+      const n = list ? s.score.length : 1;
+      for (let k = 0; k < n; k++) {
+        const x = list ? s.score[k] : s.score;
+        if (!isNumber(x)) throw pyErr(at('suggestions', j, 'score'), 'value is not a valid float', 'type_error.float');
+        if (numVal(x) < 0 || numVal(x) > 1) throw pyErr(at('suggestions', j, 'score'), 'ensure this value is less than or equal to 1', 'value_error.number.not_le');
       }
     }
-  });
-  (item.responses || []).forEach((r, j) => {
-    const rl = [...loc, 'responses', j];
-    if (!['draft', 'submitted', 'discarded'].includes(r && r.status))
-      throw pyErr([...rl, 'status'], "value is not a valid enumeration member; permitted: 'draft', 'submitted', 'discarded'", 'type_error.enum');
-    if (!UUID_RE.test(String(r.user_id))) throw pyErr([...rl, 'user_id'], 'value is not a valid uuid', 'type_error.uuid');
-  });
+  }
+  const responses = item.responses || [];
+  for (let j = 0; j < responses.length; j++) {
+    const r = responses[j];
+    if (!RESPONSE_STATUSES.has(r && r.status))
+      throw pyErr(at('responses', j, 'status'), "value is not a valid enumeration member; permitted: 'draft', 'submitted', 'discarded'", 'type_error.enum');
+    if (!UUID_RE.test(String(r.user_id))) throw pyErr(at('responses', j, 'user_id'), 'value is not a valid uuid', 'type_error.uuid');
+  }
 }
 
-// The records in insertion order, as an array made again only after a
-// create or delete: a listing page is then a slice, not a copy of them all.
-function recordList(d) {
-  if (!d.list || d.listVersion !== d.version) {
-    d.list = [...d.records.values()];
-    d.listVersion = d.version;
+// A dataset's records: d.list in insertion order (a listing page is a
+// slice), d.byExt external_id -> record, and d.byIdMap id -> record, made
+// on first use (upserts by id, responses, deletes; a push needs none).
+const recordList = (d) => d.list;
+function byId(d) {
+  if (d.byIdMap === null) {
+    d.byIdMap = new Map();
+    for (const r of d.list) d.byIdMap.set(r.id, r);
   }
-  return d.list;
+  return d.byIdMap;
 }
 
 function recordStatus(d, r) {
   let n = 0;
-  for (const resp of r.responses.values()) if (resp.status === 'submitted') n++;
+  if (r.responses !== null) for (const resp of r.responses.values()) if (resp.status === 'submitted') n++;
   return n >= d.distribution.min_submitted ? 'completed' : 'pending';
 }
 
-// A stored record keeps its fields as the bytes of their JSON (fieldsRaw),
-// parsed again when a check or an answer needs the object: the fake holds
-// every record in memory, and kilobytes of text per record as strings on
-// the JS heap made garbage collection its largest cost.
+// A stored record is small on the JS heap: the fake holds every record in
+// memory, and kilobytes of text per record as strings, or a dozen objects
+// per record, made garbage collection its largest cost.  It keeps
+//  - its fields as the bytes of their JSON: a range (fs, fe) of a buffer
+//    (fsrc), the body of the request that created it (the bytes the client
+//    sent, echoed as they are) or their serialisation; parsed again when a
+//    check or an answer needs the object (fieldsOf);
+//  - its metadata likewise as the bytes the client sent (msrc, ms, me), or,
+//    msrc null, as JSON text (meta), serialised once when it is set;
+//  - its suggestions as null or an array of JSON texts, one per question,
+//    each the whole suggestion as the server answers it ({"id":"<uuid>",
+//    "question_id":"<uuid>",...,"inserted_at":"<time>","updated_at":...}),
+//    serialised once when it is set; an update takes the suggestion's id
+//    and inserted_at from there (suggestionOld);
+//  - its responses as null or a Map user_id -> response.
 function fieldsOf(r) {
-  return r.fields !== undefined ? r.fields : JSON.parse(r.fieldsRaw.toString('utf8'));
+  return JSON.parse(r.fsrc.toString('utf8', r.fs, r.fe));
+}
+const metaText = (r) => (r.msrc === null ? r.meta : r.msrc.toString('utf8', r.ms, r.me));
+const suggestionsOf = (r) => (r.suggestions === null ? [] : r.suggestions.map((j) => parseJson(j)));
+const responsesOf = (r) => (r.responses === null ? [] : [...r.responses.values()]);
+// question_id, id and inserted_at of a stored suggestion (see above; both
+// ids are UUIDs, 36 characters)
+const suggestionQuestion = (json) => json.slice(60, 96);
+function suggestionOld(json) {
+  const k = json.lastIndexOf('"inserted_at":"');
+  return { id: json.slice(7, 43), inserted_at: json.slice(k + 15, json.indexOf('"', k + 15)) };
 }
 function recOut(r, include) {
   const o = {
-    id: r.id, status: r.status, fields: fieldsOf(r), metadata: r.metadata, external_id: r.external_id,
+    id: r.id, status: r.status, fields: fieldsOf(r), metadata: parseJson(metaText(r)), external_id: r.external_id,
     dataset_id: r.dataset_id, inserted_at: r.inserted_at, updated_at: r.updated_at,
   };
-  if (include.has('responses')) o.responses = [...r.responses.values()];
-  if (include.has('suggestions')) o.suggestions = [...r.suggestions.values()];
+  if (include.has('responses')) o.responses = responsesOf(r);
+  if (include.has('suggestions')) o.suggestions = suggestionsOf(r);
   if (include.has('vectors')) o.vectors = {};
   return o;
 }
-// The same as bytes, for answers with many records: the fields are the bytes
-// they arrived in (r.fieldsRaw, see scanBody), or serialised once.
+// The same as bytes, for answers with many records: one buffer where the
+// text between the byte ranges (a record's fields, its metadata) is
+// written, one string for each stretch, and the ranges copied, in turn.
 class Raw {
   constructor(buf) {
     this.buf = buf;
   }
 }
-function recParts(r, include, parts) {
-  if (!r.fieldsRaw) {
-    r.fieldsRaw = Buffer.from(JSON.stringify(r.fields));
-    r.fields = undefined;
-  }
-  const rest = { metadata: r.metadata, external_id: r.external_id, dataset_id: r.dataset_id, inserted_at: r.inserted_at, updated_at: r.updated_at };
-  if (include.has('responses')) rest.responses = [...r.responses.values()];
-  if (include.has('suggestions')) rest.suggestions = [...r.suggestions.values()];
-  if (include.has('vectors')) rest.vectors = {};
-  parts.push(Buffer.from(`{"id":"${r.id}","status":"${r.status}","fields":`, 'latin1'), r.fieldsRaw, Buffer.from(',' + toJson(rest).slice(1)));
-}
 function itemsRaw(records, include, tail) {
-  const parts = [Buffer.from('{"items":[')];
-  records.forEach((r, i) => {
-    if (i) parts.push(Buffer.from(','));
-    recParts(r, include, parts);
-  });
-  parts.push(Buffer.from(']' + (tail || '') + '}'));
-  return new Raw(Buffer.concat(parts));
+  // parts: strings, and ranges as three entries (buffer, start, end)
+  const parts = [];
+  let size = 0;
+  let str = '{"items":[';
+  const range = (b, s, e) => {
+    parts.push(str, b, s, e);
+    size += Buffer.byteLength(str) + (e - s);
+  };
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i];
+    str += `${i ? ',' : ''}{"id":"${r.id}","status":"${r.status}","fields":`;
+    range(r.fsrc, r.fs, r.fe);
+    str = ',"metadata":';
+    if (r.msrc !== null) {
+      range(r.msrc, r.ms, r.me);
+      str = '';
+    } else {
+      str += r.meta;
+    }
+    str += `,"external_id":${r.external_id === null ? 'null' : JSON.stringify(r.external_id)},"dataset_id":"${r.dataset_id}","inserted_at":"${r.inserted_at}","updated_at":"${r.updated_at}"`;
+    if (include.has('responses')) str += ',"responses":' + (r.responses === null ? '[]' : toJson(responsesOf(r)));
+    if (include.has('suggestions')) str += ',"suggestions":[' + (r.suggestions === null ? '' : r.suggestions.join(',')) + ']';
+    if (include.has('vectors')) str += ',"vectors":{}';
+    str += '}';
+  }
+  str += ']' + (tail || '') + '}';
+  parts.push(str);
+  size += Buffer.byteLength(str);
+  const buf = Buffer.allocUnsafe(size);
+  let off = 0;
+  for (let k = 0; k < parts.length; k += 4) {
+    off += buf.utf8Write(parts[k], off);
+    if (k + 1 < parts.length) off += parts[k + 1].copy(buf, off, parts[k + 2], parts[k + 3]);
+  }
+  return new Raw(buf);
 }
 const ALL = new Set(['responses', 'suggestions', 'vectors']);
 
@@ -585,32 +768,46 @@ function bulk(d, c, upsert) {
   if (!Array.isArray(items)) throw pyErr(['body', 'items'], 'value is not a valid list', 'type_error.list');
   if (items.length < 1) throw E.pydantic([{ loc: ['body', 'items'], msg: 'ensure this value has at least 1 items', type: 'value_error.list.min_items', ctx: { limit_value: 1 } }]);
   if (items.length > 500) throw E.pydantic([{ loc: ['body', 'items'], msg: 'ensure this value has at most 500 items', type: 'value_error.list.max_items', ctx: { limit_value: 500 } }]);
-  items.forEach(checkItemShape);
+  for (let i = 0; i < items.length; i++) checkItemShape(items[i], i);
   if (d.status !== 'ready') throw E.unprocessable('records cannot be created for a non published dataset');
-  const exts = items.map((it) => it.external_id).filter((x) => x !== undefined && x !== null);
+  const exts = [];
+  for (const it of items) if (it.external_id !== undefined && it.external_id !== null) exts.push(it.external_id);
   if (new Set(exts).size !== exts.length) throw E.unprocessable('External IDs must be unique');
   if (!upsert) {
     const dup = exts.filter((x) => d.byExt.has(x));
     if (dup.length) throw E.unprocessable(`found records with same external ids: ${dup.join(', ')}`);
   }
+  // the scan of each item (parseItem), when the body was parsed item by item
+  const xs = c.scan && c.scan.items && c.scan.items.length === items.length ? c.scan.items : null;
   // Validate everything first: all or nothing.
-  const plan = items.map((it, i) => {
+  const plan = new Array(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i];
     const bad = (why) => E.unprocessable(`Record at position ${i} is not valid because ${why}`);
     let existing = null;
     if (upsert) {
-      if (it.external_id !== undefined && it.external_id !== null && d.byExt.has(it.external_id)) existing = d.records.get(d.byExt.get(it.external_id));
-      else if (it.id && d.records.has(it.id)) existing = d.records.get(it.id);
+      if (it.external_id !== undefined && it.external_id !== null) existing = d.byExt.get(it.external_id) || null;
+      if (existing === null && it.id) existing = byId(d).get(it.id) || null;
     }
     let record;
     if (existing) {
       record = existing; // fields are immutable once created
     } else {
       const fields = it.fields || {};
-      if (Object.keys(fields).length === 0) throw bad('fields cannot be empty');
+      let nkeys = 0;
+      let unknown = false;
+      for (const k in fields) {
+        nkeys++;
+        if (!unknown && !d.fields.some((f) => f.name === k)) unknown = true;
+      }
+      if (nkeys === 0) throw bad('fields cannot be empty');
       for (const f of d.fields) if (f.required && (fields[f.name] === undefined || fields[f.name] === null)) throw bad(`missing required value for field: '${f.name}'`);
-      const unknown = Object.keys(fields).filter((k) => !d.fields.some((f) => f.name === k));
-      if (unknown.length) throw bad(`found fields values for non configured fields: [${unknown.map((k) => `'${k}'`).join(', ')}]`);
-      record = { fields };
+      if (unknown) {
+        const names = Object.keys(fields).filter((k) => !d.fields.some((f) => f.name === k));
+        throw bad(`found fields values for non configured fields: [${names.map((k) => `'${k}'`).join(', ')}]`);
+      }
+      // the record as the checks see it (fieldText)
+      record = { fields, x: xs === null ? null : xs[i], raw: c.raw };
     }
     if (it.metadata) {
       const e = metadataErrors(d, it.metadata);
@@ -620,44 +817,69 @@ function bulk(d, c, upsert) {
       const e = suggestionErrors(d, it.suggestions, record);
       if (e) throw bad(`record does not have valid suggestions: ${e}`);
     }
-    for (const r of it.responses || []) {
-      if (!users.has(r.user_id)) throw bad(`record does not have valid responses: user with id ${r.user_id} not found`);
-      const e = responseErrors(d, r, record);
-      if (e) throw bad(`record does not have valid responses: ${e}`);
-    }
-    return { it, existing };
-  });
-  const out = [];
+    if (it.responses)
+      for (const r of it.responses) {
+        if (!users.has(r.user_id)) throw bad(`record does not have valid responses: user with id ${r.user_id} not found`);
+        const e = responseErrors(d, r, record);
+        if (e) throw bad(`record does not have valid responses: ${e}`);
+      }
+    plan[i] = existing;
+  }
+  // New records keep their fields and metadata in the request's body,
+  // unless their fields are less than half of it (updates, mostly): then a
+  // copy of the fields' bytes, so that a body is not held for a few records.
+  let fieldBytes = 0;
+  if (xs !== null) for (let i = 0; i < items.length; i++) if (plan[i] === null) fieldBytes += xs[i].fields[1] - xs[i].fields[0];
+  const keepBody = fieldBytes * 2 >= c.raw.length;
+  const out = new Array(items.length);
   const t = now();
-  const ranges = c.scan && c.scan.items && c.scan.items.length === items.length ? c.scan.items : null;
-  for (const [i, { it, existing }] of plan.entries()) {
-    let r = existing;
-    if (!r) {
-      const fr = ranges && ranges[i].fields;
-      r = { id: uuid(), external_id: it.external_id ?? null, fields: fr ? undefined : it.fields, metadata: it.metadata ?? null, dataset_id: d.id,
-        inserted_at: t, updated_at: t, suggestions: new Map(), responses: new Map(), status: 'pending',
-        fieldsRaw: fr ? Buffer.from(c.raw.subarray(fr[0], fr[1])) : null };
-      d.records.set(r.id, r);
-      d.version = (d.version || 0) + 1;
-      if (r.external_id !== null) d.byExt.set(r.external_id, r.id);
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i];
+    let r = plan[i];
+    if (r === null) {
+      let fsrc, fs, fe;
+      if (xs !== null && keepBody) {
+        fsrc = c.raw;
+        [fs, fe] = xs[i].fields;
+      } else {
+        fsrc = xs !== null ? Buffer.from(c.raw.subarray(xs[i].fields[0], xs[i].fields[1])) : Buffer.from(JSON.stringify(it.fields));
+        fs = 0;
+        fe = fsrc.length;
+      }
+      const mr = fsrc === c.raw ? xs[i].metadata : null;
+      r = { id: uuid(), status: 'pending', fsrc, fs, fe, msrc: mr ? c.raw : null, ms: mr ? mr[0] : 0, me: mr ? mr[1] : 0,
+        meta: mr ? null : it.metadata ? toJson(it.metadata) : 'null', external_id: it.external_id ?? null,
+        dataset_id: d.id, inserted_at: t, updated_at: t, suggestions: null, responses: null };
+      d.list.push(r);
+      if (d.byIdMap !== null) d.byIdMap.set(r.id, r);
+      if (r.external_id !== null) d.byExt.set(r.external_id, r);
       stats.records_created++;
     } else {
-      if ('metadata' in it) r.metadata = it.metadata;
+      if ('metadata' in it) {
+        r.msrc = null;
+        r.meta = it.metadata ? toJson(it.metadata) : 'null';
+      }
       r.updated_at = t;
       stats.records_updated++;
     }
-    for (const s of it.suggestions || []) {
-      const old = r.suggestions.get(s.question_id);
-      r.suggestions.set(s.question_id, { id: old ? old.id : uuid(), question_id: s.question_id, type: s.type ?? null, value: s.value,
-        agent: s.agent ?? null, score: s.score ?? null, inserted_at: old ? old.inserted_at : t, updated_at: t });
-    }
-    for (const rs of it.responses || []) {
-      const old = r.responses.get(rs.user_id);
-      r.responses.set(rs.user_id, { id: old ? old.id : uuid(), values: rs.values ?? null, status: rs.status, record_id: r.id,
-        user_id: rs.user_id, inserted_at: old ? old.inserted_at : t, updated_at: t });
-    }
+    if (it.suggestions)
+      for (const s of it.suggestions) {
+        if (r.suggestions === null) r.suggestions = [];
+        let k = 0;
+        while (k < r.suggestions.length && suggestionQuestion(r.suggestions[k]) !== s.question_id) k++;
+        const old = k < r.suggestions.length ? suggestionOld(r.suggestions[k]) : { id: uuid(), inserted_at: t };
+        r.suggestions[k] = toJson({ id: old.id, question_id: s.question_id, type: s.type ?? null, value: s.value, agent: s.agent ?? null,
+          score: s.score ?? null, inserted_at: old.inserted_at, updated_at: t });
+      }
+    if (it.responses)
+      for (const rs of it.responses) {
+        if (r.responses === null) r.responses = new Map();
+        const old = r.responses.get(rs.user_id);
+        r.responses.set(rs.user_id, { id: old ? old.id : uuid(), values: rs.values ?? null, status: rs.status, record_id: r.id,
+          user_id: rs.user_id, inserted_at: old ? old.inserted_at : t, updated_at: t });
+      }
     r.status = recordStatus(d, r);
-    out.push(r);
+    out[i] = r;
   }
   d.updated_at = t;
   return itemsRaw(out, ALL);
@@ -734,7 +956,7 @@ route('POST', '/api/v1/datasets', (c) => {
   const t = now();
   const d = { id: uuid(), name, guidelines: b.guidelines ?? null, allow_extra_metadata: b.allow_extra_metadata ?? true, status: 'draft',
     distribution: { strategy: 'overlap', min_submitted: dist.min_submitted }, workspace_id: b.workspace_id, inserted_at: t, updated_at: t,
-    fields: [], questions: [], metadata_properties: [], records: new Map(), byExt: new Map() };
+    fields: [], questions: [], metadata_properties: [], list: [], byIdMap: null, byExt: new Map() };
   datasets.set(d.id, d);
   return [201, dsOut(d)];
 });
@@ -847,28 +1069,31 @@ route('DELETE', '/api/v1/datasets/:id/records', (c) => {
   if (ids.length < 1) throw pyErr(['query', 'ids'], 'field required', 'value_error.missing');
   if (ids.length > 100) throw E.unprocessable('Cannot delete more than 100 records at once');
   for (const id of ids) if (!UUID_RE.test(id)) throw new Fail(422, 'Invalid UUID format');
+  const gone = new Set();
   for (const id of ids) {
-    const r = d.records.get(id);
+    const r = byId(d).get(id);
     if (!r) continue;
-    d.records.delete(id);
-    d.version = (d.version || 0) + 1;
+    gone.add(r);
+    d.byIdMap.delete(id);
     if (r.external_id !== null) d.byExt.delete(r.external_id);
   }
+  if (gone.size) d.list = d.list.filter((r) => !gone.has(r));
   return [204, null];
 });
 route('POST', '/api/v1/records/:id/responses', (c) => {
   let d = null;
   let r = null;
-  for (const x of datasets.values()) if (x.records.has(c.p.id)) { d = x; r = x.records.get(c.p.id); }
+  for (const x of datasets.values()) if (byId(x).has(c.p.id)) { d = x; r = byId(x).get(c.p.id); }
   if (!r) throw E.notFound(`Record with id \`${c.p.id}\` not found`);
   const b = c.body;
   if (!['draft', 'submitted', 'discarded'].includes(b.status))
     throw pyErr(['body', 'status'], "value is not a valid enumeration member; permitted: 'draft', 'submitted', 'discarded'", 'type_error.enum');
-  if (r.responses.has(c.user.id)) throw E.conflict(`Response already exists for record with id \`${r.id}\` and by user with id \`${c.user.id}\``);
+  if (r.responses !== null && r.responses.has(c.user.id)) throw E.conflict(`Response already exists for record with id \`${r.id}\` and by user with id \`${c.user.id}\``);
   const e = responseErrors(d, b, r);
   if (e) throw E.unprocessable(e);
   const t = now();
   const resp = { id: uuid(), values: b.values ?? null, status: b.status, record_id: r.id, user_id: c.user.id, inserted_at: t, updated_at: t };
+  if (r.responses === null) r.responses = new Map();
   r.responses.set(c.user.id, resp);
   r.status = recordStatus(d, r);
   return [201, resp];
@@ -911,7 +1136,7 @@ function control(req, res, url, body) {
   if (req.method === 'GET' && url.pathname === '/_records') {
     const d = [...datasets.values()].find((x) => x.name === q.get('dataset'));
     if (!d) return send(res, 404, { detail: 'no such dataset' });
-    return send(res, 200, { dataset: dsOut(d), count: d.records.size, items: [...d.records.values()].map((r) => recOut(r, ALL)) });
+    return send(res, 200, { dataset: dsOut(d), count: d.list.length, items: d.list.map((r) => recOut(r, ALL)) });
   }
   return send(res, 404, { detail: 'Not Found' });
 }
@@ -966,7 +1191,7 @@ function handle(req, res, raw) {
     if (raw.length) {
       try {
         scan = scanBody(raw);
-        if (scan.items) parsed = { items: scan.items.map((x) => parseJson(raw.toString('utf8', x.start, x.end), scan)) };
+        if (scan.items) parsed = { items: scan.items.map((x) => parseItem(raw, x)) };
         else parsed = parseJson(text(), scan);
       } catch (e) {
         throw E.pydantic([{ loc: ['body', 0], msg: 'Expecting value', type: 'value_error.jsondecode' }]);
