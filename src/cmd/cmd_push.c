@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "apflow/argilla.h"
+#include "apflow/db.h"
 #include "apflow/labelset.h"
 #include "apflow/log.h"
 #include "apflow/progress.h"
@@ -158,6 +159,8 @@ int cmd_push(int argc, char **argv, struct apf_ctx *ctx)
 	}
 	if ((rc = argilla_cli_args_done(&cli, "push", argc, argv, dataset)))
 		return rc;
+	/* DuckDB (which reads the file) loads beside the sign-in requests. */
+	apf_duckdb_preload();
 
 	/* The input first: a missing file fails before any request. */
 	if (!parquet) {
@@ -237,6 +240,12 @@ int cmd_push(int argc, char **argv, struct apf_ctx *ctx)
 		}
 	}
 out:
+	{
+		/* a preloading process waits for the load before it exits */
+		struct apf_err lerr;
+		apf_err_clear(&lerr);
+		apf_duckdb_need(&lerr);
+	}
 	apf_argilla_free(a);
 	if (tmp) {
 		unlink(tmp);

@@ -2,20 +2,28 @@
  * argilla_push.c: argilla_records.parquet into an Argilla dataset (see
  * argilla.h, apf_argilla_push).
  *
- * Three steps, so that bad input is refused before anything is sent:
- *   1. the file is read a chunk at a time and every record checked (its
- *      id and text kept as two 64-bit hashes, for duplicates);
- *   2. the records already on the server are listed (hashes of external
- *      id and text_sha256, a fingerprint of metadata and suggestion): a
- *      text that changed is refused, or replaced with --replace-changed;
- *   3. the file is read again and the new or changed records are written,
- *      as JSON straight into the request body, batch_size per PUT
- *      .../records/bulk, and sent by `concurrency` threads taking batches
- *      from a short queue: the next batch is built while those are in
- *      flight, and memory holds a few batches whatever the file's size.
- *      An upsert matched by external_id is idempotent, so a request
- *      retried after a timeout whose first attempt did reach the server
- *      writes nothing twice.
+ * Three steps, so that bad input is refused before anything is created
+ * or sent:
+ *   1. the file is read a chunk at a time and every record checked, on
+ *      two threads (check_file): SHA-256 of the text, suggestions_json
+ *      (argilla_sugg.c); kept per record: its id and text as two 64-bit
+ *      hashes (duplicates, changed texts) and a 64-bit hash of the row's
+ *      bytes.  Meanwhile another thread looks the dataset up and, when it
+ *      exists, lists its records (opt->find_dataset): reading changes
+ *      nothing.  A dataset that does not exist is created after the check;
+ *   2. the records already on the server (hashes of external id and
+ *      text_sha256, a fingerprint of metadata and suggestion): a text that
+ *      changed is refused, or replaced with --replace-changed;
+ *   3. the file is read again; each row must hash as it did in step 1
+ *      (else the file changed under us: stop before sending it), and the
+ *      new or changed records are written, as JSON straight into the
+ *      request body, batch_size per PUT .../records/bulk, and sent by
+ *      `concurrency` threads taking batches from a short queue: the next
+ *      batches are built while those are in flight, and memory holds a
+ *      few batches whatever the file's size.  An upsert matched by
+ *      external_id is idempotent, so a request retried after a timeout
+ *      whose first attempt did reach the server writes nothing twice.
+ * --verbose logs the time of each phase (docs/argilla.md, "Speed").
  */
 #include <inttypes.h>
 #include <math.h>
@@ -41,6 +49,7 @@
 #include "argilla_impl.h"
 
 #define MAX_REPORTED 10
+#define BODY_POOL 8
 /* The agent of the empty suggestion that replaces one a page lost. */
 #define EMPTY_AGENT "apflow-none"
 
@@ -396,7 +405,8 @@ static int reader_open(struct reader *rd, const char *path, const char *name, st
 	rd->name = name;
 	rc = apf_db_open_memory(&rd->db, err);
 	/* One thread reads the file: the rows are taken one chunk at a time,
-	 * and more threads would only read ahead into memory. */
+	 * and more threads would only read ahead into memory (with two, the
+	 * check took more time and memory grew with the file). */
 	if (!rc)
 		rc = apf_db_exec(rd->db, "SET threads = 1", err);
 	if (rc)
@@ -485,21 +495,38 @@ static void row_fill(struct apf_db_result *chunk, uint64_t i, uint64_t index, st
 	rw->index = index;
 }
 
-/* A fast 64-bit hash of bytes (8 at a time), for "the same bytes as before". */
+/* A fast 64-bit hash of bytes, "the same bytes as before": four lanes of
+ * 8 bytes (independent multiplications, so they overlap), folded at the end. */
 static uint64_t bytes_hash(uint64_t h, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	uint64_t w;
+	uint64_t a = h ^ 0x9E3779B97F4A7C15ULL, b = h + 0xC2B2AE3D27D4EB4FULL, c = h ^ 0x165667B19E3779F9ULL,
+		 d = h - 0x27D4EB2F165667C5ULL, w[4];
+	size_t len = n;
 
-	for (; n >= 8; p += 8, n -= 8) {
-		memcpy(&w, p, 8);
-		h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
-		h ^= h >> 29;
+	for (; n >= 32; p += 32, n -= 32) {
+		memcpy(w, p, 32);
+		a = (a ^ w[0]) * 0x9E3779B97F4A7C15ULL;
+		b = (b ^ w[1]) * 0xC2B2AE3D27D4EB4FULL;
+		c = (c ^ w[2]) * 0x165667B19E3779F9ULL;
+		d = (d ^ w[3]) * 0x27D4EB2F165667C5ULL;
+		a ^= a >> 29;
+		b ^= b >> 31;
+		c ^= c >> 27;
+		d ^= d >> 33;
 	}
-	w = 0;
-	memcpy(&w, p, n);
-	h = (h ^ w ^ ((uint64_t)n << 59)) * 0xC2B2AE3D27D4EB4FULL;
-	return h ^ (h >> 31);
+	for (; n >= 8; p += 8, n -= 8) {
+		memcpy(w, p, 8);
+		a = (a ^ w[0]) * 0x9E3779B97F4A7C15ULL;
+		a ^= a >> 29;
+	}
+	w[0] = 0;
+	memcpy(w, p, n);
+	h = (a ^ w[0] ^ ((uint64_t)len << 32)) * 0xC2B2AE3D27D4EB4FULL;
+	h = (h ^ (h >> 29) ^ b) * 0x9E3779B97F4A7C15ULL;
+	h = (h ^ (h >> 32) ^ c) * 0x165667B19E3779F9ULL;
+	h = (h ^ (h >> 29) ^ d) * 0x27D4EB2F165667C5ULL;
+	return h ^ (h >> 32);
 }
 
 /*
@@ -678,8 +705,9 @@ static size_t cp_count(const char *s, size_t len)
 		uint64_t w, cont;
 		memcpy(&w, p + i, 8);
 		/* a continuation byte is 10xxxxxx: bit 7 set and bit 6 clear */
-		cont = w & ~(w << 1) & 0x8080808080808080ULL;
-		n += 8 - (size_t)__builtin_popcountll(cont);
+		cont = (w & ~(w << 1) & 0x8080808080808080ULL) >> 7;
+		/* the sum of the eight 0/1 bytes, in the top byte */
+		n += 8 - (size_t)((cont * 0x0101010101010101ULL) >> 56);
 	}
 	for (; i < len; i++)
 		n += (p[i] & 0xC0) != 0x80;
@@ -845,15 +873,35 @@ static uint64_t record_fingerprint(const struct record *r, const struct apf_labe
  * isinstance(v, float)). */
 static int put_real(struct apf_buf *b, double v)
 {
+	/* The same few values (scores, agreement) come back record after
+	 * record: their text is kept, by bit pattern, instead of printing
+	 * each again (%.17g is the slowest step of writing a record). */
+	static _Thread_local struct {
+		uint64_t bits;
+		unsigned char n; /* 0: empty */
+		char s[39];
+	} cache[64];
+	uint64_t bits;
+	size_t slot;
 	char s[40];
-	int n = snprintf(s, sizeof(s), "%.17g", v);
+	int n;
 
+	memcpy(&bits, &v, 8);
+	slot = (size_t)((bits * 0x9E3779B97F4A7C15ULL) >> 58);
+	if (cache[slot].n && cache[slot].bits == bits)
+		return apf_buf_add(b, cache[slot].s, cache[slot].n);
+	n = snprintf(s, sizeof(s), "%.17g", v);
 	if (n < 0 || (size_t)n >= sizeof(s) - 2)
 		return -1;
 	if (!strpbrk(s, ".eE")) {
 		s[n++] = '.';
 		s[n++] = '0';
 		s[n] = '\0';
+	}
+	if ((size_t)n < sizeof(cache[slot].s)) {
+		cache[slot].bits = bits;
+		cache[slot].n = (unsigned char)n;
+		memcpy(cache[slot].s, s, (size_t)n);
 	}
 	return apf_buf_add(b, s, (size_t)n);
 }
@@ -869,6 +917,68 @@ static int put_str(struct apf_buf *b, const char *key, const char *s)
 	return put_strn(b, key, s, s ? strlen(s) : 0);
 }
 
+/* 1 in the top bit of each byte of w that JSON must escape: a control
+ * character, '"' or '\\' (SWAR: eight bytes at a time). */
+static uint64_t json_special(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+	uint64_t lt20 = (w - ones * 0x20) & ~w;
+	uint64_t zq = (q - ones) & ~q, zb = (bs - ones) & ~bs;
+
+	return (lt20 | zq | zb) & high;
+}
+
+/* apf_json_str(), with the plain runs (nearly all of a page's text) found
+ * eight bytes at a time and copied at once.  A word flagged by
+ * json_special() is looked at byte by byte (it may flag a byte after a real
+ * one that is not: borrows); one it does not flag has none. */
+static int put_json_text(struct apf_buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i = 0, run = 0;
+	int bad = apf_buf_add(b, "\"", 1);
+
+	while (i < n) {
+		unsigned char c;
+		char esc[7];
+		size_t el = 2;
+
+		if (i + 8 <= n) {
+			uint64_t w;
+			memcpy(&w, s + i, 8);
+			if (!json_special(w)) {
+				i += 8;
+				continue;
+			}
+		}
+		c = (unsigned char)s[i];
+		if (c >= 0x20 && c != '"' && c != '\\') {
+			i++;
+			continue;
+		}
+		bad |= apf_buf_add(b, s + run, i - run);
+		esc[0] = '\\';
+		switch (c) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			el = 6;
+		}
+		bad |= apf_buf_add(b, esc, el);
+		run = ++i;
+	}
+	bad |= apf_buf_add(b, s + run, n - run);
+	bad |= apf_buf_add(b, "\"", 1);
+	return bad ? -1 : 0;
+}
+
 /* Appends the record as an item of PUT .../records/bulk, written directly
  * (the text is most of the bytes, escaped here in one pass). */
 static int write_record(struct apf_buf *b, const struct record *r, const struct apf_labelset *ls,
@@ -879,7 +989,7 @@ static int write_record(struct apf_buf *b, const struct record *r, const struct 
 
 	bad |= put_str(b, "{\"external_id\":", r->id);
 	bad |= apf_buf_adds(b, ",\"fields\":{\"text\":");
-	bad |= apf_json_str(b, r->text, r->text_len);
+	bad |= put_json_text(b, r->text, r->text_len);
 	bad |= put_strn(b, "},\"metadata\":{\"doc_id\":", r->doc, r->doc_len);
 	snprintf(num, sizeof(num), ",\"page_num\":%" PRId64, r->page_num);
 	bad |= apf_buf_adds(b, num);
@@ -951,11 +1061,13 @@ static void report(struct check *ck, const char *id, const char *fmt, ...)
  * text, the suggestions) and keeps, for each valid row, its key and text
  * hash, and for every row the hash of its bytes (row_hash).  The results
  * are taken back slot by slot in file order, so the records named in a
- * report are the first ones of the file, as with one thread.  On two cores
- * the check takes about half the time; Argilla has nothing to do meanwhile.
+ * report are the first ones of the file, as with one thread.  DuckDB's
+ * decoding on the main thread is the slowest part (about 6 us a record of
+ * the bench's, the checks of a row about 2.5): two slots keep it busy, and
+ * each slot holds a chunk (about 4 MB of 2 KB pages), so not more.
  */
 #define CHECK_THREADS 2
-#define CHECK_SLOTS 4
+#define CHECK_SLOTS 2
 
 struct cjob {
 	struct apf_db_result *chunk;
@@ -1329,7 +1441,7 @@ static int delete_changed(struct apf_argilla *a, const struct apf_argilla_datase
 struct batch {
 	struct batch *next;
 	char *body;
-	size_t len;
+	size_t len, body_cap;
 	char *ids;      /* the records' ids, each ended by '\0' */
 	size_t *id_off; /* where each starts in ids */
 	size_t n;
@@ -1360,6 +1472,10 @@ struct sender {
 	uint64_t total;
 	int64_t last_progress;
 
+	char *pool[BODY_POOL];     /* bodies of batches sent, for the next ones (mu) */
+	size_t pool_cap[BODY_POOL];
+	int npool;
+
 	/* the batch being built (main thread) */
 	struct recctx *cx;
 	size_t last_len;          /* the last full batch's body */
@@ -1371,10 +1487,19 @@ struct sender {
 	uint64_t rows;
 };
 
-static void batch_free(struct batch *b)
+/* Frees the batch; its body goes back to the pool (taking sd->mu), so the
+ * next batches are written into memory already mapped, not fresh pages. */
+static void batch_free(struct sender *sd, struct batch *b)
 {
 	free(b->ids);
 	free(b->id_off);
+	pthread_mutex_lock(&sd->mu);
+	if (b->body && sd->npool < BODY_POOL) {
+		sd->pool[sd->npool] = b->body;
+		sd->pool_cap[sd->npool++] = b->body_cap;
+		b->body = NULL;
+	}
+	pthread_mutex_unlock(&sd->mu);
 	free(b->body);
 	free(b);
 }
@@ -1468,14 +1593,14 @@ static void *worker(void *arg)
 			sd->inflight--;
 			pthread_cond_broadcast(&sd->cv_room);
 			pthread_mutex_unlock(&sd->mu);
-			batch_free(b);
+			batch_free(sd, b);
 			continue;
 		}
 		pthread_mutex_unlock(&sd->mu);
 		if (!b)
 			return NULL;
 		send_batch(sd, b);
-		batch_free(b);
+		batch_free(sd, b);
 	}
 }
 
@@ -1489,6 +1614,7 @@ static int flush_batch(struct sender *sd)
 	apf_buf_adds(&sd->body, "]}");
 	b = apf_xcalloc(1, sizeof(*b));
 	b->len = sd->body.len;
+	b->body_cap = sd->body.alloc;
 	b->body = apf_buf_detach(&sd->body, NULL);
 	b->ids = apf_buf_detach(&sd->ids, NULL);
 	b->id_off = sd->id_off;
@@ -1511,7 +1637,7 @@ static int flush_batch(struct sender *sd)
 		if (sd->failed)
 			sd->failed_records += b->n;
 		pthread_mutex_unlock(&sd->mu);
-		batch_free(b);
+		batch_free(sd, b);
 		return -1;
 	}
 	if (sd->tail)
@@ -1567,7 +1693,14 @@ static int send_row(struct row *rw, void *arg)
 		/* room for a batch like the last one, so the body is not grown
 		 * (and copied) a dozen times */
 		apf_buf_init(&sd->body, 0);
-		if (sd->last_len) {
+		pthread_mutex_lock(&sd->mu);
+		if (sd->npool) {
+			sd->npool--;
+			sd->body.data = sd->pool[sd->npool];
+			sd->body.alloc = sd->pool_cap[sd->npool];
+		}
+		pthread_mutex_unlock(&sd->mu);
+		if (!sd->body.data && sd->last_len) {
 			size_t want = sd->last_len + sd->last_len / 8 + 1;
 			char *d = malloc(want);
 			if (d) {
@@ -1655,8 +1788,15 @@ int apf_argilla_push(struct apf_argilla *a, struct apf_argilla_dataset *ds, cons
 	struct lookup lk;
 	pthread_t th[64], lk_th;
 	int nth = 0, rc, conc = opt->concurrency > 0 ? opt->concurrency : 2, lk_started = 0;
-	int64_t t0 = apf_now_ms(), t_check, t_ready, t_listed, t_send, c0 = cpu_us(), c1;
+	int64_t t0, t_check, t_ready, t_listed, t_send, c0, c1;
+	struct apf_err lib_err;
 
+	/* Loading DuckDB is set-up, not reading: the clock starts after it
+	 * (an error is reported by reader_open()). */
+	apf_err_clear(&lib_err);
+	apf_duckdb_need(&lib_err);
+	t0 = apf_now_ms();
+	c0 = cpu_us();
 	memset(stats, 0, sizeof(*stats));
 	memset(&ix, 0, sizeof(ix));
 	memset(&sd, 0, sizeof(sd));
@@ -1829,6 +1969,8 @@ int apf_argilla_push(struct apf_argilla *a, struct apf_argilla_dataset *ds, cons
 			*err = rerr;
 		}
 	}
+	while (sd.npool)
+		free(sd.pool[--sd.npool]);
 	free(sd.id_off);
 	apf_buf_release(&sd.ids);
 	apf_buf_release(&sd.body);
