@@ -159,10 +159,19 @@ create_us() {
 	echo $(((t1 - t0) / 200000))
 }
 probe_us=$(create_us)
+# The load averages around each run: the machine is shared, and both
+# servers (and the client) compete with whatever else runs.
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+load_start=$(loadavg)
 for r in $(seq "$rounds"); do
+	l0=$(loadavg)
 	run_apflow "$r"
+	l1=$(loadavg)
 	run_s3rver "$r"
+	echo "$l0 -> $l1" >"$work/apflow.$r.load"
+	echo "$l1 -> $(loadavg)" >"$work/s3rver.$r.load"
 done
+load_end=$(loadavg)
 # The best round of each.
 best() {	# label
 	local r bestr=1
@@ -205,10 +214,11 @@ node -e '
 	console.log(`apflow/s3rver throughput: ${(a.rate / s.rate).toFixed(2)}x (target >= 2x)`);
 ' "$work/apflow.json" "$work/s3rver.json"
 for label in apflow s3rver; do
-	printf '%s rounds, uploads/s:' "$label"
-	for r in $(seq "$rounds"); do printf ' %s' "$(jq .rate "$work/$label.$r.json")"; done
+	printf '%s rounds, uploads/s (load average before -> after):' "$label"
+	for r in $(seq "$rounds"); do printf ' %s (%s)' "$(jq .rate "$work/$label.$r.json")" "$(cat "$work/$label.$r.load")"; done
 	echo
 done
+echo "load average (1, 5, 15 min): $load_start at the start, $load_end at the end"
 echo "apflow answers after an fsync of the PDF and a warehouse commit; s3rver does not fsync"
 echo "apflow stored $stored objects, documents table has $rows rows (including $warm warm-up uploads)"
 if [ "$probe_us" -gt 100 ]; then

@@ -148,8 +148,8 @@ static void fail_batch(struct job *batch, int rc, const struct apf_err *err)
  * writes), a row a few microseconds.  So when jobs are announced
  * (apf_dbwriter_expect()), the writer waits for those it knew of when the
  * batch started, up to GATHER_US, rather than commit a small batch now
- * and another one just after.  Jobs announced during the wait do not
- * extend it.
+ * and another one just after.  Jobs announced during the wait may join
+ * the batch, but do not extend the wait.
  */
 #define GATHER_US 4000L
 
@@ -174,9 +174,16 @@ static void gather(struct apf_dbwriter *w)
 	if (want > w->max_batch)
 		want = w->max_batch;
 	deadline_in(&until, atomic_load(&w->gather_us));
-	while (w->queued < want && w->expected && !w->stopping)
+	while (w->queued < want && w->expected && !w->stopping) {
 		if (pthread_cond_timedwait(&w->work, &w->lock, &until) == ETIMEDOUT)
 			break;
+		/* Jobs announced meanwhile join the batch too, within the
+		 * same deadline: else a steady load splits into two halves
+		 * that take turns, each committing half as many jobs. */
+		want = w->queued + w->expected;
+		if (want > w->max_batch)
+			want = w->max_batch;
+	}
 }
 
 static void *writer_main(void *arg)

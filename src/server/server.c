@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -66,6 +67,8 @@
 #define FD_RESERVE 32
 #define FD_PER_CONN 3
 #define MIN_CONNECTIONS 4
+/* The writer's longest wait for announced uploads (dbwriter.h). */
+#define SERVER_GATHER_US 10000L
 
 static struct loglimit ll_mhd = LOGLIMIT_INIT(10000, 5);
 static struct loglimit ll_slow = LOGLIMIT_INIT(10000, 3);
@@ -777,6 +780,10 @@ int apf_server_start(const struct apf_config *cfg, const struct apf_server_opts 
 	}
 	srv->store = opts->store;
 	srv->writer = opts->writer;
+	/* Uploads are announced to the writer when their head arrives
+	 * (upload.c), so it may wait for bodies still streaming in: a few
+	 * milliseconds more per commit under load, half the commits. */
+	apf_dbwriter_set_gather(srv->writer, SERVER_GATHER_US);
 	if (!srv->store || !srv->writer) {
 		rc = apf_error(err, APF_EINTERNAL, "the server needs a store and a warehouse writer");
 		goto fail;
@@ -838,6 +845,8 @@ fail:
 void apf_server_stop(struct apf_server *srv, int64_t grace_ms)
 {
 	int64_t deadline = apf_now_ms() + grace_ms;
+	struct apf_dbwriter *writer;
+	struct apf_dbwriter_stats st;
 	long active;
 
 	if (!srv)
@@ -858,5 +867,11 @@ void apf_server_stop(struct apf_server *srv, int64_t grace_ms)
 	/* Work already handed to workers finishes (an upload whose body was
 	 * received is stored and recorded); then the daemon closes what is
 	 * left and the writer commits what is queued. */
+	writer = srv->writer;
 	server_free(srv);
+	/* How well uploads were grouped into warehouse transactions. */
+	apf_dbwriter_stats(writer, &st);
+	apf_log_info("warehouse: %" PRIu64 " jobs committed in %" PRIu64 " transactions (largest %" PRIu64
+		     "), %" PRIu64 " failed",
+		     st.jobs, st.batches, st.max_batch, st.failures);
 }

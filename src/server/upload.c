@@ -44,6 +44,7 @@ struct upload {
 	size_t nfiles;
 	int failed;            /* err holds why the body was refused */
 	int part_failed;       /* part_cb stopped the parser; err says why */
+	int announced;         /* told the writer a job is coming (announce()) */
 	struct apf_err err;
 	char client[INET6_ADDRSTRLEN];
 };
@@ -88,8 +89,27 @@ static int finish_file(struct upload *u)
 	return apf_ingest_spool_finish(&f->sp, &u->err);
 }
 
+/*
+ * The writer groups the uploads of the moment into one transaction, whose
+ * cost hardly depends on its size (dbwriter.h), and waits a moment for the
+ * jobs it was told of.  An upload is announced as soon as its head is
+ * accepted, while its body still streams in, and taken back once its
+ * files go to ingest (which announces each of them itself) or the request
+ * fails.  Under load this makes batches larger: fewer transactions for the
+ * same uploads.  A body that is slow to come costs a batch at most the
+ * writer's wait.
+ */
+static void announce(struct req *rq, struct upload *u, int on)
+{
+	if (u->announced == on)
+		return;
+	u->announced = on;
+	apf_dbwriter_expect(server_writer(rq->srv), on ? +1 : -1);
+}
+
 static void fail(struct req *rq, struct upload *u)
 {
+	announce(rq, u, 0);
 	u->failed = 1;
 	/* The temp files are useless now: free the disk before the rest of
 	 * the body has been read and thrown away. */
@@ -189,11 +209,14 @@ void upload_begin(struct req *rq)
 
 	rq->h = u;
 	client_address(rq->conn, u->client, sizeof(u->client));
+	announce(rq, u, 1); /* taken back by fail(), upload_work() or upload_cleanup() */
 	if (ct && content_type_is(ct, "multipart/form-data")) {
 		u->multipart = 1;
 		u->pp = MHD_create_post_processor(rq->conn, PP_BUFFER, part_cb, rq);
-		if (!u->pp)
+		if (!u->pp) {
+			announce(rq, u, 0);
 			req_reply_error(rq, APF_EINVAL, "bad multipart body: no boundary in Content-Type");
+		}
 		return;
 	}
 	if (ct && (content_type_is(ct, "application/pdf") || content_type_is(ct, "application/octet-stream"))) {
@@ -217,6 +240,7 @@ void upload_begin(struct req *rq)
 		free(decoded);
 		return;
 	}
+	announce(rq, u, 0);
 	req_reply_error(rq, APF_EMEDIATYPE,
 			"unsupported Content-Type '%.80s': send multipart/form-data (field 'file') or application/pdf",
 			ct ? ct : "(none)");
@@ -252,6 +276,7 @@ static void upload_work(struct req *rq)
 	unsigned status = 0;
 	int any_failed = 0, all_failed = 1;
 
+	announce(rq, u, 0); /* each file is announced by ingest itself */
 	for (size_t i = 0; i < u->nfiles; i++) {
 		struct upfile *f = &u->files[i];
 
@@ -325,6 +350,7 @@ void upload_cleanup(struct req *rq)
 
 	if (!u)
 		return;
+	announce(rq, u, 0); /* the client went away, or the request was refused */
 	if (u->pp)
 		MHD_destroy_post_processor(u->pp);
 	for (size_t i = 0; i < u->nfiles; i++) {
