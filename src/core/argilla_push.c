@@ -1465,6 +1465,8 @@ struct sender {
 	int failed;               /* a request failed for good: stop */
 	struct apf_err err;       /* its error */
 	uint64_t done, created, updated, failed_records, requests;
+	uint64_t starved;         /* times a sender found no batch ready (after the first) */
+	int64_t starved_ms;
 	int inflight;
 	int stop;                 /* the file no longer reads as it did in step 2 */
 	volatile sig_atomic_t *cancel;
@@ -1576,6 +1578,14 @@ static void *worker(void *arg)
 		struct batch *b;
 
 		pthread_mutex_lock(&sd->mu);
+		if (!sd->head && !sd->closing && sd->requests + sd->inflight > 0) {
+			/* a request finished and no body is ready: a gap in flight */
+			int64_t t = apf_now_ms();
+			while (!sd->head && !sd->closing)
+				pthread_cond_wait(&sd->cv_work, &sd->mu);
+			sd->starved++;
+			sd->starved_ms += apf_now_ms() - t;
+		}
 		while (!sd->head && !sd->closing)
 			pthread_cond_wait(&sd->cv_work, &sd->mu);
 		b = sd->head;
@@ -1963,6 +1973,8 @@ int apf_argilla_push(struct apf_argilla *a, struct apf_argilla_dataset *ds, cons
 				      ms > 0 ? (double)(sd.created + sd.updated) * 1000.0 / (double)ms : 0.0, sd.requests,
 				      per(cpu_us() - c0, sd.rows));
 		}
+		apf_log_debug("push: the senders found no batch ready %" PRIu64 " times (%" PRId64 " ms in all)", sd.starved,
+			      sd.starved_ms);
 		if (sd.failed) {
 			*err = sd.err;
 			rc = sd.err.code ? sd.err.code : APF_ENET;

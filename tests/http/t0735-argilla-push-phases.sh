@@ -29,6 +29,7 @@ t_match "phase: the check, with its CPU" "apflow: debug: push: 300 records check
 t_match "phase: the dataset, created" "apflow: debug: push: dataset ready in [0-9]+ ms \(created\)" "$err"
 t_match "phase: nothing listed in a dataset just created" "apflow: debug: push: the server's 0 records listed in 0 ms \(0 ms of it after the check\)" "$err"
 t_match "phase: the sending" "apflow: debug: push: sent 300 records in [0-9]+ ms \([0-9]+ records/s, 3 requests, [0-9.]+ us of CPU a record read\)" "$err"
+t_match "the senders' waits for a batch are counted" "apflow: debug: push: the senders found no batch ready [0-9]+ times \([0-9]+ ms in all\)" "$err"
 t_nomatch "the key is not in the log" "$AKEY" "$err"
 t_rc 0 "push again --verbose" "$APFLOW" push --dataset phases --parquet recs.parquet --verbose
 err=$(cat "$T_ERR")
