@@ -27,7 +27,7 @@ const struct apf_cmd apf_commands[] = {
 	{ "store", cmd_store, NEED_CONFIG | NEED_STORE, "put, get, list and delete objects in the store", cmd_store_usage },
 	{ "serve", cmd_serve, NEED_CONFIG | NEED_DB | NEED_STORE | DB_LOCK_LATER, "serve the upload page, POST /upload and document status", cmd_serve_usage },
 	{ "ingest", cmd_ingest, NEED_CONFIG | NEED_DB | NEED_STORE, "ingest PDF files from the command line, as POST /upload does", cmd_ingest_usage },
-	{ "ocr", cmd_ocr, NEED_CONFIG | NEED_DB | NEED_STORE, "read the pages of stored PDFs into md_raw_ocr.main.pages", cmd_ocr_usage },
+	{ "ocr", cmd_ocr, NEED_CONFIG | NEED_DB | NEED_STORE | DB_LAZY, "read the pages of stored PDFs into md_raw_ocr.main.pages", cmd_ocr_usage },
 	{ "export", cmd_export, NEED_CONFIG | NEED_DB | NEED_STORE, "write a dataset's pages as Parquet for pre-annotation and Argilla", cmd_export_usage },
 	{ "preannotate", cmd_preannotate, NEED_CONFIG | NEED_DB | NEED_STORE | DB_LAZY, "suggest entity spans for a dataset's pages (rules or Ollama)", cmd_preannotate_usage },
 	{ "merge", cmd_merge, NEED_CONFIG | NEED_STORE, "merge a dataset's pages and suggestions into argilla_records.parquet", cmd_merge_usage },

@@ -299,7 +299,8 @@ static json_t *suggestion_view(json_t *value, json_t *score, json_t *agent, json
 
 /* Calls fn for every record of the dataset, 1,000 a request. */
 static int list_server(struct apf_argilla *a, const struct apf_argilla_dataset *ds,
-		       void (*fn)(json_t *r, void *arg), void *arg, volatile sig_atomic_t *cancel, struct apf_err *err)
+		       void (*fn)(json_t *r, void *arg), void *arg, volatile sig_atomic_t *cancel,
+		       volatile sig_atomic_t *stop, struct apf_err *err)
 {
 	uint64_t offset = 0;
 
@@ -322,7 +323,7 @@ static int list_server(struct apf_argilla *a, const struct apf_argilla_dataset *
 		if (n == 0)
 			return 0;
 		offset += n;
-		if (cancel && *cancel)
+		if ((cancel && *cancel) || (stop && *stop))
 			return apf_error(err, APF_EIO, "interrupted");
 	}
 }
@@ -362,10 +363,10 @@ static void load_one(json_t *r, void *arg)
 }
 
 static int load_index(struct apf_argilla *a, const struct apf_argilla_dataset *ds, struct index *ix,
-		      volatile sig_atomic_t *cancel, struct apf_err *err)
+		      volatile sig_atomic_t *cancel, volatile sig_atomic_t *stop, struct apf_err *err)
 {
 	struct load_arg la = { ix, ds->question_id };
-	int rc = list_server(a, ds, load_one, &la, cancel, err);
+	int rc = list_server(a, ds, load_one, &la, cancel, stop, err);
 
 	if (!rc && ix->nsrv)
 		qsort(ix->srv, ix->nsrv, sizeof(*ix->srv), cmp_srec);
@@ -1416,7 +1417,7 @@ static int delete_changed(struct apf_argilla *a, const struct apf_argilla_datase
 
 	apf_buf_init(&dl.ids, 0);
 	/* All ids first: deleting while listing by offset would skip records. */
-	rc = list_server(a, ds, collect_changed, &dl, cancel, err);
+	rc = list_server(a, ds, collect_changed, &dl, cancel, NULL, err);
 	if (dl.n > MAX_REPORTED)
 		apf_log_warn("... and %zu more records whose text changed", dl.n - MAX_REPORTED);
 	p = dl.ids.data;
@@ -1464,6 +1465,8 @@ struct sender {
 	int failed;               /* a request failed for good: stop */
 	struct apf_err err;       /* its error */
 	uint64_t done, created, updated, failed_records, requests;
+	uint64_t starved;         /* times a sender found no batch ready (after the first) */
+	int64_t starved_ms;
 	int inflight;
 	int stop;                 /* the file no longer reads as it did in step 2 */
 	volatile sig_atomic_t *cancel;
@@ -1575,6 +1578,14 @@ static void *worker(void *arg)
 		struct batch *b;
 
 		pthread_mutex_lock(&sd->mu);
+		if (!sd->head && !sd->closing && sd->requests + sd->inflight > 0) {
+			/* a request finished and no body is ready: a gap in flight */
+			int64_t t = apf_now_ms();
+			while (!sd->head && !sd->closing)
+				pthread_cond_wait(&sd->cv_work, &sd->mu);
+			sd->starved++;
+			sd->starved_ms += apf_now_ms() - t;
+		}
 		while (!sd->head && !sd->closing)
 			pthread_cond_wait(&sd->cv_work, &sd->mu);
 		b = sd->head;
@@ -1758,6 +1769,7 @@ struct lookup {
 	struct apf_err err;
 	int64_t list_ms;    /* the listing's own time */
 	int64_t t_found;    /* when find_dataset returned */
+	volatile sig_atomic_t stop; /* the check failed or was interrupted: stop listing */
 };
 
 static void *lookup_run(void *arg)
@@ -1769,7 +1781,7 @@ static void *lookup_run(void *arg)
 	if (!lk->rc) {
 		int64_t t = apf_now_ms();
 		lk->found = 1;
-		lk->rc = load_index(lk->a, lk->ds, lk->ix, lk->opt->cancel, &lk->err);
+		lk->rc = load_index(lk->a, lk->ds, lk->ix, lk->opt->cancel, &lk->stop, &lk->err);
 		lk->list_ms = apf_now_ms() - t;
 	}
 	return NULL;
@@ -1835,16 +1847,19 @@ int apf_argilla_push(struct apf_argilla *a, struct apf_argilla_dataset *ds, cons
 	apf_log_debug("push: %" PRIu64 " records checked in %" PRId64 " ms (%.1f us of CPU a record)", ck.rows,
 		      t_check - t0, per(c1 - c0, ck.rows));
 	if (lk_started) {
+		/* a listing that is no longer needed stops at its next page */
+		if (rc || ck.bad || (opt->cancel && *opt->cancel))
+			lk.stop = 1;
 		pthread_join(lk_th, NULL);
 		lk_started = 0;
-	} else if (opt->find_dataset) {
+	} else if (opt->find_dataset && !rc && !ck.bad) {
 		lookup_run(&lk);
 	}
 	/* what the push waited for after the check: the dataset found (the
 	 * lookup thread), then its listing */
 	t_ready = t_check;
 	if (!rc && !ck.bad) {
-		if (opt->find_dataset && lk.rc != APF_ENOTFOUND) {
+		if (opt->find_dataset && (lk.found || lk.rc != APF_ENOTFOUND)) {
 			rc = lk.rc;
 			if (rc)
 				*err = lk.err;
@@ -1861,7 +1876,7 @@ int apf_argilla_push(struct apf_argilla *a, struct apf_argilla_dataset *ds, cons
 	/* Then what is on the server: changed text is bad input too.  A
 	 * dataset this push created is empty: nothing to list. */
 	if (!rc && !ck.bad && !lk.found && !ds->created) {
-		rc = load_index(a, ds, &ix, opt->cancel, err);
+		rc = load_index(a, ds, &ix, opt->cancel, NULL, err);
 		lk.list_ms = apf_now_ms() - t_ready;
 	}
 	t_listed = apf_now_ms();
@@ -1958,6 +1973,8 @@ int apf_argilla_push(struct apf_argilla *a, struct apf_argilla_dataset *ds, cons
 				      ms > 0 ? (double)(sd.created + sd.updated) * 1000.0 / (double)ms : 0.0, sd.requests,
 				      per(cpu_us() - c0, sd.rows));
 		}
+		apf_log_debug("push: the senders found no batch ready %" PRIu64 " times (%" PRId64 " ms in all)", sd.starved,
+			      sd.starved_ms);
 		if (sd.failed) {
 			*err = sd.err;
 			rc = sd.err.code ? sd.err.code : APF_ENET;
@@ -1984,8 +2001,10 @@ int apf_argilla_push(struct apf_argilla *a, struct apf_argilla_dataset *ds, cons
 	pthread_cond_destroy(&sd.cv_work);
 	pthread_cond_destroy(&sd.cv_room);
 out_reader:
-	if (lk_started)
+	if (lk_started) {
+		lk.stop = 1;
 		pthread_join(lk_th, NULL);
+	}
 	reader_close(&rd);
 	index_release(&ix);
 	recctx_release(&cx);

@@ -431,6 +431,78 @@ static void spool_page(FILE *f, int page_num, int engine, const struct page_rec 
 }
 
 /*
+ * With d->lock held, the spool at path closed: drops the records of the
+ * pages the plan says are done (a partial document read ahead of the plan,
+ * d->read_early: a killed run committed them, and they must not be stored
+ * twice), and takes them off the counts.  Returns 0, or an errno (the
+ * spool is then as it was).
+ */
+static int spool_drop_done(struct doc *d, const char *path)
+{
+	unsigned char *done;
+	char *tmp, *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	FILE *in, *out = NULL;
+	int rc = 0, dropped = 0;
+
+	if (!d->pick->ndone)
+		return 0;
+	done = apf_xcalloc((size_t)d->npages + 1, 1);
+	for (size_t i = 0; i < d->pick->ndone; i++)
+		if (d->pick->done[i] >= 1 && d->pick->done[i] <= d->npages)
+			done[d->pick->done[i]] = 1;
+	tmp = apf_xasprintf("%s.drop", path);
+	errno = 0;
+	in = fopen(path, "r");
+	if (in)
+		out = fopen(tmp, "w");
+	if (!in || !out)
+		rc = errno ? errno : EIO;
+	while (!rc && (n = getline(&line, &cap, in)) > 0) {
+		json_t *rec = json_loadb(line, (size_t)n, 0, NULL);
+		const char *k = json_string_value(json_object_get(rec, "k"));
+		json_int_t pn = json_integer_value(json_object_get(rec, "page_num"));
+
+		if (k && pn >= 1 && pn <= d->npages && done[pn]) {
+			if (!strcmp(k, "p")) {
+				const char *eng = json_string_value(json_object_get(rec, "engine"));
+
+				d->stored--;
+				d->spool_stored--;
+				for (int e = 0; eng && e < PE_COUNT; e++)
+					d->by_engine[e] -= !strcmp(eng, page_engine_names[e]);
+				d->spool_empty -= json_string_length(json_object_get(rec, "text")) == 0;
+			} else {
+				d->failed_pages--;
+				d->spool_failed--;
+			}
+			dropped++;
+		} else if (fwrite(line, 1, (size_t)n, out) != (size_t)n) {
+			rc = errno ? errno : EIO;
+		}
+		json_decref(rec);
+	}
+	free(line);
+	if (!rc && ferror(in))
+		rc = EIO;
+	if (in)
+		fclose(in);
+	if (out && fclose(out) && !rc)
+		rc = errno ? errno : EIO;
+	if (!rc && dropped && rename(tmp, path))
+		rc = errno ? errno : EIO;
+	if (rc || !dropped)
+		unlink(tmp);
+	if (dropped)
+		apf_log_debug("ocr: %s: %d page%s read ahead of the plan had rows already", d->id, dropped,
+			      dropped == 1 ? "" : "s");
+	free(tmp);
+	free(done);
+	return rc;
+}
+
+/*
  * A long document is committed in chunks of ocr_commit_pages pages, so
  * that a run killed in its middle loses only the pages since the last
  * chunk, and the next run reads only the pages without rows (the plan's
@@ -448,10 +520,11 @@ static void commit_chunk(struct stage *st, struct doc *d)
 	struct ocrdb_commit cj;
 	struct apf_err err;
 	char *path = NULL;
-	int ok, rc;
+	int ok, rc, early, dropped = 0;
 
 	pthread_mutex_lock(&st->lock);
 	ok = st->started && !st->stopping && !d->pick->dropped;
+	early = d->read_early;
 	pthread_mutex_unlock(&st->lock);
 	memset(&cj, 0, sizeof(cj));
 	pthread_mutex_lock(&d->lock);
@@ -464,6 +537,13 @@ static void commit_chunk(struct stage *st, struct doc *d)
 			free(next_path);
 		} else {
 			fclose(d->spool); /* flushed above: no error left to report */
+			/* Pages read ahead of the plan that were done: a
+			 * failure leaves the chunk uncommitted and the
+			 * document failed (its spool error). */
+			if (early && (rc = spool_drop_done(d, d->spool_path)) != 0) {
+				d->spool_errno = rc;
+				dropped = 1;
+			}
 			setvbuf(next, d->spool_buf, _IOFBF, SPOOL_BUF);
 			path = d->spool_path;
 			d->spool_path = next_path;
@@ -475,9 +555,14 @@ static void commit_chunk(struct stage *st, struct doc *d)
 			d->spool_stored = d->spool_failed = d->spool_empty = 0;
 		}
 	}
-	if (!path)
+	if (!path || dropped)
 		d->rotating = 0;
 	pthread_mutex_unlock(&d->lock);
+	if (path && dropped) {
+		unlink(path);
+		free(path);
+		return;
+	}
 	if (!path)
 		return;
 
@@ -633,10 +718,31 @@ void ocrs_store_page(struct stage *st, struct doc *d, int page, int engine, cons
 	finish_page(st, d, &pr, NULL, engine, page, NULL);
 }
 
+/*
+ * With st->lock held: marks in d->skip the pages the plan says are done
+ * (a partial document's) that are not claimed yet; returns how many.
+ */
+static int skip_done_pages(struct doc *d)
+{
+	int k = 0;
+
+	for (size_t i = 0; i < d->pick->ndone; i++) {
+		int n = d->pick->done[i];
+
+		if (n < d->next_page || n > d->npages)
+			continue;
+		if (!d->skip)
+			d->skip = apf_xcalloc((size_t)d->npages + 1, 1);
+		if (!d->skip[n])
+			d->skip[n] = 1, k++;
+	}
+	return k;
+}
+
 /* The next page of d to read, or 0. */
 static int claim_page(struct stage *st, struct doc *d)
 {
-	int p = 0;
+	int p = 0, all_done = 0;
 
 	if (ocrs_stopping(st))
 		return 0;
@@ -645,14 +751,33 @@ static int claim_page(struct stage *st, struct doc *d)
 		d->next_page = d->npages + 1;
 		active_remove(st, d);
 	} else {
+		if (!d->skip_known && st->planned) {
+			/* Read ahead of the plan (start_doc()): its done
+			 * pages count as finished now, and if that was the
+			 * last of them, nobody else is reading one and the
+			 * commit is ours to queue (as finish_page() would). */
+			int k = skip_done_pages(d);
+
+			d->skip_known = 1;
+			if (k) {
+				pthread_mutex_lock(&d->lock);
+				d->finished += k;
+				all_done = d->finished == d->npages;
+				pthread_mutex_unlock(&d->lock);
+			}
+		}
 		while (d->skip && d->next_page <= d->npages && d->skip[d->next_page])
 			d->next_page++;
-		if (d->next_page <= d->npages)
+		if (d->next_page <= d->npages) {
 			p = d->next_page++;
+			d->read_early |= !d->skip_known;
+		}
 		if (d->next_page > d->npages)
 			active_remove(st, d);
 	}
 	pthread_mutex_unlock(&st->lock);
+	if (all_done)
+		queue_commit(st, d);
 	return p;
 }
 
@@ -785,23 +910,16 @@ static void start_doc(struct worker *w, struct doc *d)
 	}
 	d->read_us = now_us();
 	pthread_mutex_lock(&st->lock);
-	/* A speculative start knows which pages are done only from the plan:
-	 * read none before it (fetching and opening went on meanwhile).  A
-	 * partial document resumed with --doc had every page read again, and
-	 * those committed by the killed run were stored twice. */
-	while (st->speculative && !st->planned && !st->stopping)
-		pthread_cond_wait(&st->work_cond, &st->lock);
 	d->npages = apf_pdf_page_count(pdf);
 	d->next_page = 1;
-	/* A partial document: its pages with rows are done already. */
-	for (size_t i = 0; i < d->pick->ndone; i++) {
-		int n = d->pick->done[i];
-		if (n < 1 || n > d->npages)
-			continue;
-		if (!d->skip)
-			d->skip = apf_xcalloc((size_t)d->npages + 1, 1);
-		d->skip[n] = 1;
-		d->finished++;
+	/* A partial document: its pages with rows are done already.  A
+	 * speculative start knows which only from the plan: until then its
+	 * pages are read (the warehouse opens meanwhile), the first claim
+	 * after the plan skips the done pages not yet claimed, and the
+	 * commit drops those read before (claim_page(), spool_drop_done()). */
+	if (!st->speculative || st->planned) {
+		d->finished += skip_done_pages(d);
+		d->skip_known = 1;
 	}
 	/* Decided before the document is shared: once it is in the active
 	 * list, other workers may finish its pages and queue its commit
@@ -895,7 +1013,7 @@ struct pending {
  * a cancel, documents already read are still worth keeping. */
 static int commit_prepare(struct stage *st, struct doc *d, struct pending *p)
 {
-	int skip;
+	int skip, early, rc;
 
 	memset(p, 0, sizeof(*p));
 	p->d = d;
@@ -912,9 +1030,17 @@ static int commit_prepare(struct stage *st, struct doc *d, struct pending *p)
 
 	pthread_mutex_lock(&st->lock);
 	skip = st->fatal || !st->started || d->pick->dropped;
+	early = d->read_early;
 	pthread_mutex_unlock(&st->lock);
 	if (skip)
 		return -1;
+	if (early && !p->spool_errno) {
+		pthread_mutex_lock(&d->lock);
+		if ((rc = spool_drop_done(d, d->spool_path)) != 0 && !d->spool_errno)
+			d->spool_errno = rc;
+		p->spool_errno = d->spool_errno;
+		pthread_mutex_unlock(&d->lock);
+	}
 	if (p->spool_errno)
 		snprintf(p->spool_msg, sizeof(p->spool_msg), "cannot write the page spool: %s",
 			 strerror(p->spool_errno));

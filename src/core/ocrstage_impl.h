@@ -42,6 +42,11 @@ struct doc {
 	int npages;          /* 0 until opened */
 	int next_page;       /* the next page to claim (under st->lock) */
 	int in_active;       /* on st->active (under st->lock) */
+	/* Under st->lock: the plan's done pages are applied to skip (at the
+	 * start, or at the first claim after the plan); a page was claimed
+	 * before that (a speculative start), so the spool may hold pages the
+	 * plan says are done (spool_drop_done()). */
+	int skip_known, read_early;
 	struct doc *next_active;
 	struct doc *next_commit;
 	char *pdf_path;
@@ -68,7 +73,7 @@ struct doc {
 	int chunked;         /* a chunk of it is committed */
 	int kept;            /* empty pages not stored over earlier text (ocrstage_db.h) */
 	int kept_by_engine[PE_COUNT];
-	unsigned char *skip; /* partial: per page number, done already (read-only once published) */
+	unsigned char *skip; /* partial: per page number, done already (under st->lock) */
 };
 
 struct stage;

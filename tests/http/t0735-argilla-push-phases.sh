@@ -29,6 +29,7 @@ t_match "phase: the check, with its CPU" "apflow: debug: push: 300 records check
 t_match "phase: the dataset, created" "apflow: debug: push: dataset ready in [0-9]+ ms \(created\)" "$err"
 t_match "phase: nothing listed in a dataset just created" "apflow: debug: push: the server's 0 records listed in 0 ms \(0 ms of it after the check\)" "$err"
 t_match "phase: the sending" "apflow: debug: push: sent 300 records in [0-9]+ ms \([0-9]+ records/s, 3 requests, [0-9.]+ us of CPU a record read\)" "$err"
+t_match "the senders' waits for a batch are counted" "apflow: debug: push: the senders found no batch ready [0-9]+ times \([0-9]+ ms in all\)" "$err"
 t_nomatch "the key is not in the log" "$AKEY" "$err"
 t_rc 0 "push again --verbose" "$APFLOW" push --dataset phases --parquet recs.parquet --verbose
 err=$(cat "$T_ERR")
@@ -36,6 +37,16 @@ t_match "again: the dataset found while the file was checked" "dataset ready in 
 t_match "again: its 300 records listed" "the server's 300 records listed in [0-9]+ ms" "$err"
 t_match "again: nothing sent" "sent 0 records in [0-9]+ ms \(0 records/s, 0 requests" "$err"
 t_match "again: all unchanged" "300 records: 0 created, 0 updated, 300 unchanged, 0 failed" "$(cat "$T_OUT")"
+
+# --- a bad file against a dataset that exists (looked up while checking) ---
+printf "COPY (SELECT * REPLACE (CASE WHEN page_num = 3 AND doc_id = 'doc000007' THEN repeat('0', 64) ELSE text_sha256 END AS text_sha256) FROM 'recs.parquet') TO 'bad.parquet' (FORMAT parquet);\n" >bad.sql
+"$APFLOW" sql bad.sql >/dev/null
+b0=$(bulk)
+t_rc 1 "bad file, existing dataset: exit 1" "$APFLOW" push --dataset phases --parquet bad.parquet --verbose
+t_match "bad file, existing dataset: the record named" "record 'doc000007:3': text_sha256 000000000000... is not the SHA-256 of the text" "$(cat "$T_ERR")"
+t_match "bad file, existing dataset: 1 of 300, nothing sent" "1 of 300 records are not valid; nothing was sent" "$(cat "$T_ERR")"
+t_nomatch "bad file, existing dataset: no phase after the check" "dataset ready|records listed|sent [0-9]+ records" "$(cat "$T_ERR")"
+t_eq "bad file, existing dataset: no request" "$b0" "$(bulk)"
 
 # --- the file replaced between the two readings ---
 # Every answer of the fake takes 700 ms, so the dataset's creation (after
