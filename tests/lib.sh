@@ -7,6 +7,7 @@
 #   t_eq DESC EXPECTED ACTUAL passes when the strings are equal
 #   t_match DESC REGEX TEXT   passes when TEXT matches the extended REGEX
 #   t_nomatch DESC REGEX TEXT passes when it does not
+#   t_skip DESC REASON        a TAP skip ("ok N - DESC # SKIP REASON"): the check cannot run here
 #   t_done                    prints the plan; exit status says whether all passed
 #   t_free_port               prints a free TCP port on 127.0.0.1
 set -u
@@ -93,6 +94,11 @@ t_nomatch() {
 	_t_report $rc "$1"
 	[ $rc -eq 0 ] || { echo "# pattern should not match: $2"; printf '%s\n' "$3" | grep -E -- "$2" | head -5 | sed 's/^/# text: /'; }
 	return 0
+}
+
+t_skip() {
+	T_NUM=$((T_NUM + 1))
+	echo "ok $T_NUM - $1 # SKIP $2"
 }
 
 t_free_port() {
