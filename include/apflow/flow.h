@@ -36,6 +36,8 @@ struct apf_flow_stats {
 	unsigned long docs;      /* documents taken through OCR */
 	unsigned long pages;     /* pages read */
 	unsigned long failures;  /* rounds with a failed step */
+	unsigned long rounds;    /* looks for new documents (every poll_ms) */
+	unsigned long full_scans; /* of them, reads of the whole documents table */
 };
 
 /* Starts the worker on dataset (checked by the caller); store, writer and

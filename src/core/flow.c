@@ -34,8 +34,19 @@ struct apf_flow {
 	pthread_cond_t wake;
 	int kicked;
 	volatile sig_atomic_t stop;
+	/* Every document of the warehouse the worker has seen, with its
+	 * stage, and an index on doc_id (open addressing: slot i holds the
+	 * position in docs plus one, 0 when empty; twice as many slots as
+	 * documents at least). */
 	struct doc_stage *docs;
 	size_t ndocs, cap;
+	size_t *slots;
+	size_t nslots;
+	/* The scan for new documents (pending_fn): rows of the documents
+	 * table up to this rowid have been seen; a full scan is due at the
+	 * first round and after an OCR step failed. */
+	int64_t seen_rowid;
+	int full_scan_due;
 	struct apf_flow_stats stats;
 	int push;              /* Argilla is configured: push after merge */
 	int push_due;          /* a push failed: try again */
@@ -46,12 +57,51 @@ struct apf_flow {
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct apf_flow *current;
 
+/* FNV-1a: doc_ids are hex digits of a SHA-256, any hash spreads them. */
+static size_t hash_id(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return (size_t)h;
+}
+
+/* The slot of doc_id: its entry's, or the empty one where it would go. */
+static size_t *slot_of(struct apf_flow *f, const char *doc_id)
+{
+	size_t mask = f->nslots - 1, i = hash_id(doc_id) & mask;
+
+	while (f->slots[i] && strcmp(f->docs[f->slots[i] - 1].doc_id, doc_id))
+		i = (i + 1) & mask;
+	return &f->slots[i];
+}
+
+/* With f->lock held. */
 static struct doc_stage *find(struct apf_flow *f, const char *doc_id)
 {
-	for (size_t i = 0; i < f->ndocs; i++)
-		if (!strcmp(f->docs[i].doc_id, doc_id))
-			return &f->docs[i];
-	return NULL;
+	size_t *slot;
+
+	if (!f->nslots)
+		return NULL;
+	slot = slot_of(f, doc_id);
+	return *slot ? &f->docs[*slot - 1] : NULL;
+}
+
+/* With f->lock held: room for one more document in docs and the index. */
+static void reserve_one(struct apf_flow *f)
+{
+	if (f->ndocs == f->cap) {
+		f->cap = f->cap ? 2 * f->cap : 64;
+		f->docs = apf_xrealloc(f->docs, f->cap * sizeof(*f->docs));
+	}
+	if (2 * (f->ndocs + 1) > f->nslots) {
+		free(f->slots);
+		f->nslots = f->nslots ? 2 * f->nslots : 128;
+		f->slots = apf_xcalloc(f->nslots, sizeof(*f->slots));
+		for (size_t i = 0; i < f->ndocs; i++)
+			*slot_of(f, f->docs[i].doc_id) = i + 1;
+	}
 }
 
 static void set_stage(struct apf_flow *f, const char *doc_id, const char *stage)
@@ -61,12 +111,10 @@ static void set_stage(struct apf_flow *f, const char *doc_id, const char *stage)
 	pthread_mutex_lock(&f->lock);
 	d = find(f, doc_id);
 	if (!d) {
-		if (f->ndocs == f->cap) {
-			f->cap = f->cap ? 2 * f->cap : 64;
-			f->docs = apf_xrealloc(f->docs, f->cap * sizeof(*f->docs));
-		}
-		d = &f->docs[f->ndocs++];
+		reserve_one(f);
+		d = &f->docs[f->ndocs];
 		apf_strlcpy(d->doc_id, doc_id, sizeof(d->doc_id));
+		*slot_of(f, d->doc_id) = ++f->ndocs;
 	}
 	d->stage = stage;
 	pthread_mutex_unlock(&f->lock);
@@ -108,33 +156,60 @@ static const char ST_UPLOADED[] = "uploaded", ST_OCR[] = "ocr", ST_EXPORT[] = "e
 /* How long after a failed push the worker tries again. */
 #define PUSH_RETRY_MS 30000
 
-/* Documents no OCR run has committed (no page, no failure), and the
- * documents that are read (to seed the stages at start). */
+/*
+ * Which documents a round has to take through the stages.
+ *
+ * The first round (and the one after a failed OCR step) reads the whole
+ * documents table: the documents no OCR run has committed (no page, no
+ * failure) are pending; the others are seeded as merged (by that round's
+ * merge) or, later, carried through export and merge when the worker did
+ * not know them.
+ *
+ * Every other round, every 500 ms, reads only the rows added since the
+ * last scan: rows are appended to the table in commit order, so their
+ * rowids grow, and every row up to seen_rowid has been seen.  Each new
+ * row is pending (stage "uploaded"): the OCR run reads it unless a run
+ * already did, and export and merge then carry it on, as for a document
+ * read behind the worker's back.  A count of the table checks the premise
+ * in the same transaction: when it does not equal the documents known
+ * plus the new rows (rows deleted, or rowids changed), the round falls
+ * back to the whole table.  So with 100,000 documents an idle round costs
+ * a count and an empty range scan, and the worker's lookups are hashed.
+ * Rowids can change only when rows are deleted (apflow never deletes
+ * documents; a hand could): a full scan every FULL_SCAN_EVERY rounds
+ * (a minute) bounds what such an edit could hide.
+ */
+#define FULL_SCAN_EVERY 120
 struct pending_job {
 	struct apf_flow *f;
 	size_t pending;
 	size_t unseen; /* read by a run that did not know them (an upload that came during its plan) */
 	int seed;
+	int full;      /* read the whole table */
 };
 
-static int pending_fn(struct apf_db *db, void *arg, struct apf_err *err)
+static int scan_all(struct apf_db *db, struct pending_job *j, struct apf_err *err)
 {
-	struct pending_job *j = arg;
 	struct apf_db_result *r = NULL;
+	int64_t top = -1;
 	int rc;
 
 	j->pending = 0;
 	j->unseen = 0;
 	rc = apf_db_query(db,
 			  "SELECT d.doc_id, (EXISTS (SELECT 1 FROM md_raw_ocr.main.pages p WHERE p.doc_id = d.doc_id) "
-			  "OR EXISTS (SELECT 1 FROM md_raw_ocr.main.ocr_failures x WHERE x.doc_id = d.doc_id)) AS read "
-			  "FROM md_raw_ocr.main.documents d ORDER BY d.uploaded_at",
+			  "OR EXISTS (SELECT 1 FROM md_raw_ocr.main.ocr_failures x WHERE x.doc_id = d.doc_id)) AS read, "
+			  "d.rowid FROM md_raw_ocr.main.documents d ORDER BY d.uploaded_at",
 			  &r, err);
 	if (rc)
 		return rc;
 	for (uint64_t i = 0; i < apf_db_result_rows(r); i++) {
 		char *id = apf_db_result_text(r, 0, i);
 		int read = (int)apf_db_result_i64(r, 1, i);
+		int64_t rowid = apf_db_result_i64(r, 2, i);
+
+		if (rowid > top)
+			top = rowid;
 		if (!id)
 			continue;
 		if (!read) {
@@ -160,6 +235,60 @@ static int pending_fn(struct apf_db *db, void *arg, struct apf_err *err)
 				j->unseen++;
 				set_stage(j->f, id, ST_OCR);
 			}
+		}
+		free(id);
+	}
+	apf_db_result_free(r);
+	j->f->seen_rowid = top;
+	j->f->stats.full_scans++;
+	return 0;
+}
+
+static int pending_fn(struct apf_db *db, void *arg, struct apf_err *err)
+{
+	struct pending_job *j = arg;
+	struct apf_flow *f = j->f;
+	struct apf_db_result *r = NULL;
+	struct apf_db_stmt *st = NULL;
+	int64_t total = 0;
+	size_t known;
+	uint64_t n;
+	int rc;
+
+	if (j->full)
+		return scan_all(db, j, err);
+	j->pending = 0;
+	j->unseen = 0;
+	rc = apf_db_prepare(db,
+			    "SELECT d.rowid, d.doc_id FROM md_raw_ocr.main.documents d WHERE d.rowid > $1 "
+			    "ORDER BY d.rowid",
+			    &st, err);
+	if (!rc) {
+		apf_db_bind_i64(st, 1, f->seen_rowid);
+		rc = apf_db_stmt_exec(st, &r, err);
+	}
+	apf_db_stmt_free(st);
+	if (!rc)
+		rc = apf_db_query_i64(db, "SELECT count(*) FROM md_raw_ocr.main.documents", &total, err);
+	if (rc) {
+		apf_db_result_free(r);
+		return rc;
+	}
+	n = apf_db_result_rows(r);
+	pthread_mutex_lock(&f->lock);
+	known = f->ndocs;
+	pthread_mutex_unlock(&f->lock);
+	if (total < 0 || (uint64_t)total != known + n) {
+		apf_db_result_free(r);
+		return scan_all(db, j, err);
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		char *id = apf_db_result_text(r, 1, i);
+
+		f->seen_rowid = apf_db_result_i64(r, 0, i);
+		if (id) {
+			set_stage(f, id, ST_UPLOADED);
+			j->pending++;
 		}
 		free(id);
 	}
@@ -248,6 +377,8 @@ static int push_records(struct apf_flow *f, struct apf_argilla_push_stats *st, s
 
 static int step_failed(struct apf_flow *f, const char *step, const char *stage, struct apf_err *err)
 {
+	if (stage == ST_OCR)
+		f->full_scan_due = 1; /* the documents it did not read are pending again */
 	apf_log_warn("process: %s of dataset '%s' failed: %s", step, f->dataset, err->msg);
 	move_all(f, stage, ST_FAILED);
 	f->stats.failures++;
@@ -286,7 +417,8 @@ static void push_step(struct apf_flow *f)
  * round). */
 static void round_once(struct apf_flow *f, int first)
 {
-	struct pending_job pj = { f, 0, 0, first };
+	struct pending_job pj = { f, 0, 0, first,
+				  first || f->full_scan_due || f->stats.rounds % FULL_SCAN_EVERY == 0 };
 	struct apf_ocrstage_options oo;
 	struct apf_ocrstage_result orr;
 	struct apf_export_options eo = { f->dataset, NULL, 0, NULL };
@@ -299,11 +431,16 @@ static void round_once(struct apf_flow *f, int first)
 	int rc;
 
 	apf_err_clear(&err);
+	f->stats.rounds++;
 	if (apf_dbwriter_run(f->writer, pending_fn, &pj, &err)) {
 		if (err.code != APF_ELOCKED)
 			apf_log_warn("process: cannot read the documents: %s", err.msg);
+		if (first)
+			f->full_scan_due = 1; /* its seeding is still to do */
 		return;
 	}
+	if (pj.full)
+		f->full_scan_due = 0;
 	if (!pj.pending && !pj.unseen && !first) {
 		if (f->push_due && apf_now_ms() >= f->push_after_ms)
 			push_step(f);
@@ -396,6 +533,8 @@ static void *worker(void *arg)
 		f->kicked = 0;
 		pthread_mutex_unlock(&f->lock);
 	}
+	apf_log_info("process: %lu rounds, %lu of them reading the whole documents table (%zu documents)",
+		     f->stats.rounds, f->stats.full_scans, f->ndocs);
 	return NULL;
 }
 
@@ -411,6 +550,12 @@ int apf_flow_start(const struct apf_config *cfg, struct apf_store *store, struct
 	f->dataset = apf_xstrdup(dataset);
 	f->poll_ms = poll_ms > 0 ? poll_ms : 500;
 	f->push = apf_config_get(cfg, APF_CFG_ARGILLA_API_KEY) != NULL;
+	/* A round every poll_ms: the writer keeps the warehouse open from
+	 * one to the next rather than open it (some 30 ms of CPU, most of an
+	 * idle round) each time.  Another process that wants the files gets
+	 * them at the next round (dbwriter.h). */
+	if (apf_dbwriter_linger(writer) < f->poll_ms + 100)
+		apf_dbwriter_set_linger(writer, f->poll_ms + 100);
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->wake, NULL);
 	pthread_mutex_lock(&current_lock);
@@ -461,6 +606,7 @@ void apf_flow_stop(struct apf_flow *f, struct apf_flow_stats *stats)
 	pthread_mutex_destroy(&f->lock);
 	pthread_cond_destroy(&f->wake);
 	free(f->docs);
+	free(f->slots);
 	free(f->dataset);
 	free(f);
 }

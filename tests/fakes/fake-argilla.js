@@ -79,8 +79,16 @@ const idHex = idRand.toString('hex');
 const idPrefix = `${idHex.slice(0, 8)}-${idHex.slice(8, 12)}-4${idHex.slice(12, 15)}-${'89ab'[idRand[8] & 3]}${idHex.slice(17, 20)}-`;
 const idKeys = [idRand.readUInt32LE(10), idRand.readUInt32LE(11), idRand.readUInt32LE(12)];
 let idCount = idRand.readUIntLE(13, 3) * 2 ** 24;
-const HEX2 = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-const hex6 = (x) => HEX2[x >>> 16] + HEX2[(x >>> 8) & 255] + HEX2[x & 255];
+// written into a buffer and read back as one flat string (fewer objects
+// for the garbage collector to move than a concatenation's)
+const idBuf = Buffer.from(idPrefix + '000000000000', 'latin1');
+const HEXC = Buffer.from('0123456789abcdef', 'latin1');
+function hex6(x, at) {
+  for (let k = 5; k >= 0; k--) {
+    idBuf[at + k] = HEXC[x & 15];
+    x >>>= 4;
+  }
+}
 function uuid() {
   idCount = (idCount + 1) % 2 ** 48;
   let hi = Math.floor(idCount / 2 ** 24);
@@ -91,7 +99,9 @@ function uuid() {
     lo = hi ^ f;
     hi = t;
   }
-  return idPrefix + hex6(hi) + hex6(lo);
+  hex6(hi, 24);
+  hex6(lo, 30);
+  return idBuf.latin1Slice(0, 36);
 }
 // Random faults from a seeded generator (--seed N), so a test run is repeatable.
 let seed = Number(opt.seed || 0) >>> 0 || ((Math.random() * 2 ** 32) >>> 0);
@@ -299,7 +309,7 @@ function scanBody(buf) {
 // have an integral float (x.intFloat), from the token positions of the
 // scan; a token that is not a valid JSON number is left for JSON.parse to
 // refuse.
-const { isAscii, isUtf8 } = require('buffer');
+const { isUtf8 } = require('buffer');
 const NUMBER_RE = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 // The bytes [s, e) of a JSON string's content: -1 when one is a control
 // character or a backslash, else the number of UTF-8 continuation bytes
@@ -331,15 +341,27 @@ function textScan(buf, w32, s, e) {
   }
   return cont;
 }
+// Whether the bytes [s, e) are ASCII, four at a time as textScan does
+// (isAscii on a subarray made an object for every stretch).
+function asciiRange(buf, w32, s, e) {
+  let i = s;
+  const head = w32 === null ? e : Math.min(e, (s + 3) & ~3);
+  for (; i < head; i++) if (buf[i] >= 0x80) return false;
+  if (w32 === null) return true;
+  const we = e >> 2;
+  for (let k = i >> 2; k < we; k++) if (w32[k] & 0x80808080) return false;
+  for (i = Math.max(i, we << 2); i < e; i++) if (buf[i] >= 0x80) return false;
+  return true;
+}
 const words = new WeakMap();
 function parseItem(buf, x) {
   const v = x.fieldValues;
   x.byteFields = v !== null && v.length > 0;
+  let w32 = words.get(buf);
+  if (w32 === undefined) words.set(buf, (w32 = buf.byteOffset % 4 === 0 ? new Uint32Array(buf.buffer, buf.byteOffset, buf.length >> 2) : null));
   // the stretches to copy and what goes between them: [from, to, insert]...
   const cuts = [];
   if (x.byteFields) {
-    let w32 = words.get(buf);
-    if (w32 === undefined) words.set(buf, (w32 = buf.byteOffset % 4 === 0 ? new Uint32Array(buf.buffer, buf.byteOffset, buf.length >> 2) : null));
     for (let k = 0; k < v.length; k += 4) {
       if (v[k + 1] < 0) continue;
       let cont = textScan(buf, w32, v[k + 1] + 1, v[k + 2] - 1);
@@ -377,7 +399,7 @@ function parseItem(buf, x) {
   let p = x.start;
   for (let k = 0; latin1 && k <= cuts.length; k += 3) {
     const to = k < cuts.length ? cuts[k] : x.end;
-    latin1 = isAscii(buf.subarray(p, to));
+    latin1 = asciiRange(buf, w32, p, to);
     p = cuts[k + 1];
   }
   const dec = (a, b) => (latin1 ? buf.latin1Slice(a, b) : buf.toString('utf8', a, b));
@@ -698,6 +720,7 @@ function checkItemShape(item, i) {
   if (item.metadata !== undefined && item.metadata !== null && (typeof item.metadata !== 'object' || Array.isArray(item.metadata)))
     throw pyErr(itemLoc(i, 'metadata'), 'value is not a valid dict', 'type_error.dict');
   const suggestions = item.suggestions || [];
+  if (!Array.isArray(suggestions)) throw pyErr(itemLoc(i, 'suggestions'), 'value is not a valid list', 'type_error.list');
   for (let j = 0; j < suggestions.length; j++) {
     const s = suggestions[j];
     if (!s || typeof s !== 'object') throw pyErr(itemLoc(i, 'suggestions', j), 'value is not a valid dict', 'type_error.dict');
@@ -722,6 +745,7 @@ function checkItemShape(item, i) {
     }
   }
   const responses = item.responses || [];
+  if (!Array.isArray(responses)) throw pyErr(itemLoc(i, 'responses'), 'value is not a valid list', 'type_error.list');
   for (let j = 0; j < responses.length; j++) {
     const r = responses[j];
     if (!RESPONSE_STATUSES.has(r && r.status))
@@ -757,7 +781,7 @@ function recordStatus(d, r) {
 //    check or an answer needs the object (fieldsOf);
 //  - its metadata likewise as the bytes the client sent (msrc, ms, me), or,
 //    msrc null, as JSON text (meta), serialised once when it is set;
-//  - its suggestions as null or an array of JSON texts, one per question,
+//  - its suggestions as null, a JSON text or an array of them, one per question,
 //    each the whole suggestion as the server answers it ({"id":"<uuid>",
 //    "question_id":"<uuid>",...,"inserted_at":"<time>","updated_at":...}),
 //    serialised once when it is set; an update takes the suggestion's id
@@ -767,7 +791,9 @@ function fieldsOf(r) {
   return JSON.parse(r.fsrc.toString('utf8', r.fs, r.fe));
 }
 const metaText = (r) => (r.msrc === null ? r.meta : r.msrc.toString('utf8', r.ms, r.me));
-const suggestionsOf = (r) => (r.suggestions === null ? [] : r.suggestions.map((j) => parseJson(j)));
+// (one suggestion is kept as its string, more as an array of them)
+const suggestionTexts = (r) => (r.suggestions === null ? [] : typeof r.suggestions === 'string' ? [r.suggestions] : r.suggestions);
+const suggestionsOf = (r) => suggestionTexts(r).map((j) => parseJson(j));
 const responsesOf = (r) => (r.responses === null ? [] : [...r.responses.values()]);
 // question_id, id and inserted_at of a stored suggestion (see above; both
 // ids are UUIDs, 36 characters)
@@ -831,7 +857,7 @@ function itemsRaw(records, include, tail) {
     }
     str += `,"external_id":${r.external_id === null ? 'null' : JSON.stringify(r.external_id)},"dataset_id":"${r.dataset_id}","inserted_at":"${r.inserted_at}","updated_at":"${r.updated_at}"`;
     if (include.has('responses')) str += ',"responses":' + (r.responses === null ? '[]' : toJson(responsesOf(r)));
-    if (include.has('suggestions')) str += ',"suggestions":[' + (r.suggestions === null ? '' : r.suggestions.join(',')) + ']';
+    if (include.has('suggestions')) str += ',"suggestions":[' + (r.suggestions === null ? '' : typeof r.suggestions === 'string' ? r.suggestions : r.suggestions.join(',')) + ']';
     if (include.has('vectors')) str += ',"vectors":{}';
     str += '}';
   }
@@ -950,12 +976,17 @@ function bulk(d, c, upsert) {
     }
     if (it.suggestions)
       for (const s of it.suggestions) {
-        if (r.suggestions === null) r.suggestions = [];
+        const list = suggestionTexts(r);
         let k = 0;
-        while (k < r.suggestions.length && suggestionQuestion(r.suggestions[k]) !== s.question_id) k++;
-        const old = k < r.suggestions.length ? suggestionOld(r.suggestions[k]) : { id: uuid(), inserted_at: t };
-        r.suggestions[k] = toJson({ id: old.id, question_id: s.question_id, type: s.type ?? null, value: s.value, agent: s.agent ?? null,
+        while (k < list.length && suggestionQuestion(list[k]) !== s.question_id) k++;
+        const old = k < list.length ? suggestionOld(list[k]) : { id: uuid(), inserted_at: t };
+        const json = toJson({ id: old.id, question_id: s.question_id, type: s.type ?? null, value: s.value, agent: s.agent ?? null,
           score: s.score ?? null, inserted_at: old.inserted_at, updated_at: t });
+        if (list.length === 0 || (list.length === 1 && k === 0)) r.suggestions = json;
+        else {
+          if (typeof r.suggestions === 'string') r.suggestions = [r.suggestions];
+          r.suggestions[k] = json;
+        }
       }
     if (it.responses)
       for (const rs of it.responses) {
