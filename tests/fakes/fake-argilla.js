@@ -833,7 +833,7 @@ function answerBuffer(size) {
   return Buffer.allocUnsafeSlow(cap);
 }
 function answerBufferDone(buf) {
-  if (answerBuffers.length < 8 && buf.length <= 1 << 24) answerBuffers.push(buf);
+  if (answerBuffers.length < 4 && buf.length <= 1 << 22) answerBuffers.push(buf); // at most 16 MB kept
 }
 function itemsRaw(records, include, tail) {
   // parts: strings, and ranges as three entries (buffer, start, end)

@@ -154,6 +154,8 @@ t_eq "fake: an agent outside Argilla's pattern is 422 (pydantic)" "422 string do
 t_eq "fake: 501 items is 422 (pydantic)" "422 ensure this value has at most 500 items" \
 	"$(bulkput "{\"items\":[$(for i in $(seq 1 501); do printf '%s{}' "${i#1}" | sed 's/^[0-9]*{}/,{}/'; done | sed 's/^,//')]}")"
 t_eq "fake: 0 items is 422 (pydantic)" "422 ensure this value has at least 1 items" "$(bulkput '{"items":[]}')"
+t_eq "fake: suggestions that are not a list are 422 (pydantic)" "422 value is not a valid list" \
+	"$(bulkput '{"items":[{"external_id":"v9","fields":{"text":"a"},"suggestions":{}}]}')"
 t_eq "fake: an upsert leaves the text alone (fields are immutable)" "200 Ærø 🚢 東京" \
 	"$(bulkput '{"items":[{"external_id":"v1","fields":{"text":"other"},"metadata":{"agreement":0.5}}]}' | cut -d' ' -f1) $(afake_records halfmade | jq -r '.items[] | select(.external_id=="v1") | .fields.text')"
 # the fake reads bulk bodies item by item and echoes fields as they came; other shapes go through JSON.parse whole
