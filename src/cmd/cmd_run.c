@@ -16,26 +16,21 @@
  * cannot tell (push, pull, load).
  */
 #include <dirent.h>
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "apflow/dataset.h"
-#include "apflow/catalog.h"
-#include "apflow/db.h"
-#include "apflow/dbwriter.h"
 #include "apflow/jsonw.h"
 #include "apflow/ocrstage.h"
 #include "apflow/preannotate.h"
 #include "apflow/progress.h"
 #include "apflow/runstate.h"
+#include "apflow/status.h"
 #include "apflow/store.h"
 #include "apflow/util.h"
 #include "cmd/cmd.h"
@@ -115,61 +110,6 @@ static void on_signal(int sig)
 	signal(sig, SIG_DFL);
 }
 
-/* --- warehouse reads --------------------------------------------------- */
-
-struct count_job {
-	const char *sql;
-	const char *bind;
-	int64_t v[4];
-	int ncols;
-};
-
-static int count_fn(struct apf_db *db, void *arg, struct apf_err *err)
-{
-	struct count_job *j = arg;
-	struct apf_db_stmt *st = NULL;
-	struct apf_db_result *r = NULL;
-	int rc;
-
-	memset(j->v, 0, sizeof(j->v));
-	if ((rc = apf_db_prepare(db, j->sql, &st, err)))
-		return rc;
-	if (strstr(j->sql, "$1"))
-		apf_db_bind_text(st, 1, j->bind);
-	rc = apf_db_stmt_exec(st, &r, err);
-	if (!rc && apf_db_result_rows(r) > 0) {
-		j->ncols = (int)apf_db_result_cols(r);
-		for (int c = 0; c < j->ncols && c < 4; c++)
-			j->v[c] = apf_db_result_is_null(r, (uint64_t)c, 0) ? 0 : apf_db_result_i64(r, (uint64_t)c, 0);
-	}
-	apf_db_result_free(r);
-	apf_db_stmt_free(st);
-	return rc;
-}
-
-static int count(struct apf_ctx *ctx, const char *sql, const char *bind, int64_t out[4], struct apf_err *err)
-{
-	struct count_job j = { sql, bind, { 0, 0, 0, 0 }, 0 };
-	int rc = apf_dbwriter_run(ctx->writer, count_fn, &j, err);
-
-	memcpy(out, j.v, sizeof(j.v));
-	return rc;
-}
-
-/* Documents, and OCR per document: done (all pages read, no failure),
- * pending (not read yet), failed (any failure). */
-static const char ocr_counts_sql[] =
-	"WITH d AS (SELECT doc_id, pages FROM md_raw_ocr.main.documents WHERE $1 IS NULL OR doc_id = $1), "
-	"p AS (SELECT doc_id, count(DISTINCT page_num) AS n FROM md_raw_ocr.main.pages GROUP BY doc_id), "
-	"f AS (SELECT DISTINCT doc_id FROM md_raw_ocr.main.ocr_failures) "
-	"SELECT count(*), "
-	"  count(*) FILTER (WHERE f.doc_id IS NULL AND coalesce(p.n, 0) > 0 AND p.n >= coalesce(d.pages, 0)), "
-	"  count(*) FILTER (WHERE f.doc_id IS NULL AND (p.n IS NULL OR p.n < coalesce(d.pages, 0))), "
-	"  count(*) FILTER (WHERE f.doc_id IS NOT NULL) "
-	"FROM d LEFT JOIN p USING (doc_id) LEFT JOIN f USING (doc_id)";
-
-static const char pages_sql[] = "SELECT count(*) FROM md_raw_ocr.main.vw_argilla_pages WHERE text <> ''";
-
 /* --- ingest ------------------------------------------------------------ */
 
 struct strlist {
@@ -195,69 +135,6 @@ static void strlist_free(struct strlist *l)
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Every doc_id of the warehouse, sorted (one query, not one per file). */
-static int known_fn(struct apf_db *db, void *arg, struct apf_err *err)
-{
-	struct strlist *l = arg;
-	struct apf_db_result *r = NULL;
-	int rc;
-
-	strlist_free(l);
-	rc = apf_db_query(db, "SELECT doc_id FROM md_raw_ocr.main.documents ORDER BY doc_id", &r, err);
-	for (uint64_t i = 0; !rc && i < apf_db_result_rows(r); i++) {
-		char *id = apf_db_result_text(r, 0, i);
-		if (id)
-			strlist_add(l, id);
-	}
-	apf_db_result_free(r);
-	return rc;
-}
-
-/* The .pdf files of dir whose bytes the warehouse does not know yet. */
-static int new_files(struct apf_ctx *ctx, const char *dir, struct strlist *out, size_t *known, struct apf_err *err)
-{
-	struct strlist all = { NULL, 0 }, ids = { NULL, 0 };
-	struct dirent *e;
-	DIR *d = opendir(dir);
-	int rc;
-
-	*known = 0;
-	if (!d)
-		return apf_error(err, APF_EIO, "cannot read directory '%s': %s", dir, strerror(errno));
-	while ((e = readdir(d))) {
-		size_t n = strlen(e->d_name);
-		struct stat sb;
-		if (e->d_name[0] == '.' || n < 4 || strcasecmp(e->d_name + n - 4, ".pdf"))
-			continue;
-		char *path = apf_xasprintf("%s/%s", dir, e->d_name);
-		if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
-			strlist_add(&all, path);
-		else
-			free(path);
-	}
-	closedir(d);
-	qsort(all.v, all.n, sizeof(*all.v), cmp_str);
-	rc = apf_dbwriter_run(ctx->writer, known_fn, &ids, err);
-	for (size_t i = 0; i < all.n && !rc; i++) {
-		char hex[APF_SHA256_HEX];
-		const char *key = hex;
-		uint64_t size;
-
-		if ((rc = apf_sha256_file(all.v[i], hex, &size, err)))
-			break;
-		hex[20] = '\0'; /* doc_id: the first 20 hex digits */
-		if (ids.n && bsearch(&key, ids.v, ids.n, sizeof(*ids.v), cmp_str)) {
-			(*known)++;
-		} else {
-			strlist_add(out, all.v[i]);
-			all.v[i] = NULL;
-		}
-	}
-	strlist_free(&all);
-	strlist_free(&ids);
-	return rc;
 }
 
 /* Runs a command's entry point in this process with argv. */
@@ -547,7 +424,7 @@ int cmd_run(int argc, char **argv, struct apf_ctx *ctx)
 		case ST_INGEST: {
 			struct strlist files = { NULL, 0 }, args = { NULL, 0 };
 			size_t known = 0;
-			rc = new_files(ctx, input, &files, &known, &err);
+			rc = apf_status_new_files(ctx->writer, input, &files.v, &files.n, &known, &err);
 			if (!rc && files.n) {
 				strlist_add(&args, apf_xstrdup("ingest"));
 				for (size_t i = 0; i < files.n; i++)
@@ -578,7 +455,7 @@ int cmd_run(int argc, char **argv, struct apf_ctx *ctx)
 		case ST_PULL:
 		case ST_LOAD: {
 			struct strlist args = { NULL, 0 };
-			int64_t n[4] = { 0, 0, 0, 0 };
+			int64_t pages = 0, records = 0;
 			strlist_add(&args, apf_xstrdup(stage_names[s]));
 			strlist_add(&args, apf_xstrdup("--dataset"));
 			strlist_add(&args, apf_xstrdup(dataset));
@@ -586,14 +463,10 @@ int cmd_run(int argc, char **argv, struct apf_ctx *ctx)
 			strlist_free(&args);
 			if (s == ST_PUSH && !srs)
 				row->items = rows[ST_MERGE].items;
-			if (s == ST_LOAD && !srs &&
-			    !count(ctx,
-				   "SELECT pages, records FROM md_annotated.main.annotations_exports "
-				   "WHERE argilla_dataset = $1 ORDER BY export_run_id DESC LIMIT 1",
-				   dataset, n, &err)) {
+			if (s == ST_LOAD && !srs && !apf_status_last_load(ctx->writer, dataset, &pages, &records, &err)) {
 				/* load: the pages annotated; pull: the records of the file it loaded */
-				row->items = (uint64_t)n[0];
-				rows[ST_PULL].items = (uint64_t)n[1];
+				row->items = (uint64_t)pages;
+				rows[ST_PULL].items = (uint64_t)records;
 			}
 			apf_err_clear(&err);
 			break;
@@ -640,133 +513,6 @@ int cmd_run(int argc, char **argv, struct apf_ctx *ctx)
 }
 
 /* --- status --------------------------------------------------------------- */
-
-/* done/pending of the current pages against the Parquet files of glob. */
-struct files_job {
-	const char *glob;  /* NULL: no files */
-	const char *list;  /* or a DuckDB list literal of files (dataset.h) */
-	const char *doc;   /* NULL: every document */
-	int hive;
-	int64_t done, pending, rows;
-};
-
-static int files_fn(struct apf_db *db, void *arg, struct apf_err *err)
-{
-	struct files_job *j = arg;
-	struct apf_db_stmt *st = NULL;
-	struct apf_db_result *r = NULL;
-	char *lit = j->list ? apf_xstrdup(j->list) : j->glob ? apf_db_quote_literal(j->glob) : NULL;
-	char *sql, *src;
-	int rc;
-
-	j->done = j->pending = j->rows = 0;
-	src = lit ? apf_xasprintf("SELECT CAST(doc_id AS VARCHAR) AS doc_id, CAST(page_num AS INTEGER) AS page_num, "
-				  "text_sha256 FROM read_parquet(%s, hive_partitioning = %s, union_by_name = true)",
-				  lit, j->hive ? "true" : "false")
-		   : apf_xstrdup("SELECT NULL::VARCHAR AS doc_id, NULL::INTEGER AS page_num, NULL::VARCHAR AS "
-				 "text_sha256 WHERE false");
-	sql = apf_xasprintf("WITH cur AS (SELECT doc_id, page_num, text_sha256 FROM md_raw_ocr.main.vw_argilla_pages "
-			    "  WHERE text <> '' AND ($1 IS NULL OR doc_id = $1)), "
-			    "f AS (%s), "
-			    "m AS (SELECT DISTINCT cur.doc_id, cur.page_num FROM cur JOIN f ON f.doc_id = cur.doc_id "
-			    "  AND f.page_num = cur.page_num AND f.text_sha256 = cur.text_sha256) "
-			    "SELECT (SELECT count(*) FROM m), (SELECT count(*) FROM cur) - (SELECT count(*) FROM m), "
-			    "  (SELECT count(*) FROM f WHERE $1 IS NULL OR doc_id = $1)",
-			    src);
-	free(src);
-	rc = apf_db_prepare(db, sql, &st, err);
-	if (!rc) {
-		apf_db_bind_text(st, 1, j->doc);
-		rc = apf_db_stmt_exec(st, &r, err);
-	}
-	if (!rc && apf_db_result_rows(r)) {
-		j->done = apf_db_result_i64(r, 0, 0);
-		j->pending = apf_db_result_i64(r, 1, 0);
-		j->rows = apf_db_result_i64(r, 2, 0);
-	}
-	apf_db_result_free(r);
-	apf_db_stmt_free(st);
-	free(sql);
-	free(lit);
-	return rc;
-}
-
-struct ds_counts {
-	int64_t v[3][3]; /* export, preannotate, merge: done, pending, rows in the files */
-	int have[3];
-};
-
-static int dataset_counts(struct apf_ctx *ctx, const char *dataset, const char *doc, struct ds_counts *out,
-			  struct apf_err *err)
-{
-	struct apf_dataset_files pages, sugg;
-	char *tmp = NULL, *merged = NULL, *key = NULL, *pglob = NULL;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	memset(&pages, 0, sizeof(pages));
-	memset(&sugg, 0, sizeof(sugg));
-	for (int k = 0; k < 3; k++) {
-		struct files_job j = { NULL, NULL, doc, 0, 0, 0, 0 };
-		rc = 0;
-		if (k == 0) {
-			rc = apf_dataset_fetch_pages(&ctx->cfg, ctx->store, dataset, &pages, err);
-			if (rc == APF_ENOTFOUND) {
-				apf_err_clear(err);
-				rc = 0;
-			} else if (!rc && pages.n) {
-				j.glob = pages.glob;
-				j.list = pages.list;
-				j.hive = 1;
-			}
-		} else if (k == 1) {
-			rc = apf_dataset_fetch_prefix(&ctx->cfg, ctx->store, dataset, "suggestions/apflow-rules-v1/_pages/",
-						      &sugg, err);
-			if (!rc && sugg.n) {
-				pglob = apf_xasprintf("%s/suggestions/apflow-rules-v1/_pages/*.parquet", sugg.dir);
-				j.glob = pglob;
-			}
-		} else {
-			rc = apf_dataset_tmpdir(&ctx->cfg, &tmp, err);
-			if (!rc) {
-				merged = apf_xasprintf("%s/argilla_records.parquet", tmp);
-				key = apf_dataset_key(dataset, "argilla_records.parquet");
-				rc = apf_store_get_file(ctx->store, key, merged, err);
-				if (rc == APF_ENOTFOUND) {
-					apf_err_clear(err);
-					rc = 0;
-				} else if (!rc) {
-					j.glob = merged;
-				}
-			}
-		}
-		if (!rc && j.glob)
-			rc = apf_dbwriter_run(ctx->writer, files_fn, &j, err);
-		if (!rc && !j.glob) {
-			int64_t c[4];
-			rc = count(ctx,
-				   "SELECT count(*) FROM md_raw_ocr.main.vw_argilla_pages WHERE text <> '' AND "
-				   "($1 IS NULL OR doc_id = $1)",
-				   doc, c, err);
-			j.pending = c[0];
-		}
-		if (rc)
-			break;
-		out->have[k] = j.glob != NULL;
-		out->v[k][0] = j.done;
-		out->v[k][1] = j.pending;
-		out->v[k][2] = j.rows;
-	}
-	apf_dataset_files_release(&pages);
-	apf_dataset_files_release(&sugg);
-	if (tmp)
-		apf_dataset_rmtree(tmp);
-	free(tmp);
-	free(merged);
-	free(key);
-	free(pglob);
-	return rc;
-}
 
 /* The run state of dataset; st->n is 0 when there is none (or it is
  * unreadable: status then says no run was made). */
@@ -837,9 +583,9 @@ static int status_dataset(struct apf_ctx *ctx, const char *dataset, const char *
 			  int json, struct apf_err *err)
 {
 	static const char *const names[3] = { "export", "preannotate", "merge" };
-	struct ds_counts dc;
+	struct apf_status_files dc[APF_STATUS_NFILES];
 	struct apf_run_state *st;
-	int rc = dataset_counts(ctx, dataset, doc, &dc, err);
+	int rc = apf_status_dataset(&ctx->cfg, ctx->store, ctx->writer, dataset, doc, dc, err);
 
 	if (rc)
 		return rc;
@@ -847,11 +593,11 @@ static int status_dataset(struct apf_ctx *ctx, const char *dataset, const char *
 		printf("dataset %s\n", dataset);
 	for (int k = 0; k < 3; k++) {
 		char note[96];
-		if (!dc.have[k])
+		if (!dc[k].have)
 			snprintf(note, sizeof(note), "%s", k == 0 ? "never exported" : k == 1 ? "no rules suggestions" : "never merged");
 		else
-			snprintf(note, sizeof(note), "%" PRId64 " rows in the files", dc.v[k][2]);
-		print_line(arr, json, names[k], "pages", dc.v[k][0], dc.v[k][1], -1, note);
+			snprintf(note, sizeof(note), "%" PRId64 " rows in the files", dc[k].rows);
+		print_line(arr, json, names[k], "pages", dc[k].done, dc[k].pending, -1, note);
 	}
 	st = apf_xcalloc(1, sizeof(*st));
 	load_state(&ctx->cfg, dataset, st);
@@ -871,13 +617,6 @@ static int status_dataset(struct apf_ctx *ctx, const char *dataset, const char *
 	return 0;
 }
 
-static int status_doc(struct apf_db *db, void *arg, struct apf_err *err)
-{
-	void **a = arg;
-	int *found = a[2];
-	return apf_catalog_document(db, a[0], a[1], found, err);
-}
-
 int cmd_status(int argc, char **argv, struct apf_ctx *ctx)
 {
 	static const struct option opts[] = {
@@ -889,8 +628,8 @@ int cmd_status(int argc, char **argv, struct apf_ctx *ctx)
 	struct strlist dsl = { NULL, 0 };
 	struct apf_err err;
 	struct apf_jsonw arr;
+	struct apf_status_ocr ocr;
 	int json = 0, c, rc = 0;
-	int64_t v[4];
 
 	apf_err_clear(&err);
 	opterr = 0;
@@ -914,9 +653,8 @@ int cmd_status(int argc, char **argv, struct apf_ctx *ctx)
 	if (doc) {
 		struct apf_catalog_doc d;
 		int found = 0;
-		void *a[3] = { (void *)doc, &d, &found };
 		memset(&d, 0, sizeof(d));
-		if ((rc = apf_dbwriter_run(ctx->writer, status_doc, a, &err)))
+		if ((rc = apf_status_document(ctx->writer, doc, &d, &found, &err)))
 			goto fail;
 		if (!found) {
 			apf_error(&err, APF_ENOTFOUND, "no document '%s' in the warehouse", doc);
@@ -951,12 +689,12 @@ int cmd_status(int argc, char **argv, struct apf_ctx *ctx)
 		goto out;
 	}
 
-	if ((rc = count(ctx, ocr_counts_sql, NULL, v, &err)))
+	if ((rc = apf_status_ocr(ctx->writer, NULL, &ocr, &err)))
 		goto fail;
 	if (!json)
 		printf("%-12s %-10s %8s %8s %8s  %s\n", "stage", "unit", "done", "pending", "failed", "note");
-	print_line(&arr, json, "ingest", "documents", v[0], -1, -1, "in md_raw_ocr.main.documents");
-	print_line(&arr, json, "ocr", "documents", v[1], v[2], v[3], "failed: with an ocr_failures row");
+	print_line(&arr, json, "ingest", "documents", ocr.documents, -1, -1, "in md_raw_ocr.main.documents");
+	print_line(&arr, json, "ocr", "documents", ocr.done, ocr.pending, ocr.failed, "failed: with an ocr_failures row");
 	if (dataset) {
 		rc = status_dataset(ctx, dataset, NULL, &arr, json, &err);
 		if (rc)
@@ -967,7 +705,6 @@ int cmd_status(int argc, char **argv, struct apf_ctx *ctx)
 			for (size_t i = 0; i < dsl.n; i++)
 				printf("dataset %s: see 'apflow status --dataset %s'\n", dsl.v[i], dsl.v[i]);
 	}
-	(void)pages_sql;
 out:
 	if (json) {
 		apf_jsonw_end(&arr);
