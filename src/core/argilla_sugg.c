@@ -381,7 +381,7 @@ static int key(struct jp *j, char *out, size_t n)
 	if (st->ntxt - (size_t)off - 1 < n)
 		memcpy(out, st->txt + off, st->ntxt - (size_t)off);
 	else
-		out[0] = '\1'; /* no name we look for */
+		memcpy(out, "\1", 2); /* no name we look for */
 	st->ntxt = mark;
 	ws(j);
 	if (j->p >= j->end || *j->p != ':')
