@@ -31,7 +31,9 @@
  * Linked with --allow-multiple-definition: the fakes below come first and
  * win over server.c's and ingest.c's functions of the same names, while
  * server.c's replies and ingest.c's JSON and sanitizer functions stay the
- * real ones.
+ * real ones.  The warehouse writer is faked too: the target checks that
+ * every upload announced to it (apf_dbwriter_expect(), upload.c) is taken
+ * back by the end of its request, however the request ends.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -66,6 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct MHD_Daemon *daemon_;
 static long live_spools;
 static long live_requests;
+static long announced; /* uploads announced to the warehouse writer (upload.c) */
 static size_t piece; /* how upload_data() is fed; 0: as MHD gives it */
 
 /* ---- fakes of server.c: the objects behind the handlers (its replies are the real ones) ---- */
@@ -73,6 +76,21 @@ static size_t piece; /* how upload_data() is fed; 0: as MHD gives it */
 struct apf_ingest *server_ingest(struct apf_server *srv)
 {
 	return (struct apf_ingest *)srv;
+}
+
+/* No writer: apf_dbwriter_expect() below only counts. */
+struct apf_dbwriter *server_writer(struct apf_server *srv)
+{
+	(void)srv;
+	return NULL;
+}
+
+void apf_dbwriter_expect(struct apf_dbwriter *w, int delta)
+{
+	CHECK(w == NULL);
+	CHECK(delta == 1 || delta == -1);
+	announced += delta;
+	CHECK(announced >= 0); /* never taken back more than announced */
 }
 
 uint64_t server_max_upload(struct apf_server *srv)
@@ -374,6 +392,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		MHD_run(daemon_);
 	CHECK(live_requests == 0);
 	CHECK(live_spools == 0); /* every temp file deleted, however the request ended */
+	CHECK(announced == 0);   /* every announcement taken back (the fake ingest announces nothing) */
 	free(req);
 	return 0;
 }
