@@ -212,14 +212,8 @@ static uint64_t hex64(const char *s)
 	if (!s)
 		return 0;
 	for (int i = 0; i < 16; i++) {
-		int c = s[i], d;
-		if (c >= '0' && c <= '9')
-			d = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			d = c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			d = c - 'A' + 10;
-		else
+		int d = apf_hexval(s[i]);
+		if (d < 0)
 			return 0;
 		v = v << 4 | (uint64_t)d;
 	}
@@ -470,6 +464,7 @@ struct row {
 static void row_fill(struct apf_db_result *chunk, uint64_t i, uint64_t index, struct row *rw)
 {
 	static const int text_cols[] = { C_ID, C_DOC, C_TEXT, C_SHA, C_LSV, C_SOURCE, C_ENGINE, C_SUGG };
+	static const int num_cols[] = { C_PAGE, C_NSPANS, C_MINSCORE, C_AGREE };
 
 	memset(rw, 0, sizeof(*rw));
 	for (size_t k = 0; k < sizeof(text_cols) / sizeof(text_cols[0]); k++) {
@@ -477,22 +472,17 @@ static void row_fill(struct apf_db_result *chunk, uint64_t i, uint64_t index, st
 		rw->v[c] = apf_db_result_str(chunk, (uint64_t)c, i, &rw->l[c]);
 	}
 	/* Numbers: v[] is non-NULL when the value is not NULL ("" as a flag). */
-	if (!apf_db_result_is_null(chunk, C_PAGE, i)) {
-		rw->v[C_PAGE] = "";
+	for (size_t k = 0; k < sizeof(num_cols) / sizeof(num_cols[0]); k++)
+		if (!apf_db_result_is_null(chunk, (uint64_t)num_cols[k], i))
+			rw->v[num_cols[k]] = "";
+	if (rw->v[C_PAGE])
 		rw->page_num = apf_db_result_i64(chunk, C_PAGE, i);
-	}
-	if (!apf_db_result_is_null(chunk, C_NSPANS, i)) {
-		rw->v[C_NSPANS] = "";
+	if (rw->v[C_NSPANS])
 		rw->n_spans = apf_db_result_i64(chunk, C_NSPANS, i);
-	}
-	if (!apf_db_result_is_null(chunk, C_MINSCORE, i)) {
-		rw->v[C_MINSCORE] = "";
+	if (rw->v[C_MINSCORE])
 		rw->min_score = apf_db_result_f64(chunk, C_MINSCORE, i);
-	}
-	if (!apf_db_result_is_null(chunk, C_AGREE, i)) {
-		rw->v[C_AGREE] = "";
+	if (rw->v[C_AGREE])
 		rw->agreement = apf_db_result_f64(chunk, C_AGREE, i);
-	}
 	rw->index = index;
 }
 
@@ -918,67 +908,6 @@ static int put_str(struct apf_buf *b, const char *key, const char *s)
 	return put_strn(b, key, s, s ? strlen(s) : 0);
 }
 
-/* 1 in the top bit of each byte of w that JSON must escape: a control
- * character, '"' or '\\' (SWAR: eight bytes at a time). */
-static uint64_t json_special(uint64_t w)
-{
-	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-	uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
-	uint64_t lt20 = (w - ones * 0x20) & ~w;
-	uint64_t zq = (q - ones) & ~q, zb = (bs - ones) & ~bs;
-
-	return (lt20 | zq | zb) & high;
-}
-
-/* apf_json_str(), with the plain runs (nearly all of a page's text) found
- * eight bytes at a time and copied at once.  A word flagged by
- * json_special() is looked at byte by byte (it may flag a byte after a real
- * one that is not: borrows); one it does not flag has none. */
-static int put_json_text(struct apf_buf *b, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i = 0, run = 0;
-	int bad = apf_buf_add(b, "\"", 1);
-
-	while (i < n) {
-		unsigned char c;
-		char esc[7];
-		size_t el = 2;
-
-		if (i + 8 <= n) {
-			uint64_t w;
-			memcpy(&w, s + i, 8);
-			if (!json_special(w)) {
-				i += 8;
-				continue;
-			}
-		}
-		c = (unsigned char)s[i];
-		if (c >= 0x20 && c != '"' && c != '\\') {
-			i++;
-			continue;
-		}
-		bad |= apf_buf_add(b, s + run, i - run);
-		esc[0] = '\\';
-		switch (c) {
-		case '"': esc[1] = '"'; break;
-		case '\\': esc[1] = '\\'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
-		default:
-			memcpy(esc + 1, "u00", 3);
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			el = 6;
-		}
-		bad |= apf_buf_add(b, esc, el);
-		run = ++i;
-	}
-	bad |= apf_buf_add(b, s + run, n - run);
-	bad |= apf_buf_add(b, "\"", 1);
-	return bad ? -1 : 0;
-}
 
 /* Appends the record as an item of PUT .../records/bulk, written directly
  * (the text is most of the bytes, escaped here in one pass). */
@@ -990,7 +919,7 @@ static int write_record(struct apf_buf *b, const struct record *r, const struct 
 
 	bad |= put_str(b, "{\"external_id\":", r->id);
 	bad |= apf_buf_adds(b, ",\"fields\":{\"text\":");
-	bad |= put_json_text(b, r->text, r->text_len);
+	bad |= apf_json_str(b, r->text, r->text_len);
 	bad |= put_strn(b, "},\"metadata\":{\"doc_id\":", r->doc, r->doc_len);
 	snprintf(num, sizeof(num), ",\"page_num\":%" PRId64, r->page_num);
 	bad |= apf_buf_adds(b, num);
@@ -1187,6 +1116,19 @@ static void collect(struct check *ck, struct cjob *j)
 	j->chunk = NULL;
 }
 
+/* Waits for the oldest chunk in the slots to be checked and collects it. */
+static void collect_next(struct checker *c, struct check *ck, uint64_t *collected)
+{
+	struct cjob *j = &c->slot[*collected % CHECK_SLOTS];
+
+	pthread_mutex_lock(&c->mu);
+	while (!j->done)
+		pthread_cond_wait(&c->cv_done, &c->mu);
+	pthread_mutex_unlock(&c->mu);
+	collect(ck, j);
+	(*collected)++;
+}
+
 static int check_file(struct reader *rd, struct check *ck, volatile sig_atomic_t *cancel, struct apf_err *err)
 {
 	struct checker c;
@@ -1220,14 +1162,8 @@ static int check_file(struct reader *rd, struct check *ck, volatile sig_atomic_t
 		if (rc || !chunk)
 			break;
 		j = &c.slot[seq % CHECK_SLOTS];
-		if (seq - collected == CHECK_SLOTS) {
-			pthread_mutex_lock(&c.mu);
-			while (!j->done)
-				pthread_cond_wait(&c.cv_done, &c.mu);
-			pthread_mutex_unlock(&c.mu);
-			collect(ck, j);
-			collected++;
-		}
+		if (seq - collected == CHECK_SLOTS)
+			collect_next(&c, ck, &collected);
 		j->chunk = chunk;
 		j->row0 = sm.rows;
 		j->n = apf_db_result_rows(chunk);
@@ -1247,15 +1183,8 @@ static int check_file(struct reader *rd, struct check *ck, volatile sig_atomic_t
 	}
 	/* the chunks in the slots are checked and taken back even after an
 	 * error: they belong to the stream */
-	while (collected < seq) {
-		struct cjob *j = &c.slot[collected % CHECK_SLOTS];
-		pthread_mutex_lock(&c.mu);
-		while (!j->done)
-			pthread_cond_wait(&c.cv_done, &c.mu);
-		pthread_mutex_unlock(&c.mu);
-		collect(ck, j);
-		collected++;
-	}
+	while (collected < seq)
+		collect_next(&c, ck, &collected);
 	pthread_mutex_lock(&c.mu);
 	c.closing = 1;
 	pthread_cond_broadcast(&c.cv_job);

@@ -96,6 +96,50 @@ static void test_util_parse(void **state)
 	apf_buf_init(&jb, 4);
 	assert_int_equal(apf_json_str(&jb, "abcdef", 6), -1); /* over the cap */
 	apf_buf_release(&jb);
+	/* Eight bytes at a time: every byte that needs an escape, at every
+	 * position of strings of 0..40 bytes, among plain ASCII, UTF-8 and
+	 * bytes just around the escaped ranges (0x1f/0x20, '!' '#', '[' ']'),
+	 * against a byte-by-byte escaper. */
+	{
+		static const unsigned char fill[] = { 'a', 0x20, '!', '#', '[', ']', 0xc3, 0xa9, 0x7f, 0x80, 0xff };
+		static const unsigned char special[] = { '"', '\\', '\n', '\r', '\t', 0x00, 0x01, 0x1f };
+		unsigned seed = 1;
+		for (size_t len = 0; len <= 40; len++)
+			for (size_t pos = 0; pos <= len; pos++)
+				for (size_t k = 0; k < sizeof(special); k++) {
+					char in[41], want[41 * 6 + 3];
+					size_t w = 0;
+					struct apf_buf got = APF_BUF_INIT;
+					for (size_t i = 0; i < len; i++) {
+						seed = seed * 1103515245u + 12345u;
+						in[i] = (char)fill[(seed >> 16) % sizeof(fill)];
+					}
+					if (pos < len)
+						in[pos] = (char)special[k];
+					want[w++] = '"';
+					for (size_t i = 0; i < len; i++) {
+						unsigned char c = (unsigned char)in[i];
+						if (c == '"' || c == '\\')
+							w += (size_t)snprintf(want + w, sizeof(want) - w, "\\%c", c);
+						else if (c == '\n')
+							w += (size_t)snprintf(want + w, sizeof(want) - w, "\\n");
+						else if (c == '\r')
+							w += (size_t)snprintf(want + w, sizeof(want) - w, "\\r");
+						else if (c == '\t')
+							w += (size_t)snprintf(want + w, sizeof(want) - w, "\\t");
+						else if (c < 0x20)
+							w += (size_t)snprintf(want + w, sizeof(want) - w, "\\u%04x", c);
+						else
+							want[w++] = (char)c;
+					}
+					want[w++] = '"';
+					apf_buf_init(&got, 0);
+					assert_int_equal(apf_json_str(&got, in, len), 0);
+					assert_int_equal(got.len, w);
+					assert_memory_equal(got.data, want, w);
+					apf_buf_release(&got);
+				}
+	}
 	int n = 7;
 	assert_int_equal(apf_parse_int_in("64", 1, 64, &n), 0);
 	assert_int_equal(n, 64);
