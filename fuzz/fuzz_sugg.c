@@ -9,7 +9,9 @@
  * valid UTF-8), parsed as suggestions_json against a text of 100 code
  * points and labelset v1,
  *   - it accepts exactly what Jansson (json_loadb, flags 0) followed by the
- *     same checks accepts;
+ *     same checks accepts (the checks of each element are written again
+ *     here over Jansson's values; those of each span are the one
+ *     apf_argilla_suggestions_add_span() both readers call);
  *   - when both accept: the same agents (names and span ranges) and the
  *     same spans (start, end, label, score bit for bit);
  *   - when both refuse: the same message, except for text that is not
@@ -25,7 +27,6 @@
  * A failed check calls abort(), which libFuzzer reports as a crash.
  */
 #include <inttypes.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,15 +50,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 	} while (0)
 
 #define TEXT_CPS 100
-
-static void ref_push(struct apf_argilla_suggestions *sg, const struct apf_argilla_span *s)
-{
-	if (sg->nspans == sg->cap_spans) {
-		sg->cap_spans = sg->cap_spans ? sg->cap_spans * 2 : 32;
-		sg->spans = apf_xrealloc(sg->spans, sg->cap_spans * sizeof(*sg->spans));
-	}
-	sg->spans[sg->nspans++] = *s;
-}
 
 /* One agent's element: its spans go to sg->spans; problems to why. */
 static int ref_element(struct apf_argilla_suggestions *sg, json_t *el, size_t text_cps, const struct apf_labelset *ls,
@@ -85,33 +77,12 @@ static int ref_element(struct apf_argilla_suggestions *sg, json_t *el, size_t te
 		json_t *js = json_object_get(sp, "start"), *je = json_object_get(sp, "end");
 		const char *label = json_string_value(json_object_get(sp, "label"));
 		json_t *sc = json_is_array(score) ? json_array_get(score, i) : score;
-		struct apf_argilla_span s;
-
 		if (!json_is_integer(js) || !json_is_integer(je) || !label)
 			return snprintf(why, why_n, "span %zu: needs integer start and end and a label", i), -1;
-		s.start = json_integer_value(js);
-		s.end = json_integer_value(je);
-		s.label = apf_labelset_find(ls, label);
-		s.agents = 1;
-		s.score = json_is_number(sc) ? json_number_value(sc) : 1.0;
-		if (s.label < 0)
-			return snprintf(why, why_n, "span %zu: label '%s' is not in labelset %s", i, label, ls->version), -1;
-		if (s.start < 0 || s.end <= s.start)
-			return snprintf(why, why_n, "span %zu [%" PRId64 ", %" PRId64 "): start must be >= 0 and below end", i,
-					s.start, s.end),
-			       -1;
-		if ((uint64_t)s.end > text_cps)
-			return snprintf(why, why_n, "span %zu [%" PRId64 ", %" PRId64 ") %s: past the end of the text (%zu code points)",
-					i, s.start, s.end, label, text_cps),
-			       -1;
-		if (json_is_number(sc) && (s.score < 0 || s.score > 1 || isnan(s.score)))
-			return snprintf(why, why_n, "span %zu: score %g is not in [0, 1]", i, s.score), -1;
-		for (size_t k = first; k < sg->nspans; k++)
-			if (s.start < sg->spans[k].end && s.end > sg->spans[k].start)
-				return snprintf(why, why_n, "spans overlap: [%" PRId64 ", %" PRId64 ") and [%" PRId64 ", %" PRId64 ")",
-						sg->spans[k].start, sg->spans[k].end, s.start, s.end),
-				       -1;
-		ref_push(sg, &s);
+		if (apf_argilla_suggestions_add_span(sg, first, i, json_integer_value(js), json_integer_value(je), label,
+						     json_is_number(sc), json_is_number(sc) ? json_number_value(sc) : 0.0,
+						     text_cps, ls, why, why_n))
+			return -1;
 	}
 	return 0;
 }

@@ -273,5 +273,13 @@ struct apf_argilla_suggestions {
 int apf_argilla_suggestions_parse(struct apf_argilla_suggestions *sg, const char *json, size_t len, size_t text_cps,
 				  const struct apf_labelset *ls, char *why, size_t why_n);
 void apf_argilla_suggestions_release(struct apf_argilla_suggestions *sg);
+/* The checks of one span that every reader of suggestions_json makes
+ * (label in the labelset, 0 <= start < end <= text_cps, a given score in
+ * [0, 1], no overlap with the spans of this agent, those from first on),
+ * then the span appended to sg->spans with score 1.0 when none was given.
+ * i numbers the span in why ("span I: ..."); -1 on a problem. */
+int apf_argilla_suggestions_add_span(struct apf_argilla_suggestions *sg, size_t first, size_t i, int64_t start,
+				     int64_t end, const char *label, int has_score, double score, size_t text_cps,
+				     const struct apf_labelset *ls, char *why, size_t why_n);
 
 #endif

@@ -569,6 +569,42 @@ static int element(struct jp *j)
 	return r;
 }
 
+int apf_argilla_suggestions_add_span(struct apf_argilla_suggestions *sg, size_t first, size_t i, int64_t start,
+				     int64_t end, const char *label, int has_score, double score, size_t text_cps,
+				     const struct apf_labelset *ls, char *why, size_t why_n)
+{
+	struct apf_argilla_span s;
+
+	s.start = start;
+	s.end = end;
+	s.label = apf_labelset_find(ls, label);
+	s.agents = 1;
+	s.score = has_score ? score : 1.0;
+	if (s.label < 0)
+		return snprintf(why, why_n, "span %zu: label '%s' is not in labelset %s", i, label, ls->version), -1;
+	if (s.start < 0 || s.end <= s.start)
+		return snprintf(why, why_n, "span %zu [%" PRId64 ", %" PRId64 "): start must be >= 0 and below end", i, s.start,
+				s.end),
+		       -1;
+	if ((uint64_t)s.end > text_cps)
+		return snprintf(why, why_n, "span %zu [%" PRId64 ", %" PRId64 ") %s: past the end of the text (%zu code points)", i,
+				s.start, s.end, label, text_cps),
+		       -1;
+	if (has_score && (s.score < 0 || s.score > 1 || isnan(s.score)))
+		return snprintf(why, why_n, "span %zu: score %g is not in [0, 1]", i, s.score), -1;
+	for (size_t k = first; k < sg->nspans; k++)
+		if (s.start < sg->spans[k].end && s.end > sg->spans[k].start)
+			return snprintf(why, why_n, "spans overlap: [%" PRId64 ", %" PRId64 ") and [%" PRId64 ", %" PRId64 ")",
+					sg->spans[k].start, sg->spans[k].end, s.start, s.end),
+			       -1;
+	if (sg->nspans == sg->cap_spans) {
+		sg->cap_spans = sg->cap_spans ? sg->cap_spans * 2 : 32;
+		sg->spans = apf_xrealloc(sg->spans, sg->cap_spans * sizeof(*sg->spans));
+	}
+	sg->spans[sg->nspans++] = s;
+	return 0;
+}
+
 /* The checks of one element, in the order (and with the words) of the
  * Jansson reader before; spans go to sg->spans. */
 static int check_element(struct apf_argilla_suggestions *sg, const struct raw_el *e, size_t text_cps,
@@ -593,37 +629,13 @@ static int check_element(struct apf_argilla_suggestions *sg, const struct raw_el
 		const struct raw_span *r = &st->sp[e->sp_first + i];
 		const char *label = r->label >= 0 ? st->txt + r->label : NULL;
 		int sc_num = e->score_kind == SC_NUM || (e->score_kind == SC_LIST && st->sc[e->sc_first + i].is_num);
-		struct apf_argilla_span s;
 
 		if (!r->has_start || !r->has_end || !label)
 			return snprintf(why, why_n, "span %zu: needs integer start and end and a label", i), -1;
-		s.start = r->start;
-		s.end = r->end;
-		s.label = apf_labelset_find(ls, label);
-		s.agents = 1;
-		s.score = e->score_kind == SC_NUM ? e->score : sc_num ? st->sc[e->sc_first + i].v : 1.0;
-		if (s.label < 0)
-			return snprintf(why, why_n, "span %zu: label '%s' is not in labelset %s", i, label, ls->version), -1;
-		if (s.start < 0 || s.end <= s.start)
-			return snprintf(why, why_n, "span %zu [%" PRId64 ", %" PRId64 "): start must be >= 0 and below end", i,
-					s.start, s.end),
-			       -1;
-		if ((uint64_t)s.end > text_cps)
-			return snprintf(why, why_n, "span %zu [%" PRId64 ", %" PRId64 ") %s: past the end of the text (%zu code points)",
-					i, s.start, s.end, label, text_cps),
-			       -1;
-		if (sc_num && (s.score < 0 || s.score > 1 || isnan(s.score)))
-			return snprintf(why, why_n, "span %zu: score %g is not in [0, 1]", i, s.score), -1;
-		for (size_t k = first; k < sg->nspans; k++)
-			if (s.start < sg->spans[k].end && s.end > sg->spans[k].start)
-				return snprintf(why, why_n, "spans overlap: [%" PRId64 ", %" PRId64 ") and [%" PRId64 ", %" PRId64 ")",
-						sg->spans[k].start, sg->spans[k].end, s.start, s.end),
-				       -1;
-		if (sg->nspans == sg->cap_spans) {
-			sg->cap_spans = sg->cap_spans ? sg->cap_spans * 2 : 32;
-			sg->spans = apf_xrealloc(sg->spans, sg->cap_spans * sizeof(*sg->spans));
-		}
-		sg->spans[sg->nspans++] = s;
+		if (apf_argilla_suggestions_add_span(sg, first, i, r->start, r->end, label, sc_num,
+						     e->score_kind == SC_NUM ? e->score : sc_num ? st->sc[e->sc_first + i].v : 1.0,
+						     text_cps, ls, why, why_n))
+			return -1;
 	}
 	return 0;
 }
