@@ -7,6 +7,7 @@
 # server still answers, left no temp file, its log stayed small, and the
 # store and the warehouse agree.
 . "$(dirname "$0")/../lib.sh"
+. "$APFLOW_TOP/tests/lib/serve.sh"
 . "$APFLOW_TOP/tests/lib/mkpdf.sh"
 TOKEN=hostile-token-3e9a
 HT=2
@@ -19,9 +20,7 @@ mkpdf probe.pdf 1 "hostile probe"
 	--idle-timeout $HT 2>serve.log &
 SRV_PID=$!
 T_CLEANUP+=("kill -9 $SRV_PID")
-for _ in $(seq 100); do grep -q '^listening on ' serve.log 2>/dev/null && break; sleep 0.1; done
-PORT=$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9]*\)$|\1|p' serve.log)
-URL=http://127.0.0.1:$PORT
+serve_listening
 
 start=$(date +%s)
 timeout 300 node "$APFLOW_TOP/tests/hostile/http-probes.js" "$PORT" "$TOKEN" probe.pdf \

@@ -3,6 +3,7 @@
 # doc_ids, duplicates, every refusal with its status, streaming limits,
 # slow and vanishing clients, filenames, graceful stop, and no orphans.
 . "$(dirname "$0")/../lib.sh"
+. "$APFLOW_TOP/tests/lib/serve.sh"
 . "$APFLOW_TOP/tests/lib/mkpdf.sh"
 client="$APFLOW_TOP/tests/http/upload-client.js"
 TOKEN=t0400-upload-token-9f2c
@@ -18,12 +19,7 @@ start_server() {	# extra args...; sets PORT, SRV_PID
 	"$APFLOW" serve --listen 127.0.0.1:0 "$@" 2>serve.log &
 	SRV_PID=$!
 	T_CLEANUP+=("kill $SRV_PID")
-	for _ in $(seq 100); do
-		grep -q '^listening on ' serve.log 2>/dev/null && break
-		sleep 0.1
-	done
-	PORT=$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9]*\)$|\1|p' serve.log)
-	URL=http://127.0.0.1:$PORT
+	serve_listening
 }
 
 # up STATUS_FILE BODY_FILE curl-args...: POST /upload with the token.

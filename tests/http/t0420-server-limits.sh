@@ -4,6 +4,7 @@
 # stays small), slow heads (a total deadline), slow bodies (a minimum
 # rate), a per-address cap, and the token rules (empty token, --open).
 . "$(dirname "$0")/../lib.sh"
+. "$APFLOW_TOP/tests/lib/serve.sh"
 . "$APFLOW_TOP/tests/lib/mkpdf.sh"
 slow="$APFLOW_TOP/tests/http/slow-client.js"
 TOKEN=t0420-token-77c1
@@ -17,11 +18,7 @@ start_server() {	# ulimit, args...; sets PORT, SRV_PID
 	( ulimit -n "$nofile"; exec "$APFLOW" "$@" ) 2>serve.log &
 	SRV_PID=$!
 	T_CLEANUP+=("kill $SRV_PID")
-	for _ in $(seq 100); do
-		grep -q '^listening on ' serve.log 2>/dev/null && break
-		sleep 0.1
-	done
-	PORT=$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9]*\)$|\1|p' serve.log)
+	serve_listening
 }
 stop_server() {
 	kill -TERM "$SRV_PID"

@@ -6,6 +6,7 @@
 # upload through it is stored byte for byte, and a malformed body is a
 # JSON 400 with nothing stored.
 . "$(dirname "$0")/../lib.sh"
+. "$APFLOW_TOP/tests/lib/serve.sh"
 . "$APFLOW_TOP/tests/lib/mkpdf.sh"
 TOKEN=t0422-token-5b1e
 
@@ -18,8 +19,7 @@ mkpdf cl.pdf 1 "content length"
 	--idle-timeout 20 2>serve.log &
 SRV_PID=$!
 T_CLEANUP+=("kill -9 $SRV_PID")
-for _ in $(seq 100); do grep -q '^listening on ' serve.log 2>/dev/null && break; sleep 0.1; done
-PORT=$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9]*\)$|\1|p' serve.log)
+serve_listening
 
 cat >relay.js <<'JS'
 const net = require('net'), fs = require('fs');

@@ -4,6 +4,7 @@
 # pending migrations once (same schema_migrations record as init) and a
 # corrupt warehouse refuses to start with the reason.
 . "$(dirname "$0")/../lib.sh"
+. "$APFLOW_TOP/tests/lib/serve.sh"
 . "$APFLOW_TOP/tests/lib/mkpdf.sh"
 sha20() { sha256sum "$1" | cut -c1-20; }
 mkpdf a.pdf 2 alpha
@@ -30,11 +31,7 @@ export APFLOW_DATA_DIR=$T_DIR/fresh2
 "$APFLOW" serve --listen 127.0.0.1:0 2>serve.log &
 SRV_PID=$!
 T_CLEANUP+=("kill $SRV_PID")
-for _ in $(seq 150); do
-	grep -q '^listening on ' serve.log 2>/dev/null && break
-	sleep 0.1
-done
-PORT=$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9]*\)$|\1|p' serve.log)
+serve_listening 150
 code=$(curl -sS -o up.json -w '%{http_code}' -F "file=@a.pdf;type=application/pdf" "http://127.0.0.1:$PORT/upload")
 t_eq "serve on a fresh data dir takes an upload" 201 "$code"
 t_eq "... answering its doc_id" "$(sha20 a.pdf)" "$(jq -r '.doc_id' up.json)"

@@ -4,6 +4,7 @@
 # warehouse.  Each ends with a clear answer, nothing half-written, and a
 # next run that completes.
 . "$(dirname "$0")/../lib.sh"
+. "$APFLOW_TOP/tests/lib/serve.sh"
 . "$APFLOW_TOP/tests/lib/mkpdf.sh"
 client="$APFLOW_TOP/tests/http/upload-client.js"
 TOKEN=t0430-token-0b3d
@@ -16,12 +17,7 @@ start_server() {	# args...; sets PORT, SRV_PID, URL
 	"$APFLOW" "$@" serve --listen 127.0.0.1:0 --upload-token "$TOKEN" 2>serve.log &
 	SRV_PID=$!
 	T_CLEANUP+=("kill -9 $SRV_PID")
-	for _ in $(seq 100); do
-		grep -q '^listening on ' serve.log 2>/dev/null && break
-		sleep 0.1
-	done
-	PORT=$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9]*\)$|\1|p' serve.log)
-	URL=http://127.0.0.1:$PORT
+	serve_listening
 }
 stop_server() {
 	kill -TERM "$SRV_PID"
@@ -118,9 +114,7 @@ else
 	( ulimit -f 2048; exec "$APFLOW" serve --listen 127.0.0.1:0 --upload-token "$TOKEN" ) 2>serve.log &
 	SRV_PID=$!
 	T_CLEANUP+=("kill -9 $SRV_PID")
-	for _ in $(seq 100); do grep -q '^listening on ' serve.log 2>/dev/null && break; sleep 0.1; done
-	PORT=$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9]*\)$|\1|p' serve.log)
-	URL=http://127.0.0.1:$PORT
+	serve_listening
 	lake=data/lake
 fi
 code=$(up full.json big.pdf)

@@ -4,6 +4,7 @@
 # shows each document's stage; another apflow process gets the warehouse
 # meanwhile; a restart goes on without redoing or duplicating anything.
 . "$(dirname "$0")/../lib.sh"
+. "$APFLOW_TOP/tests/lib/serve.sh"
 export APFLOW_DATA_DIR=$T_DIR/data
 DS=vessels_ocr_up
 "$APFLOW_TOP/scripts/gen-sample.sh" "$T_DIR/sample" >/dev/null
@@ -13,8 +14,7 @@ start_server() {
 	"$APFLOW" serve --listen 127.0.0.1:0 "$@" 2>serve.log &
 	SRV_PID=$!
 	T_CLEANUP+=("kill $SRV_PID")
-	for _ in $(seq 200); do grep -q '^listening on ' serve.log 2>/dev/null && break; sleep 0.1; done
-	URL=http://127.0.0.1:$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9]*\)$|\1|p' serve.log)
+	serve_listening 200
 }
 stop_server() { kill -TERM $SRV_PID; wait $SRV_PID 2>/dev/null; }
 up() { curl -sS -o /dev/null -w '%{http_code} ' -F "file=@$1" "$URL/upload"; }

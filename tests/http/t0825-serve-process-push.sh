@@ -4,6 +4,7 @@
 # Argilla and GET /api/documents/<id> says "pushed"; a push refused by the
 # server leaves its documents "failed" and the next round pushes them.
 . "$(dirname "$0")/../lib.sh"
+. "$APFLOW_TOP/tests/lib/serve.sh"
 . "$APFLOW_TOP/tests/lib/argilla.sh"
 export APFLOW_DATA_DIR=$T_DIR/data
 DS=vessels_ocr_up
@@ -14,8 +15,7 @@ export ARGILLA_API_URL=$AURL ARGILLA_API_KEY=$AKEY
 "$APFLOW" serve --listen 127.0.0.1:0 --process=$DS 2>serve.log &
 SRV_PID=$!
 T_CLEANUP+=("kill $SRV_PID")
-for _ in $(seq 200); do grep -q '^listening on ' serve.log 2>/dev/null && break; sleep 0.1; done
-URL=http://127.0.0.1:$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9]*\)$|\1|p' serve.log)
+serve_listening 200
 up() { curl -sS -o /dev/null -w '%{http_code} ' -F "file=@$1" "$URL/upload"; }
 stage() { curl -sS "$URL/api/documents/$1" | jq -r .stage; }
 ids() { for f in "$@"; do sha256sum "$f" | cut -c1-20; done; }

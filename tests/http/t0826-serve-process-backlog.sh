@@ -7,6 +7,7 @@
 # The 20,000 rows go in by `apflow sql`, each with an OCR failure, so they
 # are read documents with no text: nothing to OCR, export or merge.
 . "$(dirname "$0")/../lib.sh"
+. "$APFLOW_TOP/tests/lib/serve.sh"
 . "$APFLOW_TOP/tests/lib/mkpdf.sh"
 export APFLOW_DATA_DIR=$T_DIR/data
 DS=vessels_ocr_backlog
@@ -17,8 +18,7 @@ start_server() {
 	"$APFLOW" serve --listen 127.0.0.1:0 "$@" 2>serve.log &
 	SRV_PID=$!
 	T_CLEANUP+=("kill $SRV_PID")
-	for _ in $(seq 200); do grep -q '^listening on ' serve.log 2>/dev/null && break; sleep 0.1; done
-	URL=http://127.0.0.1:$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9]*\)$|\1|p' serve.log)
+	serve_listening 200
 }
 stop_server() { kill -TERM $SRV_PID; wait $SRV_PID 2>/dev/null; }
 stage() { curl -sS "$URL/api/documents/$1" | jq -r .stage; }
